@@ -1,0 +1,1 @@
+//! lb-core: what a connector decides (config, mounts, balancer, health, forwarding).

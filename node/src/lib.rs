@@ -1,0 +1,1 @@
+//! rjk-node: an AJP/1.3 backend.
