@@ -6,3 +6,19 @@
 pub mod proc;
 
 pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};
+
+/// Path of a binary built from this workspace (`rjk`, `rjk-node`), in the same profile as the
+/// test. The Makefile builds every binary before running tests; say so if it is missing.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let p = target.join(profile).join(name);
+    assert!(
+        p.exists(),
+        "{} not found: build the workspace binaries first (`cargo build --workspace --bins`)",
+        p.display()
+    );
+    p
+}
