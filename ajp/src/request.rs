@@ -1,0 +1,519 @@
+//! Messages from the web server to the container: Forward Request, request-body packets,
+//! CPing, Shutdown and Ping.
+
+use crate::codes::{self, attr, kind};
+use crate::error::{Error, Field};
+use crate::packet::{PacketSize, TO_CONTAINER};
+use crate::wire::{self, Reader, Writer};
+
+/// One optional attribute of a Forward Request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attribute<'a> {
+    Context(&'a [u8]),
+    ServletPath(&'a [u8]),
+    RemoteUser(&'a [u8]),
+    AuthType(&'a [u8]),
+    QueryString(&'a [u8]),
+    Route(&'a [u8]),
+    SslCert(&'a [u8]),
+    SslCipher(&'a [u8]),
+    SslSession(&'a [u8]),
+    ReqAttribute {
+        name: &'a [u8],
+        value: &'a [u8],
+    },
+    /// Sent as a u16, not a string.
+    SslKeySize(u16),
+    Secret(&'a [u8]),
+    StoredMethod(&'a [u8]),
+}
+
+impl<'a> Attribute<'a> {
+    pub fn code(&self) -> u8 {
+        match self {
+            Attribute::Context(_) => attr::CONTEXT,
+            Attribute::ServletPath(_) => attr::SERVLET_PATH,
+            Attribute::RemoteUser(_) => attr::REMOTE_USER,
+            Attribute::AuthType(_) => attr::AUTH_TYPE,
+            Attribute::QueryString(_) => attr::QUERY_STRING,
+            Attribute::Route(_) => attr::ROUTE,
+            Attribute::SslCert(_) => attr::SSL_CERT,
+            Attribute::SslCipher(_) => attr::SSL_CIPHER,
+            Attribute::SslSession(_) => attr::SSL_SESSION,
+            Attribute::ReqAttribute { .. } => attr::REQ_ATTRIBUTE,
+            Attribute::SslKeySize(_) => attr::SSL_KEY_SIZE,
+            Attribute::Secret(_) => attr::SECRET,
+            Attribute::StoredMethod(_) => attr::STORED_METHOD,
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+        const F: Field = Field::new("forward_request.attribute");
+        w.u8(self.code(), F)?;
+        match *self {
+            Attribute::ReqAttribute { name, value } => {
+                w.string(Some(name), Field::new("forward_request.req_attribute.name"))?;
+                w.string(
+                    Some(value),
+                    Field::new("forward_request.req_attribute.value"),
+                )
+            }
+            Attribute::SslKeySize(n) => w.u16(n, Field::new("forward_request.ssl_key_size")),
+            Attribute::Context(v)
+            | Attribute::ServletPath(v)
+            | Attribute::RemoteUser(v)
+            | Attribute::AuthType(v)
+            | Attribute::QueryString(v)
+            | Attribute::Route(v)
+            | Attribute::SslCert(v)
+            | Attribute::SslCipher(v)
+            | Attribute::SslSession(v)
+            | Attribute::Secret(v)
+            | Attribute::StoredMethod(v) => w.string(Some(v), attr_field(self.code())),
+        }
+    }
+
+    /// Read one attribute whose code has been read already.
+    fn read(code: u8, r: &mut Reader<'a>) -> Result<Attribute<'a>, Error> {
+        let f = attr_field(code);
+        let s = |r: &mut Reader<'a>| r.string_or_empty(f);
+        Ok(match code {
+            attr::CONTEXT => Attribute::Context(s(r)?),
+            attr::SERVLET_PATH => Attribute::ServletPath(s(r)?),
+            attr::REMOTE_USER => Attribute::RemoteUser(s(r)?),
+            attr::AUTH_TYPE => Attribute::AuthType(s(r)?),
+            attr::QUERY_STRING => Attribute::QueryString(s(r)?),
+            attr::ROUTE => Attribute::Route(s(r)?),
+            attr::SSL_CERT => Attribute::SslCert(s(r)?),
+            attr::SSL_CIPHER => Attribute::SslCipher(s(r)?),
+            attr::SSL_SESSION => Attribute::SslSession(s(r)?),
+            attr::REQ_ATTRIBUTE => Attribute::ReqAttribute {
+                name: r.string_or_empty(Field::new("forward_request.req_attribute.name"))?,
+                value: r.string_or_empty(Field::new("forward_request.req_attribute.value"))?,
+            },
+            attr::SSL_KEY_SIZE => Attribute::SslKeySize(r.u16(f)?),
+            attr::SECRET => Attribute::Secret(s(r)?),
+            attr::STORED_METHOD => Attribute::StoredMethod(s(r)?),
+            _ => {
+                return Err(Error::UnknownAttribute {
+                    code,
+                    at: r.pos() - 1,
+                })
+            }
+        })
+    }
+}
+
+fn attr_field(code: u8) -> Field {
+    Field::new(match code {
+        attr::CONTEXT => "forward_request.context",
+        attr::SERVLET_PATH => "forward_request.servlet_path",
+        attr::REMOTE_USER => "forward_request.remote_user",
+        attr::AUTH_TYPE => "forward_request.auth_type",
+        attr::QUERY_STRING => "forward_request.query_string",
+        attr::ROUTE => "forward_request.route",
+        attr::SSL_CERT => "forward_request.ssl_cert",
+        attr::SSL_CIPHER => "forward_request.ssl_cipher",
+        attr::SSL_SESSION => "forward_request.ssl_session",
+        attr::SSL_KEY_SIZE => "forward_request.ssl_key_size",
+        attr::SECRET => "forward_request.secret",
+        attr::STORED_METHOD => "forward_request.stored_method",
+        _ => "forward_request.attribute",
+    })
+}
+
+/// A request head to send. Header names are matched case-insensitively against the coded table;
+/// a method outside the table goes as code 0xFF plus a `stored_method` attribute (added for you).
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardRequest<'a> {
+    pub method: &'a [u8],
+    pub protocol: &'a [u8],
+    pub uri: &'a [u8],
+    pub remote_addr: &'a [u8],
+    pub remote_host: Option<&'a [u8]>,
+    pub server_name: &'a [u8],
+    pub server_port: u16,
+    pub is_ssl: bool,
+    pub headers: &'a [(&'a [u8], &'a [u8])],
+    pub attributes: &'a [Attribute<'a>],
+}
+
+impl<'a> ForwardRequest<'a> {
+    /// Append the Forward Request packet to `out`.
+    pub fn encode(&self, size: PacketSize, out: &mut Vec<u8>) -> Result<(), Error> {
+        let mut enc = RequestEncoder::begin(self, size, out)?;
+        for &(name, value) in self.headers {
+            enc.header(name, value)?;
+        }
+        for a in self.attributes {
+            enc.attribute(a)?;
+        }
+        enc.finish()
+    }
+}
+
+/// Writes a Forward Request piece by piece, for callers whose headers live in their own
+/// structures (an httpd table, an nginx list): no intermediate collection is needed.
+pub struct RequestEncoder<'v, 'm> {
+    w: Writer<'v>,
+    count_at: usize,
+    count: u16,
+    stored_method: Option<&'m [u8]>,
+}
+
+impl<'v, 'm> RequestEncoder<'v, 'm> {
+    /// Start with the fixed fields of `head` (its `headers` and `attributes` are not written).
+    pub fn begin(
+        head: &ForwardRequest<'m>,
+        size: PacketSize,
+        out: &'v mut Vec<u8>,
+    ) -> Result<Self, Error> {
+        let mut w = Writer::begin(out, TO_CONTAINER, size);
+        let code = codes::method_code(head.method);
+        w.u8(kind::FORWARD_REQUEST, Field::new("forward_request.type"))?;
+        w.u8(
+            code.unwrap_or(codes::METHOD_STORED),
+            Field::new("forward_request.method"),
+        )?;
+        w.string(Some(head.protocol), Field::new("forward_request.protocol"))?;
+        w.string(Some(head.uri), Field::new("forward_request.req_uri"))?;
+        w.string(
+            Some(head.remote_addr),
+            Field::new("forward_request.remote_addr"),
+        )?;
+        w.string(head.remote_host, Field::new("forward_request.remote_host"))?;
+        w.string(
+            Some(head.server_name),
+            Field::new("forward_request.server_name"),
+        )?;
+        w.u16(head.server_port, Field::new("forward_request.server_port"))?;
+        w.bool(head.is_ssl, Field::new("forward_request.is_ssl"))?;
+        let count_at = w.pos();
+        w.u16(0, Field::new("forward_request.num_headers"))?;
+        Ok(RequestEncoder {
+            w,
+            count_at,
+            count: 0,
+            stored_method: if code.is_none() {
+                Some(head.method)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Add one request header. Call every `header` before any `attribute`.
+    pub fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+        let f = Field::nth("forward_request.header", self.count);
+        match codes::request_header_code(name) {
+            Some(code) => self.w.u16(code, f)?,
+            None if name.len() >= codes::HEADER_CODE_BASE as usize => {
+                return Err(Error::StringTooLong {
+                    field: f,
+                    len: name.len(),
+                })
+            }
+            None => self.w.string(Some(name), f)?,
+        }
+        self.w.string(Some(value), f)?;
+        self.count = self.count.checked_add(1).ok_or(Error::StringTooLong {
+            field: f,
+            len: 0x10000,
+        })?;
+        Ok(())
+    }
+
+    pub fn attribute(&mut self, a: &Attribute<'_>) -> Result<(), Error> {
+        a.write(&mut self.w)
+    }
+
+    /// Write the header count, the stored method if needed, and the terminator.
+    pub fn finish(mut self) -> Result<(), Error> {
+        let at = self.count_at;
+        let count = self.count;
+        self.w.patch_u16(at, count);
+        if let Some(m) = self.stored_method {
+            Attribute::StoredMethod(m).write(&mut self.w)?;
+        }
+        self.w
+            .u8(attr::ARE_DONE, Field::new("forward_request.are_done"))?;
+        self.w.finish();
+        Ok(())
+    }
+}
+
+/// A decoded Forward Request, validated once; headers and attributes are read lazily from the
+/// payload it borrows, so decoding allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardRequestRef<'a> {
+    method_code: u8,
+    method: &'a [u8],
+    protocol: &'a [u8],
+    uri: &'a [u8],
+    remote_addr: &'a [u8],
+    remote_host: Option<&'a [u8]>,
+    server_name: &'a [u8],
+    server_port: u16,
+    is_ssl: bool,
+    num_headers: u16,
+    headers_raw: &'a [u8],
+    attributes_raw: &'a [u8],
+    content_length: Option<u64>,
+}
+
+impl<'a> ForwardRequestRef<'a> {
+    /// Decode a Forward Request payload (type byte included).
+    pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(payload);
+        let t = r.u8(Field::new("forward_request.type"))?;
+        if t != kind::FORWARD_REQUEST {
+            return Err(Error::UnknownMessage { code: t });
+        }
+        let method_code = r.u8(Field::new("forward_request.method"))?;
+        let method_name = match method_code {
+            codes::METHOD_STORED => None,
+            c => Some(
+                codes::method_name(c)
+                    .ok_or(Error::InvalidMethod { code: c })?
+                    .as_bytes(),
+            ),
+        };
+        let protocol = r.string_or_empty(Field::new("forward_request.protocol"))?;
+        let uri = r.string_or_empty(Field::new("forward_request.req_uri"))?;
+        let remote_addr = r.string_or_empty(Field::new("forward_request.remote_addr"))?;
+        let remote_host = r.string(Field::new("forward_request.remote_host"))?;
+        let server_name = r.string_or_empty(Field::new("forward_request.server_name"))?;
+        let server_port = r.u16(Field::new("forward_request.server_port"))?;
+        let is_ssl = r.bool(Field::new("forward_request.is_ssl"))?;
+        let num_headers = r.u16(Field::new("forward_request.num_headers"))?;
+
+        let headers_start = r.pos();
+        let mut content_length = None;
+        for i in 0..num_headers {
+            let (name, value) = read_request_header(&mut r, i)?;
+            if name.eq_ignore_ascii_case(b"content-length") {
+                if content_length.is_some() {
+                    return Err(Error::BadContentLength);
+                }
+                content_length = Some(parse_content_length(value)?);
+            }
+        }
+        let headers_raw = &payload[headers_start..r.pos()];
+
+        let attributes_start = r.pos();
+        let mut stored = None;
+        loop {
+            let code = r.u8(Field::new("forward_request.attribute"))?;
+            if code == attr::ARE_DONE {
+                break;
+            }
+            if let Attribute::StoredMethod(m) = Attribute::read(code, &mut r)? {
+                stored = Some(m);
+            }
+        }
+        let attributes_raw = &payload[attributes_start..r.pos() - 1];
+        let method = match method_name {
+            Some(m) => m,
+            None => stored.ok_or(Error::MissingStoredMethod)?,
+        };
+        Ok(ForwardRequestRef {
+            method_code,
+            method,
+            protocol,
+            uri,
+            remote_addr,
+            remote_host,
+            server_name,
+            server_port,
+            is_ssl,
+            num_headers,
+            headers_raw,
+            attributes_raw,
+            content_length,
+        })
+    }
+
+    /// The method name: from the code table, or the stored method for code 0xFF.
+    pub fn method(&self) -> &'a [u8] {
+        self.method
+    }
+    pub fn method_code(&self) -> u8 {
+        self.method_code
+    }
+    pub fn protocol(&self) -> &'a [u8] {
+        self.protocol
+    }
+    pub fn uri(&self) -> &'a [u8] {
+        self.uri
+    }
+    pub fn remote_addr(&self) -> &'a [u8] {
+        self.remote_addr
+    }
+    pub fn remote_host(&self) -> Option<&'a [u8]> {
+        self.remote_host
+    }
+    pub fn server_name(&self) -> &'a [u8] {
+        self.server_name
+    }
+    pub fn server_port(&self) -> u16 {
+        self.server_port
+    }
+    pub fn is_ssl(&self) -> bool {
+        self.is_ssl
+    }
+    pub fn num_headers(&self) -> u16 {
+        self.num_headers
+    }
+    /// The Content-Length header, parsed; `None` when absent (a chunked request).
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// Headers in order; coded names come back lowercase as Tomcat names them.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers {
+            r: Reader::new(self.headers_raw),
+            left: self.num_headers,
+            index: 0,
+        }
+    }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Attributes in order, excluding the terminator.
+    pub fn attributes(&self) -> Attributes<'a> {
+        Attributes {
+            r: Reader::new(self.attributes_raw),
+        }
+    }
+}
+
+fn read_request_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a [u8]), Error> {
+    let f = Field::nth("forward_request.header", i);
+    let n = r.u16(f)?;
+    let name = if n >> 8 == 0xA0 {
+        codes::request_header_name(n)
+            .ok_or(Error::InvalidHeaderCode { field: f, code: n })?
+            .as_bytes()
+    } else if n == 0xFFFF {
+        b""
+    } else {
+        r.string_body(n, f)?
+    };
+    let value = r.string_or_empty(f)?;
+    Ok((name, value))
+}
+
+fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(Error::BadContentLength);
+    }
+    Ok(v.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64))
+}
+
+/// Iterator over a validated request's headers.
+#[derive(Clone)]
+pub struct Headers<'a> {
+    r: Reader<'a>,
+    left: u16,
+    index: u16,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let h = read_request_header(&mut self.r, self.index).ok();
+        self.index += 1;
+        h
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+/// Iterator over a validated request's attributes.
+#[derive(Clone)]
+pub struct Attributes<'a> {
+    r: Reader<'a>,
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = Attribute<'a>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let code = self.r.u8(Field::new("forward_request.attribute")).ok()?;
+        Attribute::read(code, &mut self.r).ok()
+    }
+}
+
+/// Append a request-body packet holding `data` (at most `size.max_body_to_container()` bytes).
+/// Empty `data` writes the empty end-of-body packet `12 34 00 00`.
+pub fn encode_body(data: &[u8], size: PacketSize, out: &mut Vec<u8>) -> Result<(), Error> {
+    if data.is_empty() {
+        out.extend_from_slice(&[0x12, 0x34, 0, 0]);
+        return Ok(());
+    }
+    if data.len() > size.max_body_to_container() {
+        return Err(Error::BodyOverrun {
+            len: data.len(),
+            allowed: size.max_body_to_container(),
+        });
+    }
+    wire::packet(out, TO_CONTAINER, size, |w| {
+        let f = Field::new("body");
+        w.u16(data.len() as u16, f)?;
+        w.raw(data, f)
+    })
+}
+
+/// Decode a request-body packet payload: the data, empty at end of body.
+pub fn decode_body(payload: &[u8]) -> Result<&[u8], Error> {
+    if payload.is_empty() {
+        return Ok(b"");
+    }
+    let mut r = Reader::new(payload);
+    let n = r.u16(Field::new("body.length"))?;
+    r.bytes(n as usize, Field::new("body.data"))
+}
+
+/// CPing, sent to check that a container answers before (or between) requests.
+pub const CPING: &[u8] = &[0x12, 0x34, 0x00, 0x01, kind::CPING];
+/// Shutdown (unused by modern containers; Tomcat closes the connection).
+pub const SHUTDOWN: &[u8] = &[0x12, 0x34, 0x00, 0x01, kind::SHUTDOWN];
+/// Ping (unused by modern containers; Tomcat closes the connection).
+pub const PING: &[u8] = &[0x12, 0x34, 0x00, 0x01, kind::PING];
+
+/// A message that starts a cycle on an idle connection, as the container reads it.
+#[derive(Clone, Copy, Debug)]
+pub enum ProxyMessage<'a> {
+    ForwardRequest(ForwardRequestRef<'a>),
+    CPing,
+    Shutdown,
+    Ping,
+}
+
+impl<'a> ProxyMessage<'a> {
+    /// Decode the payload of a packet that arrives on an idle connection. (Request-body packets
+    /// have no type byte; read them with [`decode_body`] when one is expected.)
+    pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
+        match payload.first() {
+            None => Err(Error::EmptyPacket),
+            Some(&kind::FORWARD_REQUEST) => {
+                ForwardRequestRef::decode(payload).map(ProxyMessage::ForwardRequest)
+            }
+            Some(&kind::CPING) => Ok(ProxyMessage::CPing),
+            Some(&kind::SHUTDOWN) => Ok(ProxyMessage::Shutdown),
+            Some(&kind::PING) => Ok(ProxyMessage::Ping),
+            Some(&code) => Err(Error::UnknownMessage { code }),
+        }
+    }
+}

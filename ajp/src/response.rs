@@ -1,0 +1,223 @@
+//! Messages from the container to the web server: Send Headers, Send Body Chunk, End Response,
+//! Get Body Chunk and CPong.
+
+use crate::codes::{self, kind};
+use crate::error::{Error, Field};
+use crate::packet::{PacketSize, FROM_CONTAINER};
+use crate::wire::{self, Reader};
+
+/// CPong, the container's answer to CPing.
+pub const CPONG: &[u8] = &[0x41, 0x42, 0x00, 0x01, kind::CPONG];
+
+/// A decoded Send Headers, validated once; headers are read lazily from the payload.
+#[derive(Clone, Copy, Debug)]
+pub struct SendHeaders<'a> {
+    status: u16,
+    reason: Option<&'a [u8]>,
+    num_headers: u16,
+    headers_raw: &'a [u8],
+}
+
+impl<'a> SendHeaders<'a> {
+    /// Decode a Send Headers payload (type byte included).
+    pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(payload);
+        let t = r.u8(Field::new("send_headers.type"))?;
+        if t != kind::SEND_HEADERS {
+            return Err(Error::UnknownMessage { code: t });
+        }
+        let status = r.u16(Field::new("send_headers.status"))?;
+        let reason = r.string(Field::new("send_headers.reason"))?;
+        let num_headers = r.u16(Field::new("send_headers.num_headers"))?;
+        let start = r.pos();
+        for i in 0..num_headers {
+            read_response_header(&mut r, i)?;
+        }
+        Ok(SendHeaders {
+            status,
+            reason,
+            num_headers,
+            headers_raw: &payload[start..r.pos()],
+        })
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase as sent. Tomcat sends the status number here ("200"); a null reason
+    /// reads as `None`.
+    pub fn reason(&self) -> Option<&'a [u8]> {
+        self.reason
+    }
+
+    pub fn num_headers(&self) -> u16 {
+        self.num_headers
+    }
+
+    /// Headers in order; coded names come back in canonical spelling ("Content-Type").
+    pub fn headers(&self) -> ResponseHeaders<'a> {
+        ResponseHeaders {
+            r: Reader::new(self.headers_raw),
+            left: self.num_headers,
+            index: 0,
+        }
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+fn read_response_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a [u8]), Error> {
+    let f = Field::nth("send_headers.header", i);
+    let n = r.u16(f)?;
+    let name = if n >> 8 == 0xA0 {
+        codes::response_header_name(n)
+            .ok_or(Error::InvalidHeaderCode { field: f, code: n })?
+            .as_bytes()
+    } else if n == 0xFFFF {
+        b""
+    } else {
+        r.string_body(n, f)?
+    };
+    let value = r.string_or_empty(f)?;
+    Ok((name, value))
+}
+
+/// Iterator over a validated Send Headers' headers.
+#[derive(Clone)]
+pub struct ResponseHeaders<'a> {
+    r: Reader<'a>,
+    left: u16,
+    index: u16,
+}
+
+impl<'a> Iterator for ResponseHeaders<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let h = read_response_header(&mut self.r, self.index).ok();
+        self.index += 1;
+        h
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left as usize))
+    }
+}
+
+/// Append a Send Headers packet. Known header names (case-insensitive) go out coded.
+pub fn encode_send_headers<'h>(
+    status: u16,
+    reason: &[u8],
+    headers: impl IntoIterator<Item = (&'h [u8], &'h [u8])>,
+    size: PacketSize,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    wire::packet(out, FROM_CONTAINER, size, |w| {
+        w.u8(kind::SEND_HEADERS, Field::new("send_headers.type"))?;
+        w.u16(status, Field::new("send_headers.status"))?;
+        w.string(Some(reason), Field::new("send_headers.reason"))?;
+        let count_at = w.pos();
+        w.u16(0, Field::new("send_headers.num_headers"))?;
+        let mut count: u16 = 0;
+        for (name, value) in headers {
+            let f = Field::nth("send_headers.header", count);
+            match codes::response_header_code(name) {
+                Some(code) => w.u16(code, f)?,
+                None if name.len() >= codes::HEADER_CODE_BASE as usize => {
+                    return Err(Error::StringTooLong {
+                        field: f,
+                        len: name.len(),
+                    })
+                }
+                None => w.string(Some(name), f)?,
+            }
+            w.string(Some(value), f)?;
+            count = count.checked_add(1).ok_or(Error::StringTooLong {
+                field: f,
+                len: 0x10000,
+            })?;
+        }
+        w.patch_u16(count_at, count);
+        Ok(())
+    })
+}
+
+/// Append one Send Body Chunk (at most `size.max_send_chunk()` bytes; empty = flush).
+pub fn encode_body_chunk(data: &[u8], size: PacketSize, out: &mut Vec<u8>) -> Result<(), Error> {
+    if data.len() > size.max_send_chunk() {
+        return Err(Error::DoesNotFit {
+            field: Field::new("send_body_chunk.data"),
+            needed: data.len() + 8,
+            max: size.get(),
+        });
+    }
+    wire::packet(out, FROM_CONTAINER, size, |w| {
+        let f = Field::new("send_body_chunk");
+        w.u8(kind::SEND_BODY_CHUNK, f)?;
+        w.u16(data.len() as u16, f)?;
+        w.raw(data, f)?;
+        w.u8(0, f)
+    })
+}
+
+/// Append End Response. `reuse = false` tells the web server to close the connection.
+pub fn encode_end_response(reuse: bool, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[0x41, 0x42, 0x00, 0x02, kind::END_RESPONSE, reuse as u8]);
+}
+
+/// Append Get Body Chunk asking for up to `len` bytes.
+pub fn encode_get_body_chunk(len: u16, out: &mut Vec<u8>) {
+    let [hi, lo] = len.to_be_bytes();
+    out.extend_from_slice(&[0x41, 0x42, 0x00, 0x03, kind::GET_BODY_CHUNK, hi, lo]);
+}
+
+/// Any message the container sends, decoded from one packet payload.
+#[derive(Clone, Copy, Debug)]
+pub enum ContainerMessage<'a> {
+    SendHeaders(SendHeaders<'a>),
+    /// Body data; empty means "flush what you have to the client".
+    BodyChunk(&'a [u8]),
+    EndResponse {
+        reuse: bool,
+    },
+    GetBodyChunk {
+        len: u16,
+    },
+    CPong,
+}
+
+impl<'a> ContainerMessage<'a> {
+    pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(payload);
+        let t = match r.u8(Field::new("message.type")) {
+            Ok(t) => t,
+            Err(_) => return Err(Error::EmptyPacket),
+        };
+        Ok(match t {
+            kind::SEND_HEADERS => ContainerMessage::SendHeaders(SendHeaders::decode(payload)?),
+            kind::SEND_BODY_CHUNK => {
+                let n = r.u16(Field::new("send_body_chunk.length"))?;
+                // The data must lie inside this packet: a length past it is refused, never read
+                // (the memory-disclosure guard). The trailing NUL is optional on read.
+                let data = r.bytes(n as usize, Field::new("send_body_chunk.data"))?;
+                ContainerMessage::BodyChunk(data)
+            }
+            kind::END_RESPONSE => ContainerMessage::EndResponse {
+                reuse: r.bool(Field::new("end_response.reuse"))?,
+            },
+            kind::GET_BODY_CHUNK => ContainerMessage::GetBodyChunk {
+                len: r.u16(Field::new("get_body_chunk.length"))?,
+            },
+            kind::CPONG => ContainerMessage::CPong,
+            code => return Err(Error::UnknownMessage { code }),
+        })
+    }
+}

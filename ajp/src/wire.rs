@@ -1,0 +1,244 @@
+//! AJP's data types: byte, boolean, u16 integer, and the length-prefixed, NUL-terminated string
+//! (0xFFFF = null). Reading borrows from the payload; writing appends to the caller's buffer.
+
+use crate::error::{Error, Field};
+use crate::packet::{PacketSize, HEADER_LEN};
+use nom::bytes::complete::take;
+use nom::number::complete::{be_u16, be_u8};
+
+type NomResult<'a, T> = nom::IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
+
+/// A cursor over one payload. Every read names its field so an error says where it happened.
+#[derive(Clone)]
+pub(crate) struct Reader<'a> {
+    rest: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(payload: &'a [u8]) -> Self {
+        Reader {
+            rest: payload,
+            len: payload.len(),
+        }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.len - self.rest.len()
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn run<T>(
+        &mut self,
+        field: Field,
+        p: impl FnOnce(&'a [u8]) -> NomResult<'a, T>,
+    ) -> Result<T, Error> {
+        let at = self.pos();
+        match p(self.rest) {
+            Ok((rest, v)) => {
+                self.rest = rest;
+                Ok(v)
+            }
+            Err(_) => Err(Error::Truncated { field, at }),
+        }
+    }
+
+    pub fn u8(&mut self, field: Field) -> Result<u8, Error> {
+        self.run(field, be_u8)
+    }
+
+    pub fn u16(&mut self, field: Field) -> Result<u16, Error> {
+        self.run(field, be_u16)
+    }
+
+    pub fn bool(&mut self, field: Field) -> Result<bool, Error> {
+        Ok(self.u8(field)? != 0)
+    }
+
+    pub fn bytes(&mut self, n: usize, field: Field) -> Result<&'a [u8], Error> {
+        self.run(field, take(n))
+    }
+
+    /// A string whose u16 length has already been read.
+    pub fn string_body(&mut self, len: u16, field: Field) -> Result<&'a [u8], Error> {
+        let s = self.bytes(len as usize, field)?;
+        let at = self.pos();
+        match self.u8(field) {
+            Ok(0) => Ok(s),
+            Ok(_) | Err(_) => Err(Error::Unterminated { field, at }),
+        }
+    }
+
+    /// A string; `None` for the null string (length 0xFFFF, no bytes, no terminator).
+    pub fn string(&mut self, field: Field) -> Result<Option<&'a [u8]>, Error> {
+        match self.u16(field)? {
+            0xFFFF => Ok(None),
+            len => self.string_body(len, field).map(Some),
+        }
+    }
+
+    /// A string where null is read as empty (what Tomcat does for most fields).
+    pub fn string_or_empty(&mut self, field: Field) -> Result<&'a [u8], Error> {
+        Ok(self.string(field)?.unwrap_or(b""))
+    }
+}
+
+/// Appends one packet to a caller-provided buffer, refusing to grow it past the packet size.
+/// `finish` writes the length; dropping without `finish` (an error) removes the partial packet.
+pub(crate) struct Writer<'v> {
+    out: &'v mut Vec<u8>,
+    start: usize,
+    limit: usize,
+    done: bool,
+}
+
+impl<'v> Writer<'v> {
+    pub fn begin(out: &'v mut Vec<u8>, magic: [u8; 2], size: PacketSize) -> Self {
+        let start = out.len();
+        out.extend_from_slice(&[magic[0], magic[1], 0, 0]);
+        Writer {
+            out,
+            start,
+            limit: start + HEADER_LEN + size.max_payload(),
+            done: false,
+        }
+    }
+
+    fn room(&self, n: usize, field: Field) -> Result<(), Error> {
+        if self.out.len() + n > self.limit {
+            Err(Error::DoesNotFit {
+                field,
+                needed: self.out.len() + n - self.start,
+                max: self.limit - self.start,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.out.len()
+    }
+
+    pub fn u8(&mut self, v: u8, field: Field) -> Result<(), Error> {
+        self.room(1, field)?;
+        self.out.push(v);
+        Ok(())
+    }
+
+    pub fn u16(&mut self, v: u16, field: Field) -> Result<(), Error> {
+        self.room(2, field)?;
+        self.out.extend_from_slice(&v.to_be_bytes());
+        Ok(())
+    }
+
+    pub fn bool(&mut self, v: bool, field: Field) -> Result<(), Error> {
+        self.u8(v as u8, field)
+    }
+
+    pub fn raw(&mut self, v: &[u8], field: Field) -> Result<(), Error> {
+        self.room(v.len(), field)?;
+        self.out.extend_from_slice(v);
+        Ok(())
+    }
+
+    /// A string, or the null string for `None`. Lengths of 0xFFFF and above cannot be written.
+    pub fn string(&mut self, v: Option<&[u8]>, field: Field) -> Result<(), Error> {
+        let Some(v) = v else {
+            return self.u16(0xFFFF, field);
+        };
+        if v.len() >= 0xFFFF {
+            return Err(Error::StringTooLong {
+                field,
+                len: v.len(),
+            });
+        }
+        self.room(v.len() + 3, field)?;
+        self.out.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        self.out.extend_from_slice(v);
+        self.out.push(0);
+        Ok(())
+    }
+
+    /// Overwrite a u16 written earlier at absolute position `at` (counts known only later).
+    pub fn patch_u16(&mut self, at: usize, v: u16) {
+        if let Some(slot) = self.out.get_mut(at..at + 2) {
+            slot.copy_from_slice(&v.to_be_bytes());
+        }
+    }
+
+    pub fn finish(mut self) {
+        let len = (self.out.len() - self.start - HEADER_LEN) as u16;
+        self.patch_u16(self.start + 2, len);
+        self.done = true;
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.out.truncate(self.start);
+        }
+    }
+}
+
+/// Encode one packet with `body`; on error nothing is left in `out`.
+pub(crate) fn packet(
+    out: &mut Vec<u8>,
+    magic: [u8; 2],
+    size: PacketSize,
+    body: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut w = Writer::begin(out, magic, size);
+    body(&mut w)?;
+    w.finish();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const F: Field = Field::new("t");
+
+    #[test]
+    fn strings() {
+        let mut r = Reader::new(&[0, 2, b'h', b'i', 0, 0xFF, 0xFF, 0, 0, 0]);
+        assert_eq!(r.string(F), Ok(Some(&b"hi"[..])));
+        assert_eq!(r.string(F), Ok(None));
+        assert_eq!(r.string(F), Ok(Some(&b""[..])));
+        assert!(r.is_empty());
+        assert_eq!(
+            Reader::new(&[0, 2, b'h', b'i', 1]).string(F),
+            Err(Error::Unterminated { field: F, at: 4 })
+        );
+        assert_eq!(
+            Reader::new(&[0, 2, b'h']).string(F),
+            Err(Error::Truncated { field: F, at: 2 })
+        );
+        assert_eq!(
+            Reader::new(&[0]).string(F),
+            Err(Error::Truncated { field: F, at: 0 })
+        );
+    }
+
+    #[test]
+    fn writer_truncates_on_error() {
+        let mut out = b"keep".to_vec();
+        let big = vec![b'x'; 9000];
+        let r = packet(&mut out, [0x12, 0x34], PacketSize::default(), |w| {
+            w.u8(1, F)?;
+            w.string(Some(&big), F)
+        });
+        assert!(matches!(r, Err(Error::DoesNotFit { .. })));
+        assert_eq!(out, b"keep");
+        packet(&mut out, [0x12, 0x34], PacketSize::default(), |w| {
+            w.string(None, F)
+        })
+        .unwrap();
+        assert_eq!(out, b"keep\x12\x34\x00\x02\xff\xff");
+    }
+}
