@@ -2,11 +2,8 @@
 
 use ajp::*;
 
-fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
-}
+mod fixtures;
+use fixtures::*;
 
 #[test]
 fn fixed_messages() {
@@ -99,4 +96,64 @@ fn send_headers_spec_example() {
         h.headers().map(|(n, _)| n).collect::<Vec<_>>(),
         vec![&b"Content-Type"[..], &b"Content-Length"[..]]
     );
+}
+
+#[test]
+fn browser_request_byte_for_byte() {
+    let expected = hex(include_str!("data/browser-request.hex"));
+    let mut out = Vec::new();
+    browser_request()
+        .encode(PacketSize::default(), &mut out)
+        .unwrap();
+    assert_eq!(out, expected);
+    let (payload, _) = split_packet(&out, Direction::ToContainer, PacketSize::default())
+        .unwrap()
+        .unwrap();
+    let r = ForwardRequestRef::decode(payload).unwrap();
+    assert_eq!(r.num_headers(), 12);
+    let names: Vec<_> = r.headers().map(|(n, _)| n.to_vec()).collect();
+    assert_eq!(names[0], b"host");
+    assert_eq!(names[8], b"Upgrade-Insecure-Requests");
+    assert_eq!(
+        r.attributes().collect::<Vec<_>>(),
+        BROWSER_ATTRIBUTES.to_vec()
+    );
+}
+
+#[test]
+fn stored_method_for_unknown_methods() {
+    let req = ForwardRequest {
+        method: b"PATCH",
+        headers: &[],
+        attributes: &[Attribute::Secret(b"k")],
+        ..browser_request()
+    };
+    let mut out = Vec::new();
+    req.encode(PacketSize::default(), &mut out).unwrap();
+    assert_eq!(out[5], 0xFF, "method byte is the stored-method code");
+    // ... and the name goes last among the attributes, before the terminator.
+    assert!(out.ends_with(&hex("0d 00 05 50 41 54 43 48 00 ff")));
+    let r = ForwardRequestRef::decode(&out[4..]).unwrap();
+    assert_eq!(r.method(), b"PATCH");
+    assert_eq!(r.method_code(), 0xFF);
+}
+
+#[test]
+fn every_method_code() {
+    for code in 1..=27u8 {
+        let name = ajp::codes::method_name(code).unwrap();
+        let req = ForwardRequest {
+            method: name.as_bytes(),
+            headers: &[],
+            attributes: &[],
+            ..browser_request()
+        };
+        let mut out = Vec::new();
+        req.encode(PacketSize::default(), &mut out).unwrap();
+        assert_eq!(out[5], code, "{name}");
+        assert_eq!(
+            ForwardRequestRef::decode(&out[4..]).unwrap().method(),
+            name.as_bytes()
+        );
+    }
 }

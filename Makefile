@@ -1,0 +1,35 @@
+# rjk — thin targets; the work is in cargo and in the crates' own tests.
+CARGO ?= cargo
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Real peers the end-to-end tests start on loopback: Debian's apache2 (and its headers, for the
+# module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
+DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config
+
+.PHONY: test bench deps build fmt-check lint
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build:
+	$(CARGO) build --workspace --bins
+
+# Every test in the workspace: unit, protocol, and end-to-end against real processes.
+# The binaries are built first because end-to-end tests start them as processes.
+test: deps build
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Criterion benchmarks (codec, balancer, forwarding). Numbers are machine-dependent: compare
+# runs made in one session, alternating A/B, and quote medians.
+bench:
+	$(CARGO) bench --workspace
