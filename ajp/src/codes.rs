@@ -102,21 +102,132 @@ pub const RESPONSE_HEADERS: [&str; 11] = [
 /// Header codes sit in 0xA0xx; a u16 below 0xA000 is a string length instead.
 pub const HEADER_CODE_BASE: u16 = 0xA000;
 
-fn code_in(table: &[&str], name: &[u8]) -> Option<u16> {
-    table
+/// A coded name as two overlapping windows (the first and the last 8 bytes, or 4 for names
+/// shorter than 8), lowercased, with masks of their letter positions: a name matches when
+/// `(window | mask) == lower` for both. Only letters are folded (bit 0x20), so the match is
+/// exactly ASCII case-insensitive. The windows are read straight from the name, with no copy:
+/// this runs for every header of every request.
+#[derive(Clone, Copy)]
+struct Key {
+    head: u64,
+    head_mask: u64,
+    tail: u64,
+    tail_mask: u64,
+}
+
+const fn window(b: &[u8], start: usize, w: usize) -> (u64, u64) {
+    let (mut v, mut m, mut i) = (0u64, 0u64, 0);
+    while i < w {
+        let c = b[start + i];
+        if c.is_ascii_alphabetic() {
+            v |= ((c | 0x20) as u64) << (8 * i);
+            m |= 0x20 << (8 * i);
+        } else {
+            v |= (c as u64) << (8 * i);
+        }
+        i += 1;
+    }
+    (v, m)
+}
+
+const fn width(len: usize) -> usize {
+    if len >= 8 {
+        8
+    } else {
+        4
+    }
+}
+
+const fn key(name: &str) -> Key {
+    let b = name.as_bytes();
+    let w = width(b.len());
+    let (head, head_mask) = window(b, 0, w);
+    let (tail, tail_mask) = window(b, b.len() - w, w);
+    Key {
+        head,
+        head_mask,
+        tail,
+        tail_mask,
+    }
+}
+
+const fn keys<const N: usize>(names: [&str; N]) -> [Key; N] {
+    let mut out = [Key {
+        head: 0,
+        head_mask: 0,
+        tail: 0,
+        tail_mask: 0,
+    }; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = key(names[i]);
+        i += 1;
+    }
+    out
+}
+
+const REQUEST_KEYS: [Key; 14] = keys(REQUEST_HEADERS);
+const RESPONSE_KEYS: [Key; 11] = keys(RESPONSE_HEADERS);
+
+#[inline]
+fn load(b: &[u8], start: usize, w: usize) -> Option<u64> {
+    let s = b.get(start..start + w)?;
+    Some(match *s {
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as u64,
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => return None,
+    })
+}
+
+/// Look `name` up among the candidates of its length only (at most three per length; every
+/// coded name is 4 to 16 bytes long).
+#[inline]
+fn code_in(keys: &[Key], candidates: &[u8], name: &[u8]) -> Option<u16> {
+    let w = width(name.len());
+    let head = load(name, 0, w)?;
+    let tail = load(name, name.len().checked_sub(w)?, w)?;
+    candidates
         .iter()
-        .position(|h| h.len() == name.len() && h.as_bytes().eq_ignore_ascii_case(name))
-        .map(|i| HEADER_CODE_BASE + 1 + i as u16)
+        .find(|&&i| {
+            let k = keys[i as usize];
+            head | k.head_mask == k.head && tail | k.tail_mask == k.tail
+        })
+        .map(|&i| HEADER_CODE_BASE + 1 + i as u16)
 }
 
 /// The code of a request header name, matched case-insensitively.
+#[inline]
 pub fn request_header_code(name: &[u8]) -> Option<u16> {
-    code_in(&REQUEST_HEADERS, name)
+    let candidates: &[u8] = match name.len() {
+        4 => &[10],
+        6 => &[0, 8, 11],
+        7 => &[9, 12],
+        10 => &[5, 13],
+        12 => &[6],
+        13 => &[4],
+        14 => &[1, 7],
+        15 => &[2, 3],
+        _ => return None,
+    };
+    code_in(&REQUEST_KEYS, candidates, name)
 }
 
 /// The code of a response header name, matched case-insensitively.
+#[inline]
 pub fn response_header_code(name: &[u8]) -> Option<u16> {
-    code_in(&RESPONSE_HEADERS, name)
+    let candidates: &[u8] = match name.len() {
+        4 => &[3],
+        6 => &[9],
+        8 => &[5],
+        10 => &[6],
+        11 => &[7],
+        12 => &[0],
+        13 => &[4],
+        14 => &[2, 8],
+        16 => &[1, 10],
+        _ => return None,
+    };
+    code_in(&RESPONSE_KEYS, candidates, name)
 }
 
 fn name_in(table: &'static [&'static str], code: u16) -> Option<&'static str> {
@@ -200,10 +311,33 @@ mod tests {
     }
 
     #[test]
+    fn length_dispatch_covers_every_name() {
+        for (i, h) in REQUEST_HEADERS.iter().enumerate() {
+            assert_eq!(
+                request_header_code(h.as_bytes()),
+                Some(0xA001 + i as u16),
+                "{h}"
+            );
+        }
+        for (i, h) in RESPONSE_HEADERS.iter().enumerate() {
+            assert_eq!(
+                response_header_code(h.as_bytes()),
+                Some(0xA001 + i as u16),
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
     fn header_codes() {
         assert_eq!(request_header_code(b"Content-Type"), Some(0xA007));
         assert_eq!(request_header_code(b"USER-AGENT"), Some(0xA00E));
         assert_eq!(request_header_code(b"x-foo"), None);
+        // Only letters fold: CR is not '-', '@' is not '`'.
+        assert_eq!(request_header_code(b"content\rlength"), None);
+        assert_eq!(request_header_code(b"@ccept"), None);
+        assert_eq!(request_header_code(b"cookie\x12"), None);
+        assert_eq!(request_header_code(b"COOKIE2"), Some(0xA00A));
         assert_eq!(request_header_name(0xA00B), Some("host"));
         assert_eq!(request_header_name(0xA00F), None);
         assert_eq!(request_header_name(0xA000), None);

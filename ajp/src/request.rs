@@ -4,7 +4,7 @@
 use crate::codes::{self, attr, kind};
 use crate::error::{Error, Field};
 use crate::packet::{PacketSize, TO_CONTAINER};
-use crate::wire::{self, Reader, Writer};
+use crate::wire::{self, Full, Reader, Writer};
 
 /// One optional attribute of a Forward Request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl<'a> Attribute<'a> {
         }
     }
 
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), Error> {
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Full> {
         const F: Field = Field::new("forward_request.attribute");
         w.u8(self.code(), F)?;
         match *self {
@@ -170,6 +170,24 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
     ) -> Result<Self, Error> {
         let mut w = Writer::begin(out, TO_CONTAINER, size);
         let code = codes::method_code(head.method);
+        match Self::fixed(&mut w, head, code) {
+            Ok(()) => {}
+            Err(Full) => return Err(w.error()),
+        }
+        let count_at = w.pos() - 2;
+        Ok(RequestEncoder {
+            w,
+            count_at,
+            count: 0,
+            stored_method: if code.is_none() {
+                Some(head.method)
+            } else {
+                None
+            },
+        })
+    }
+
+    fn fixed(w: &mut Writer<'_>, head: &ForwardRequest<'_>, code: Option<u8>) -> Result<(), Full> {
         w.u8(kind::FORWARD_REQUEST, Field::new("forward_request.type"))?;
         w.u8(
             code.unwrap_or(codes::METHOD_STORED),
@@ -188,43 +206,49 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
         )?;
         w.u16(head.server_port, Field::new("forward_request.server_port"))?;
         w.bool(head.is_ssl, Field::new("forward_request.is_ssl"))?;
-        let count_at = w.pos();
-        w.u16(0, Field::new("forward_request.num_headers"))?;
-        Ok(RequestEncoder {
-            w,
-            count_at,
-            count: 0,
-            stored_method: if code.is_none() {
-                Some(head.method)
-            } else {
-                None
-            },
-        })
+        w.u16(0, Field::new("forward_request.num_headers"))
     }
 
     /// Add one request header. Call every `header` before any `attribute`.
+    #[inline]
     pub fn header(&mut self, name: &[u8], value: &[u8]) -> Result<(), Error> {
+        match self.write_header(name, value) {
+            Ok(()) => Ok(()),
+            Err(Full) => Err(self.w.error()),
+        }
+    }
+
+    #[inline(always)]
+    fn write_header(&mut self, name: &[u8], value: &[u8]) -> Result<(), Full> {
         let f = Field::nth("forward_request.header", self.count);
         match codes::request_header_code(name) {
             Some(code) => self.w.u16(code, f)?,
             None if name.len() >= codes::HEADER_CODE_BASE as usize => {
-                return Err(Error::StringTooLong {
+                return Err(self.w.fail(Error::StringTooLong {
                     field: f,
                     len: name.len(),
-                })
+                }))
             }
             None => self.w.string(Some(name), f)?,
         }
         self.w.string(Some(value), f)?;
-        self.count = self.count.checked_add(1).ok_or(Error::StringTooLong {
-            field: f,
-            len: 0x10000,
-        })?;
+        match self.count.checked_add(1) {
+            Some(n) => self.count = n,
+            None => {
+                return Err(self.w.fail(Error::StringTooLong {
+                    field: f,
+                    len: 0x10000,
+                }))
+            }
+        }
         Ok(())
     }
 
     pub fn attribute(&mut self, a: &Attribute<'_>) -> Result<(), Error> {
-        a.write(&mut self.w)
+        match a.write(&mut self.w) {
+            Ok(()) => Ok(()),
+            Err(Full) => Err(self.w.error()),
+        }
     }
 
     /// Write the header count, the stored method if needed, and the terminator.
@@ -232,13 +256,21 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
         let at = self.count_at;
         let count = self.count;
         self.w.patch_u16(at, count);
-        if let Some(m) = self.stored_method {
-            Attribute::StoredMethod(m).write(&mut self.w)?;
+        let end = match self.stored_method {
+            Some(m) => Attribute::StoredMethod(m).write(&mut self.w),
+            None => Ok(()),
         }
-        self.w
-            .u8(attr::ARE_DONE, Field::new("forward_request.are_done"))?;
-        self.w.finish();
-        Ok(())
+        .and_then(|()| {
+            self.w
+                .u8(attr::ARE_DONE, Field::new("forward_request.are_done"))
+        });
+        match end {
+            Ok(()) => {
+                self.w.finish();
+                Ok(())
+            }
+            Err(Full) => Err(self.w.error()),
+        }
     }
 }
 

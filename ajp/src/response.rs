@@ -132,18 +132,21 @@ pub fn encode_send_headers<'h>(
             match codes::response_header_code(name) {
                 Some(code) => w.u16(code, f)?,
                 None if name.len() >= codes::HEADER_CODE_BASE as usize => {
-                    return Err(Error::StringTooLong {
-                        field: f,
-                        len: name.len(),
-                    })
+                    let len = name.len();
+                    return Err(w.fail(Error::StringTooLong { field: f, len }));
                 }
                 None => w.string(Some(name), f)?,
             }
             w.string(Some(value), f)?;
-            count = count.checked_add(1).ok_or(Error::StringTooLong {
-                field: f,
-                len: 0x10000,
-            })?;
+            count = match count.checked_add(1) {
+                Some(n) => n,
+                None => {
+                    return Err(w.fail(Error::StringTooLong {
+                        field: f,
+                        len: 0x10000,
+                    }))
+                }
+            };
         }
         w.patch_u16(count_at, count);
         Ok(())

@@ -16,6 +16,7 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(payload: &'a [u8]) -> Self {
         Reader {
             rest: payload,
@@ -23,15 +24,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn pos(&self) -> usize {
         self.len - self.rest.len()
     }
 
     #[cfg(test)]
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
+    #[inline]
     fn run<T>(
         &mut self,
         field: Field,
@@ -47,23 +51,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn u8(&mut self, field: Field) -> Result<u8, Error> {
         self.run(field, be_u8)
     }
 
+    #[inline]
     pub fn u16(&mut self, field: Field) -> Result<u16, Error> {
         self.run(field, be_u16)
     }
 
+    #[inline]
     pub fn bool(&mut self, field: Field) -> Result<bool, Error> {
         Ok(self.u8(field)? != 0)
     }
 
+    #[inline]
     pub fn bytes(&mut self, n: usize, field: Field) -> Result<&'a [u8], Error> {
         self.run(field, take(n))
     }
 
     /// A string whose u16 length has already been read.
+    #[inline]
     pub fn string_body(&mut self, len: u16, field: Field) -> Result<&'a [u8], Error> {
         let s = self.bytes(len as usize, field)?;
         let at = self.pos();
@@ -74,6 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string; `None` for the null string (length 0xFFFF, no bytes, no terminator).
+    #[inline]
     pub fn string(&mut self, field: Field) -> Result<Option<&'a [u8]>, Error> {
         match self.u16(field)? {
             0xFFFF => Ok(None),
@@ -82,10 +92,16 @@ impl<'a> Reader<'a> {
     }
 
     /// A string where null is read as empty (what Tomcat does for most fields).
+    #[inline]
     pub fn string_or_empty(&mut self, field: Field) -> Result<&'a [u8], Error> {
         Ok(self.string(field)?.unwrap_or(b""))
     }
 }
+
+/// A write did not fit (or could not be represented); the writer keeps the detailed error.
+/// Being one byte, it keeps every write's `Result` in a register on the hot path.
+#[derive(Debug)]
+pub(crate) struct Full;
 
 /// Appends one packet to a caller-provided buffer, refusing to grow it past the packet size.
 /// `finish` writes the length; dropping without `finish` (an error) removes the partial packet.
@@ -94,6 +110,7 @@ pub(crate) struct Writer<'v> {
     start: usize,
     limit: usize,
     done: bool,
+    error: Option<Error>,
 }
 
 impl<'v> Writer<'v> {
@@ -105,57 +122,76 @@ impl<'v> Writer<'v> {
             start,
             limit: start + HEADER_LEN + size.max_payload(),
             done: false,
+            error: None,
         }
     }
 
-    fn room(&self, n: usize, field: Field) -> Result<(), Error> {
+    #[cold]
+    pub fn fail(&mut self, e: Error) -> Full {
+        self.error.get_or_insert(e);
+        Full
+    }
+
+    /// The error behind a `Full`.
+    pub fn error(&mut self) -> Error {
+        self.error.take().unwrap_or(Error::Unexpected {
+            what: "an encoding failure",
+            state: "writing a packet",
+        })
+    }
+
+    #[inline(always)]
+    fn room(&mut self, n: usize, field: Field) -> Result<(), Full> {
         if self.out.len() + n > self.limit {
-            Err(Error::DoesNotFit {
-                field,
-                needed: self.out.len() + n - self.start,
-                max: self.limit - self.start,
-            })
-        } else {
-            Ok(())
+            let needed = self.out.len() + n - self.start;
+            let max = self.limit - self.start;
+            return Err(self.fail(Error::DoesNotFit { field, needed, max }));
         }
+        Ok(())
     }
 
+    #[inline(always)]
     pub fn pos(&self) -> usize {
         self.out.len()
     }
 
-    pub fn u8(&mut self, v: u8, field: Field) -> Result<(), Error> {
+    #[inline(always)]
+    pub fn u8(&mut self, v: u8, field: Field) -> Result<(), Full> {
         self.room(1, field)?;
         self.out.push(v);
         Ok(())
     }
 
-    pub fn u16(&mut self, v: u16, field: Field) -> Result<(), Error> {
+    #[inline(always)]
+    pub fn u16(&mut self, v: u16, field: Field) -> Result<(), Full> {
         self.room(2, field)?;
         self.out.extend_from_slice(&v.to_be_bytes());
         Ok(())
     }
 
-    pub fn bool(&mut self, v: bool, field: Field) -> Result<(), Error> {
+    #[inline(always)]
+    pub fn bool(&mut self, v: bool, field: Field) -> Result<(), Full> {
         self.u8(v as u8, field)
     }
 
-    pub fn raw(&mut self, v: &[u8], field: Field) -> Result<(), Error> {
+    #[inline(always)]
+    pub fn raw(&mut self, v: &[u8], field: Field) -> Result<(), Full> {
         self.room(v.len(), field)?;
         self.out.extend_from_slice(v);
         Ok(())
     }
 
     /// A string, or the null string for `None`. Lengths of 0xFFFF and above cannot be written.
-    pub fn string(&mut self, v: Option<&[u8]>, field: Field) -> Result<(), Error> {
+    #[inline(always)]
+    pub fn string(&mut self, v: Option<&[u8]>, field: Field) -> Result<(), Full> {
         let Some(v) = v else {
             return self.u16(0xFFFF, field);
         };
         if v.len() >= 0xFFFF {
-            return Err(Error::StringTooLong {
+            return Err(self.fail(Error::StringTooLong {
                 field,
                 len: v.len(),
-            });
+            }));
         }
         self.room(v.len() + 3, field)?;
         self.out.extend_from_slice(&(v.len() as u16).to_be_bytes());
@@ -191,14 +227,17 @@ pub(crate) fn packet(
     out: &mut Vec<u8>,
     magic: [u8; 2],
     size: PacketSize,
-    body: impl FnOnce(&mut Writer<'_>) -> Result<(), Error>,
+    body: impl FnOnce(&mut Writer<'_>) -> Result<(), Full>,
 ) -> Result<(), Error> {
     let mut w = Writer::begin(out, magic, size);
-    body(&mut w)?;
-    w.finish();
-    Ok(())
+    match body(&mut w) {
+        Ok(()) => {
+            w.finish();
+            Ok(())
+        }
+        Err(Full) => Err(w.error()),
+    }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
