@@ -45,6 +45,7 @@ fn container(secret: Option<&[u8]>) -> ContainerExchange {
 
 /// Feed all of `buf` to the container, collecting owned events.
 #[derive(Debug, PartialEq)]
+#[allow(clippy::enum_variant_names)]
 enum C {
     CPing,
     Request(Vec<u8>),
