@@ -1,0 +1,34 @@
+//! httpd's hooks, each a thin call into lb-core.
+
+use crate::ffi;
+
+pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
+    crate::guard::guard("register_hooks", (), || unsafe {
+        ffi::ap_hook_post_config(
+            Some(post_config),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
+    })
+}
+
+/// Announce ourselves (`mod_rjk/<version>` in the Server banner and the error log).
+unsafe extern "C" fn post_config(
+    pconf: *mut ffi::apr_pool_t,
+    _plog: *mut ffi::apr_pool_t,
+    _ptemp: *mut ffi::apr_pool_t,
+    _s: *mut ffi::server_rec,
+) -> std::os::raw::c_int {
+    crate::guard::guard("post_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
+        const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
+            concat!("mod_rjk/", env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+        ) {
+            Ok(v) => v,
+            Err(_) => c"mod_rjk",
+        };
+        // SAFETY: pconf is the live configuration pool; the string is 'static.
+        unsafe { ffi::ap_add_version_component(pconf, VERSION.as_ptr()) };
+        ffi::OK
+    })
+}
