@@ -18,10 +18,10 @@ deps:
 	fi
 
 build:
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace
 
 # Every test in the workspace: unit, protocol, and end-to-end against real processes.
-# The binaries are built first because end-to-end tests start them as processes.
+# The binaries and mod_rjk.so are built first because end-to-end tests start them as processes.
 test: deps build
 	$(CARGO) test --workspace
 

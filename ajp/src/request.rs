@@ -142,13 +142,17 @@ impl<'a> ForwardRequest<'a> {
     /// Append the Forward Request packet to `out`.
     pub fn encode(&self, size: PacketSize, out: &mut Vec<u8>) -> Result<(), Error> {
         let mut enc = RequestEncoder::begin(self, size, out)?;
-        for &(name, value) in self.headers {
-            enc.header(name, value)?;
+        // The one-byte error path inside the loop; the detailed error is fetched once.
+        let body = (|| {
+            for &(name, value) in self.headers {
+                enc.write_header(name, value)?;
+            }
+            self.attributes.iter().try_for_each(|a| a.write(&mut enc.w))
+        })();
+        match body {
+            Ok(()) => enc.finish(),
+            Err(Full) => Err(enc.w.error()),
         }
-        for a in self.attributes {
-            enc.attribute(a)?;
-        }
-        enc.finish()
     }
 }
 

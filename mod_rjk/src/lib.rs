@@ -13,5 +13,7 @@ mod ffi;
 mod guard;
 mod hooks;
 mod module;
+#[allow(dead_code)] // wired to the handler with the forwarding engine (issue 4)
+mod request;
 
 pub use conf::{DirectiveLine, ServerConf};

@@ -1,0 +1,198 @@
+//! One httpd request as the forwarding engine sees it: its head, its body, and where the
+//! response goes. Every `unsafe` here dereferences httpd's `request_rec` (and what hangs off
+//! it), which httpd keeps alive and owned by this thread for the whole handler call.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::raw::c_char;
+
+use crate::ffi;
+
+/// A borrowed `request_rec`, valid for the handler call that created it.
+pub struct HttpdRequest<'r> {
+    r: &'r mut ffi::request_rec,
+    body_started: bool,
+}
+
+/// Bytes of a C string from httpd; empty for NULL.
+fn bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: httpd's strings are NUL-terminated and live in the request's pools.
+    unsafe { CStr::from_ptr(p) }.to_bytes()
+}
+
+fn opt_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    (!p.is_null()).then(|| bytes(p))
+}
+
+/// Entries of an APR table (headers_in, subprocess_env...).
+fn table<'a>(t: *const ffi::apr_table_t) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    let entries: &[ffi::apr_table_entry_t] = if t.is_null() {
+        &[]
+    } else {
+        // SAFETY: an apr table's elts is an array of nelts apr_table_entry_t.
+        unsafe {
+            let arr = &*ffi::apr_table_elts(t);
+            if arr.elts.is_null() || arr.nelts <= 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(arr.elts as *const ffi::apr_table_entry_t, arr.nelts as usize)
+            }
+        }
+    };
+    entries
+        .iter()
+        .filter(|e| !e.key.is_null())
+        .map(|e| (bytes(e.key), bytes(e.val)))
+}
+
+impl<'r> HttpdRequest<'r> {
+    /// # Safety
+    /// `r` must be the live request of the current handler call.
+    pub unsafe fn new(r: *mut ffi::request_rec) -> Self {
+        HttpdRequest { r: unsafe { &mut *r }, body_started: false }
+    }
+
+    pub fn method(&self) -> &[u8] {
+        bytes(self.r.method)
+    }
+    /// The decoded path httpd matched on.
+    pub fn uri(&self) -> &[u8] {
+        bytes(self.r.uri)
+    }
+    /// The request target as the client sent it.
+    pub fn unparsed_uri(&self) -> &[u8] {
+        bytes(self.r.unparsed_uri)
+    }
+    pub fn protocol(&self) -> &[u8] {
+        bytes(self.r.protocol)
+    }
+    pub fn query(&self) -> Option<&[u8]> {
+        opt_bytes(self.r.args)
+    }
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        table(self.r.headers_in)
+    }
+    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+    /// An environment variable (set by SetEnv, mod_rewrite, mod_ssl...).
+    pub fn env(&self, name: &[u8]) -> Option<&[u8]> {
+        table(self.r.subprocess_env).find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+    /// The client as httpd sees it (mod_remoteip may have replaced the TCP peer).
+    pub fn remote_addr(&self) -> &[u8] {
+        bytes(self.r.useragent_ip)
+    }
+    pub fn remote_port(&self) -> u16 {
+        // SAFETY: useragent_addr is set for every request httpd reads from a connection.
+        unsafe { self.r.useragent_addr.as_ref() }.map_or(0, |a| a.port)
+    }
+    /// The TCP peer, whatever mod_remoteip says (JkOptions +ForwardPhysicalAddress).
+    pub fn physical_addr(&self) -> (&[u8], u16) {
+        // SAFETY: the connection outlives its requests.
+        match unsafe { self.r.connection.as_ref() } {
+            Some(c) => (bytes(c.client_ip), unsafe { c.client_addr.as_ref() }.map_or(0, |a| a.port)),
+            None => (b"", 0),
+        }
+    }
+    pub fn local_addr(&self) -> (&[u8], u16) {
+        match unsafe { self.r.connection.as_ref() } {
+            Some(c) => (bytes(c.local_ip), unsafe { c.local_addr.as_ref() }.map_or(0, |a| a.port)),
+            None => (b"", 0),
+        }
+    }
+    pub fn server_name(&self) -> &[u8] {
+        // SAFETY: r is live; the returned string lives in its pools.
+        bytes(unsafe { ffi::ap_get_server_name(&*self.r as *const _ as *mut _) })
+    }
+    pub fn server_port(&self) -> u16 {
+        unsafe { ffi::ap_get_server_port(self.r) }
+    }
+    pub fn remote_user(&self) -> Option<&[u8]> {
+        opt_bytes(self.r.user)
+    }
+    pub fn auth_type(&self) -> Option<&[u8]> {
+        opt_bytes(self.r.ap_auth_type)
+    }
+    pub fn header_only(&self) -> bool {
+        self.r.header_only != 0
+    }
+    pub fn client_gone(&self) -> bool {
+        unsafe { self.r.connection.as_ref() }.is_none_or(|c| c.aborted != 0)
+    }
+
+    /// Read request body into `buf`: `Ok(0)` at its end. httpd removes chunked framing.
+    pub fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: r is live; buf is a valid writable slice of the given length.
+        unsafe {
+            if !self.body_started {
+                self.body_started = true;
+                if ffi::ap_setup_client_block(self.r, ffi::REQUEST_CHUNKED_DECHUNK) != ffi::OK {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "unreadable request body"));
+                }
+                if ffi::ap_should_client_block(self.r) == 0 {
+                    return Ok(0);
+                }
+            }
+            let n = ffi::ap_get_client_block(self.r, buf.as_mut_ptr() as *mut c_char, buf.len());
+            if n < 0 {
+                return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "client body read failed"));
+            }
+            Ok(n as usize)
+        }
+    }
+
+    /// A copy of `v` in the request pool, NUL-terminated, for httpd to keep.
+    fn pool_str(&self, v: &[u8]) -> *const c_char {
+        // SAFETY: apr_pstrndup copies at most len bytes and terminates the copy.
+        unsafe { ffi::apr_pstrndup(self.r.pool, v.as_ptr() as *const c_char, v.len()) }
+    }
+
+    /// Set status and headers. Content-Type and Content-Length go through httpd's own setters
+    /// so that output filters (deflate, includes) see them.
+    pub fn set_head<'h>(&mut self, status: u16, reason: Option<&[u8]>, headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) {
+        self.r.status = status as i32;
+        if let Some(reason) = reason.filter(|r| !r.is_empty() && !r.iter().all(u8::is_ascii_digit)) {
+            let mut line = Vec::with_capacity(4 + reason.len());
+            line.extend_from_slice(status.to_string().as_bytes());
+            line.push(b' ');
+            line.extend_from_slice(reason);
+            self.r.status_line = self.pool_str(&line);
+        }
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case(b"content-type") {
+                let lower = value.to_ascii_lowercase();
+                unsafe { ffi::ap_set_content_type(self.r, self.pool_str(&lower)) };
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                if let Some(n) = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+                    unsafe { ffi::ap_set_content_length(self.r, n) };
+                }
+            } else {
+                unsafe { ffi::apr_table_add(self.r.headers_out, self.pool_str(name), self.pool_str(value)) };
+            }
+        }
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        // SAFETY: r is live; data is a valid slice.
+        let n = unsafe { ffi::ap_rwrite(data.as_ptr() as *const _, data.len() as i32, self.r) };
+        if n < 0 || (n as usize) < data.len() {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if unsafe { ffi::ap_rflush(self.r) } < 0 {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
+        }
+        Ok(())
+    }
+
+    pub fn set_note(&mut self, name: &[u8], value: &[u8]) {
+        unsafe { ffi::apr_table_set(self.r.notes, self.pool_str(name), self.pool_str(value)) };
+    }
+}
