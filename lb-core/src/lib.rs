@@ -1,1 +1,20 @@
-//! lb-core: what a connector decides (config, mounts, balancer, health, forwarding).
+//! lb-core: everything a connector decides, with no web server in sight. The httpd and nginx
+//! adapters translate their requests into these types and call in; they decide nothing.
+//!
+//! - [`config`]: workers.properties and the `Jk*` directive values, typed, with mod_jk's defaults.
+//! - [`uri`]: URI normalisation before matching (CVE-2018-11759) and the `ForwardURI*` forms.
+//! - [`mount`]: `JkMount`/`JkUnMount`/uriworkermap rules and mod_jk's precedence.
+//! - [`route`]: the sticky route of a request (`;jsessionid=`, session cookie).
+//! - [`balancer`]: choosing a member as mod_jk does, failure accounting, maintenance.
+//! - [`shm`]: the runtime state table shared by every process of a server.
+//! - [`pool`]: per-process pools of AJP connections to each member.
+//! - [`forward`]: one request through the chosen member, with safe retries.
+
+pub mod balancer;
+pub mod config;
+pub mod forward;
+pub mod mount;
+pub mod pool;
+pub mod route;
+pub mod shm;
+pub mod uri;

@@ -1,0 +1,1 @@
+//! Choosing a member as mod_jk does (issue 4).

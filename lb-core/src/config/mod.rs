@@ -1,0 +1,1 @@
+//! workers.properties and the Jk* directive values, typed (issue 3).

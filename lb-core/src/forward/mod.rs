@@ -1,0 +1,2 @@
+//! The forwarding engine.
+pub mod spec;

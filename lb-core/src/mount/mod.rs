@@ -1,0 +1,1 @@
+//! JkMount / JkUnMount / uriworkermap rules and their precedence (issue 3).

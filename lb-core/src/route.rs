@@ -1,0 +1,1 @@
+//! The sticky route of a request (issue 3).

@@ -1,0 +1,1 @@
+//! The shared runtime state table (issue 4).

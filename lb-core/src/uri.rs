@@ -1,0 +1,1 @@
+//! URI normalisation before matching (issue 3).
