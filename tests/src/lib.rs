@@ -3,6 +3,8 @@
 //!
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
+pub mod http;
+pub mod httpd;
 pub mod proc;
 
 pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};

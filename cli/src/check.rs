@@ -1,0 +1,199 @@
+//! `rjk check`: load workers.properties (and the Jk* lines of an httpd config) as mod_rjk would,
+//! and show the result.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use lb_core::config::{Diagnostic, Kind, Loaded, Loader, Location, Origin, Row, Severity, Workers};
+use serde_json::{json, Map, Value};
+
+use crate::jkconf::JkConf;
+use crate::style::Style;
+
+#[derive(Args, Debug, Default)]
+pub struct Sources {
+    /// A workers.properties file (default: the JkWorkersFile of --jk-conf).
+    #[arg(long, value_name = "FILE")]
+    pub workers: Option<PathBuf>,
+    /// A uriworkermap.properties file.
+    #[arg(long, value_name = "FILE")]
+    pub mounts: Option<PathBuf>,
+    /// An httpd configuration whose Jk* directives (JkWorkersFile, JkWorkerProperty, JkMount...)
+    /// are read as mod_jk would, following Include lines.
+    #[arg(long = "jk-conf", value_name = "FILE")]
+    pub jk_conf: Option<PathBuf>,
+}
+
+pub struct Checked {
+    pub loaded: Loaded,
+    /// Problems reading the sources themselves (unreadable httpd config...).
+    pub problems: Vec<String>,
+}
+
+pub fn load(src: &Sources) -> Checked {
+    let mut l = Loader::new();
+    let mut problems = Vec::new();
+    let mut workers_file = src.workers.clone();
+    if let Some(conf) = &src.jk_conf {
+        let c = JkConf::read(conf);
+        problems.extend(c.problems.iter().cloned());
+        l.server_root(&c.server_root());
+        for d in c.named("JkWorkerProperty") {
+            l.directive_property(&d.raw, d.at.clone());
+        }
+        if workers_file.is_none() {
+            workers_file = c.named("JkWorkersFile").last().and_then(|d| d.args.first()).map(|p| c.resolve(p));
+        }
+    }
+    if let Some(f) = &workers_file {
+        l.workers_file(f);
+    } else if src.jk_conf.is_none() {
+        problems.push("nothing to check: give --workers FILE and/or --jk-conf FILE".into());
+    }
+    Checked { loaded: l.finish(), problems }
+}
+
+pub fn run(src: &Sources, json: bool) -> ExitCode {
+    let c = load(src);
+    let ok = c.problems.is_empty() && c.loaded.workers.is_some();
+    if json {
+        print(&(serde_json::to_string_pretty(&to_json(&c)).unwrap_or_default() + "\n"));
+    } else {
+        print(&render_human(&c, Style::stdout()));
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn render_human(c: &Checked, st: Style) -> String {
+    let mut out = String::new();
+    for p in &c.problems {
+        let _ = writeln!(out, "{} {p}", st.error("error:"));
+    }
+    for d in &c.loaded.diagnostics {
+        let _ = writeln!(out, "{}", diag_line(d, st));
+    }
+    let Some(w) = &c.loaded.workers else {
+        let n = c.loaded.errors().count() + c.problems.len();
+        let _ = writeln!(out, "\n{}", st.error(&format!("{n} error(s): the configuration would not start")));
+        return out;
+    };
+    if !c.loaded.diagnostics.is_empty() {
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{} {}", st.bold("worker.list"), w.list.value.join(","));
+    let _ = writeln!(out, "{} {}s {}", st.bold("worker.maintain"), w.maintain.value, st.dim(&format!("({})", w.maintain.origin)));
+    for worker in w.workers.values() {
+        let role = role_of(w, &worker.name);
+        let _ = writeln!(out, "\n{} {}", st.bold(&format!("worker {} ({})", worker.name, worker.kind.type_name())), st.dim(&role));
+        let rows = rows_of(&worker.kind);
+        let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        let vwidth = rows.iter().map(|r| r.value.len()).max().unwrap_or(0).min(40);
+        for r in rows {
+            let origin = r.origin.to_string();
+            let origin = if matches!(r.origin, Origin::Default) { st.dim(&origin) } else { origin };
+            let _ = writeln!(out, "  {:width$}  {:vwidth$}  {}", r.name, r.value, origin);
+        }
+        for m in &worker.mounts {
+            let _ = writeln!(out, "  {:width$}  {:vwidth$}  {}", "mount", m.pattern, m.at);
+        }
+    }
+    let warnings = c.loaded.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+    let _ = writeln!(out, "\nOK: {} worker(s), {warnings} warning(s)", w.workers.len());
+    out
+}
+
+/// Write everything at once; a closed pipe (`rjk check | head`) is not an error worth a panic.
+pub fn print(text: &str) {
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+fn diag_line(d: &Diagnostic, st: Style) -> String {
+    let text = d.to_string();
+    match d.severity {
+        Severity::Error => text.replacen("error:", &st.error("error:"), 1),
+        Severity::Warning => text.replacen("warning:", &st.warn("warning:"), 1),
+    }
+}
+
+fn rows_of(k: &Kind) -> Vec<Row<'_>> {
+    match k {
+        Kind::Ajp(a) => a.rows(),
+        Kind::Lb(l) => l.rows(),
+        Kind::Status(s) => s.rows(),
+    }
+}
+
+/// "listed", "member of cluster", or both.
+fn role_of(w: &Workers, name: &str) -> String {
+    let mut roles = Vec::new();
+    if w.get(name).is_some_and(|x| x.listed) {
+        roles.push("listed".to_owned());
+    }
+    for (lb, worker) in &w.workers {
+        if let Kind::Lb(l) = &worker.kind {
+            if l.balance_workers.value.iter().any(|m| m == name) {
+                roles.push(format!("member of {lb}"));
+            }
+        }
+    }
+    roles.join(", ")
+}
+
+fn location_json(at: Option<&Location>) -> (Value, Value) {
+    match at {
+        Some(a) => (json!(a.file.display().to_string()), json!(a.line)),
+        None => (Value::Null, Value::Null),
+    }
+}
+
+fn origin_json(o: &Origin) -> Value {
+    let (file, line) = location_json(o.location());
+    let mut m = json!({ "kind": o.kind(), "file": file, "line": line, "text": o.to_string() });
+    match o {
+        Origin::Template { from, .. } | Origin::Inherited { from } => m["from"] = json!(from),
+        Origin::Deprecated { name, .. } => m["name"] = json!(name),
+        _ => {}
+    }
+    m
+}
+
+pub fn to_json(c: &Checked) -> Value {
+    let diagnostics: Vec<Value> = c
+        .loaded
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let (file, line) = location_json(d.at.as_ref());
+            json!({
+                "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "file": file, "line": line, "worker": d.worker, "message": d.message, "text": d.to_string(),
+            })
+        })
+        .collect();
+    let workers = c.loaded.workers.as_ref().map(|w| {
+        let mut all = Map::new();
+        for worker in w.workers.values() {
+            let mut props = Map::new();
+            for r in rows_of(&worker.kind) {
+                props.insert(r.name.to_owned(), json!({ "value": r.value, "origin": origin_json(r.origin) }));
+            }
+            let mounts: Vec<Value> = worker.mounts.iter().map(|m| json!({"pattern": m.pattern, "file": m.at.file.display().to_string(), "line": m.at.line})).collect();
+            all.insert(worker.name.clone(), json!({
+                "type": worker.kind.type_name(),
+                "listed": worker.listed,
+                "properties": props,
+                "mounts": mounts,
+            }));
+        }
+        json!({ "list": w.list.value, "maintain": w.maintain.value, "workers": all })
+    });
+    json!({
+        "ok": c.problems.is_empty() && c.loaded.workers.is_some(),
+        "problems": c.problems,
+        "diagnostics": diagnostics,
+        "workers": workers,
+    })
+}

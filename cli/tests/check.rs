@@ -1,0 +1,78 @@
+//! `rjk check` as an operator runs it: exit codes, the human output, and `--json`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rjk(args: &[&str]) -> Output {
+    Command::new(rjk_tests::workspace_bin("rjk")).args(args).output().expect("running rjk")
+}
+
+fn data(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(p).display().to_string()
+}
+
+fn example() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers.properties.example").display().to_string()
+}
+
+#[test]
+fn the_example_checks_clean() {
+    let out = rjk(&["check", "--workers", &example()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("OK: 7 worker(s), 0 warning(s)"), "{text}");
+    assert!(text.contains("worker cluster (lb) listed"), "{text}");
+    // where each value came from
+    assert!(text.lines().any(|l| l.contains("route") && l.contains("A.a1") && l.contains("workers.properties.example:34")), "{text}");
+    assert!(text.lines().any(|l| l.contains("domain") && l.contains("derived: from route `A.a1`")), "{text}");
+    assert!(text.lines().any(|l| l.contains("ping_timeout") && l.contains("template `node-template`")), "{text}");
+    assert!(!text.contains("change-me"), "secrets are never printed");
+}
+
+#[test]
+fn a_mod_jk_1_2_7_config_is_understood() {
+    let out = rjk(&["check", "--jk-conf", &data("mod_jk-1.2.7.conf")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for (line, word) in [(9, "lb_factor"), (10, "cachesize"), (11, "recycle_timeout"), (20, "balanced_workers")] {
+        let want = format!("mod_jk-1.2.7.conf:{line}: warning:");
+        assert!(text.lines().any(|l| l.contains(&want) && l.contains(word)), "{word}:\n{text}");
+    }
+    assert!(text.contains("honoured as: tomcat2: distance=1"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&rjk(&["check", "--json", "--jk-conf", &data("mod_jk-1.2.7.conf")]).stdout).unwrap();
+    let t2 = &json["workers"]["workers"]["tomcat2"]["properties"];
+    assert_eq!(t2["lbfactor"]["value"], "2");
+    assert_eq!(t2["lbfactor"]["origin"]["name"], "lb_factor");
+    assert_eq!(t2["connection_pool_size"]["value"], "10");
+    assert_eq!(t2["distance"]["value"], "1");
+    let t1 = &json["workers"]["workers"]["tomcat1"]["properties"];
+    assert_eq!(t1["connection_pool_timeout"]["value"], "300");
+}
+
+#[test]
+fn errors_exit_1_with_file_line_and_suggestion() {
+    let dir = std::env::temp_dir().join(format!("rjk-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.properties");
+    std::fs::write(&f, "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n3\nworker.n1.lbfactr=2\nworker.n2.port=1\nworker.n1.port=2\n").unwrap();
+    let out = rjk(&["check", "--workers", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("bad.properties:4: error: worker `n1`: unknown attribute `lbfactr` (did you mean `lbfactor`?)"), "{text}");
+    assert!(text.contains("bad.properties:3: error: worker `lb`: member `n3` is not defined"), "{text}");
+    assert!(text.contains("2 error(s): the configuration would not start"), "{text}");
+    let json: serde_json::Value = serde_json::from_slice(&rjk(&["check", "--json", "--workers", f.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    let errs: Vec<&serde_json::Value> = json["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == "error").collect();
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[0]["line"], 4);
+    assert_eq!(errs[0]["worker"], "n1");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nothing_to_check_is_an_error() {
+    let out = rjk(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("give --workers FILE"));
+}
