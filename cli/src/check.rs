@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use lb_core::config::{Diagnostic, Kind, Loaded, Loader, Location, Origin, Row, Severity, Workers};
+use lb_core::config::{Diagnostic, Kind, Loaded, Location, Origin, Row, Severity, Workers};
+use lb_core::directive::{load_workers, JkLine};
 use serde_json::{json, Map, Value};
 
 use crate::jkconf::JkConf;
@@ -34,26 +35,35 @@ pub struct Checked {
 }
 
 pub fn load(src: &Sources) -> Checked {
-    let mut l = Loader::new();
     let mut problems = Vec::new();
-    let mut workers_file = src.workers.clone();
+    let mut lines: Vec<JkLine> = Vec::new();
+    let mut server_root = std::env::current_dir().unwrap_or_default();
     if let Some(conf) = &src.jk_conf {
         let c = JkConf::read(conf);
         problems.extend(c.problems.iter().cloned());
-        l.server_root(&c.server_root());
-        for d in c.named("JkWorkerProperty") {
-            l.directive_property(&d.raw, d.at.clone());
-        }
-        if workers_file.is_none() {
-            workers_file = c.named("JkWorkersFile").last().and_then(|d| d.args.first()).map(|p| c.resolve(p));
-        }
+        server_root = c.server_root();
+        lines.extend(c.directives.iter().map(|d| JkLine {
+            name: d.name.clone(),
+            args: d.raw.clone(),
+            at: d.at.clone(),
+            location: d.location.clone(),
+        }));
     }
-    if let Some(f) = &workers_file {
-        l.workers_file(f);
+    if let Some(f) = &src.workers {
+        // An explicit --workers replaces the config's JkWorkersFile.
+        lines.retain(|l| !l.name.eq_ignore_ascii_case("JkWorkersFile"));
+        let path = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+        lines.push(JkLine {
+            name: "JkWorkersFile".into(),
+            args: path.display().to_string(),
+            at: Location::new("(command line --workers)", 0),
+            location: None,
+        });
     } else if src.jk_conf.is_none() {
         problems.push("nothing to check: give --workers FILE and/or --jk-conf FILE".into());
     }
-    Checked { loaded: l.finish(), problems }
+    let workers = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
+    Checked { loaded: load_workers(workers, &server_root), problems }
 }
 
 pub fn run(src: &Sources, json: bool) -> ExitCode {

@@ -46,10 +46,6 @@ impl JkConf {
         if p.is_absolute() { p.to_owned() } else { self.server_root().join(p) }
     }
 
-    pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Directive> + 'a {
-        self.directives.iter().filter(move |d| d.name.eq_ignore_ascii_case(name))
-    }
-
     fn read_file(&mut self, path: &Path, ctx: &mut Context, depth: usize) {
         if depth > 16 {
             self.problems.push(format!("{}: Include nested too deeply", path.display()));

@@ -2,6 +2,7 @@
 //! adapters translate their requests into these types and call in; they decide nothing.
 //!
 //! - [`config`]: workers.properties and the `Jk*` directive values, typed, with mod_jk's defaults.
+//! - [`directive`]: what the `Jk*` directives mean, for every adapter.
 //! - [`uri`]: URI normalisation before matching (CVE-2018-11759) and the `ForwardURI*` forms.
 //! - [`mount`]: `JkMount`/`JkUnMount`/uriworkermap rules and mod_jk's precedence.
 //! - [`route`]: the sticky route of a request (`;jsessionid=`, session cookie).
@@ -12,6 +13,7 @@
 
 pub mod balancer;
 pub mod config;
+pub mod directive;
 pub mod forward;
 pub mod mount;
 pub mod pool;

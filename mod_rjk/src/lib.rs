@@ -12,7 +12,9 @@ mod directives;
 mod ffi;
 mod guard;
 mod hooks;
+mod log;
 mod module;
+mod setup;
 #[allow(dead_code)] // wired to the handler with the forwarding engine (issue 4)
 mod request;
 

@@ -1,0 +1,36 @@
+//! Messages into httpd's error log (and, at startup, the terminal of whoever runs apache2).
+
+use std::ffi::CString;
+
+use crate::ffi;
+
+#[derive(Clone, Copy)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// Log `msg` for server `s` (may be null at startup). `startup` also prints it to stderr
+/// without a timestamp, as httpd does for configuration problems.
+pub fn server(s: *const ffi::server_rec, level: Level, startup: bool, msg: &str) {
+    let lvl = match level {
+        Level::Error => ffi::APLOG_ERR,
+        Level::Warning => ffi::APLOG_WARNING,
+    } | if startup { ffi::APLOG_STARTUP } else { 0 };
+    let text = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+    // SAFETY: jk_module is initialised by httpd before any hook runs; the format is a literal
+    // "%s" with one C string argument, both alive for the call.
+    unsafe {
+        let index = (*(&raw const crate::module::jk_module)).module_index;
+        ffi::ap_log_error_(
+            c"mod_rjk".as_ptr(),
+            0,
+            index,
+            lvl as _,
+            0,
+            s,
+            c"%s".as_ptr(),
+            text.as_ptr(),
+        );
+    }
+}
