@@ -6,7 +6,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
 DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config
 
-.PHONY: test bench deps build fmt-check lint
+.PHONY: test bench deps build fmt-check lint install
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -33,3 +33,18 @@ lint:
 # runs made in one session, alternating A/B, and quote medians.
 bench:
 	$(CARGO) bench --workspace
+
+# Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair
+# (mods-available). Existing rjk.load/rjk.conf are never overwritten. Enable with:
+#   a2dismod jk; a2enmod rjk; apache2ctl configtest && systemctl reload apache2
+APXS     ?= apxs
+MODDIR   := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
+CONFDIR  ?= /etc/apache2/mods-available
+install:
+	$(CARGO) build --release -p mod_rjk -p rjk-cli
+	$(SUDO) install -D -m 0644 target/release/libmod_rjk.so $(DESTDIR)$(MODDIR)/mod_rjk.so
+	$(SUDO) install -D -m 0755 target/release/rjk $(DESTDIR)/usr/local/bin/rjk
+	@for f in rjk.load rjk.conf; do \
+	  if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "kept existing $(DESTDIR)$(CONFDIR)/$$f"; \
+	  else $(SUDO) install -D -m 0644 packaging/apache2/$$f $(DESTDIR)$(CONFDIR)/$$f && echo "installed $(DESTDIR)$(CONFDIR)/$$f"; fi; \
+	done
