@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: workers.properties and the `Jk*` directive values, typed, with mod_jk's defaults.
 //! - [`directive`]: what the `Jk*` directives mean, for every adapter.
+//! - [`log`]: the connector's own log (JkLogFile) in mod_jk's line shape.
 //! - [`uri`]: URI normalisation before matching (CVE-2018-11759) and the `ForwardURI*` forms.
 //! - [`mount`]: `JkMount`/`JkUnMount`/uriworkermap rules and mod_jk's precedence.
 //! - [`route`]: the sticky route of a request (`;jsessionid=`, session cookie).
@@ -15,6 +16,7 @@ pub mod balancer;
 pub mod config;
 pub mod directive;
 pub mod forward;
+pub mod log;
 pub mod mount;
 pub mod pool;
 pub mod route;

@@ -1,12 +1,18 @@
 //! "Did you mean …?": the closest known name to a misspelt one.
 
 /// The candidate closest to `name` by edit distance, if it is close enough to be a typo
-/// (at most a third of the name's length, and at least 1 and at most 3 edits).
+/// (at most a third of the name's length, and at least 1 and at most 3 edits), or a
+/// longer/shorter spelling of it.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
-        .map(|c| (distance(&name.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let (n, l) = (name.to_ascii_lowercase(), c.to_ascii_lowercase());
+            // A longer or shorter spelling of the same word (`warning` for `warn`) is a typo too.
+            let prefix = n.len().min(l.len()) >= 4 && (n.starts_with(&l) || l.starts_with(&n));
+            (if prefix { 1 } else { distance(&n, &l) }, c)
+        })
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, c)| (d, c.len()))
         .map(|(_, c)| c)
