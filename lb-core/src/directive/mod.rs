@@ -2,6 +2,7 @@
 //! httpd's module, nginx's module and `rjk check --jk-conf` hand their lines here.
 
 pub mod options;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 
