@@ -22,11 +22,12 @@ unsafe extern "C" fn check_config(
 ) -> c_int {
     crate::guard::guard("check_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
         // SAFETY: httpd passes the live main server and a temporary pool.
-        let (lines, root) = unsafe { (setup::main_lines(s), setup::server_root(ptemp)) };
-        match setup::load_and_report(s, &lines, &root) {
-            Some(_) => ffi::OK,
-            None => ffi::HTTP_INTERNAL_SERVER_ERROR,
-        }
+        let (lines, root) = unsafe { (setup::server_lines(s), setup::server_root(ptemp)) };
+        let lines: Vec<_> = lines.into_iter().map(|(l, _)| l).collect();
+        let workers_ok = setup::load_and_report(s, &lines, &root).is_some();
+        // SAFETY: s is the main server; its vhost chain is complete at check_config time.
+        let servers_ok = unsafe { setup::check_servers(s, &root) };
+        if workers_ok && servers_ok { ffi::OK } else { ffi::HTTP_INTERNAL_SERVER_ERROR }
     })
 }
 

@@ -32,6 +32,26 @@ fn config_errors_stop_the_config_test_with_file_line_and_suggestion() {
 }
 
 #[test]
+fn directive_errors_in_virtual_hosts_are_reported_once_each() {
+    let dir = tmp("conftest-vhost");
+    let body = format!(
+        "{}JkOptions +FlushPakets\n<VirtualHost 127.0.0.1:8080>\n  JkMount app/* ajp13\n  JkMountCopy maybe\n</VirtualHost>\n",
+        module()
+    );
+    let (ok, out) = config_test(&dir, &body).unwrap();
+    assert!(!ok, "apache2 -t passed:\n{out}");
+    let conf = dir.join("httpd.conf").display().to_string();
+    for want in [
+        format!("{conf}:11: error: JkOptions: unknown option `FlushPakets` (did you mean `FlushPackets`?)"),
+        format!("{conf}:13: error: JkMount context should start with /, not `app/*`"),
+        format!("{conf}:14: error: JkMountCopy must be All, On or Off, not `maybe`"),
+    ] {
+        assert_eq!(out.matches(&want).count(), 1, "{want}\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_good_config_passes_and_the_module_answers_to_mod_jk_names() {
     let dir = tmp("conftest-good");
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example");
