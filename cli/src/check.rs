@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use lb_core::config::{Diagnostic, Kind, Loaded, Location, Origin, Row, Severity, Workers};
+use lb_core::directive::server::server_settings;
 use lb_core::directive::{load_workers, JkLine};
 use serde_json::{json, Map, Value};
 
@@ -63,7 +64,40 @@ pub fn load(src: &Sources) -> Checked {
         problems.push("nothing to check: give --workers FILE and/or --jk-conf FILE".into());
     }
     let workers = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
-    Checked { loaded: load_workers(workers, &server_root), problems }
+    let mut loaded = load_workers(workers, &server_root);
+    if let Some(conf) = &src.jk_conf {
+        let bad = check_servers(&JkConf::read(conf), &server_root, &mut loaded.diagnostics);
+        if bad {
+            loaded.workers = None;
+        }
+    }
+    Checked { loaded, problems }
+}
+
+/// The directives of the main server and of each virtual host (which inherits the main
+/// server's), as the module checks them at startup. Returns whether any has an error.
+fn check_servers(c: &JkConf, root: &std::path::Path, out: &mut Vec<Diagnostic>) -> bool {
+    let line = |d: &crate::jkconf::Directive| JkLine { name: d.name.clone(), args: d.raw.clone(), at: d.at.clone(), location: d.location.clone() };
+    let main: Vec<JkLine> = c.directives.iter().filter(|d| d.vhost.is_none()).map(line).collect();
+    let mut vhosts: Vec<&str> = c.directives.iter().filter_map(|d| d.vhost.as_deref()).collect();
+    vhosts.dedup();
+    let mut seen = std::collections::HashSet::new();
+    let mut bad = false;
+    let mut report = |diags: Vec<Diagnostic>| {
+        for d in diags {
+            if seen.insert(d.to_string()) {
+                bad |= d.severity == Severity::Error;
+                out.push(d);
+            }
+        }
+    };
+    report(server_settings(main.iter().map(|l| (l, false)), false, root).1);
+    for v in vhosts {
+        let own: Vec<JkLine> = c.directives.iter().filter(|d| d.vhost.as_deref() == Some(v)).map(line).collect();
+        let lines = main.iter().map(|l| (l, true)).chain(own.iter().map(|l| (l, false)));
+        report(server_settings(lines, true, root).1);
+    }
+    bad
 }
 
 pub fn run(src: &Sources, json: bool) -> ExitCode {

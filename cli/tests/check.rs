@@ -76,3 +76,18 @@ fn nothing_to_check_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("give --workers FILE"));
 }
+
+#[test]
+fn directive_errors_of_the_httpd_config_are_reported() {
+    let dir = std::env::temp_dir().join(format!("rjk-check-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("httpd.conf");
+    std::fs::write(&f, "JkOptions +FlushPakets\nJkMount /x ajp13\n<VirtualHost *:80>\n  JkLogLevel loud\n</VirtualHost>\n").unwrap();
+    let out = rjk(&["check", "--jk-conf", f.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("httpd.conf:1: error: JkOptions: unknown option `FlushPakets` (did you mean `FlushPackets`?)"), "{text}");
+    assert!(text.contains("httpd.conf:4: error: JkLogLevel: unknown level `loud`"), "{text}");
+    assert_eq!(text.matches("FlushPakets").count(), 1, "reported once although the vhost inherits it: {text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
