@@ -1,1 +1,35 @@
-//! rjk-node: an AJP/1.3 backend.
+//! rjk-node: an AJP/1.3 backend that serves a Rust application to httpd (mod_jk, mod_rjk,
+//! mod_proxy_ajp) or nginx, with Tomcat-style sessions whose ids carry the node's route.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let mut cfg = rjk_node::NodeConfig::new("n1");
+//! cfg.ajp = "127.0.0.1:8009".parse().unwrap();
+//! let node = rjk_node::Node::start(cfg, rjk_node::demo::Demo::new("n1")).await?;
+//! node.wait().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`config`] (flags), [`node`] (listeners, shutdown), `connection` (one AJP connection
+//! driving the `ajp` crate's container exchange), [`body`] (streaming request body),
+//! [`request_info`] (the AJP extras as a request extension), [`session`], [`demo`].
+
+pub mod app;
+pub mod body;
+pub mod config;
+mod connection;
+pub mod demo;
+mod head;
+mod http_server;
+pub mod logger;
+pub mod node;
+pub mod request_info;
+pub mod session;
+mod shutdown;
+
+pub use app::App;
+pub use body::{Body, BoxError};
+pub use config::{Args, NodeConfig};
+pub use node::Node;
+pub use request_info::{AjpInfo, TlsInfo};
+pub use session::{Session, SessionDelta, SessionEvent, SessionManager};

@@ -1,0 +1,298 @@
+//! The node's settings: command-line flags (`rjk-node --help`) and the validated [`NodeConfig`]
+//! the library runs with. Every mistake is reported before anything binds a port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ajp::{ContainerConfig, PacketSize};
+use clap::Parser;
+
+/// rjk-node: serve an application over AJP/1.3 with Tomcat-style sessions.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "rjk-node", version, about, long_about = None)]
+pub struct Args {
+    /// This node's route (Tomcat's jvmRoute): the suffix of every session id it issues, and
+    /// the name the balancer knows it by.
+    #[arg(long, value_name = "NAME")]
+    pub route: String,
+
+    /// Address to accept AJP connections on. Loopback by default, as Tomcat since Ghostcat.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8009")]
+    pub ajp: SocketAddr,
+
+    /// Secret every request must carry (mod_jk `secret`, mod_proxy_ajp `secret=`).
+    #[arg(long, value_name = "S", conflicts_with_all = ["secret_file", "no_secret"])]
+    pub secret: Option<String>,
+
+    /// Read the secret from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "F", conflicts_with = "no_secret")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Accept requests without a secret. Required to run without one, like Tomcat's
+    /// `secretRequired="false"`.
+    #[arg(long)]
+    pub no_secret: bool,
+
+    /// AJP packet size in bytes (8192..65536); must match the web server's `max_packet_size`.
+    #[arg(long, value_name = "N", default_value_t = 8192)]
+    pub packet_size: usize,
+
+    /// Request attributes outside Tomcat's well-known list pass only when their whole name
+    /// matches this regular expression (Tomcat's `allowedRequestAttributesPattern`).
+    #[arg(long, value_name = "REGEX")]
+    pub allowed_request_attributes: Option<String>,
+
+    /// Stop accepting new AJP connections while this many are open.
+    #[arg(long, value_name = "N", default_value_t = 8192)]
+    pub max_connections: usize,
+
+    /// Close a connection idle for this long between requests (0 = never, Tomcat's default).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub idle_timeout: u64,
+
+    /// Also serve the application over HTTP/1.1 on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+
+    /// The application to serve (only `demo` is built in).
+    #[arg(long, value_name = "NAME", default_value = "demo")]
+    pub app: String,
+
+    /// Sessions expire after this long without a request (Tomcat's default: 30 minutes).
+    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    pub session_timeout: u64,
+
+    /// On SIGTERM/SIGINT, give in-flight requests this long to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub shutdown_grace: u64,
+
+    /// error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_level)]
+    pub log_level: log::LevelFilter,
+}
+
+fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?}: use off, error, warn, info, debug or trace"))
+}
+
+/// Validated settings for [`crate::Node`].
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub route: String,
+    pub ajp: SocketAddr,
+    pub http: Option<SocketAddr>,
+    /// Packet size, secret and request-attribute filter, as the `ajp` crate checks them.
+    pub container: Arc<ContainerConfig>,
+    pub max_connections: usize,
+    pub idle_timeout: Option<Duration>,
+    pub shutdown_grace: Duration,
+    pub session_timeout: Duration,
+    /// How often expired sessions are swept.
+    pub sweep_interval: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults for tests and embedding: loopback, no secret, 8 KiB packets.
+    pub fn new(route: &str) -> NodeConfig {
+        NodeConfig {
+            route: route.to_string(),
+            ajp: SocketAddr::from(([127, 0, 0, 1], 8009)),
+            http: None,
+            container: Arc::new(ContainerConfig::default()),
+            max_connections: 8192,
+            idle_timeout: None,
+            shutdown_grace: Duration::from_secs(10),
+            session_timeout: Duration::from_secs(1800),
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A setting that cannot be used, with what to do about it.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+impl Args {
+    /// Check every flag and build the configuration.
+    pub fn to_config(&self) -> Result<NodeConfig, ConfigError> {
+        let route = self.route.trim();
+        if route.is_empty() || !route.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+            return err(format!(
+                "--route {:?}: use a non-empty name of visible ASCII characters without ';'",
+                self.route
+            ));
+        }
+        let packet_size = PacketSize::new(self.packet_size).or_else(|_| {
+            err(format!(
+                "--packet-size {}: must be between {} and {}",
+                self.packet_size,
+                PacketSize::MIN,
+                PacketSize::MAX
+            ))
+        })?;
+        let secret = match (&self.secret, &self.secret_file) {
+            (Some(s), _) => Some(s.clone().into_bytes()),
+            (None, Some(f)) => {
+                let s = std::fs::read_to_string(f).or_else(|e| {
+                    err(format!(
+                        "--secret-file {}: cannot read it: {e}",
+                        f.display()
+                    ))
+                })?;
+                Some(s.trim().as_bytes().to_vec())
+            }
+            (None, None) => None,
+        };
+        match &secret {
+            Some(s) if s.is_empty() => {
+                return err("the secret is empty: give a non-empty --secret or --secret-file")
+            }
+            None if !self.no_secret => {
+                return err(
+                    "no secret configured: pass --secret S or --secret-file F (and the \
+                     same secret to the web server), or --no-secret to accept requests without \
+                     one (like Tomcat's secretRequired=\"false\")",
+                )
+            }
+            _ => {}
+        }
+        let allowed_attributes = match &self.allowed_request_attributes {
+            None => None,
+            Some(p) => {
+                // Tomcat matches the whole attribute name.
+                let re = regex::bytes::Regex::new(&format!("^(?:{p})$")).or_else(|e| {
+                    err(format!(
+                        "--allowed-request-attributes: not a valid regex: {e}"
+                    ))
+                })?;
+                let f: ajp::AttributeFilter = Arc::new(move |name: &[u8]| re.is_match(name));
+                Some(f)
+            }
+        };
+        if self.max_connections == 0 {
+            return err("--max-connections 0: allow at least one connection");
+        }
+        if self.session_timeout == 0 {
+            return err("--session-timeout 0: sessions need at least one second");
+        }
+        if self.app != "demo" {
+            return err(format!(
+                "--app {:?}: the only built-in application is `demo` (embed rjk-node as a \
+                 library to serve your own)",
+                self.app
+            ));
+        }
+        Ok(NodeConfig {
+            route: route.to_string(),
+            ajp: self.ajp,
+            http: self.http,
+            container: Arc::new(ContainerConfig {
+                packet_size,
+                secret,
+                allowed_attributes,
+            }),
+            max_connections: self.max_connections,
+            idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            session_timeout: Duration::from_secs(self.session_timeout),
+            sweep_interval: Duration::from_secs(self.session_timeout.clamp(1, 60)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<NodeConfig, String> {
+        let mut v = vec!["rjk-node"];
+        v.extend_from_slice(args);
+        let a = Args::try_parse_from(v).map_err(|e| e.to_string())?;
+        a.to_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn secret_is_required_unless_opted_out() {
+        let e = parse(&["--route", "n1"]).unwrap_err();
+        assert!(e.contains("no secret configured"), "{e}");
+        let c = parse(&["--route", "n1", "--no-secret"]).unwrap();
+        assert!(c.container.secret.is_none());
+        let c = parse(&["--route", "n1", "--secret", "s3"]).unwrap();
+        assert_eq!(c.container.secret.as_deref(), Some(&b"s3"[..]));
+        assert!(parse(&["--route", "n1", "--secret", "a", "--no-secret"]).is_err());
+        assert!(parse(&["--route", "n1", "--secret", ""]).is_err());
+    }
+
+    #[test]
+    fn secret_file_is_trimmed_and_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("rjk-node-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("secret");
+        std::fs::write(&f, "  hush\n").unwrap();
+        let c = parse(&["--route", "n1", "--secret-file", f.to_str().unwrap()]).unwrap();
+        assert_eq!(c.container.secret.as_deref(), Some(&b"hush"[..]));
+        let missing = dir.join("nope");
+        let e = parse(&["--route", "n1", "--secret-file", missing.to_str().unwrap()]).unwrap_err();
+        assert!(e.contains("nope") && e.contains("cannot read"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ranges_and_defaults() {
+        let c = parse(&["--route", "n1", "--no-secret"]).unwrap();
+        assert_eq!(c.ajp.to_string(), "127.0.0.1:8009");
+        assert_eq!(c.container.packet_size.get(), 8192);
+        assert_eq!(c.idle_timeout, None);
+        assert_eq!(c.session_timeout, Duration::from_secs(1800));
+        for bad in ["8191", "65537", "0"] {
+            let e = parse(&["--route", "n1", "--no-secret", "--packet-size", bad]).unwrap_err();
+            assert!(e.contains("--packet-size"), "{e}");
+        }
+        let c = parse(&["--route", "n1", "--no-secret", "--packet-size", "65536"]).unwrap();
+        assert_eq!(c.container.packet_size.get(), 65536);
+        assert!(parse(&["--no-secret"]).is_err(), "route is required");
+        assert!(parse(&["--route", " ", "--no-secret"]).is_err());
+        assert!(parse(&["--route", "n1", "--no-secret", "--app", "x"]).is_err());
+    }
+
+    #[test]
+    fn attribute_pattern_matches_whole_names() {
+        let c = parse(&[
+            "--route",
+            "n1",
+            "--no-secret",
+            "--allowed-request-attributes",
+            "MY_.*|X",
+        ])
+        .unwrap();
+        let f = c.container.allowed_attributes.clone().unwrap();
+        assert!(f(b"MY_A"));
+        assert!(f(b"X"));
+        assert!(!f(b"XY"));
+        assert!(!f(b"A_MY_B"));
+        let e = parse(&[
+            "--route",
+            "n1",
+            "--no-secret",
+            "--allowed-request-attributes",
+            "(",
+        ])
+        .unwrap_err();
+        assert!(e.contains("regex"), "{e}");
+    }
+}

@@ -1,0 +1,186 @@
+//! The running node: the AJP listener (and optionally an HTTP one) serving an application
+//! wrapped in the session manager, and the graceful shutdown of all of it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::app::App;
+use crate::config::NodeConfig;
+use crate::connection::{self, ConnSettings};
+use crate::http_server;
+use crate::session::{SessionManager, Sessions};
+use crate::shutdown::{self, Shutdown, Trigger};
+
+/// A node that is serving. Dropping it does not stop it: call [`Node::stop`].
+pub struct Node {
+    ajp_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+    sessions: SessionManager,
+    trigger: Trigger,
+    tasks: JoinSet<()>,
+}
+
+impl Node {
+    /// Bind the listeners and start serving `app` (with sessions: every request carries a
+    /// [`crate::Session`] extension).
+    pub async fn start<A: App>(cfg: NodeConfig, app: A) -> std::io::Result<Node> {
+        let sessions = SessionManager::new(&cfg.route, cfg.session_timeout);
+        Self::start_with_sessions(cfg, app, sessions).await
+    }
+
+    /// Like [`Node::start`] with a session manager made by the caller (to observe deltas).
+    pub async fn start_with_sessions<A: App>(
+        cfg: NodeConfig,
+        app: A,
+        sessions: SessionManager,
+    ) -> std::io::Result<Node> {
+        let app = Sessions::new(app, sessions.clone());
+        let ajp = TcpListener::bind(cfg.ajp).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("binding the AJP address {}: {e}", cfg.ajp),
+            )
+        })?;
+        let ajp_addr = ajp.local_addr()?;
+        let http = match cfg.http {
+            Some(a) => Some(TcpListener::bind(a).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("binding the HTTP address {a}: {e}"))
+            })?),
+            None => None,
+        };
+        let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
+        let (trigger, shutdown) = shutdown::channel();
+        let mut tasks = JoinSet::new();
+        let settings = Arc::new(ConnSettings {
+            container: cfg.container.clone(),
+            idle_timeout: cfg.idle_timeout,
+        });
+        tasks.spawn(accept_ajp(
+            ajp,
+            app.clone(),
+            settings,
+            cfg.max_connections,
+            cfg.shutdown_grace,
+            shutdown.clone(),
+        ));
+        if let Some(l) = http {
+            tasks.spawn(http_server::accept(
+                l,
+                app,
+                cfg.shutdown_grace,
+                shutdown.clone(),
+            ));
+        }
+        tasks.spawn(sessions.clone().sweep(cfg.sweep_interval, shutdown));
+        log::info!(
+            "route {}: AJP on {ajp_addr}{}, packet size {}, secret {}",
+            cfg.route,
+            http_addr
+                .map(|a| format!(", HTTP on {a}"))
+                .unwrap_or_default(),
+            cfg.container.packet_size.get(),
+            if cfg.container.secret.is_some() {
+                "required"
+            } else {
+                "not required"
+            },
+        );
+        Ok(Node {
+            ajp_addr,
+            http_addr,
+            sessions,
+            trigger,
+            tasks,
+        })
+    }
+
+    pub fn ajp_addr(&self) -> SocketAddr {
+        self.ajp_addr
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    pub fn sessions(&self) -> &SessionManager {
+        &self.sessions
+    }
+
+    /// Begin a graceful shutdown: stop accepting, close idle connections, let in-flight
+    /// requests finish (within the grace period).
+    pub fn begin_shutdown(&self) {
+        self.trigger.fire();
+    }
+
+    /// Shut down and wait until every listener and connection is done.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Wait until the node has stopped (after [`Node::begin_shutdown`] from elsewhere).
+    pub async fn wait(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn accept_ajp<A: App>(
+    listener: TcpListener,
+    app: A,
+    settings: Arc<ConnSettings>,
+    max_connections: usize,
+    grace: std::time::Duration,
+    mut shutdown: Shutdown,
+) {
+    let limit = Arc::new(Semaphore::new(max_connections));
+    let mut conns = JoinSet::new();
+    loop {
+        // Like Tomcat's maxConnections: at the limit, stop accepting (the kernel backlog holds
+        // newcomers) until a connection closes.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = shutdown.wait() => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = shutdown.wait() => break,
+        };
+        while conns.try_join_next().is_some() {}
+        match accepted {
+            Ok((stream, peer)) => {
+                let (app, settings, sd) = (app.clone(), settings.clone(), shutdown.clone());
+                conns.spawn(async move {
+                    connection::serve(stream, peer, app, settings, sd).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: the listener itself is fine.
+                log::error!("accepting an AJP connection: {e}");
+                drop(permit);
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+    drop(listener);
+    log::info!(
+        "AJP listener closed; {} connection(s) finishing",
+        conns.len()
+    );
+    let drained =
+        tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        log::warn!(
+            "{} AJP connection(s) still busy after {grace:?}: closing them",
+            conns.len()
+        );
+        conns.shutdown().await;
+    }
+}
