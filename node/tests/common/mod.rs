@@ -323,3 +323,5 @@ pub fn json_field(json: &str, key: &str) -> Option<String> {
         Some(rest[..end].to_string())
     }
 }
+
+pub mod procs;
