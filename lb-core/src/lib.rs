@@ -9,6 +9,7 @@
 //! - [`route`]: the sticky route of a request (`;jsessionid=`, session cookie).
 //! - [`balancer`]: choosing a member as mod_jk does, failure accounting, maintenance.
 //! - [`shm`]: the runtime state table shared by every process of a server.
+//! - [`status`]: the status worker's pages (mod_jk's formats first).
 //! - [`pool`]: per-process pools of AJP connections to each member.
 //! - [`forward`]: one request through the chosen member, with safe retries.
 
@@ -21,4 +22,5 @@ pub mod mount;
 pub mod pool;
 pub mod route;
 pub mod shm;
+pub mod status;
 pub mod uri;

@@ -1,0 +1,30 @@
+//! The status worker's pages, rendered from a [`Snapshot`] of configuration and shared state.
+//! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
+
+mod model;
+mod rating;
+mod record;
+mod text;
+mod time;
+
+pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
+pub use rating::{rate, Rating};
+pub use text::{prop, txt};
+
+/// What the status pages announce as the connector version (`jk_version`).
+pub const VERSION: &str = concat!("mod_rjk/", env!("CARGO_PKG_VERSION"));
+
+/// How one status worker presents the snapshot (its `prefix`, `good` and `bad` settings).
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub prefix: &'a str,
+    pub good: &'a [String],
+    pub bad: &'a [String],
+}
+
+fn map_count(snap: &Snapshot, worker: &str) -> usize {
+    snap.maps.iter().filter(|m| m.worker == worker).count()
+}
+
+#[cfg(test)]
+mod tests;
