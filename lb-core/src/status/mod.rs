@@ -1,15 +1,21 @@
 //! The status worker's pages, rendered from a [`Snapshot`] of configuration and shared state.
 //! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
 
+mod json;
 mod model;
+mod prometheus;
 mod rating;
 mod record;
 mod text;
 mod time;
+mod xml;
 
 pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
 pub use rating::{rate, Rating};
+pub use json::json;
+pub use prometheus::prometheus;
 pub use text::{prop, txt};
+pub use xml::{xml, Xml};
 
 /// What the status pages announce as the connector version (`jk_version`).
 pub const VERSION: &str = concat!("mod_rjk/", env!("CARGO_PKG_VERSION"));

@@ -15,7 +15,7 @@ use crate::config::Activation;
 
 fn field(text: &str, key: &str) -> i64 {
     let at = text.find(key).unwrap_or_else(|| panic!("{key} missing")) + key.len();
-    text[at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+    text[at..].trim_start_matches('"').chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
 }
 
 fn member(name: &str, port: u16, route: &str, domain: &str, activation: Activation, lbfactor: i64, lbmult: u64, reset: i64) -> Member {
@@ -134,4 +134,61 @@ fn ratings_follow_good_and_bad_rules() {
     assert_eq!(rate(&m, &good, &bad), Rating::Degraded);
     m.lb.as_mut().unwrap().activation = Activation::Stopped;
     assert_eq!(rate(&m, &good, &bad), Rating::Bad);
+}
+
+#[test]
+fn xml_matches_mod_jk() {
+    let golden = include_str!("golden/mod_jk.xml");
+    let snap = snapshot(golden);
+    let (good, bad) = view();
+    let ours = xml(&snap, &View { prefix: "worker", good: &good, bad: &bad }, Xml { ns: "jk:", xmlns: "xmlns:jk=\"http://tomcat.apache.org\"" });
+    compare_xml(ours, golden, snap.now);
+}
+
+/// As `compare`, for the XML's `datetime="..."` attribute lines.
+fn compare_xml(ours: String, golden: &str, now: i64) {
+    let (dt, tz) = super::time::datetime(now);
+    let golden = golden
+        .lines()
+        .map(|l| match l.trim_start() {
+            x if x.starts_with("datetime=") => format!("  datetime=\"{dt}\""),
+            x if x.starts_with("tz=") => format!("  tz=\"{tz}\""),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let ours = ours.replace(VERSION, "mod_jk/1.2.48");
+    for (i, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
+        assert_eq!(a, b, "line {}", i + 1);
+    }
+    assert_eq!(ours.lines().count(), golden.lines().count());
+}
+
+#[test]
+fn json_is_typed_and_escaped() {
+    let golden = include_str!("golden/mod_jk.txt");
+    let mut snap = snapshot(golden);
+    snap.balancers[0].members[0].lb.as_mut().unwrap().route = "we\"ird\\".into();
+    let (good, bad) = view();
+    let j = json(&snap, &View { prefix: "worker", good: &good, bad: &bad });
+    assert!(j.contains("\"sticky_session\":true,\"sticky_session_force\":false"), "{j}");
+    assert!(j.contains("\"port\":8101"), "{j}");
+    assert!(j.contains("\"route\":\"we\\\"ird\\\\\""), "{j}");
+    assert!(j.contains("\"good\":1,\"degraded\":1,\"bad\":0"), "{j}");
+}
+
+#[test]
+fn prometheus_has_families_labels_and_eof() {
+    let golden = include_str!("golden/mod_jk.txt");
+    let mut snap = snapshot(golden);
+    snap.balancers[0].members[0].used = 42;
+    let (good, bad) = view();
+    let p = prometheus(&snap, &View { prefix: "worker", good: &good, bad: &bad });
+    assert!(p.contains("# TYPE rjk_member_requests counter\n"), "{p}");
+    assert!(p.contains("rjk_member_requests_total{balancer=\"lb\",member=\"n1\"} 42\n"), "{p}");
+    assert!(p.contains("rjk_member_state{balancer=\"lb\",member=\"n2\",state=\"OK/IDLE\"} 1\n"), "{p}");
+    assert!(p.contains("rjk_member_activation{balancer=\"lb\",member=\"n2\",activation=\"DIS\"} 1\n"), "{p}");
+    assert!(p.contains("rjk_balancer_members{balancer=\"lb\",rating=\"degraded\"} 1\n"), "{p}");
+    assert!(p.ends_with("# EOF\n"));
 }
