@@ -15,7 +15,8 @@ use crate::http_server;
 use crate::session::{SessionManager, Sessions};
 use crate::shutdown::{self, Shutdown, Trigger};
 
-/// A node that is serving. Dropping it does not stop it: call [`Node::stop`].
+/// A node that is serving. Call [`Node::stop`] for a graceful end; dropping it aborts every
+/// listener and connection at once.
 pub struct Node {
     ajp_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
