@@ -104,16 +104,16 @@ impl<'a> Reader<'a> {
 pub(crate) struct Full;
 
 /// Appends one packet to a caller-provided buffer, refusing to grow it past the packet size.
-/// `finish` writes the length; dropping without `finish` (an error) leaves `out` as it was.
+/// `finish` writes the length; dropping without `finish` (an error) removes the partial packet.
 ///
-/// The whole packet's room is reserved up front and bytes are written at a local cursor; the
-/// vector's length moves once, at `finish`. This keeps each write to one bounds check and one
-/// copy (the forward request is ~20 small strings; per-write `Vec` bookkeeping was a third of it).
+/// The whole packet's room is reserved up front, so appends never reallocate, and the write
+/// position is tracked locally so room checks do not reload the vector's length.
 pub(crate) struct Writer<'v> {
     out: &'v mut Vec<u8>,
     start: usize,
     pos: usize,
     limit: usize,
+    done: bool,
     error: Option<Error>,
 }
 
@@ -127,44 +127,19 @@ impl<'v> Writer<'v> {
             start,
             pos: start,
             limit,
+            done: false,
             error: None,
         };
         w.put(&[magic[0], magic[1], 0, 0]);
         w
     }
 
-    /// Copy `v` at the cursor. Callers have checked `pos + v.len() <= limit`.
+    /// Append `v`. Callers have checked `pos + v.len() <= limit`; the room was reserved in
+    /// `begin`, so this never reallocates.
     #[inline(always)]
     fn put(&mut self, v: &[u8]) {
-        let n = v.len();
-        assert!(self.pos + n <= self.limit);
-        // SAFETY: `begin` reserved capacity for `limit` bytes and the assert keeps every write
-        // inside dst..dst+n; reads stay inside `v`; the ranges cannot overlap (`v` is borrowed
-        // elsewhere). Short copies (most header names and values) are done inline with two
-        // overlapping loads/stores instead of a call to memcpy.
-        unsafe {
-            let dst = self.out.as_mut_ptr().add(self.pos);
-            let src = v.as_ptr();
-            use std::ptr::{read_unaligned as rd, write_unaligned as wr};
-            match n {
-                0 => {}
-                1..=3 => {
-                    *dst = *src;
-                    *dst.add(n / 2) = *src.add(n / 2);
-                    *dst.add(n - 1) = *src.add(n - 1);
-                }
-                4..=7 => {
-                    wr(dst as *mut u32, rd(src as *const u32));
-                    wr(dst.add(n - 4) as *mut u32, rd(src.add(n - 4) as *const u32));
-                }
-                8..=16 => {
-                    wr(dst as *mut u64, rd(src as *const u64));
-                    wr(dst.add(n - 8) as *mut u64, rd(src.add(n - 8) as *const u64));
-                }
-                _ => std::ptr::copy_nonoverlapping(src, dst, n),
-            }
-        }
-        self.pos += n;
+        self.out.extend_from_slice(v);
+        self.pos += v.len();
     }
 
     #[cold]
@@ -243,19 +218,23 @@ impl<'v> Writer<'v> {
 
     /// Overwrite a u16 written earlier at absolute position `at` (counts known only later).
     pub fn patch_u16(&mut self, at: usize, v: u16) {
-        if at >= self.start && at + 2 <= self.pos {
-            let end = self.pos;
-            self.pos = at;
-            self.put(&v.to_be_bytes());
-            self.pos = end;
+        if let Some(slot) = self.out.get_mut(at..at + 2) {
+            slot.copy_from_slice(&v.to_be_bytes());
         }
     }
 
     pub fn finish(mut self) {
         let len = (self.pos - self.start - HEADER_LEN) as u16;
         self.patch_u16(self.start + 2, len);
-        // SAFETY: every byte in start..pos was written by `put` (capacity reserved in `begin`).
-        unsafe { self.out.set_len(self.pos) };
+        self.done = true;
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.out.truncate(self.start);
+        }
     }
 }
 
