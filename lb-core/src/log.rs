@@ -2,10 +2,12 @@
 //! shape so existing log readers keep working:
 //! `[Mon Nov 23 08:20:29.265 2026] [pid:tid] [level] [request-id] message`.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Local};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -47,19 +49,19 @@ pub fn stamp(format: &str, now: SystemTime) -> String {
     let format = format
         .replacen("%Q", &format!("{:03}", since.subsec_millis()), 1)
         .replacen("%q", &format!("{:06}", since.subsec_micros()), 1);
-    let Ok(cfmt) = std::ffi::CString::new(format.clone()) else { return format };
-    let secs = since.as_secs() as libc::time_t;
-    // SAFETY: localtime_r fills the tm we own; strftime writes at most buf.len() bytes into buf
-    // and returns how many it wrote (0 if it did not fit).
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&secs, &mut tm).is_null() {
-            return format;
-        }
-        let mut buf = [0u8; 256];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), cfmt.as_ptr(), &tm);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+    let local: DateTime<Local> = now.into();
+    let mut out = String::new();
+    // An invalid format item makes chrono's formatter fail: print the format as written then.
+    if write!(out, "{}", local.format(&format)).is_err() {
+        return format;
     }
+    out
+}
+
+/// A stable number for the current thread (mod_jk prints the pthread id here).
+fn thread_number() -> String {
+    let id = format!("{:?}", std::thread::current().id());
+    id.trim_start_matches("ThreadId(").trim_end_matches(')').to_owned()
 }
 
 /// One log destination shared by every thread of a process. A line is written with one
@@ -94,8 +96,7 @@ impl Logger {
             "{}[{}:{}] [{}] [{}] {}\n",
             stamp(&self.stamp, SystemTime::now()),
             std::process::id(),
-            // SAFETY: pthread_self has no preconditions.
-            unsafe { libc::pthread_self() } as u64,
+            thread_number(),
             level.name(),
             request_id.unwrap_or("NO-ID"),
             msg
