@@ -404,3 +404,116 @@ async fn status_and_header_pages() {
     assert!(r.text().contains(r#"["x-h99","v"]"#));
     node.stop().await;
 }
+
+#[tokio::test]
+async fn an_unusable_request_head_is_400_and_close() {
+    let node = node(|_| {}).await;
+    let mut c = Client::connect(node.ajp_addr()).await;
+    let r = c.request(&get("/a b")).await;
+    assert_eq!((r.status, r.reuse), (400, false));
+    c.expect_closed().await;
+    let mut c = Client::connect(node.ajp_addr()).await;
+    let r = c.request(&get("/echo").header("X-Bad", "a\u{1}b")).await;
+    assert_eq!(r.status, 400);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_web_server_that_vanishes_mid_body_does_not_hurt_the_node() {
+    let node = node(|_| {}).await;
+    let mut c = Client::connect(node.ajp_addr()).await;
+    // Promise 100000 bytes, send the first packet, then go away.
+    let data = body(100_000);
+    let mut ex = ajp::ProxyExchange::new(PacketSize::default());
+    let mut out = Vec::new();
+    let headers: [(&[u8], &[u8]); 1] = [(b"Content-Length", b"100000")];
+    let head = ajp::ForwardRequest {
+        method: b"POST",
+        protocol: b"HTTP/1.1",
+        uri: b"/upload",
+        remote_addr: b"127.0.0.1",
+        remote_host: None,
+        server_name: b"localhost",
+        server_port: 80,
+        is_ssl: false,
+        headers: &headers,
+        attributes: &[],
+    };
+    ex.start(&head, ajp::BodyMode::ContentLength(100_000), &mut out)
+        .unwrap();
+    ex.send_body(&data[..8186], &mut out).unwrap();
+    c.send_raw(&out).await;
+    drop(c);
+    // The node goes on serving others.
+    let mut c = Client::connect(node.ajp_addr()).await;
+    assert_eq!(c.request(&get("/1k")).await.status, 200);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn session_deltas_are_published_when_requests_end() {
+    let sessions = rjk_node::SessionManager::new("n1", Duration::from_secs(60));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    sessions.subscribe(move |e| s2.lock().unwrap().push(e.clone()));
+    let mut cfg = rjk_node::NodeConfig::new("n1");
+    cfg.ajp = "127.0.0.1:0".parse().unwrap();
+    let node = rjk_node::Node::start_with_sessions(cfg, rjk_node::demo::Demo::new("n1"), sessions)
+        .await
+        .unwrap();
+    let mut c = Client::connect(node.ajp_addr()).await;
+    let r = c.request(&get("/set?a=1&b=2")).await;
+    let id = json_field(&r.text(), "id").unwrap();
+    let cookie = format!("JSESSIONID={id}");
+    c.request(&get("/get?a").header("Cookie", &cookie)).await;
+    c.request(&get("/set?a=3").header("Cookie", &cookie)).await;
+    c.request(&get("/invalidate").header("Cookie", &cookie))
+        .await;
+    let got = seen.lock().unwrap().clone();
+    let changed = |d: rjk_node::SessionDelta| rjk_node::SessionEvent::Changed(d);
+    assert_eq!(
+        got,
+        vec![
+            changed(rjk_node::SessionDelta {
+                id: id.clone(),
+                created: true,
+                changes: vec![
+                    ("a".into(), Some("1".into())),
+                    ("b".into(), Some("2".into()))
+                ],
+                ..Default::default()
+            }),
+            // The read-only request published nothing.
+            changed(rjk_node::SessionDelta {
+                id: id.clone(),
+                changes: vec![("a".into(), Some("3".into()))],
+                ..Default::default()
+            }),
+            changed(rjk_node::SessionDelta {
+                id: id.clone(),
+                invalidated: true,
+                ..Default::default()
+            }),
+        ]
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn expired_sessions_are_swept_and_not_resumed() {
+    let node = node(|c| c.session_timeout = Duration::from_secs(60)).await;
+    let mut c = Client::connect(node.ajp_addr()).await;
+    let r = c.request(&get("/session")).await;
+    let id = json_field(&r.text(), "id").unwrap();
+    // Sweep as if 61 s had passed (the sweeper runs the same code on its interval).
+    let gone = node
+        .sessions()
+        .expire(Instant::now() + Duration::from_secs(61));
+    assert_eq!(gone, vec![id.clone()]);
+    let r = c
+        .request(&get("/session").header("Cookie", &format!("JSESSIONID={id}")))
+        .await;
+    assert_eq!(json_field(&r.text(), "counter").as_deref(), Some("1"));
+    assert_ne!(json_field(&r.text(), "id").unwrap(), id);
+    node.stop().await;
+}

@@ -65,3 +65,25 @@ fn sigterm_stops_the_node_cleanly() {
     .unwrap();
     assert!(std::net::TcpStream::connect(n.ajp).is_err());
 }
+
+#[test]
+fn http_flag_serves_the_same_application() {
+    let http = rjk_tests::free_port();
+    let addr = format!("127.0.0.1:{http}");
+    let _n = rjk_node("n7", &["--no-secret", "--http", &addr]);
+    rjk_tests::wait_for_port(addr.parse().unwrap(), Duration::from_secs(15)).unwrap();
+    let r = common::procs::curl(&format!("http://{addr}/session"), &[]);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("Set-Cookie")
+        .unwrap()
+        .contains(".n7; Path=/; HttpOnly"));
+    let r = common::procs::curl(
+        &format!("http://{addr}/upload"),
+        &["--data-binary", "hello"],
+    );
+    assert_eq!(
+        common::json_field(&r.text(), "sha256").unwrap(),
+        common::sha256(b"hello")
+    );
+}

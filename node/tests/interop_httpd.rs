@@ -62,6 +62,12 @@ fn common_requests(h: &Httpd, base: &str, dir: &std::path::Path) {
     assert_eq!(json_field(&t, "query").as_deref(), Some("a=1&b=two"));
     assert!(t.contains(r#"["x-probe","yes"]"#), "{t}");
     assert_eq!(json_field(&t, "remote_addr").as_deref(), Some("127.0.0.1"));
+    // The client's port travels as the AJP_REMOTE_PORT request attribute.
+    let port = json_field(&t, "remote_port").unwrap();
+    assert!(
+        port.parse::<u16>().is_ok_and(|p| p > 0),
+        "remote_port {port}: {t}"
+    );
     // HEAD: the head only (read raw, so a stray body would show).
     let raw = raw_http(h.port, &format!("HEAD {base}/download?bytes=5000 HTTP/1.1"));
     assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
