@@ -1,6 +1,7 @@
 //! The status worker's pages, rendered from a [`Snapshot`] of configuration and shared state.
 //! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
 
+mod html;
 mod json;
 mod model;
 mod prometheus;
@@ -12,6 +13,7 @@ mod xml;
 
 pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
 pub use rating::{rate, Rating};
+pub use html::{html, Page};
 pub use json::json;
 pub use prometheus::prometheus;
 pub use text::{prop, txt};

@@ -192,3 +192,23 @@ fn prometheus_has_families_labels_and_eof() {
     assert!(p.contains("rjk_balancer_members{balancer=\"lb\",rating=\"degraded\"} 1\n"), "{p}");
     assert!(p.ends_with("# EOF\n"));
 }
+
+#[test]
+fn html_escapes_and_offers_post_actions_with_the_nonce() {
+    let golden = include_str!("golden/mod_jk.txt");
+    let mut snap = snapshot(golden);
+    snap.balancers[0].members[0].name = "<script>x</script>".into();
+    let (good, bad) = view();
+    let v = View { prefix: "worker", good: &good, bad: &bad };
+    let page = Page { uri: "/jk-manager", read_only: false, nonce: "N0NCE", refresh: 10, css: None };
+    let h = html(&snap, &v, &page);
+    assert!(!h.contains("<script>x</script>"), "names are escaped");
+    assert!(h.contains("&lt;script&gt;x&lt;/script&gt;"));
+    assert!(h.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
+    assert_eq!(h.matches("method=\"post\"").count(), h.matches("<form").count(), "every form posts");
+    assert_eq!(h.matches("name=\"nonce\" value=\"N0NCE\"").count(), h.matches("<form").count(), "every form carries the nonce");
+    assert!(h.contains("name=\"vwa\" value=\"D\"><button>Disable</button>"), "active member can be disabled");
+    assert!(h.contains("name=\"vwa\" value=\"A\"><button>Activate</button>"), "disabled member can be activated");
+    let ro = html(&snap, &v, &Page { read_only: true, ..page });
+    assert!(!ro.contains("<form"), "read-only pages have no actions");
+}
