@@ -33,7 +33,7 @@ pub use properties::{Property, PropertyMap};
 pub use setting::{Origin, Row, Setting};
 pub use status::StatusWorker;
 pub use suggest::closest;
-pub use value::{Activation, Lock, Method, PingMode};
+pub use value::{boolean as value_bool, int as value_int, Activation, Lock, Method, PingMode};
 pub use workers::{Kind, Worker, WorkerMount, Workers};
 
 use std::path::{Path, PathBuf};

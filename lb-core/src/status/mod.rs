@@ -1,6 +1,7 @@
 //! The status worker's pages, rendered from a [`Snapshot`] of configuration and shared state.
 //! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
 
+pub mod action;
 mod html;
 mod json;
 mod model;
