@@ -52,6 +52,7 @@ enum C {
     Rejected(String),
     Body(Vec<u8>),
     BodyEnd,
+    Discarded,
 }
 
 fn drain_container(c: &mut ContainerExchange, buf: &[u8]) -> Result<Vec<C>, Error> {
@@ -65,6 +66,7 @@ fn drain_container(c: &mut ContainerExchange, buf: &[u8]) -> Result<Vec<C>, Erro
             ContainerEvent::Rejected(r) => C::Rejected(r.to_string()),
             ContainerEvent::Body(b) => C::Body(b.to_vec()),
             ContainerEvent::BodyEnd => C::BodyEnd,
+            ContainerEvent::Discarded => C::Discarded,
         });
     }
     assert_eq!(pos, buf.len(), "container left bytes unread");
@@ -318,8 +320,19 @@ fn unread_first_packet_is_discarded_after_end() {
     // Now the body packet and then a CPing arrive: the body is dropped, the CPing seen.
     let mut w = Vec::new();
     p.send_body(b"0123456789", &mut w).unwrap();
+    let body_len = w.len();
     w.extend_from_slice(CPING);
-    assert_eq!(drain_container(&mut c, &w).unwrap(), vec![C::CPing]);
+    assert_eq!(drain_container(&mut c, &w).unwrap(), vec![C::Discarded, C::CPing]);
+    // The dropped packet's bytes are reported even when nothing follows it yet, so a driver
+    // never mistakes them for the next message.
+    let mut c = container(None);
+    let (_, n) = c.receive(&wire).unwrap().unwrap();
+    assert_eq!(n, wire.len());
+    c.send_headers(204, b"204", [], &mut Vec::new()).unwrap();
+    c.end(true, &mut Vec::new()).unwrap();
+    let (ev, n) = c.receive(&w[..body_len]).unwrap().unwrap();
+    assert!(matches!(ev, ContainerEvent::Discarded));
+    assert_eq!(n, body_len);
 }
 
 #[test]

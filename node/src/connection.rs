@@ -50,9 +50,6 @@ struct Conn {
     broken: bool,
     /// Some request body arrived for the current request.
     body_seen: bool,
-    /// The last request ended with its unasked first body packet still on the way: the
-    /// exchange drops it, and we skip its bytes (see `skip_discarded`).
-    discard_due: bool,
 }
 
 /// Serve one accepted connection until the peer closes it, an error or rejection closes it,
@@ -73,7 +70,6 @@ pub(crate) async fn serve<A: App>(
         exch: ContainerExchange::new(settings.container.clone()),
         broken: false,
         body_seen: false,
-        discard_due: false,
     };
     log::debug!("{peer}: AJP connection opened");
     match c.run(&mut app, &settings, &mut shutdown).await {
@@ -90,13 +86,6 @@ impl Conn {
         shutdown: &mut Shutdown,
     ) -> std::io::Result<()> {
         loop {
-            if self.discard_due && !self.skip_discarded()? {
-                self.write_out().await?;
-                if self.read_idle(settings.idle_timeout, shutdown).await? == 0 {
-                    return Ok(());
-                }
-                continue;
-            }
             // Decode what is buffered; the borrowed event is turned into owned data before
             // the buffer moves on.
             let step = match self.exch.receive(&self.rbuf) {
@@ -106,6 +95,8 @@ impl Conn {
                     self.exch.cpong(&mut self.out);
                     Some((n, None))
                 }
+                // The unread first body packet of the last request, dropped by the exchange.
+                Ok(Some((ContainerEvent::Discarded, n))) => Some((n, None)),
                 Ok(Some((ContainerEvent::Rejected(why), _))) => {
                     log::warn!("{}: request refused with 403: {why}", self.peer);
                     self.exch.fail(403, &mut self.out);
@@ -150,28 +141,6 @@ impl Conn {
                     }
                 }
             }
-        }
-    }
-
-    /// Drop the body packet the exchange discards after a response that left it unread. The
-    /// exchange consumes it silently but reports `Ok(None)` without its length, so it is fed
-    /// exactly that one packet and the length comes from the packet header. `false`: the
-    /// packet is not all here yet.
-    fn skip_discarded(&mut self) -> std::io::Result<bool> {
-        let Some(len) = ajp::packet::packet_len(&self.rbuf).filter(|&l| self.rbuf.len() >= l)
-        else {
-            return Ok(false);
-        };
-        self.discard_due = false;
-        match self.exch.receive(&self.rbuf[..len]) {
-            Ok(None) => {
-                self.rbuf.advance(len);
-                Ok(true)
-            }
-            Ok(Some(_)) => Err(std::io::Error::other(
-                "unexpected event for a discarded body packet",
-            )),
-            Err(e) => Err(std::io::Error::other(format!("discarded body packet: {e}"))),
         }
     }
 
@@ -399,9 +368,8 @@ impl Conn {
         self.exch
             .end(reuse, &mut self.out)
             .map_err(std::io::Error::other)?;
-        // Body is fed synchronously (ask, then read the answer), so the only packet that can
-        // still be due is the unasked first one of a Content-Length body.
-        self.discard_due = reuse && cl.is_some_and(|n| n > 0) && !self.body_seen;
+        // An unread first body packet of a Content-Length body still on its way is dropped by
+        // the exchange and reported as `Discarded`.
         Ok(if reuse { Next::Idle } else { Next::Close })
     }
 

@@ -75,6 +75,9 @@ pub enum ContainerEvent<'a> {
     Body(&'a [u8]),
     /// The request body is complete.
     BodyEnd,
+    /// The unasked first body packet of a request that ended without reading it was consumed
+    /// and dropped. Nothing to do but advance past its bytes.
+    Discarded,
 }
 
 /// What the application can expect after asking for body.
@@ -145,26 +148,16 @@ impl ContainerExchange {
         &mut self,
         buf: &'a [u8],
     ) -> Result<Option<(ContainerEvent<'a>, usize)>, Error> {
-        let mut skipped = 0;
-        loop {
-            let r = self.receive_one(&buf[skipped..]);
-            match r {
-                Err(e) => {
-                    self.phase = Phase::Closed;
-                    return Err(e);
-                }
-                Ok(None) => return Ok(None),
-                Ok(Some((Some(ev), n))) => return Ok(Some((ev, skipped + n))),
-                Ok(Some((None, n))) => skipped += n,
+        match self.receive_one(buf) {
+            Err(e) => {
+                self.phase = Phase::Closed;
+                Err(e)
             }
+            Ok(r) => Ok(r),
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn receive_one<'a>(
-        &mut self,
-        buf: &'a [u8],
-    ) -> Result<Option<(Option<ContainerEvent<'a>>, usize)>, Error> {
+    fn receive_one<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(ContainerEvent<'a>, usize)>, Error> {
         if self.phase == Phase::Closed {
             return Err(Error::Unexpected {
                 what: "data",
@@ -177,14 +170,19 @@ impl ContainerExchange {
             return Ok(None);
         };
         let event = match self.phase {
-            Phase::Idle => Some(self.on_idle(payload)?),
-            Phase::Request => Some(self.on_body(payload)?),
+            Phase::Idle => self.on_idle(payload)?,
+            Phase::Request => self.on_body(payload)?,
             Phase::Discard => {
                 decode_body(payload)?;
                 self.phase = Phase::Idle;
-                None
+                ContainerEvent::Discarded
             }
-            Phase::Closed => None,
+            Phase::Closed => {
+                return Err(Error::Unexpected {
+                    what: "data",
+                    state: "the connection is being closed",
+                })
+            }
         };
         Ok(Some((event, used)))
     }
