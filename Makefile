@@ -29,10 +29,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Criterion benchmarks (codec, balancer, forwarding). Numbers are machine-dependent: compare
+# Criterion benchmarks (codec, balancer, forwarding), then rjk-node against Tomcat 10 through
+# Debian's mod_jk (alternating runs, medians; node/bench/vs-tomcat.sh). Numbers are machine-dependent: compare
 # runs made in one session, alternating A/B, and quote medians.
 bench:
 	$(CARGO) bench --workspace
+	node/bench/vs-tomcat.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair
 # (mods-available). Existing rjk.load/rjk.conf are never overwritten. Enable with:
