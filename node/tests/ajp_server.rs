@@ -387,6 +387,12 @@ async fn status_and_header_pages() {
     }
     let r = c.request(&get("/status/204")).await;
     assert_eq!((r.status, r.body.len()), (204, 0));
+    // Every answer names the node, so a balancer's choice is visible without a session.
+    assert!(
+        r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("x-rjk-node") && !v.is_empty()),
+        "{:?}",
+        r.headers
+    );
     let r = c.request(&get("/headers?count=100&size=20")).await;
     assert_eq!(
         r.headers

@@ -20,7 +20,17 @@ const MAX_DOWNLOAD: u64 = 1 << 32;
 const MAX_HEADERS: usize = 10_000;
 const MAX_SLOW_MS: u64 = 600_000;
 
+/// Every demo answer names the node that produced it (`X-Rjk-Node: <route>`), so tests and
+/// operators see which member a balancer chose without creating a session.
 pub(crate) async fn handle(route: &str, req: Request<Body>) -> Response<DemoBody> {
+    let mut resp = route_request(route, req).await;
+    if let Ok(v) = HeaderValue::from_str(route) {
+        resp.headers_mut().insert("x-rjk-node", v);
+    }
+    resp
+}
+
+async fn route_request(route: &str, req: Request<Body>) -> Response<DemoBody> {
     let path = req.uri().path().to_string();
     match path.as_str() {
         "/" => index(route, &req),
