@@ -3,6 +3,7 @@
 //!
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
+pub mod cluster;
 pub mod http;
 pub mod httpd;
 pub mod proc;
