@@ -24,3 +24,4 @@ pub mod route;
 pub mod shm;
 pub mod status;
 pub mod uri;
+pub mod wildcard;

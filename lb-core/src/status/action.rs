@@ -208,31 +208,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// `sw` may use `*` and `?` for updates: the member names it selects, in order.
 pub fn matching<'a>(pattern: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    names.into_iter().filter(|n| wildcard(pattern.as_bytes(), n.as_bytes())).collect()
-}
-
-fn wildcard(p: &[u8], s: &[u8]) -> bool {
-    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = si;
-            pi += 1;
-        } else if let Some(st) = star {
-            pi = st + 1;
-            mark += 1;
-            si = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
+    names.into_iter().filter(|n| crate::wildcard::matches(pattern, n)).collect()
 }
 
 /// A typed change from an `update`.
