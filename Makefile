@@ -6,7 +6,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
 DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config
 
-.PHONY: test bench deps build fmt-check lint install
+.PHONY: test bench deps build fmt-check lint install demo demo-stop
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -50,3 +50,11 @@ install:
 	  if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "kept existing $(DESTDIR)$(CONFDIR)/$$f"; \
 	  else $(SUDO) install -D -m 0644 packaging/apache2/$$f $(DESTDIR)$(CONFDIR)/$$f && echo "installed $(DESTDIR)$(CONFDIR)/$$f"; fi; \
 	done
+
+# A running cluster to look at: three rjk-nodes (domains A and B) behind a private apache2 with
+# mod_rjk on 127.0.0.1:$(or $(PORT),8080). Prints the URLs; `make demo-stop` stops what it started.
+demo: deps
+	demo/demo.sh start
+
+demo-stop:
+	demo/demo.sh stop
