@@ -1,0 +1,224 @@
+//! The rules of one server, in the order mod_jk's code tries them (`worker_compare`): more `/`
+//! in the pattern first, then the longer pattern, then the source (file > JkMount > worker
+//! `mount`). Exact and wildcard rules are interleaved by that order; nothing else ranks them.
+//! Rules that tie keep the order they were added (mod_jk's qsort leaves that undefined).
+//!
+//! Mapping: the first enabled, non-exclusion rule that matches wins; then every enabled
+//! exclusion naming the same worker, or `*`, is tried and any match cancels the mapping (the web
+//! server keeps the request). Exclusions for other workers are ignored.
+
+use std::cmp::Reverse;
+use std::path::Path;
+
+use super::extension::Extensions;
+use super::rule::{Rule, RuleError, Source};
+use crate::directive::server::MountLine;
+
+/// mod_jk does not map URIs longer than this.
+pub const MAX_URI_LEN: usize = 4095;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountTable {
+    rules: Vec<Rule>,
+    /// `JkOptions +RejectUnsafeURI`.
+    pub reject_unsafe: bool,
+}
+
+/// The rule that maps a URI, and its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Match<'a> {
+    pub worker: &'a str,
+    pub rule: &'a Rule,
+    pub extensions: &'a Extensions,
+}
+
+/// What one rule did for a URI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A `-` rule: never tried.
+    Disabled,
+    /// The pattern does not match.
+    NoMatch,
+    /// The first matching rule: the URI goes to its worker.
+    Matched,
+    /// Matched, but an earlier (more specific) rule had already won.
+    Shadowed { by: usize },
+    /// The first matching rule, cancelled by the exclusion at this index.
+    Excluded { by: usize },
+    /// An exclusion that matches and cancels the winner.
+    Cancels { winner: usize },
+    /// An exclusion that matches but names another worker than the winner.
+    OtherWorker,
+    /// An exclusion with no winner to cancel.
+    NothingToCancel,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    pub rule: &'a Rule,
+    pub outcome: Outcome,
+}
+
+/// The whole story of one URI: every rule's verdict, the result, and why nothing was tried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation<'a> {
+    pub verdicts: Vec<Verdict<'a>>,
+    pub result: Option<Match<'a>>,
+    /// Set when the URI was refused before any rule was tried.
+    pub refused: Option<&'static str>,
+}
+
+impl MountTable {
+    pub fn new() -> Self {
+        MountTable::default()
+    }
+
+    /// Every rule, in matching order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Add rules and restore the matching order.
+    pub fn extend(&mut self, rules: impl IntoIterator<Item = Rule>) {
+        self.rules.extend(rules);
+        self.rules.sort_by_key(|r| (Reverse(r.pattern.matches('/').count()), Reverse(r.pattern.len()), Reverse(r.source.rank())));
+    }
+
+    /// A server's `JkMount`/`JkUnMount` lines. The same pattern twice (per kind) keeps the last,
+    /// as mod_jk's per-server map does. Bad lines are returned; the others are added.
+    pub fn add_mount_lines<'l>(&mut self, lines: impl IntoIterator<Item = &'l MountLine>) -> Vec<RuleError> {
+        let mut last: Vec<&MountLine> = Vec::new();
+        for line in lines {
+            last.retain(|l| !(l.unmount == line.unmount && l.uri == line.uri));
+            last.push(line);
+        }
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        for line in last {
+            let source = Source::JkMount(line.at.clone());
+            if !line.uri.starts_with('/') {
+                let what = if line.unmount { "JkUnMount" } else { "JkMount" };
+                errors.push(RuleError { source, message: format!("{what} `{}`: the path must start with `/`", line.uri) });
+                continue;
+            }
+            let pattern = if line.unmount { format!("!{}", line.uri) } else { line.uri.clone() };
+            match Rule::parse(&pattern, &line.worker, source) {
+                Ok(r) => rules.extend(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        self.extend(rules);
+        errors
+    }
+
+    /// Patterns from workers' `mount` properties.
+    pub fn add_worker_mounts<'w>(&mut self, mounts: impl IntoIterator<Item = &'w crate::config::WorkerMount>) -> Vec<RuleError> {
+        let mut errors = Vec::new();
+        let mut rules = Vec::new();
+        for m in mounts {
+            match Rule::parse(&m.pattern, &m.worker, Source::WorkerMount(m.at.clone())) {
+                Ok(r) => rules.extend(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        self.extend(rules);
+        errors
+    }
+
+    /// A copy with every rule from `file` replaced by `rules` (a mount file reload).
+    pub fn with_file_rules(&self, file: &Path, rules: Vec<Rule>) -> MountTable {
+        let mut next = MountTable { rules: Vec::with_capacity(self.rules.len()), reject_unsafe: self.reject_unsafe };
+        next.rules.extend(self.rules.iter().filter(|r| r.source.file().is_none_or(|f| &**f != file)).cloned());
+        next.extend(rules);
+        next
+    }
+
+    /// Why a (normalised) URI is not even tried against the rules.
+    fn refusal(&self, uri: &str) -> Option<&'static str> {
+        if !uri.starts_with('/') {
+            Some("the URI does not start with `/`")
+        } else if uri.len() > MAX_URI_LEN {
+            Some("the URI is longer than 4095 bytes")
+        } else if self.reject_unsafe && crate::uri::is_unsafe(uri) {
+            Some("RejectUnsafeURI: the URI contains `%` or `\\`")
+        } else {
+            None
+        }
+    }
+
+    /// The worker for a normalised URI, or `None` if the web server keeps the request.
+    pub fn map(&self, uri: &str) -> Option<Match<'_>> {
+        if self.refusal(uri).is_some() {
+            return None;
+        }
+        let rule = self.rules.iter().find(|r| !r.disabled && !r.exclusion && r.matches(uri))?;
+        if self.cancelling(uri, &rule.worker).is_some() {
+            return None;
+        }
+        Some(Match { worker: &rule.worker, rule, extensions: &rule.extensions })
+    }
+
+    /// The first enabled exclusion for `worker` (or `*`) that matches.
+    fn cancelling(&self, uri: &str, worker: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.exclusion && !r.disabled && (r.worker == worker || r.worker == "*") && r.matches(uri))
+    }
+
+    /// Every rule's verdict for a normalised URI, in matching order, and the result.
+    pub fn explain(&self, uri: &str) -> Explanation<'_> {
+        let refused = self.refusal(uri);
+        let winner = match refused {
+            Some(_) => None,
+            None => self.rules.iter().position(|r| !r.disabled && !r.exclusion && r.matches(uri)),
+        };
+        let cancel = winner.and_then(|w| self.cancelling(uri, &self.rules[w].worker));
+        let verdicts = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| {
+                let outcome = if rule.disabled {
+                    Outcome::Disabled
+                } else if refused.is_some() || !rule.matches(uri) {
+                    Outcome::NoMatch
+                } else if rule.exclusion {
+                    match winner {
+                        None => Outcome::NothingToCancel,
+                        Some(w) if cancel == Some(i) => Outcome::Cancels { winner: w },
+                        Some(w) if rule.worker == self.rules[w].worker || rule.worker == "*" => Outcome::Cancels { winner: w },
+                        Some(_) => Outcome::OtherWorker,
+                    }
+                } else {
+                    match (winner, cancel) {
+                        (Some(w), Some(by)) if w == i => Outcome::Excluded { by },
+                        (Some(w), None) if w == i => Outcome::Matched,
+                        (Some(w), _) => Outcome::Shadowed { by: w },
+                        (None, _) => Outcome::Matched, // unreachable: a match would be the winner
+                    }
+                };
+                Verdict { rule, outcome }
+            })
+            .collect();
+        let result = match (winner, cancel) {
+            (Some(w), None) => Some(Match { worker: &self.rules[w].worker, rule: &self.rules[w], extensions: &self.rules[w].extensions }),
+            _ => None,
+        };
+        Explanation { verdicts, result, refused }
+    }
+}
+
+impl Outcome {
+    /// One line for people: why this rule did or did not decide.
+    pub fn describe(&self, rules: &[Rule]) -> String {
+        let at = |i: usize| format!("`{}` ({})", rules[i].text(), rules[i].source);
+        match self {
+            Outcome::Disabled => "disabled (`-` prefix): never tried".into(),
+            Outcome::NoMatch => "pattern does not match".into(),
+            Outcome::Matched => "matches: this rule decides".into(),
+            Outcome::Shadowed { by } => format!("matches, but {} comes first (more `/`, or longer, or a stronger source)", at(*by)),
+            Outcome::Excluded { by } => format!("matches, but is cancelled by the exclusion {}", at(*by)),
+            Outcome::Cancels { winner } => format!("exclusion matches and cancels {}", at(*winner)),
+            Outcome::OtherWorker => "exclusion matches, but names another worker than the one that matched: ignored".into(),
+            Outcome::NothingToCancel => "exclusion matches, but no rule mapped the URI".into(),
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! URI normalisation before matching (issue 3).

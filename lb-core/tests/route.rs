@@ -1,0 +1,57 @@
+//! Session id and route extraction, as mod_jk's lb worker does it.
+
+use lb_core::route::{route_of, routes, session_id, DEFAULT_SESSION_COOKIE as C, DEFAULT_SESSION_PATH as P};
+
+fn sid(uri: &str, cookies: &[&str]) -> Option<String> {
+    session_id(uri, cookies, P, C).map(|s| s.into_owned())
+}
+
+#[test]
+fn path_parameter_comes_first() {
+    assert_eq!(sid("/app/x;jsessionid=ABC.n1", &["JSESSIONID=DEF.n2"]).as_deref(), Some("ABC.n1"));
+    assert_eq!(sid("/app;jsessionid=ABC.n1/x", &[]).as_deref(), Some("ABC.n1"));
+    assert_eq!(sid("/app/x;jsessionid=ABC.n1;other=1", &[]).as_deref(), Some("ABC.n1"));
+    assert_eq!(sid("/app/x;jsessionid=ABC.n1?q", &[]).as_deref(), Some("ABC.n1"));
+    // `;jsessionid` without `=` is skipped, the next one counts.
+    assert_eq!(sid("/a;jsessionid/b;jsessionid=Z.n3", &[]).as_deref(), Some("Z.n3"));
+    // An empty value at the end is skipped, falling back to the cookie.
+    assert_eq!(sid("/a;jsessionid=", &["JSESSIONID=C.n2"]).as_deref(), Some("C.n2"));
+    // An empty value before `;` is an empty id: no session, and the cookie is not consulted.
+    assert_eq!(sid("/a;jsessionid=;x", &["JSESSIONID=C.n2"]), None);
+}
+
+#[test]
+fn cookies_as_mod_jk_reads_them() {
+    assert_eq!(sid("/x", &["JSESSIONID=A.n1"]).as_deref(), Some("A.n1"));
+    assert_eq!(sid("/x", &["a=1; JSESSIONID =A.n1; b=2"]).as_deref(), Some("A.n1"));
+    // Blanks before `=` are skipped, after it they are part of the value (the route is unaffected).
+    assert_eq!(sid("/x", &["JSESSIONID= A.n1"]).as_deref(), Some(" A.n1"));
+    assert_eq!(sid("/x", &["a=1,JSESSIONID=A.n1"]).as_deref(), Some("A.n1"));
+    assert_eq!(sid("/x", &["JSESSIONID=\"A.n1\""]).as_deref(), Some("A.n1"));
+    assert_eq!(sid("/x", &["XJSESSIONID=A.n1"]), None);
+    assert_eq!(sid("/x", &["JSESSIONIDX=A.n1"]), None);
+    assert_eq!(sid("/x", &["jsessionid=A.n1"]), None, "the name is case-sensitive");
+    assert_eq!(sid("/x", &["JSESSIONID="]), None);
+    // Every matching cookie, across headers, joined with `;`.
+    assert_eq!(sid("/x", &["JSESSIONID=A.n1; JSESSIONID=B.n2", "JSESSIONID=C.n3"]).as_deref(), Some("A.n1;B.n2;C.n3"));
+}
+
+#[test]
+fn per_lb_names() {
+    let id = session_id("/x;sid=Q.n9", &[], ";sid", "SID").map(|s| s.into_owned());
+    assert_eq!(id.as_deref(), Some("Q.n9"));
+    // `session_path=;jsessionid` in a rule arrives as `jsessionid`, which still finds it.
+    let id = session_id("/x;jsessionid=Q.n9", &[], "jsessionid", "SID").map(|s| s.into_owned());
+    assert_eq!(id.as_deref(), Some("Q.n9"));
+    let id = session_id("/x", &["SID=R.n4; JSESSIONID=S.n5"], P, "SID").map(|s| s.into_owned());
+    assert_eq!(id.as_deref(), Some("R.n4"));
+}
+
+#[test]
+fn routes_after_the_first_dot() {
+    assert_eq!(route_of("ABC.node1"), Some("node1"));
+    assert_eq!(route_of("ABC.dom.node1"), Some("dom.node1"));
+    assert_eq!(route_of(".node1"), Some("node1"));
+    assert_eq!(route_of("ABC"), None);
+    assert_eq!(routes("A.n1;B;C.n3").collect::<Vec<_>>(), ["n1", "n3"]);
+}

@@ -1,0 +1,74 @@
+//! URI normalisation (CVE-2018-11759), decoding and the ForwardURI* forms.
+
+use lb_core::directive::options::ForwardUri;
+use lb_core::uri::{decode, forward_uri, is_unsafe, normalise, UriError};
+
+#[test]
+fn normalise_table() {
+    let cases: &[(&str, Result<&str, UriError>)] = &[
+        ("/", Ok("/")),
+        ("/app/x", Ok("/app/x")),
+        ("/app/", Ok("/app/")),
+        ("//app", Ok("/app")),
+        ("/app//x///y", Ok("/app/x/y")),
+        ("/app/./x", Ok("/app/x")),
+        ("/app/.", Ok("/app/")),
+        ("/./.", Ok("/")),
+        ("/app/../x", Ok("/x")),
+        ("/app/x/..", Ok("/app/")),
+        ("/app/..", Ok("/")),
+        ("/app/..;/jkstatus", Ok("/jkstatus")),
+        ("/app;x=y/y", Ok("/app/y")),
+        ("/app;jsessionid=A.n1", Ok("/app")),
+        ("/a;x/b;y/c;z", Ok("/a/b/c")),
+        ("/;x/a", Ok("/a")),
+        ("/app/...", Ok("/app/...")),
+        ("/app/.x/..y", Ok("/app/.x/..y")),
+        ("/a//../b", Ok("/b")),
+        ("*", Ok("*")),
+        ("/..", Err(UriError::AboveRoot)),
+        ("/../x", Err(UriError::AboveRoot)),
+        ("/a/../../x", Err(UriError::AboveRoot)),
+        ("/..;x/", Err(UriError::AboveRoot)),
+        ("app/x", Err(UriError::NotAbsolute)),
+        ("", Err(UriError::NotAbsolute)),
+    ];
+    for (input, want) in cases {
+        assert_eq!(normalise(input).as_deref().map_err(Clone::clone), want.clone(), "{input}");
+    }
+}
+
+#[test]
+fn decode_is_what_httpd_gives_the_connector() {
+    assert_eq!(decode("/%2e%2e/x?q=1").unwrap(), "/../x");
+    assert_eq!(decode("/a%20b#frag").unwrap(), "/a b");
+    assert_eq!(decode("/plain?x=%zz").unwrap(), "/plain");
+    assert_eq!(decode("/a%zz"), Err(UriError::BadEscape(2)));
+    assert_eq!(decode("/a%2"), Err(UriError::BadEscape(2)));
+    assert_eq!(decode("/a%2fb"), Err(UriError::EncodedSlash));
+    assert_eq!(decode("/a%00"), Err(UriError::EncodedNul));
+    assert_eq!(decode("/a%ff"), Err(UriError::NotUtf8));
+    assert_eq!(UriError::EncodedSlash.status(), 404);
+    assert_eq!(UriError::AboveRoot.status(), 400);
+    // Decoded first, then normalised: the encoded traversal is caught.
+    assert_eq!(normalise(&decode("/%2e%2e/").unwrap()), Err(UriError::AboveRoot));
+}
+
+#[test]
+fn reject_unsafe_looks_for_percent_and_backslash() {
+    assert!(is_unsafe("/app/%41"));
+    assert!(is_unsafe("/app\\x"));
+    assert!(!is_unsafe("/app/x;y"));
+}
+
+#[test]
+fn forward_uri_forms() {
+    let original = "/app/a b;jsessionid=X.n1/ü%?#";
+    let raw = "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23?q=1";
+    assert_eq!(forward_uri(original, raw, ForwardUri::Proxy), "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23");
+    assert_eq!(forward_uri(original, raw, ForwardUri::Escaped), "/app/a%20b%3bjsessionid=X.n1/%c3%bc%25%3f%23");
+    assert_eq!(forward_uri(original, raw, ForwardUri::Compat), original);
+    assert_eq!(forward_uri(original, raw, ForwardUri::CompatUnparsed), "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23");
+    // Nothing to escape: borrowed, unchanged.
+    assert!(matches!(forward_uri("/x/y~$-_.+!*'(),;:@&=", "", ForwardUri::Proxy), std::borrow::Cow::Borrowed(_)));
+}
