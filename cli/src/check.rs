@@ -31,6 +31,8 @@ pub struct Sources {
 
 pub struct Checked {
     pub loaded: Loaded,
+    /// The main server's mapping table.
+    pub table: lb_core::mount::MountTable,
     /// Problems reading the sources themselves (unreadable httpd config...).
     pub problems: Vec<String>,
 }
@@ -65,13 +67,18 @@ pub fn load(src: &Sources) -> Checked {
     }
     let workers = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
     let mut loaded = load_workers(workers, &server_root);
-    if let Some(conf) = &src.jk_conf {
-        let bad = check_servers(&JkConf::read(conf), &server_root, &mut loaded.diagnostics);
-        if bad {
+    let conf = src.jk_conf.as_deref().map(JkConf::read);
+    if let Some(c) = &conf {
+        if check_servers(c, &server_root, &mut loaded.diagnostics) {
             loaded.workers = None;
         }
     }
-    Checked { loaded, problems }
+    let (table, mount_diags) = crate::mounts::main_table(conf.as_ref(), src.mounts.as_deref(), loaded.workers.as_ref(), &server_root);
+    if mount_diags.iter().any(|d| d.severity == Severity::Error) {
+        loaded.workers = None;
+    }
+    loaded.diagnostics.extend(mount_diags);
+    Checked { loaded, table, problems }
 }
 
 /// The directives of the main server and of each virtual host (which inherits the main
@@ -142,6 +149,13 @@ fn render_human(c: &Checked, st: Style) -> String {
         }
         for m in &worker.mounts {
             let _ = writeln!(out, "  {:width$}  {:vwidth$}  {}", "mount", m.pattern, m.at);
+        }
+    }
+    if !c.table.rules().is_empty() {
+        let _ = writeln!(out, "\n{}", st.bold("mounts (in matching order)"));
+        let width = c.table.rules().iter().map(|r| r.text().len()).max().unwrap_or(0);
+        for r in c.table.rules() {
+            let _ = writeln!(out, "  {:width$}  {}", r.text(), st.dim(&r.source.to_string()));
         }
     }
     let warnings = c.loaded.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
@@ -234,7 +248,15 @@ pub fn to_json(c: &Checked) -> Value {
         }
         json!({ "list": w.list.value, "maintain": w.maintain.value, "workers": all })
     });
+    let mounts: Vec<Value> = c
+        .table
+        .rules()
+        .iter()
+        .map(|r| json!({ "rule": r.text(), "worker": r.worker, "source": r.source.kind(),
+            "file": r.source.location().file.display().to_string(), "line": r.source.location().line }))
+        .collect();
     json!({
+        "mounts": mounts,
         "ok": c.problems.is_empty() && c.loaded.workers.is_some(),
         "problems": c.problems,
         "diagnostics": diagnostics,

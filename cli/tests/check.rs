@@ -91,3 +91,35 @@ fn directive_errors_of_the_httpd_config_are_reported() {
     assert_eq!(text.matches("FlushPakets").count(), 1, "reported once although the vhost inherits it: {text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn map_explains_rules_and_follows_sessions() {
+    let dir = std::env::temp_dir().join(format!("rjk-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("httpd.conf");
+    std::fs::write(&conf, format!("JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\n", example())).unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["map", "--json", "--jk-conf", conf.to_str().unwrap()];
+        a.extend_from_slice(args);
+        serde_json::from_slice(&rjk(&a).stdout).unwrap()
+    };
+    let v = json(&["/app/..;/app/x;jsessionid=ABC.B.b1"]);
+    assert_eq!(v["normalised"], "/app/x");
+    assert_eq!(v["worker"], "cluster");
+    assert_eq!(v["session"]["member"], "b1");
+    let v = json(&["--cookie", "JSESSIONID=DEF.A", "/app/y"]);
+    assert_eq!(v["session"]["route"], "A", "a domain name reaches a member of that domain");
+    let v = json(&["/app/static/a.css"]);
+    assert_eq!(v["worker"], serde_json::Value::Null);
+    assert!(v["rules"].as_array().unwrap().iter().any(|r| r["verdict"].as_str().unwrap().contains("cancels")));
+    let out = rjk(&["map", "--jk-conf", conf.to_str().unwrap(), "/%2e%2e/"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("400"));
+    // and rjk check names a mount with a misspelt worker
+    std::fs::write(&conf, format!("JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\nJkMount /x/* clustr\n", example())).unwrap();
+    let out = rjk(&["check", "--jk-conf", conf.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("httpd.conf:4: error: mount `/x/*=clustr` names worker `clustr`, which is not in worker.list (did you mean `cluster`?)"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
