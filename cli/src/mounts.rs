@@ -58,6 +58,7 @@ pub fn main_table(conf: Option<&JkConf>, mounts_file: Option<&Path>, workers: Op
         // mod_jk only finds out per request ("could not find worker"); say it now.
         let listed: Vec<&str> = w.list.value.iter().map(String::as_str).collect();
         for r in table.rules() {
+            extension_checks(r, w, &mut diags);
             if r.worker != "*" && !listed.contains(&r.worker.as_str()) {
                 let hint = closest(&r.worker, listed.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
                 diags.push(diag(
@@ -69,4 +70,27 @@ pub fn main_table(conf: Option<&JkConf>, mounts_file: Option<&Path>, workers: Op
         }
     }
     (table, diags)
+}
+
+/// Extensions that only make sense for an lb, and member names that must exist (mod_jk warns
+/// at runtime, per request; here they are reported once, with the line).
+fn extension_checks(r: &lb_core::mount::Rule, w: &Workers, diags: &mut Vec<Diagnostic>) {
+    let at = Some(r.source.location().clone());
+    let lb = match w.get(&r.worker).map(|x| &x.kind) {
+        Some(lb_core::config::Kind::Lb(lb)) => Some(lb),
+        _ => None,
+    };
+    let e = &r.extensions;
+    if lb.is_none() && (e.has_activation() || e.has_session()) {
+        diags.push(diag(Severity::Warning, at.clone(), format!(
+            "mount `{}`: activation and session extensions only apply to lb workers; `{}` is not one", r.text(), r.worker)));
+    }
+    if let Some(lb) = lb {
+        for m in e.active.iter().chain(&e.disabled).chain(&e.stopped) {
+            if !lb.balance_workers.value.contains(m) {
+                let hint = closest(m, lb.balance_workers.value.iter().map(String::as_str)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                diags.push(diag(Severity::Warning, at.clone(), format!("mount `{}`: `{m}` is not a member of lb `{}`{hint}", r.text(), r.worker)));
+            }
+        }
+    }
 }

@@ -116,10 +116,11 @@ fn map_explains_rules_and_follows_sessions() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("400"));
     // and rjk check names a mount with a misspelt worker
-    std::fs::write(&conf, format!("JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\nJkMount /x/* clustr\n", example())).unwrap();
+    std::fs::write(&conf, format!("JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\nJkMount /x/* clustr\nJkMount /y/* cluster;disabled=a3\n", example())).unwrap();
     let out = rjk(&["check", "--jk-conf", conf.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("httpd.conf:4: error: mount `/x/*=clustr` names worker `clustr`, which is not in worker.list (did you mean `cluster`?)"), "{text}");
+    assert!(text.contains("httpd.conf:5: warning: mount `/y/*=cluster`: `a3` is not a member of lb `cluster` (did you mean `a1`?)"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
