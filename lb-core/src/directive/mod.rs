@@ -1,6 +1,7 @@
 //! What the web server's `Jk*` directives mean, independent of the server that read them:
 //! httpd's module, nginx's module and `rjk check --jk-conf` hand their lines here.
 
+pub mod mounts;
 pub mod options;
 pub mod server;
 
