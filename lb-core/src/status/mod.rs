@@ -2,6 +2,7 @@
 //! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
 
 pub mod action;
+mod config;
 mod html;
 mod json;
 mod model;
@@ -14,6 +15,7 @@ mod xml;
 
 pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
 pub use rating::{rate, Rating};
+pub use config::from_config;
 pub use html::{html, Page};
 pub use json::json;
 pub use prometheus::prometheus;

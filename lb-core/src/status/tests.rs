@@ -212,3 +212,34 @@ fn html_escapes_and_offers_post_actions_with_the_nonce() {
     let ro = html(&snap, &v, &Page { read_only: true, ..page });
     assert!(!ro.contains("<form"), "read-only pages have no actions");
 }
+
+#[test]
+fn a_snapshot_from_the_configuration_lists_every_setting() {
+    let mut l = crate::config::Loader::new();
+    l.workers_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example")));
+    let workers = l.finish().workers.unwrap();
+    let mut table = crate::mount::MountTable::new();
+    table.extend(crate::mount::Rule::parse("/app/*", "cluster;reply_timeout=5", crate::mount::Source::JkMount(crate::config::Location::new("h", 1))).unwrap());
+    let snap = from_config(&workers, &table, 1_000_000);
+    let (good, bad) = view();
+    let p = prop(&snap, &View { prefix: "worker", good: &good, bad: &bad });
+    for line in [
+        "worker.list=cluster\n",
+        "worker.cluster.method=Request\n",
+        "worker.cluster.recover_time=30\n",
+        "worker.cluster.balance_workers=b2\n",
+        "worker.a1.route=A.a1\n",
+        "worker.a1.domain=A\n",
+        "worker.b1.redirect=B.b2\n",
+        "worker.b2.activation=DIS\n",
+        "worker.b1.lbfactor=2\n",
+        "worker.a1.ping_timeout=3000\n",
+        "worker.cluster.map.1.uri=/app/*\n",
+        "worker.cluster.map.1.reply_timeout=5\n",
+        "worker.cluster.good=3\n",
+        "worker.cluster.degraded=1\n",
+    ] {
+        assert!(p.contains(line), "missing {line:?} in\n{p}");
+    }
+    assert!(!p.contains("change-me"), "no secrets");
+}
