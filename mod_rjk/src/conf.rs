@@ -24,6 +24,8 @@ pub struct DirectiveLine {
 pub struct ServerConf {
     pub is_virtual: bool,
     pub lines: Vec<DirectiveLine>,
+    /// Set in post_config: what requests to this server use.
+    pub runtime: Option<std::sync::Arc<crate::runtime::ServerRuntime>>,
 }
 
 unsafe extern "C" fn free_conf(p: *mut c_void) -> ffi::apr_status_t {
@@ -57,6 +59,7 @@ pub unsafe extern "C" fn create_server(
             ServerConf {
                 is_virtual,
                 lines: Vec::new(),
+                runtime: None,
             },
         )
     })
@@ -84,6 +87,7 @@ pub unsafe extern "C" fn merge_server(
             ServerConf {
                 is_virtual: add.is_virtual,
                 lines,
+                runtime: None,
             },
         )
     })

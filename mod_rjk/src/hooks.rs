@@ -9,6 +9,10 @@ pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
     crate::guard::guard("register_hooks", (), || unsafe {
         ffi::ap_hook_check_config(Some(check_config), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
         ffi::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        // Before mod_alias/core map the URI to a file, as mod_jk.
+        ffi::ap_hook_translate_name(Some(crate::translate::translate_name), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        ffi::ap_hook_map_to_storage(Some(crate::translate::map_to_storage), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        ffi::ap_hook_handler(Some(crate::handler::handler), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
     })
 }
 
@@ -35,8 +39,8 @@ unsafe extern "C" fn check_config(
 unsafe extern "C" fn post_config(
     pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
-    _ptemp: *mut ffi::apr_pool_t,
-    _s: *mut ffi::server_rec,
+    ptemp: *mut ffi::apr_pool_t,
+    s: *mut ffi::server_rec,
 ) -> c_int {
     crate::guard::guard("post_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
         const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
@@ -47,6 +51,40 @@ unsafe extern "C" fn post_config(
         };
         // SAFETY: pconf is the live configuration pool; the string is 'static.
         unsafe { ffi::ap_add_version_component(pconf, VERSION.as_ptr()) };
-        ffi::OK
+        // SAFETY: s is the main server, its vhost chain complete; single-threaded here.
+        match unsafe { build_runtime(s, ptemp) } {
+            true => ffi::OK,
+            false => ffi::HTTP_INTERNAL_SERVER_ERROR,
+        }
     })
+}
+
+/// Load the configuration (check_config already reported its problems) and give every server
+/// its runtime.
+///
+/// # Safety
+/// `s` must be the live main server; called from post_config only.
+unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) -> bool {
+    let root = unsafe { setup::server_root(ptemp) };
+    let lines: Vec<_> = unsafe { setup::server_lines(s) }.into_iter().map(|(l, _)| l).collect();
+    let workers_lines = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
+    let Some(workers) = lb_core::directive::load_workers(workers_lines, &root).workers else { return false };
+    let global = std::sync::Arc::new(crate::runtime::Global { workers, nonce: crate::runtime::nonce() });
+    let mut server = s;
+    while !server.is_null() {
+        // SAFETY: walking httpd's server list during post_config.
+        unsafe {
+            let lines = setup::server_lines(server);
+            let rt = crate::runtime::server(&lines, (*server).is_virtual != 0, &root, &global);
+            crate::conf::of_server(server).runtime = Some(std::sync::Arc::new(rt));
+            server = (*server).next;
+        }
+    }
+    true
+}
+
+/// httpd's Server banner (`Apache/2.4.71 (Debian) mod_rjk/0.1.0`), for the status pages.
+pub fn server_banner() -> String {
+    // SAFETY: ap_get_server_banner returns a static string valid after post_config.
+    unsafe { crate::conf::cstr(ffi::ap_get_server_banner()) }.to_owned()
 }

@@ -10,12 +10,17 @@
 mod conf;
 mod directives;
 mod ffi;
+mod forward;
 mod guard;
+mod handler;
 mod hooks;
 mod log;
 mod module;
 mod setup;
-#[allow(dead_code)] // wired to the handler with the forwarding engine (issue 4)
+#[allow(dead_code)] // the body and response methods are used by forwarding
 mod request;
+mod runtime;
+mod status;
+mod translate;
 
 pub use conf::{DirectiveLine, ServerConf};

@@ -34,3 +34,11 @@ pub fn server(s: *const ffi::server_rec, level: Level, startup: bool, msg: &str)
         );
     }
 }
+
+/// Log `msg` for request `r` (its server's error log).
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn request(r: *const ffi::request_rec, level: Level, msg: &str) {
+    server(unsafe { (*r).server }, level, false, msg);
+}

@@ -1,0 +1,36 @@
+//! The content handler: requests translate_name marked for a worker (or `SetHandler
+//! jakarta-servlet` with `JK_WORKER_NAME` set) are served by that worker.
+
+use std::os::raw::c_int;
+
+use lb_core::config::Kind;
+
+use crate::conf::{cstr, of_server};
+use crate::ffi;
+use crate::request::HttpdRequest;
+use crate::translate::{HANDLER, WORKER_NOTE};
+
+pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
+    crate::guard::guard("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || unsafe {
+        if (*r).handler.is_null() || cstr((*r).handler) != HANDLER.to_str().unwrap_or_default() {
+            return ffi::DECLINED;
+        }
+        let Some(rt) = of_server((*r).server).runtime.clone() else { return ffi::DECLINED };
+        let mut name = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr())).to_owned();
+        if name.is_empty() {
+            let indicator = std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
+            name = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr())).to_owned();
+        }
+        let name = name.split(';').next().unwrap_or("").to_owned();
+        let Some(worker) = rt.global.workers.get(&name) else {
+            crate::log::request(r, crate::log::Level::Error, &format!("mod_rjk: no worker `{name}` for {}", cstr((*r).uri)));
+            return ffi::HTTP_INTERNAL_SERVER_ERROR;
+        };
+        let uri = cstr((*r).uri).to_owned();
+        let mut req = HttpdRequest::new(r);
+        match &worker.kind {
+            Kind::Status(s) => crate::status::serve(&mut req, &rt, s, &uri),
+            Kind::Ajp(_) | Kind::Lb(_) => crate::forward::serve(&mut req, &rt, &name),
+        }
+    })
+}

@@ -1,0 +1,48 @@
+//! What the module holds after post_config: the workers (one configuration generation, shared
+//! by every server) and per server its settings and mapping table. Built in the parent before
+//! httpd forks, so children inherit it; rebuilt on every (graceful) restart.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lb_core::config::Workers;
+use lb_core::directive::mounts::mount_table;
+use lb_core::directive::server::{server_settings, ServerSettings};
+use lb_core::directive::JkLine;
+use lb_core::mount::SharedTable;
+
+/// Shared by every server of one configuration.
+#[derive(Debug)]
+pub struct Global {
+    pub workers: Workers,
+    /// The status pages' form nonce: random per (re)start, the same in every child.
+    pub nonce: String,
+}
+
+#[derive(Debug)]
+pub struct ServerRuntime {
+    pub settings: ServerSettings,
+    pub mounts: SharedTable,
+    pub global: Arc<Global>,
+}
+
+/// 128 random bits as hex, from the kernel.
+pub fn nonce() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut f, &mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One server's runtime from its lines (inherited main-server lines first).
+pub fn server(lines: &[(JkLine, bool)], is_vhost: bool, root: &Path, global: &Arc<Global>) -> ServerRuntime {
+    let (settings, _) = server_settings(lines.iter().map(|(l, i)| (l, *i)), is_vhost, root);
+    let (table, file, _) = mount_table(&settings, Some(&global.workers), None);
+    let mounts = match &file {
+        Some(f) => SharedTable::watching(table, f, Duration::from_secs(settings.mount_file_reload), SystemTime::now()),
+        None => SharedTable::fixed(table),
+    };
+    ServerRuntime { settings, mounts, global: Arc::clone(global) }
+}

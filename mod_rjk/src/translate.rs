@@ -1,0 +1,64 @@
+//! translate_name and map_to_storage: normalise the URI, find its worker, and mark the request
+//! for our handler — the decision is lb-core's mount table; this only moves it into httpd.
+
+use std::ffi::CStr;
+use std::os::raw::c_int;
+
+use crate::conf::{cstr, of_server};
+use crate::ffi;
+
+/// The note carrying the worker name from translate to the handler (mod_jk's name).
+pub const WORKER_NOTE: &CStr = c"JK_WORKER_NAME";
+/// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
+pub const HANDLER: &CStr = c"jakarta-servlet";
+
+/// # Safety
+/// `r` must be a live request.
+unsafe fn env_set(r: *mut ffi::request_rec, name: &CStr) -> bool {
+    unsafe { !ffi::apr_table_get((*r).subprocess_env, name.as_ptr()).is_null() }
+}
+
+pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
+    crate::guard::guard("translate_name", ffi::DECLINED, || unsafe {
+        let Some(rt) = of_server((*r).server).runtime.clone() else { return ffi::DECLINED };
+        if env_set(r, c"no-jk") {
+            return ffi::DECLINED;
+        }
+        let _ = rt.mounts.reload_if_changed(std::time::SystemTime::now());
+        let table = rt.mounts.current();
+        if table.rules().is_empty() {
+            return ffi::DECLINED;
+        }
+        let uri = cstr((*r).uri);
+        let normalised = match lb_core::uri::normalise(uri) {
+            Ok(n) => n,
+            Err(lb_core::uri::UriError::NotAbsolute) if uri == "*" => return ffi::DECLINED,
+            Err(e) => {
+                crate::log::request(r, crate::log::Level::Warning, &format!("mod_rjk: refusing {uri:?}: {e}"));
+                return e.status() as c_int;
+            }
+        };
+        let Some(m) = table.map(&normalised) else { return ffi::DECLINED };
+        let pool = (*r).pool;
+        let worker = std::ffi::CString::new(m.worker).unwrap_or_default();
+        ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());
+        (*r).handler = HANDLER.as_ptr();
+        // Later phases (access control on <Location>) see what the mapper saw (mod_jk ≥ 1.2.46).
+        if normalised != uri {
+            let n = std::ffi::CString::new(normalised).unwrap_or_default();
+            (*r).uri = ffi::apr_pstrdup(pool, n.as_ptr());
+        }
+        ffi::DECLINED
+    })
+}
+
+/// Mapped requests have no file behind them: skip httpd's directory walk and file checks.
+pub unsafe extern "C" fn map_to_storage(r: *mut ffi::request_rec) -> c_int {
+    crate::guard::guard("map_to_storage", ffi::DECLINED, || unsafe {
+        if ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()).is_null() {
+            ffi::DECLINED
+        } else {
+            ffi::OK
+        }
+    })
+}

@@ -1,0 +1,98 @@
+//! The status worker through mod_rjk in a real apache2, against Debian's mod_jk with the same
+//! configuration: the same keys and configuration values in `mime=prop`, every format served,
+//! access rules enforced.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rjk_tests::cluster::{front, Connector};
+use rjk_tests::http;
+use rjk_tests::httpd::Mpm;
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("rjk-status-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn workers() -> String {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example")).unwrap();
+    // Nothing listens on the example's ports: the status page does not need backends.
+    example
+}
+
+const JK: &str = "JkMount /app/* cluster\nJkUnMount /app/static/* cluster\n<Location /jk-status>\n  JkMount jk-status\n</Location>\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
+
+fn prop(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in text.lines() {
+        if let Some((k, v)) = l.split_once('=') {
+            m.entry(k.to_owned()).or_default().push(v.to_owned());
+        }
+    }
+    m
+}
+
+/// Keys whose values are runtime facts (times, counters, versions) rather than configuration.
+fn runtime_key(k: &str) -> bool {
+    ["time_", "last_reset", "web_server", "jk_version", "server_", "time_to_", "address", "map.", "elected", "lbvalue", "lbmult", "state", "good", "degraded", "bad"]
+        .iter()
+        .any(|p| k.contains(p))
+}
+
+#[test]
+fn prop_output_has_mod_jk_keys_and_configuration_values() {
+    let mut outputs = Vec::new();
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let dir = tmp(c.name());
+        let httpd = front(&dir, c, Mpm::Event, &workers(), JK).unwrap();
+        let r = http::get(httpd.addr(), "/jk-status?mime=prop", &[]).unwrap();
+        httpd.stop();
+        assert_eq!(r.status, 200, "{}: {}", c.name(), r.text());
+        outputs.push(prop(&r.text()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let (jk, rjk) = (&outputs[0], &outputs[1]);
+    let keys = |m: &BTreeMap<String, Vec<String>>| m.keys().filter(|k| !k.contains(".map.")).cloned().collect::<BTreeSet<_>>();
+    assert_eq!(keys(jk), keys(rjk), "the same keys (maps aside)");
+    let mut diffs = Vec::new();
+    for (k, v) in jk {
+        if !runtime_key(k) && rjk.get(k) != Some(v) {
+            diffs.push(format!("{k}: mod_jk {v:?}, mod_rjk {:?}", rjk.get(k)));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    assert!(rjk["worker.b1.redirect"] == vec!["B.b2".to_owned()]);
+}
+
+#[test]
+fn every_format_and_the_normalised_path_reach_the_status_worker() {
+    let dir = tmp("formats");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers(), JK).unwrap();
+    for (q, ctype, needle) in [
+        ("mime=txt", "text/plain", "Member: name=a1 type=ajp13"),
+        ("mime=xml", "text/xml", "<jk:member"),
+        ("mime=json", "application/json", "\"balancers\":["),
+        ("mime=prometheus", "application/openmetrics-text", "# EOF"),
+        ("", "text/html", "<table>"),
+    ] {
+        let r = http::get(httpd.addr(), &format!("/jk-status?{q}"), &[]).unwrap();
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        assert!(r.header("Content-Type").unwrap_or_default().starts_with(ctype), "{q}: {:?}", r.header("Content-Type"));
+        assert!(r.text().contains(needle), "{q}: {}", r.text());
+    }
+    // /app/..;/jk-status is normalised to /jk-status before mapping, as mod_jk ≥ 1.2.46 does.
+    let r = http::get(httpd.addr(), "/app/..;/jk-status?mime=txt", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("Server:"), "{}", r.text());
+    // escaping above the root is refused
+    assert_eq!(http::get(httpd.addr(), "/..;/x", &[]).unwrap().status, 400);
+    // the read-only worker refuses changes; the manager refuses GET changes and foreign forms
+    let r = http::get(httpd.addr(), "/jk-status?cmd=update&w=cluster&sw=a1&vwa=D", &[]).unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = http::get(httpd.addr(), "/jk-manager?cmd=update&w=cluster&sw=a1&vwa=D", &[]).unwrap();
+    assert_eq!(r.status, 405, "{}", r.text());
+    let r = http::request(httpd.addr(), "POST", "/jk-manager", &[("Content-Type", "application/x-www-form-urlencoded")], b"cmd=update&w=cluster&sw=a1&vwa=D&nonce=forged").unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+    httpd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
