@@ -1,0 +1,200 @@
+//! The shared state table: layout checks, records claimed by name, file-backed and anonymous
+//! mappings, and sharing across real processes.
+
+use std::sync::atomic::Ordering;
+
+use lb_core::shm::{JkShmFile, Region, ShmError, ShmTable, Text};
+
+mod shm_support;
+use shm_support::{fork_child, TempDir};
+
+#[test]
+fn a_fresh_table_is_attached_by_another_mapping_of_the_same_memory() {
+    let dir = TempDir::new("attach");
+    let path = dir.path().join("jk.shm");
+    let size = ShmTable::size_for(2, 8);
+    let t = ShmTable::create(JkShmFile::create(&path, size).unwrap(), 2, 8).unwrap();
+    let (lb, fresh) = t.claim_lb("balancer").unwrap();
+    assert!(fresh);
+    let (m, _) = t.claim_member("balancer", "tc1").unwrap();
+    t.member(m).lb_value.store(42, Ordering::Relaxed);
+
+    // A tool (or another process) maps the same file.
+    let other = ShmTable::attach(JkShmFile::open(&path).unwrap()).unwrap();
+    assert_eq!(other.lb_capacity(), 2);
+    assert_eq!(other.member_capacity(), 8);
+    assert_eq!(other.used(), (1, 1));
+    assert_eq!(other.lb(lb).name.load(), "balancer");
+    assert_eq!(other.member(m).lb_value.load(Ordering::Relaxed), 42);
+    // Claiming again finds the record instead of making a new one.
+    assert_eq!(other.claim_lb("balancer").unwrap(), (lb, false));
+    assert_eq!(other.claim_member("balancer", "tc1").unwrap(), (m, false));
+    // Writes through one mapping are seen through the other.
+    other.member(m).errors.fetch_add(3, Ordering::Relaxed);
+    assert_eq!(t.member(m).errors.load(Ordering::Relaxed), 3);
+    assert_eq!(t.header().children.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn the_shm_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    let path = dir.path().join("jk.shm");
+    let _t = ShmTable::create(
+        JkShmFile::create(&path, ShmTable::size_for(1, 1)).unwrap(),
+        1,
+        1,
+    )
+    .unwrap();
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.len() as usize, ShmTable::size_for(1, 1));
+}
+
+#[test]
+fn foreign_or_stale_memory_is_refused_with_a_reason() {
+    // Zeroed memory is not a table.
+    let e = ShmTable::attach(Region::heap(4096)).unwrap_err();
+    assert_eq!(e, ShmError::NotATable);
+    // Too small for what the configuration needs.
+    let e = ShmTable::create(Region::heap(100), 1, 4).unwrap_err();
+    assert!(matches!(e, ShmError::TooSmall { .. }));
+    assert!(e.to_string().contains("JkShmSize"), "{e}");
+    // A table written by another layout version.
+    let dir = TempDir::new("version");
+    let path = dir.path().join("jk.shm");
+    let t = ShmTable::create(
+        JkShmFile::create(&path, ShmTable::size_for(1, 1)).unwrap(),
+        1,
+        1,
+    )
+    .unwrap();
+    t.header().layout_version.store(99, Ordering::Relaxed);
+    let e = ShmTable::attach(JkShmFile::open(&path).unwrap()).unwrap_err();
+    assert!(matches!(e, ShmError::Version { found: 99, .. }), "{e:?}");
+    assert!(e.to_string().contains("stale JkShmFile"));
+    // A truncated file.
+    let t2 = ShmTable::create(
+        JkShmFile::create(&path, ShmTable::size_for(1, 4)).unwrap(),
+        1,
+        4,
+    )
+    .unwrap();
+    drop(t2);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(200)
+        .unwrap();
+    let e = ShmTable::attach(JkShmFile::open(&path).unwrap()).unwrap_err();
+    assert!(matches!(e, ShmError::TooSmall { .. }), "{e:?}");
+    // A path that cannot be created names the file.
+    let e = JkShmFile::create(&dir.path().join("no/such/dir/jk.shm"), 64).unwrap_err();
+    assert!(e.to_string().contains("no/such/dir/jk.shm"), "{e}");
+}
+
+#[test]
+fn records_run_out_clearly_and_names_have_a_limit() {
+    let t = ShmTable::heap(1, 2);
+    t.claim_lb("lb").unwrap();
+    let e = t.claim_lb("lb2").unwrap_err();
+    assert!(matches!(
+        e,
+        ShmError::Full {
+            what: "balancer",
+            capacity: 1
+        }
+    ));
+    t.claim_member("lb", "a").unwrap();
+    t.claim_member("lb", "b").unwrap();
+    assert!(matches!(
+        t.claim_member("lb", "c"),
+        Err(ShmError::Full { .. })
+    ));
+    // Same member name under another parent is another record.
+    assert!(t.claim_member("other", "a").is_err());
+    let long = "x".repeat(Text::MAX + 1);
+    let e = t.claim_lb(&long).unwrap_err();
+    assert!(e.to_string().contains("63 bytes"), "{e}");
+}
+
+#[test]
+fn foreign_memory_must_be_aligned() {
+    let mut words = vec![0u64; ShmTable::size_for(1, 1) / 8 + 2];
+    let base = std::ptr::NonNull::new(words.as_mut_ptr() as *mut u8).unwrap();
+    // SAFETY (test): `words` outlives the table below and is only used through it.
+    let misaligned = unsafe { base.add(1) };
+    // SAFETY (test): as above; the call itself must refuse the pointer.
+    let e = unsafe { Region::from_raw(misaligned, 64) }.unwrap_err();
+    assert!(e.to_string().contains("aligned"));
+    // SAFETY (test): aligned, zeroed, sized, and `words` outlives `t`.
+    let region = unsafe { Region::from_raw(base, words.len() * 8) }.unwrap();
+    let t = ShmTable::create(region, 1, 1).unwrap();
+    t.claim_lb("lb").unwrap();
+    drop(t);
+    assert_ne!(
+        words[0], 0,
+        "the table was written into the caller's memory"
+    );
+}
+
+#[test]
+fn an_anonymous_mapping_is_shared_with_forked_children() {
+    let size = ShmTable::size_for(1, 2);
+    let t = ShmTable::create(Region::anonymous(size).unwrap(), 1, 2).unwrap();
+    let (m, _) = t.claim_member("lb", "tc1").unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..10_000 {
+                    t.member(m).elected.fetch_add(1, Ordering::Relaxed);
+                }
+                0
+            })
+        })
+        .collect();
+    for c in children {
+        assert_eq!(c.wait(), 0);
+    }
+    assert_eq!(t.member(m).elected.load(Ordering::Relaxed), 30_000);
+}
+
+#[test]
+fn the_table_lock_excludes_other_processes() {
+    let t = ShmTable::create(Region::anonymous(ShmTable::size_for(1, 1)).unwrap(), 1, 1).unwrap();
+    let (m, _) = t.claim_member("lb", "a").unwrap();
+    // Non-atomic read-modify-write under the lock: lost updates would show without it.
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..5_000 {
+                    let _g = t.lock();
+                    let v = t.member(m).lb_value.load(Ordering::Relaxed);
+                    std::hint::spin_loop();
+                    t.member(m).lb_value.store(v + 1, Ordering::Relaxed);
+                }
+                0
+            })
+        })
+        .collect();
+    for c in children {
+        assert_eq!(c.wait(), 0);
+    }
+    assert_eq!(t.member(m).lb_value.load(Ordering::Relaxed), 15_000);
+}
+
+#[test]
+fn a_lock_left_by_a_dead_process_is_taken_over() {
+    let t = ShmTable::create(Region::anonymous(ShmTable::size_for(1, 1)).unwrap(), 1, 1).unwrap();
+    let child = fork_child(|| {
+        std::mem::forget(t.lock());
+        0
+    });
+    assert_eq!(child.wait(), 0);
+    assert_ne!(t.header().lock_owner.load(Ordering::Relaxed), 0);
+    // Would spin forever if the dead holder were trusted.
+    let g = t.lock();
+    drop(g);
+    assert_eq!(t.header().lock_owner.load(Ordering::Relaxed), 0);
+}
