@@ -1,1 +1,312 @@
-//! Choosing a member as mod_jk does (issue 4).
+//! Choosing a member as mod_jk does (mod_jk.md §3), over the shared state table ([`crate::shm`]).
+//!
+//! # Using it
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use lb_core::balancer::{Balancer, LbSpec, MemberSpec, Next, Outcome, Traffic};
+//! use lb_core::shm::ShmTable;
+//!
+//! let members = [MemberSpec::named("tc1"), MemberSpec::named("tc2").lbfactor(2)];
+//! let table = Arc::new(ShmTable::heap(1, members.len()));
+//! let lb = Balancer::new(&LbSpec::named("lb"), &members, table, 1_700_000_000).unwrap();
+//!
+//! // One request: the session id (from `route::session_id`) and the mount's flags.
+//! let now = 1_700_000_000;
+//! let mut req = lb.request(Some("ABC.tc1"), Default::default());
+//! loop {
+//!     match req.next(now) {
+//!         Next::Try(choice) => {
+//!             let busy = lb.start(&req, choice.member); // counts busy, elected, lb_value
+//!             // ... drive the exchange with member `choice.member` ...
+//!             let verdict = req.finish(busy, Outcome::Success, Traffic::default(), now);
+//!             if !verdict.failover { break; }
+//!         }
+//!         Next::Wait(pause) => std::thread::sleep(pause), // retry_interval between rounds
+//!         Next::GiveUp { .. } => break, // 503 unless an attempt said otherwise
+//!     }
+//! }
+//! lb.maintain(now); // from time to time: decay, recovery; one process per interval does it
+//! ```
+//!
+//! - [`Balancer::choose`] is the one-shot form (no retry state): the member for a request with
+//!   an optional session id, or [`NoMember`].
+//! - [`Request`] carries one request's attempts: the members that failed in this round (mod_jk's
+//!   "local error" copy of the states), the round and attempt counters (`retries`,
+//!   `lb_retries`, `retry_interval`), the one forced recovery, the route to forward.
+//! - [`Balancer::start`] returns a [`Busy`] guard (busy counters, lb_value per method);
+//!   [`Request::finish`] / [`Busy::finish`] apply the outcome table of §3.7.
+//! - [`Balancer::record`] applies an [`Outcome`] without a request (the bare table).
+//! - [`Balancer::maintain`]: decay, ERROR → RECOVER, escalation, IDLE, forced recovery; the
+//!   clock is a parameter (Unix seconds) everywhere, so tests drive time.
+//! - [`Balancer::change`] / [`Balancer::change_lb`]: status-worker changes, pushed to the table
+//!   and pulled by every process through the lb record's sequence number.
+//! - [`Balancer::stats`]: counters for the status page.
+//!
+//! Choosing takes no lock (atomics and a per-process configuration copy), except with
+//! `lock=Pessimistic`, where the table lock is held around choosing and every update.
+
+mod change;
+mod choose;
+mod conf;
+mod maintain;
+mod mult;
+mod outcome;
+mod request;
+mod spec;
+mod state;
+mod stats;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+pub use change::{LbChange, MemberChange};
+pub use choose::{Choice, NoMember};
+pub use conf::{Conf, MemberConf};
+pub use maintain::Maintenance;
+pub use mult::lb_mults;
+pub use outcome::{Busy, Outcome, Traffic, Verdict};
+pub use request::{Flags, Next, Request};
+pub use spec::{default_domain, LbSpec, MemberSpec};
+pub use state::{
+    activation_code, activation_from_code, selectable, state_code, state_from_code, usable,
+    usable_sticky, State,
+};
+pub use stats::{LbStats, MemberStats};
+
+use crate::shm::{LbSlot, MemberSlot, Published, ShmError, ShmTable, Text};
+
+/// Why a balancer could not be set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BalancerError {
+    NoMembers {
+        lb: String,
+    },
+    DuplicateMember {
+        lb: String,
+        member: String,
+    },
+    /// More members than choosing supports (mod_jk has no such limit, but nobody runs 4096).
+    TooManyMembers {
+        lb: String,
+        count: usize,
+    },
+    TextTooLong {
+        lb: String,
+        member: String,
+        what: &'static str,
+    },
+    Shm(ShmError),
+}
+
+impl std::fmt::Display for BalancerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BalancerError::NoMembers { lb } => {
+                write!(
+                    f,
+                    "load balancer '{lb}' has no members; list them in balance_workers"
+                )
+            }
+            BalancerError::DuplicateMember { lb, member } => write!(
+                f,
+                "load balancer '{lb}' lists member '{member}' twice in balance_workers"
+            ),
+            BalancerError::TooManyMembers { lb, count } => write!(
+                f,
+                "load balancer '{lb}' has {count} members; at most {MAX_MEMBERS} are supported"
+            ),
+            BalancerError::TextTooLong { lb, member, what } => write!(
+                f,
+                "member '{member}' of load balancer '{lb}': {what} is longer than {} bytes",
+                Text::MAX
+            ),
+            BalancerError::Shm(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BalancerError {}
+
+impl From<ShmError> for BalancerError {
+    fn from(e: ShmError) -> Self {
+        BalancerError::Shm(e)
+    }
+}
+
+/// Most members one lb may have.
+pub const MAX_MEMBERS: usize = 4096;
+
+/// One lb worker in one process: its configuration copy, its records in the shared table, and
+/// the per-process round-robin offset. Cheap to share between threads (`&Balancer`).
+pub struct Balancer {
+    table: Arc<ShmTable>,
+    lb: usize,
+    /// Table record of each member, in configuration order.
+    slots: Vec<usize>,
+    conf: Published<Conf>,
+    /// mod_jk's `next_offset`: where the next by-value scan starts (per process).
+    next_offset: AtomicUsize,
+}
+
+impl std::fmt::Debug for Balancer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Balancer")
+            .field("lb", &self.lb)
+            .field("slots", &self.slots)
+            .field("conf", self.conf.load())
+            .finish()
+    }
+}
+
+impl Balancer {
+    /// Set up lb `spec` with `members` over `table`. The first process to do so for this lb
+    /// name pushes the configuration into the table; a later one (or one attaching to a table
+    /// that survived) pulls what is there, keeping status-worker changes. `now`: Unix seconds.
+    pub fn new(
+        spec: &LbSpec,
+        members: &[MemberSpec],
+        table: Arc<ShmTable>,
+        now: i64,
+    ) -> Result<Balancer, BalancerError> {
+        validate(spec, members)?;
+        let mut conf = Conf::from_spec(spec, members);
+        let (lb, _) = table.claim_lb(&spec.name)?;
+        let mut slots = Vec::with_capacity(members.len());
+        for m in members {
+            slots.push(table.claim_member(&spec.name, &m.name)?.0);
+        }
+        let lb_slot = table.lb(lb);
+        let member_slots: Vec<&MemberSlot> = slots.iter().map(|&i| table.member(i)).collect();
+        // Whoever first holds the lock with sequence 0 pushes (also after a process died
+        // between claiming and pushing); everyone else pulls.
+        let guard = table.lock();
+        if lb_slot.sequence.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            conf.sequence = 1;
+            conf::push_fresh(&conf, lb_slot, &member_slots, now);
+        } else {
+            conf = conf::pull(&conf, lb_slot, &member_slots);
+        }
+        drop(guard);
+        drop(member_slots);
+        Ok(Balancer {
+            table,
+            lb,
+            slots,
+            conf: Published::new(conf),
+            next_offset: AtomicUsize::new(0),
+        })
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The table this balancer lives in.
+    pub fn table(&self) -> &Arc<ShmTable> {
+        &self.table
+    }
+
+    /// This process's configuration copy, pulled first if another process changed it.
+    pub fn conf(&self) -> &Conf {
+        let c = self.conf.load();
+        let seq = self
+            .lb_slot()
+            .sequence
+            .load(std::sync::atomic::Ordering::Acquire);
+        if seq == c.sequence {
+            return c;
+        }
+        self.pull()
+    }
+
+    /// Pull under the table lock (writers hold it while they rewrite texts).
+    fn pull(&self) -> &Conf {
+        let _g = self.table.lock();
+        let base = self.conf.load();
+        let fresh = conf::pull(base, self.lb_slot(), &self.member_slots());
+        if fresh != *base {
+            self.conf.store(fresh);
+        }
+        self.conf.load()
+    }
+
+    /// Index of the member named `name`.
+    pub fn member_index(&self, name: &str) -> Option<usize> {
+        self.conf.load().members.iter().position(|m| m.name == name)
+    }
+
+    /// The route forwarded with `choice` (`JK_WORKER_ROUTE`): the member's route, or its
+    /// domain when the member was found through the domain.
+    pub fn route_of(&self, choice: &Choice) -> String {
+        let conf = self.conf();
+        match conf.members.get(choice.member) {
+            Some(m) if choice.via_domain => m.domain.clone(),
+            Some(m) => m.route.clone(),
+            None => String::new(),
+        }
+    }
+
+    /// The shared record of `member` (status pages, tools, tests).
+    pub fn member_slot(&self, member: usize) -> Option<&MemberSlot> {
+        self.slots.get(member).map(|&i| self.table.member(i))
+    }
+
+    /// The shared record of the lb itself.
+    pub fn lb_slot(&self) -> &LbSlot {
+        self.table.lb(self.lb)
+    }
+
+    fn slot(&self, member: usize) -> &MemberSlot {
+        self.table.member(self.slots[member])
+    }
+
+    fn member_slots(&self) -> Vec<&MemberSlot> {
+        self.slots.iter().map(|&i| self.table.member(i)).collect()
+    }
+
+    /// The table lock when `lock=Pessimistic`, nothing otherwise.
+    fn pessimistic(&self, conf: &Conf) -> Option<crate::shm::TableLock<'_>> {
+        (conf.lb.lock == crate::config::Lock::Pessimistic).then(|| self.table.lock())
+    }
+}
+
+fn validate(spec: &LbSpec, members: &[MemberSpec]) -> Result<(), BalancerError> {
+    let lb = || spec.name.clone();
+    if members.is_empty() {
+        return Err(BalancerError::NoMembers { lb: lb() });
+    }
+    if members.len() > MAX_MEMBERS {
+        return Err(BalancerError::TooManyMembers {
+            lb: lb(),
+            count: members.len(),
+        });
+    }
+    for (i, m) in members.iter().enumerate() {
+        if members[..i].iter().any(|o| o.name == m.name) {
+            return Err(BalancerError::DuplicateMember {
+                lb: lb(),
+                member: m.name.clone(),
+            });
+        }
+        for (what, text) in [
+            ("route", &m.route),
+            ("domain", &m.domain),
+            ("redirect", &m.redirect),
+        ] {
+            if !Text::fits(text) {
+                return Err(BalancerError::TextTooLong {
+                    lb: lb(),
+                    member: m.name.clone(),
+                    what,
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Status-worker changes (mod_jk.md §3.2, §3.8): written to the table under its lock with the
+//! lb record's sequence bumped, so every process pulls them before its next choice. Changing an
+//! activation resets the lb values (except Busyness); changing a factor recomputes every
+//! member's `lb_mult`.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
+
+use super::conf;
+use super::state::{state_code, State};
+use super::{Balancer, BalancerError};
+use crate::config::{Activation, Lock, Method};
+use crate::shm::Text;
+
+/// A change to one member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberChange {
+    Activation(Activation),
+    LbFactor(u32),
+    Route(String),
+    Domain(String),
+    Redirect(String),
+    Distance(u32),
+}
+
+/// A change to the lb itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LbChange {
+    StickySession(bool),
+    StickySessionForce(bool),
+    Method(Method),
+    Lock(Lock),
+    Retries(u32),
+    RetryIntervalMs(u32),
+    RecoverTime(u32),
+    ErrorEscalationTime(u32),
+    MaxReplyTimeouts(u32),
+}
+
+impl Balancer {
+    /// Apply a status-worker change to `member` for every process.
+    pub fn change(&self, member: usize, change: MemberChange) -> Result<(), BalancerError> {
+        let Some(name) = self.conf.load().members.get(member).map(|m| m.name.clone()) else {
+            return Err(BalancerError::NoMembers {
+                lb: self.conf.load().lb.name.clone(),
+            });
+        };
+        if let MemberChange::Route(t) | MemberChange::Domain(t) | MemberChange::Redirect(t) =
+            &change
+        {
+            if !Text::fits(t) {
+                return Err(BalancerError::TextTooLong {
+                    lb: self.conf.load().lb.name.clone(),
+                    member: name,
+                    what: "the new value",
+                });
+            }
+        }
+        self.rewrite(|c| {
+            let m = &mut c.members[member];
+            match change {
+                MemberChange::Activation(a) => {
+                    m.activation = a;
+                    true
+                }
+                MemberChange::LbFactor(f) => {
+                    m.lbfactor = f.max(1);
+                    c.remult();
+                    false
+                }
+                MemberChange::Route(r) => {
+                    m.route = r;
+                    false
+                }
+                MemberChange::Domain(d) => {
+                    m.domain = d;
+                    false
+                }
+                MemberChange::Redirect(r) => {
+                    m.redirect = r;
+                    false
+                }
+                MemberChange::Distance(d) => {
+                    m.distance = d;
+                    false
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Apply a status-worker change to the lb for every process.
+    pub fn change_lb(&self, change: LbChange) {
+        self.rewrite(|c| {
+            let s = &mut c.lb;
+            match change {
+                LbChange::StickySession(v) => s.sticky_session = v,
+                LbChange::StickySessionForce(v) => s.sticky_session_force = v,
+                LbChange::Method(m) => s.method = m,
+                LbChange::Lock(l) => s.lock = l,
+                LbChange::Retries(n) => s.retries = n.max(1),
+                LbChange::RetryIntervalMs(n) => s.retry_interval_ms = n,
+                LbChange::RecoverTime(n) => s.recover_time = n.max(1),
+                LbChange::ErrorEscalationTime(n) => s.error_escalation_time = n,
+                LbChange::MaxReplyTimeouts(n) => s.max_reply_timeouts = n,
+            }
+            false
+        });
+    }
+
+    /// Status worker "reset": zero the counters of `member` (all members when `None`).
+    pub fn reset(&self, member: Option<usize>, now: i64) {
+        let _g = self.table().lock();
+        for i in (0..self.len()).filter(|&i| member.is_none_or(|m| m == i)) {
+            let s = self.slot(i);
+            for c in [
+                &s.elected,
+                &s.elected_snapshot,
+                &s.sessions,
+                &s.errors,
+                &s.client_errors,
+                &s.reply_timeouts,
+                &s.bytes_read,
+                &s.bytes_written,
+                &s.max_busy,
+            ] {
+                c.store(0, Relaxed);
+            }
+            s.last_reset.store(now, Relaxed);
+        }
+        if member.is_none() {
+            self.lb_slot().max_busy.store(0, Relaxed);
+            self.lb_slot().last_reset.store(now, Relaxed);
+        }
+    }
+
+    /// Status worker "recover": put a member in ERROR up for recovery now.
+    pub fn recover_now(&self, member: usize) {
+        if member < self.len() {
+            let _ = self.slot(member).state.compare_exchange(
+                state_code(State::Error),
+                state_code(State::Recover),
+                Relaxed,
+                Relaxed,
+            );
+        }
+    }
+
+    /// Pull the newest configuration under the lock, let `edit` change it (returning true
+    /// when lb values must be reset), push it with the next sequence number, and publish it
+    /// to this process.
+    fn rewrite(&self, edit: impl FnOnce(&mut conf::Conf) -> bool) {
+        let _g = self.table().lock();
+        let lb = self.lb_slot();
+        let slots = self.member_slots();
+        let mut c = conf::pull(self.conf.load(), lb, &slots);
+        let reset = edit(&mut c);
+        if reset && c.lb.method != Method::Busyness {
+            for s in &slots {
+                s.lb_value.store(0, Relaxed);
+            }
+        }
+        c.sequence = lb.sequence.load(Acquire) + 1;
+        conf::push(&c, lb, &slots);
+        self.conf.store(c);
+    }
+}

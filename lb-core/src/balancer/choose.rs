@@ -1,0 +1,206 @@
+//! Choosing a member for one attempt (mod_jk.md §3.4, §3.6): the single-member shortcut, the
+//! sticky route (exact route, then domain, then the unusable member's redirect or domain),
+//! `sticky_session_force`, the best member by distance then lb_value from the rotating offset,
+//! and the redirect failover when nothing is usable. One small function per rule.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::conf::Conf;
+use super::request::Excluded;
+use super::state::{state_from_code, usable, usable_sticky, State};
+use super::Balancer;
+use crate::config::Activation;
+
+/// The member for one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// Index into the lb's members (configuration order).
+    pub member: usize,
+    /// Chosen by the request's own session route (not a failover or a new balancing decision):
+    /// `set_session_cookie` applies only when this is false.
+    pub sticky: bool,
+    /// Found through the session route's domain: the domain is the route forwarded.
+    pub via_domain: bool,
+}
+
+/// No member can take the request now (every one is in error, busy, stopped or disabled, or
+/// `sticky_session_force` forbids leaving the session's member).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoMember;
+
+impl std::fmt::Display for NoMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no member of the load balancer can take the request")
+    }
+}
+
+impl std::error::Error for NoMember {}
+
+/// What choosing looks at: the configuration copy, the live states, this request's exclusions.
+pub(crate) struct View<'a> {
+    pub lb: &'a Balancer,
+    pub conf: &'a Conf,
+    pub excluded: &'a Excluded,
+    pub stateless: bool,
+    /// Per-mount activation overrides (`active=`/`disabled=`/`stopped=` rule extensions).
+    pub overrides: Option<&'a [Option<Activation>]>,
+}
+
+impl View<'_> {
+    /// A member's state for this request: ERROR when it already failed in this round (mod_jk's
+    /// local error), the shared state otherwise.
+    fn state(&self, i: usize) -> State {
+        if self.excluded.contains(i) {
+            State::Error
+        } else {
+            state_from_code(self.lb.slot(i).state.load(Relaxed))
+        }
+    }
+
+    fn activation(&self, i: usize) -> Activation {
+        self.overrides
+            .and_then(|o| o.get(i).copied().flatten())
+            .unwrap_or(self.conf.members[i].activation)
+    }
+
+    fn usable(&self, i: usize) -> bool {
+        usable(self.state(i), self.activation(i))
+    }
+
+    fn usable_sticky(&self, i: usize) -> bool {
+        usable_sticky(self.state(i), self.activation(i))
+    }
+
+    fn lb_value(&self, i: usize) -> u64 {
+        self.lb.slot(i).lb_value.load(Relaxed)
+    }
+
+    /// `get_most_suitable_worker`.
+    pub fn pick(&self, session_id: Option<&str>) -> Option<Choice> {
+        if self.conf.members.len() == 1 {
+            if let Some(single) = self.single() {
+                return single;
+            }
+        }
+        let _lock = self.lb.pessimistic(self.conf);
+        if let Some(id) = session_id {
+            if let Some(c) = crate::route::routes(id).find_map(|r| self.by_session_route(r)) {
+                return Some(c);
+            }
+            if self.conf.lb.sticky_session_force {
+                return None;
+            }
+        }
+        self.by_value().or_else(|| self.failover())
+    }
+
+    /// The only member: taken (as sticky) when sticky-usable and not disabled, refused when not
+    /// sticky-usable; a disabled one goes through normal choosing (`None` = not decided here).
+    fn single(&self) -> Option<Option<Choice>> {
+        if !self.usable_sticky(0) {
+            return Some(None);
+        }
+        (self.activation(0) != Activation::Disabled).then_some(Some(Choice {
+            member: 0,
+            sticky: true,
+            via_domain: false,
+        }))
+    }
+
+    /// `find_by_session`: the first member whose route is exactly `route`.
+    fn by_route(&self, route: &str) -> Option<usize> {
+        self.conf.members.iter().position(|m| m.route == route)
+    }
+
+    /// `find_best_bydomain`: among usable members whose domain is the part of `route` before
+    /// its first `.`, the lowest distance, then the lowest lb_value (first wins ties).
+    fn by_domain(&self, route: &str) -> Option<usize> {
+        let domain = route.split_once('.').map_or(route, |(d, _)| d);
+        let mut best: Option<(usize, u32, u64)> = None;
+        for (i, m) in self.conf.members.iter().enumerate() {
+            if m.domain.is_empty() || m.domain != domain || !self.usable(i) {
+                continue;
+            }
+            let v = self.lb_value(i);
+            let better = match best {
+                None => true,
+                Some((_, d, cur)) => m.distance < d || (m.distance == d && v < cur),
+            };
+            if better {
+                best = Some((i, m.distance, v));
+            }
+        }
+        best.map(|(i, _, _)| i)
+    }
+
+    /// `find_bysession_route`.
+    fn by_session_route(&self, route: &str) -> Option<Choice> {
+        let (mut member, mut via_domain, sticky) = match self.by_route(route) {
+            Some(i) => (i, false, true),
+            None => (self.by_domain(route)?, true, false),
+        };
+        if self.usable_sticky(member) {
+            return Some(Choice {
+                member,
+                sticky,
+                via_domain,
+            });
+        }
+        // The session's member cannot take it: force, redirect, or its domain.
+        if self.conf.lb.sticky_session_force {
+            return None;
+        }
+        let failed = &self.conf.members[member];
+        if !failed.redirect.is_empty() {
+            member = self.by_route(&failed.redirect)?;
+            via_domain = false;
+        } else if !failed.domain.is_empty() && !via_domain {
+            member = self.by_domain(&failed.domain)?;
+            via_domain = true;
+        }
+        self.usable_sticky(member).then_some(Choice {
+            member,
+            sticky: false,
+            via_domain,
+        })
+    }
+
+    /// `find_best_byvalue`: scan every member once from the rotating offset; among usable ones
+    /// the lowest distance, then (unless stateless) the lowest lb_value; ties go to the first
+    /// scanned. The offset moves past each new candidate.
+    fn by_value(&self) -> Option<Choice> {
+        let n = self.conf.members.len();
+        let offset = self.lb.next_offset.load(Relaxed) % n.max(1);
+        let mut best: Option<(usize, u32, u64)> = None;
+        for j in offset..offset + n {
+            let i = j % n;
+            if !self.usable(i) {
+                continue;
+            }
+            let d = self.conf.members[i].distance;
+            let v = self.lb_value(i);
+            let better = match best {
+                None => true,
+                Some((_, bd, bv)) => d < bd || (!self.stateless && d == bd && v < bv),
+            };
+            if better {
+                best = Some((i, d, v));
+            }
+        }
+        let (member, _, _) = best?;
+        self.lb.next_offset.store(member + 1, Relaxed);
+        Some(Choice {
+            member,
+            sticky: false,
+            via_domain: false,
+        })
+    }
+
+    /// `find_failover_worker`: nothing usable; the first member with a `redirect` names the
+    /// route to try, as if it were a session route (never sticky).
+    fn failover(&self) -> Option<Choice> {
+        let redirect = self.conf.members.iter().find(|m| !m.redirect.is_empty())?;
+        self.by_session_route(&redirect.redirect)
+            .map(|c| Choice { sticky: false, ..c })
+    }
+}
