@@ -1,2 +1,267 @@
-//! The forwarding engine.
+//! The forwarding engine: one request from the web server through a chosen member's pooled AJP
+//! connection and back, with retries and failover only where they are safe.
+//!
+//! The adapter builds a [`Worker`] per configured `ajp13` or `lb` worker at startup (each owns
+//! one connection [`Pool`] per member in this process), then per request fills a
+//! [`RequestHead`], implements [`ServerSide`] over its request object and calls [`forward`].
+//! Members are chosen through the [`Selector`] trait, which the balancer implements; a plain
+//! `ajp13` worker uses [`Single`].
+//!
+//! Layout: [`spec`] (a worker's settings), [`server`] (the adapter's side), [`request`] (the
+//! Forward Request), [`body`] (replay buffer), [`timeouts`], [`attempt`] (one exchange),
+//! [`retry`] (the service loop), [`failure`] (outcome and status mapping), [`notes`] (log notes).
+
+pub mod attempt;
+pub mod body;
+pub mod failure;
+pub mod notes;
+pub mod request;
+pub mod retry;
+pub mod selector;
+pub mod server;
 pub mod spec;
+pub mod timeouts;
+
+use std::time::Instant;
+
+use crate::pool::{Maintained, Pool};
+
+pub use attempt::Progress;
+pub use failure::Failure;
+pub use notes::Attempted;
+pub use retry::Rounds;
+pub use selector::{Activation, InOrder, Outcome, Pick, Selector, Single, Traffic};
+pub use server::{ForwardOptions, RequestBody, RequestHead, ServerSide, Tls};
+pub use spec::AjpWorkerSpec;
+
+use body::Body;
+
+/// A configured worker in this process: its members' pools and how to choose among them.
+pub struct Worker {
+    name: String,
+    members: Vec<Pool>,
+    selector: Box<dyn Selector>,
+    rounds: Rounds,
+    is_lb: bool,
+    /// The most body a first packet may carry on every member.
+    first_body_max: usize,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("members", &self.members.len())
+            .field("rounds", &self.rounds)
+            .field("is_lb", &self.is_lb)
+            .finish()
+    }
+}
+
+impl Worker {
+    /// A plain `ajp13` worker: one member, its own `retries`, no route attribute.
+    pub fn ajp13(spec: AjpWorkerSpec) -> Self {
+        let selector = Box::new(Single::new(spec.busy_limit));
+        let mut w = Worker::build(spec.name.clone(), vec![spec], selector, Rounds::SINGLE);
+        w.is_lb = false;
+        w
+    }
+
+    /// An `lb` worker over `members` (in the order the selector's indices refer to).
+    pub fn lb(
+        name: &str,
+        members: Vec<AjpWorkerSpec>,
+        selector: Box<dyn Selector>,
+        rounds: Rounds,
+    ) -> Self {
+        Worker::build(name.to_owned(), members, selector, rounds)
+    }
+
+    fn build(
+        name: String,
+        members: Vec<AjpWorkerSpec>,
+        selector: Box<dyn Selector>,
+        rounds: Rounds,
+    ) -> Self {
+        let first_body_max = members
+            .iter()
+            .map(|m| m.max_packet_size.max_body_to_container())
+            .min()
+            .unwrap_or(0);
+        Worker {
+            name,
+            members: members.into_iter().map(Pool::new).collect(),
+            selector,
+            rounds,
+            is_lb: true,
+            first_body_max,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn members(&self) -> &[Pool] {
+        &self.members
+    }
+
+    pub fn selector(&self) -> &dyn Selector {
+        &*self.selector
+    }
+
+    /// Pool maintenance for every member (idle timeout, interval CPing) as of `now`.
+    pub fn maintain(&self, now: Instant) -> Maintained {
+        let mut total = Maintained::default();
+        for p in &self.members {
+            let m = p.maintain(now);
+            total.closed_idle += m.closed_idle;
+            total.pinged += m.pinged;
+            total.ping_failed += m.ping_failed;
+        }
+        total
+    }
+}
+
+/// How a forwarded request ended.
+#[derive(Debug)]
+pub struct Forwarded<'w> {
+    /// The status the client got (`response_started`) or should get as an error page.
+    pub status: u16,
+    /// The response head went to the client: the adapter must not write an error page.
+    pub response_started: bool,
+    /// The last failure, if the request did not succeed.
+    pub failure: Option<Failure>,
+    /// Members attempted, in order (one entry per member, not per connection attempt).
+    pub members_tried: u32,
+    pub first: Option<Attempted<'w>>,
+    pub last: Option<Attempted<'w>>,
+    worker: &'w str,
+    is_lb: bool,
+}
+
+impl Forwarded<'_> {
+    /// The member that served the request, if one did.
+    pub fn served_by(&self) -> Option<usize> {
+        self.last
+            .filter(|a| a.outcome == Outcome::Success)
+            .map(|a| a.member)
+    }
+
+    /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*`.
+    pub fn notes(&self) -> Vec<(&'static str, String)> {
+        notes::render(
+            self.worker,
+            self.is_lb,
+            self.first.as_ref(),
+            self.last.as_ref(),
+        )
+    }
+}
+
+/// Forward one request through `worker`.
+pub fn forward<'w>(
+    worker: &'w Worker,
+    head: &RequestHead<'_>,
+    server: &mut dyn ServerSide,
+) -> Forwarded<'w> {
+    let mut done = Forwarded {
+        status: 503,
+        response_started: false,
+        failure: None,
+        members_tried: 0,
+        first: None,
+        last: None,
+        worker: &worker.name,
+        is_lb: worker.is_lb,
+    };
+    let mut body = Body::new(head.body, worker.first_body_max);
+    let per_round = worker
+        .members
+        .len()
+        .min(worker.rounds.lb_retries.max(1) as usize);
+    let mut tried: Vec<usize> = Vec::new();
+    for round in 0..worker.rounds.retries.max(1) {
+        if round > 0 && !worker.rounds.retry_interval.is_zero() {
+            std::thread::sleep(worker.rounds.retry_interval);
+        }
+        tried.clear();
+        while tried.len() < per_round {
+            let Some(pick) = worker.selector.next(head.route, &tried) else {
+                break;
+            };
+            let Some(pool) = worker.members.get(pick.member) else {
+                break;
+            };
+            tried.push(pick.member);
+            let (result, progress) = on_member(worker, pool, pick, head, &mut body, server);
+            let outcome = match &result {
+                Ok(()) => Outcome::Success,
+                Err(f) => f.outcome(),
+            };
+            let spec = pool.spec();
+            let attempted = Attempted {
+                member: pick.member,
+                name: &spec.name,
+                route: &spec.route,
+                activation: pick.activation,
+                outcome,
+            };
+            done.members_tried += 1;
+            done.first.get_or_insert(attempted);
+            done.last = Some(attempted);
+            done.response_started = progress.response_started;
+            match result {
+                Ok(()) => {
+                    done.status = progress.status.unwrap_or(200);
+                    done.failure = None;
+                    return done;
+                }
+                Err(f) => {
+                    done.status = match (&f, progress.status) {
+                        (Failure::ClientGone, Some(s)) => s,
+                        _ => f.http_status(),
+                    };
+                    let again = retry::may_retry(&f, &progress, &body, spec, head.method);
+                    done.failure = Some(f);
+                    if !again {
+                        return done;
+                    }
+                }
+            }
+        }
+    }
+    // Every usable member failed, or none was usable: mod_jk's final mapping keeps the last
+    // member's error status, else 503.
+    done
+}
+
+/// One member's part, with its busy and outcome accounting.
+fn on_member(
+    worker: &Worker,
+    pool: &Pool,
+    pick: Pick,
+    head: &RequestHead<'_>,
+    body: &mut Body,
+    server: &mut dyn ServerSide,
+) -> (Result<(), Failure>, Progress) {
+    let mut progress = Progress::default();
+    if !worker.selector.enter(pick.member) {
+        let f = Failure::Busy;
+        worker
+            .selector
+            .record(pick.member, f.outcome(), progress.traffic);
+        return (Err(f), progress);
+    }
+    let route = worker.is_lb.then_some(pool.spec().route.as_str());
+    let result = retry::on_member(pool, pick, route, head, body, server, &mut progress);
+    let outcome = match &result {
+        Ok(()) => Outcome::Success,
+        Err(f) => f.outcome(),
+    };
+    worker
+        .selector
+        .record(pick.member, outcome, progress.traffic);
+    worker.selector.leave(pick.member);
+    (result, progress)
+}

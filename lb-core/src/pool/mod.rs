@@ -9,12 +9,14 @@
 //! `connection_pool_minsize`, and CPings those idle beyond `connection_ping_interval`.
 
 pub mod endpoint;
+pub mod ready;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use endpoint::{Endpoint, PingError, ReadError};
+pub use ready::Ready;
 
 use crate::forward::spec::AjpWorkerSpec;
 
@@ -192,11 +194,19 @@ pub struct Lease<'p> {
     ep: Option<Endpoint>,
 }
 
-impl Lease<'_> {
+impl<'p> Lease<'p> {
+    /// The pool this slot belongs to.
+    pub fn pool(&self) -> &'p Pool {
+        self.pool
+    }
+
     /// The pooled connection in this slot is dead: close it and, if another free slot holds an
     /// open connection, switch to that one. Returns whether an open connection is now held.
     pub fn replace_dead(&mut self) -> bool {
-        let ep = self.ep.as_mut().expect("a lease holds its endpoint until dropped");
+        let ep = self
+            .ep
+            .as_mut()
+            .expect("a lease holds its endpoint until dropped");
         ep.close();
         let mut s = self.pool.lock();
         if let Some(other) = s.open.pop() {
@@ -212,13 +222,17 @@ impl Lease<'_> {
 impl Deref for Lease<'_> {
     type Target = Endpoint;
     fn deref(&self) -> &Endpoint {
-        self.ep.as_ref().expect("a lease holds its endpoint until dropped")
+        self.ep
+            .as_ref()
+            .expect("a lease holds its endpoint until dropped")
     }
 }
 
 impl DerefMut for Lease<'_> {
     fn deref_mut(&mut self) -> &mut Endpoint {
-        self.ep.as_mut().expect("a lease holds its endpoint until dropped")
+        self.ep
+            .as_mut()
+            .expect("a lease holds its endpoint until dropped")
     }
 }
 

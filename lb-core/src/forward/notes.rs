@@ -1,0 +1,91 @@
+//! Notes for the request log (mod_jk.md §3.7): which worker and member served, and the first
+//! and last member attempted (`JK_LB_FIRST_*`, `JK_LB_LAST_*`).
+
+use super::selector::{Activation, Outcome};
+
+/// One member's part in the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempted<'w> {
+    pub member: usize,
+    pub name: &'w str,
+    pub route: &'w str,
+    pub activation: Option<Activation>,
+    pub outcome: Outcome,
+}
+
+impl Attempted<'_> {
+    /// mod_jk's state word for the log: "OK" when the member served or the client failed,
+    /// "ERR" otherwise, "OK/BUSY" when it was busy.
+    pub fn state(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Success | Outcome::ClientError | Outcome::StatusSoft => "OK",
+            Outcome::Busy => "OK/BUSY",
+            _ => "ERR",
+        }
+    }
+}
+
+/// The notes of one forwarded request, rendered only when the log asks.
+pub fn render(
+    worker: &str,
+    is_lb: bool,
+    first: Option<&Attempted<'_>>,
+    last: Option<&Attempted<'_>>,
+) -> Vec<(&'static str, String)> {
+    let mut notes = vec![("JK_WORKER_NAME", worker.to_owned())];
+    if let Some(l) = last {
+        notes.push(("JK_WORKER_ROUTE", l.route.to_owned()));
+    }
+    if !is_lb {
+        return notes;
+    }
+    type Names = [&'static str; 3];
+    const FIRST: Names = [
+        "JK_LB_FIRST_NAME",
+        "JK_LB_FIRST_ACTIVATION",
+        "JK_LB_FIRST_STATE",
+    ];
+    const LAST: Names = [
+        "JK_LB_LAST_NAME",
+        "JK_LB_LAST_ACTIVATION",
+        "JK_LB_LAST_STATE",
+    ];
+    for (names, a) in [(FIRST, first), (LAST, last)] {
+        if let Some(a) = a {
+            notes.push((names[0], a.name.to_owned()));
+            notes.push((
+                names[1],
+                a.activation.map_or("", Activation::code).to_owned(),
+            ));
+            notes.push((names[2], a.state().to_owned()));
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lb_notes_name_first_and_last() {
+        let a = |name, outcome| Attempted {
+            member: 0,
+            name,
+            route: name,
+            activation: Some(Activation::Active),
+            outcome,
+        };
+        let first = a("tc1", Outcome::Failed);
+        let last = a("tc2", Outcome::Success);
+        let notes = render("lb", true, Some(&first), Some(&last));
+        let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("JK_WORKER_NAME"), Some("lb"));
+        assert_eq!(get("JK_WORKER_ROUTE"), Some("tc2"));
+        assert_eq!(get("JK_LB_FIRST_NAME"), Some("tc1"));
+        assert_eq!(get("JK_LB_FIRST_STATE"), Some("ERR"));
+        assert_eq!(get("JK_LB_LAST_STATE"), Some("OK"));
+        assert_eq!(get("JK_LB_LAST_ACTIVATION"), Some("ACT"));
+        assert!(render("w", false, None, Some(&last)).len() == 2);
+    }
+}
