@@ -66,7 +66,8 @@ fn forward_uri_forms() {
     let original = "/app/a b;jsessionid=X.n1/ü%?#";
     let raw = "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23?q=1";
     assert_eq!(forward_uri(original, raw, ForwardUri::Proxy), "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23");
-    assert_eq!(forward_uri(original, raw, ForwardUri::Escaped), "/app/a%20b%3bjsessionid=X.n1/%c3%bc%25%3f%23");
+    // httpd ≥ 2.4.24 keeps `;` in ap_escape_uri; only the hex case differs from Proxy.
+    assert_eq!(forward_uri(original, raw, ForwardUri::Escaped), "/app/a%20b;jsessionid=X.n1/%c3%bc%25%3f%23");
     assert_eq!(forward_uri(original, raw, ForwardUri::Compat), original);
     assert_eq!(forward_uri(original, raw, ForwardUri::CompatUnparsed), "/app/a%20b;jsessionid=X.n1/%C3%BC%25%3F%23");
     // Nothing to escape: borrowed, unchanged.

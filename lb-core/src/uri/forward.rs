@@ -9,19 +9,23 @@ use crate::directive::options::ForwardUri;
 /// - `original`: the decoded path before normalisation (httpd's `r->uri` as mod_jk saved it);
 /// - `unparsed`: the raw request-target as the client sent it (query, if any, is cut off here).
 ///
-/// `Proxy` (default) re-encodes `original`, keeping letters, digits, `/` and
-/// ``~$-_.+!*'(),;:@&=`` and writing everything else as `%XX` (upper-case hex, as mod_jk's
-/// `jk_canonenc`), so `;jsessionid=` survives and `?`, `#`, `%`, space do not reach the backend
-/// unescaped. `Escaped` is httpd's `ap_escape_uri`: the same set without `;`, lower-case hex.
-/// `Compat` forwards `original` as is; `CompatUnparsed` forwards `unparsed` up to its `?`.
+/// `Proxy` (default) re-encodes `original` as mod_jk's `jk_canonenc` does: letters, digits, `/`
+/// and ``~$-_.+!*'(),;:@&=`` stay, every other byte becomes `%XX` (upper-case hex), so
+/// `;jsessionid=` survives and `?`, `#`, `%`, space do not reach the backend unescaped.
+/// `Escaped` is httpd's `ap_escape_uri`: since httpd 2.4.24 the same set of kept characters
+/// (`;` included), written with lower-case hex. `Compat` forwards `original` as is;
+/// `CompatUnparsed` forwards `unparsed` up to its `?`.
 pub fn forward_uri<'a>(original: &'a str, unparsed: &'a str, mode: ForwardUri) -> Cow<'a, str> {
     match mode {
-        ForwardUri::Proxy => escape(original, b"~$-_.+!*'(),;:@&=/", b"0123456789ABCDEF"),
-        ForwardUri::Escaped => escape(original, b"$-_.+!*'(),:@&=/~", b"0123456789abcdef"),
+        ForwardUri::Proxy => escape(original, KEEP, b"0123456789ABCDEF"),
+        ForwardUri::Escaped => escape(original, KEEP, b"0123456789abcdef"),
         ForwardUri::Compat => Cow::Borrowed(original),
         ForwardUri::CompatUnparsed => Cow::Borrowed(unparsed.split('?').next().unwrap_or("")),
     }
 }
+
+/// What both encoders leave alone besides ASCII letters and digits.
+const KEEP: &[u8] = b"~$-_.+!*'(),;:@&=/";
 
 /// `%XX`-encode every byte that is neither ASCII alphanumeric nor in `keep`.
 fn escape<'a>(s: &'a str, keep: &[u8], digits: &[u8; 16]) -> Cow<'a, str> {
