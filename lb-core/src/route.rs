@@ -36,28 +36,28 @@ pub fn routes(session_id: &str) -> impl Iterator<Item = &str> {
     session_id.split(';').filter_map(route_of)
 }
 
-/// The first `name=value` with a non-empty remainder after `=` (mod_jk skips `name=` at the very
-/// end and keeps looking).
+/// The session id mod_jk makes up when the web server forces a route (`JK_ROUTE` env var, only
+/// when stickiness applies): `.route`, so [`route_of`] gives the route and no real id is used.
+pub fn forced_session_id(route: &str) -> String {
+    format!(".{route}")
+}
+
+/// The first `name=value` with something after `=` (mod_jk skips `name=` at the very end and
+/// keeps looking); the value ends at `?`, `;` or `/` and may be empty (`;jsessionid=;x`).
 fn path_parameter<'a>(uri: &'a str, name: &str) -> Option<&'a str> {
     if name.is_empty() {
         return None;
     }
+    let bytes = uri.as_bytes();
     let mut from = 0;
-    while let Some(pos) = uri[from..].find(name) {
-        let start = from + pos + name.len();
-        if let Some(value) = uri[start..].strip_prefix('=') {
-            if !value.is_empty() {
-                let end = value.find(['?', ';', '/']).unwrap_or(value.len());
-                return Some(&value[..end]);
-            }
+    while let Some(at) = find(bytes, name.as_bytes(), from) {
+        let eq = at + name.len();
+        if bytes.get(eq) == Some(&b'=') && eq + 1 < bytes.len() {
+            let value = &uri[eq + 1..];
+            let end = value.find(['?', ';', '/']).unwrap_or(value.len());
+            return Some(&value[..end]);
         }
-        from += pos + 1;
-        if from >= uri.len() {
-            break;
-        }
-        while !uri.is_char_boundary(from) {
-            from += 1;
-        }
+        from = at + 1;
     }
     None
 }
@@ -68,35 +68,52 @@ fn cookie<'a>(headers: &[&'a str], name: &str) -> Option<Cow<'a, str>> {
     }
     let mut found: Option<Cow<'a, str>> = None;
     for header in headers {
+        let bytes = header.as_bytes();
         let mut from = 0;
-        while let Some(pos) = header[from..].find(name) {
-            let at = from + pos;
-            let before_ok = at == 0 || matches!(header.as_bytes()[at - 1], b';' | b',' | b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c);
-            let mut next = at + 1;
-            if before_ok {
-                let rest = header[at + name.len()..].trim_start_matches([' ', '\t', '\r', '\n', '\x0b', '\x0c']);
-                if let Some(value) = rest.strip_prefix('=').filter(|v| !v.is_empty()) {
-                    let end = value.find([';', ',']).unwrap_or(value.len());
-                    let raw = &value[..end];
-                    let id = match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-                        Some(inner) if raw.len() > 1 => inner,
-                        _ => raw,
-                    };
+        while let Some(at) = find(bytes, name.as_bytes(), from) {
+            // Where mod_jk resumes: one byte past the occurrence, or past what it consumed.
+            let mut resume = at + 1;
+            let starts_cookie = at == 0 || matches!(bytes[at - 1], b';' | b',') || is_c_space(bytes[at - 1]);
+            if starts_cookie {
+                let mut i = at + name.len();
+                while i < bytes.len() && is_c_space(bytes[i]) {
+                    i += 1;
+                }
+                // `name=` must be followed by something; a lone `name` or `name=` at the end is skipped.
+                if bytes.get(i) == Some(&b'=') && i + 1 < bytes.len() {
+                    let start = i + 1;
+                    let end = bytes[start..].iter().position(|&b| b == b';' || b == b',').map_or(bytes.len(), |n| start + n);
+                    let id = unquote(&header[start..end]);
                     found = Some(match found {
                         None => Cow::Borrowed(id),
                         Some(prev) => Cow::Owned(format!("{prev};{id}")),
                     });
-                    next = header.len() - value.len() + end;
+                    resume = end + 1;
+                } else {
+                    resume = i + 1;
                 }
             }
-            if next >= header.len() {
-                break;
-            }
-            from = next;
-            while !header.is_char_boundary(from) {
-                from += 1;
-            }
+            from = resume;
         }
     }
     found
+}
+
+/// A cookie value without surrounding double quotes (`"A.n1"` → `A.n1`).
+fn unquote(raw: &str) -> &str {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if raw.len() > 1 => inner,
+        _ => raw,
+    }
+}
+
+/// The first occurrence of `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let rest = hay.get(from..)?;
+    rest.windows(needle.len()).position(|w| w == needle).map(|n| from + n)
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }

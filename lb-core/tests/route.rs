@@ -55,3 +55,34 @@ fn routes_after_the_first_dot() {
     assert_eq!(route_of("ABC"), None);
     assert_eq!(routes("A.n1;B;C.n3").collect::<Vec<_>>(), ["n1", "n3"]);
 }
+
+#[test]
+fn where_mod_jk_resumes_after_a_cookie_name() {
+    // A name followed by blanks but no `=` is consumed with the blanks: the second name, right
+    // behind them, is not seen (mod_jk resumes one byte past what it consumed).
+    assert_eq!(sid("/x", &["JSESSIONID JSESSIONID=A.n1"]), None);
+    // After a value, scanning resumes past its `;`/`,`.
+    assert_eq!(sid("/x", &["JSESSIONID=A.n1,JSESSIONID=B.n2"]).as_deref(), Some("A.n1;B.n2"));
+    // An empty value before `;` is still an (empty) partial id, as in mod_jk.
+    assert_eq!(sid("/x", &["JSESSIONID=;JSESSIONID=B.n2"]).as_deref(), Some(";B.n2"));
+    assert_eq!(routes(";B.n2").collect::<Vec<_>>(), ["n2"]);
+    // A lone `"` is not a quoted value.
+    assert_eq!(sid("/x", &["JSESSIONID=\""]).as_deref(), Some("\""));
+}
+
+#[test]
+fn odd_bytes_never_panic() {
+    for uri in ["/ü;jsessionid=ä.n1", ";jsessionid=", ";jsessionid", "", "ü", "/a;jsessionid=x.ü/b"] {
+        let _ = session_id(uri, &["ü=1; JSESSIONID=ö.n1", "", "JSESSIONID", "JSESSIONID=", "€JSESSIONID=a"], P, C);
+        let _ = session_id(uri, &["x"], "ü", "€");
+    }
+    assert_eq!(sid("/a;jsessionid=x.ü/b", &[]).as_deref(), Some("x.ü"));
+    assert_eq!(route_of("x.ü"), Some("ü"));
+}
+
+#[test]
+fn forced_route_is_a_fake_id() {
+    let id = lb_core::route::forced_session_id("n7");
+    assert_eq!(id, ".n7");
+    assert_eq!(route_of(&id), Some("n7"));
+}
