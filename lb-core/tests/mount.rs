@@ -167,11 +167,13 @@ fn extensions() {
     assert!(!r.extensions.sticky_ignore);
     assert_eq!(r.extensions.reply_timeout, None);
     assert!(r.warnings[0].contains("not a whole number"), "{:?}", r.warnings);
-    // Unknown and repeated extensions warn; the first value of a list stays.
-    let r = ext("lb;reply_timout=5;active=a;active=b");
-    assert!(r.warnings[0].contains("did you mean `reply_timeout`"), "{:?}", r.warnings);
-    assert!(r.warnings[1].contains("only allowed once"));
+    // A repeated extension warns and the first value stays.
+    let r = ext("lb;active=a;active=b");
+    assert!(r.warnings[0].contains("given twice"), "{:?}", r.warnings);
     assert_eq!(r.extensions.active, ["a"]);
+    // An unknown one rejects the rule (mod_jk only warns): where, what, and what was meant.
+    let e = Rule::parse("/x", "lb;reply_timout=5", jk(9)).unwrap_err();
+    assert_eq!(e.to_string(), "httpd.conf:9: `/x` → `lb;reply_timout=5`: unknown rule extension `reply_timout=5`; did you mean `reply_timeout`? (JkMount)");
     // Empty pieces are skipped.
     assert!(ext("lb;;stateless=1;").extensions.stateless);
 }

@@ -95,7 +95,8 @@ impl Rule {
     /// does not expand it.
     pub fn parse(pattern: &str, worker: &str, source: Source) -> Result<Vec<Rule>, RuleError> {
         let error = |message: String| RuleError { source: source.clone(), message };
-        let (name, extensions, mut warnings) = Extensions::parse(worker);
+        let parsed = Extensions::parse(worker).map_err(|e| error(format!("`{pattern}` → `{worker}`: {e}")))?;
+        let (name, extensions, mut warnings) = (parsed.worker, parsed.extensions, parsed.warnings);
         if name.is_empty() {
             return Err(error(format!("`{pattern}` has no worker name")));
         }
