@@ -103,6 +103,13 @@ fn precedence_and_exclusion() {
     assert!(cases.len() >= 40);
     for (raw, want) in cases {
         assert_eq!(map_raw(&t, raw), *want, "{raw}");
+        // The explanation tells the same story as the mapping, for every case.
+        if let Some(n) = decode(raw).ok().and_then(|d| normalise(&d).ok()) {
+            let ex = t.explain(&n);
+            assert_eq!(ex.result.map(|m| m.worker), t.map(&n).map(|m| m.worker), "{raw}");
+            let deciding = ex.verdicts.iter().filter(|v| v.outcome == Outcome::Matched).count();
+            assert_eq!(deciding, usize::from(ex.result.is_some()), "{raw}: exactly one rule decides");
+        }
     }
 }
 

@@ -1,19 +1,42 @@
-//! JkMount / JkUnMount / uriworkermap rules and the precedence mod_jk's code really uses.
+//! `JkMount`/`JkUnMount` lines, uriworkermap files and workers' `mount` properties: which
+//! worker, if any, a request goes to — with the precedence mod_jk's code really uses (reference
+//! §5) — and why.
 //!
-//! - [`rule`]: one rule's syntax (`-` disabled, `!` exclusion, `*`/`?` wildcards, `a|b`).
-//! - [`extension`]: the `;name=value` rule extensions after the worker name.
-//! - [`table`]: rules sorted as mod_jk sorts them, [`MountTable::map`] and
-//!   [`MountTable::explain`].
-//! - [`file`]: reading a uriworkermap file and reloading it so that only its own rules change.
+//! - [`rule`]: one rule's syntax (`-` disabled, `!` exclusion, `*`/`?` wildcards, `a|b`) and
+//!   where it came from;
+//! - [`extension`]: the `;name=value` rule extensions after the worker name;
+//! - [`table`]: a server's rules in mod_jk's order, and [`MountTable::map`];
+//! - [`explain`]: every rule's verdict for one URI ([`MountTable::explain`], `rjk map`);
+//! - [`file`]: reading a uriworkermap file;
+//! - [`reload`]: a shared table whose file's rules are re-read and swapped in whole.
 //!
-//! Matching always happens on the normalised path ([`crate::uri::normalise`]).
+//! Matching always happens on the normalised path ([`crate::uri::normalise`]):
+//! ```
+//! use lb_core::config::Location;
+//! use lb_core::mount::{MountTable, Rule, Source};
+//!
+//! let mut table = MountTable::new();
+//! let at = Location::new("httpd.conf", 12);
+//! table.extend(Rule::parse("/app/*", "lb", Source::JkMount(at.clone())).unwrap());
+//! table.extend(Rule::parse("/jkstatus", "status", Source::JkMount(at.clone())).unwrap());
+//! table.extend(Rule::parse("!/app/*.css", "lb", Source::JkMount(at)).unwrap());
+//!
+//! // httpd's decoded r->uri; a normalisation error is answered with UriError::status() (400).
+//! let uri = lb_core::uri::normalise("/app/..;/jkstatus").unwrap();
+//! assert_eq!(table.map(&uri).map(|m| m.worker), Some("status"));
+//! assert!(table.map("/app/site.css").is_none());
+//! ```
 
+pub mod explain;
 pub mod extension;
 pub mod file;
+pub mod reload;
 pub mod rule;
 pub mod table;
 
+pub use explain::{Explanation, Outcome, Verdict};
 pub use extension::Extensions;
-pub use file::{MountFile, Reload, SharedTable};
+pub use file::MountFile;
+pub use reload::{Reload, SharedTable};
 pub use rule::{Rule, RuleError, Source};
-pub use table::{Explanation, Match, MountTable, Outcome, Verdict, MAX_URI_LEN};
+pub use table::{Match, MountTable, MAX_URI_LEN};
