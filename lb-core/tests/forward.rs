@@ -358,11 +358,11 @@ fn busy_limit_and_exhausted_pool_are_503_busy() {
     s.busy_limit = 1;
     s.connection_pool_size = 1;
     let w = ajp13(s);
-    assert!(w.selector().enter(0));
+    assert!(w.selector().unwrap().enter(0));
     let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
     assert_eq!(r.status, 503);
     assert!(matches!(r.failure, Some(Failure::Busy)));
-    w.selector().leave(0);
+    w.selector().unwrap().leave(0);
 
     let held = w.members()[0].acquire().unwrap();
     let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());

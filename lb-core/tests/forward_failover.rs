@@ -153,12 +153,12 @@ fn busy_member_is_skipped() {
     let mut m1 = member("tc1", b1.addr());
     m1.busy_limit = 1;
     let (w, sel) = lb(vec![m1, member("tc2", b2.addr())]);
-    assert!(w.selector().enter(0));
+    assert!(w.selector().unwrap().enter(0));
     let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
     assert_eq!(r.served_by(), Some(1));
     assert_eq!(sel.count(0, Outcome::Busy), 1);
     assert_eq!(b1.requests(), 0);
-    w.selector().leave(0);
+    w.selector().unwrap().leave(0);
 }
 
 #[test]

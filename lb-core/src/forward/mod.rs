@@ -12,9 +12,11 @@
 //! [`retry`] (the service loop), [`failure`] (outcome and status mapping), [`notes`] (log notes).
 
 pub mod attempt;
+pub mod balanced;
 pub mod body;
 pub mod failure;
 pub mod notes;
+pub mod plan;
 pub mod request;
 pub mod retry;
 pub mod selector;
@@ -24,6 +26,7 @@ pub mod timeouts;
 
 use std::time::Instant;
 
+use crate::balancer::{Balancer, Flags};
 use crate::pool::{Maintained, Pool};
 
 pub use attempt::Progress;
@@ -34,14 +37,21 @@ pub use selector::{Activation, InOrder, Outcome, Pick, Selector, Single, Traffic
 pub use server::{ForwardOptions, RequestBody, RequestHead, ServerSide, Tls};
 pub use spec::AjpWorkerSpec;
 
+use balanced::Balanced;
 use body::Body;
+use plan::{Plan, SelectorPlan, Step};
+
+/// How a worker chooses its members.
+enum Choosing {
+    Selector(Box<dyn Selector>, Rounds),
+    Balancer(Balancer),
+}
 
 /// A configured worker in this process: its members' pools and how to choose among them.
 pub struct Worker {
     name: String,
     members: Vec<Pool>,
-    selector: Box<dyn Selector>,
-    rounds: Rounds,
+    choosing: Choosing,
     is_lb: bool,
     /// The most body a first packet may carry on every member.
     first_body_max: usize,
@@ -52,7 +62,6 @@ impl std::fmt::Debug for Worker {
         f.debug_struct("Worker")
             .field("name", &self.name)
             .field("members", &self.members.len())
-            .field("rounds", &self.rounds)
             .field("is_lb", &self.is_lb)
             .finish()
     }
@@ -62,7 +71,8 @@ impl Worker {
     /// A plain `ajp13` worker: one member, its own `retries`, no route attribute.
     pub fn ajp13(spec: AjpWorkerSpec) -> Self {
         let selector = Box::new(Single::new(spec.busy_limit));
-        let mut w = Worker::build(spec.name.clone(), vec![spec], selector, Rounds::SINGLE);
+        let choosing = Choosing::Selector(selector, Rounds::SINGLE);
+        let mut w = Worker::build(spec.name.clone(), vec![spec], choosing);
         w.is_lb = false;
         w
     }
@@ -74,15 +84,19 @@ impl Worker {
         selector: Box<dyn Selector>,
         rounds: Rounds,
     ) -> Self {
-        Worker::build(name.to_owned(), members, selector, rounds)
+        Worker::build(
+            name.to_owned(),
+            members,
+            Choosing::Selector(selector, rounds),
+        )
     }
 
-    fn build(
-        name: String,
-        members: Vec<AjpWorkerSpec>,
-        selector: Box<dyn Selector>,
-        rounds: Rounds,
-    ) -> Self {
+    /// An `lb` worker chosen by the balancer; `members[i]` is the balancer's member `i`.
+    pub fn balanced(name: &str, members: Vec<AjpWorkerSpec>, lb: Balancer) -> Self {
+        Worker::build(name.to_owned(), members, Choosing::Balancer(lb))
+    }
+
+    fn build(name: String, members: Vec<AjpWorkerSpec>, choosing: Choosing) -> Self {
         let first_body_max = members
             .iter()
             .map(|m| m.max_packet_size.max_body_to_container())
@@ -91,8 +105,7 @@ impl Worker {
         Worker {
             name,
             members: members.into_iter().map(Pool::new).collect(),
-            selector,
-            rounds,
+            choosing,
             is_lb: true,
             first_body_max,
         }
@@ -106,8 +119,20 @@ impl Worker {
         &self.members
     }
 
-    pub fn selector(&self) -> &dyn Selector {
-        &*self.selector
+    /// The selector of a worker built with [`Worker::ajp13`] or [`Worker::lb`].
+    pub fn selector(&self) -> Option<&dyn Selector> {
+        match &self.choosing {
+            Choosing::Selector(s, _) => Some(&**s),
+            Choosing::Balancer(_) => None,
+        }
+    }
+
+    /// The balancer of a worker built with [`Worker::balanced`].
+    pub fn balancer(&self) -> Option<&Balancer> {
+        match &self.choosing {
+            Choosing::Balancer(b) => Some(b),
+            Choosing::Selector(..) => None,
+        }
     }
 
     /// Pool maintenance for every member (idle timeout, interval CPing) as of `now`.
@@ -165,6 +190,29 @@ pub fn forward<'w>(
     head: &RequestHead<'_>,
     server: &mut dyn ServerSide,
 ) -> Forwarded<'w> {
+    match &worker.choosing {
+        Choosing::Selector(sel, rounds) => {
+            let mut plan = SelectorPlan::new(&**sel, *rounds, head.route, worker.members.len());
+            run(worker, &mut plan, head, server)
+        }
+        Choosing::Balancer(lb) => {
+            let flags = Flags {
+                sticky_ignore: head.options.sticky_ignore,
+                stateless: head.options.stateless,
+            };
+            let mut plan = Balanced::new(lb, head.session_id, flags);
+            run(worker, &mut plan, head, server)
+        }
+    }
+}
+
+/// The service loop over `plan`'s members.
+fn run<'w>(
+    worker: &'w Worker,
+    plan: &mut dyn Plan,
+    head: &RequestHead<'_>,
+    server: &mut dyn ServerSide,
+) -> Forwarded<'w> {
     let mut done = Forwarded {
         status: 503,
         response_started: false,
@@ -176,92 +224,68 @@ pub fn forward<'w>(
         is_lb: worker.is_lb,
     };
     let mut body = Body::new(head.body, worker.first_body_max);
-    let per_round = worker
-        .members
-        .len()
-        .min(worker.rounds.lb_retries.max(1) as usize);
-    let mut tried: Vec<usize> = Vec::new();
-    for round in 0..worker.rounds.retries.max(1) {
-        if round > 0 && !worker.rounds.retry_interval.is_zero() {
-            std::thread::sleep(worker.rounds.retry_interval);
-        }
-        tried.clear();
-        while tried.len() < per_round {
-            let Some(pick) = worker.selector.next(head.route, &tried) else {
-                break;
-            };
-            let Some(pool) = worker.members.get(pick.member) else {
-                break;
-            };
-            tried.push(pick.member);
-            let (result, progress) = on_member(worker, pool, pick, head, &mut body, server);
-            let outcome = match &result {
-                Ok(()) => Outcome::Success,
-                Err(f) => f.outcome(),
-            };
-            let spec = pool.spec();
-            let attempted = Attempted {
-                member: pick.member,
-                name: &spec.name,
-                route: &spec.route,
-                activation: pick.activation,
-                outcome,
-            };
-            done.members_tried += 1;
-            done.first.get_or_insert(attempted);
-            done.last = Some(attempted);
-            done.response_started = progress.response_started;
-            match result {
-                Ok(()) => {
-                    done.status = progress.status.unwrap_or(200);
-                    done.failure = None;
-                    return done;
+    // Bounded: every plan gives up after its rounds; this is a guard against a faulty one.
+    let most = 1 + 64 * worker.members.len().max(1);
+    for _ in 0..most {
+        let pick = match plan.next() {
+            Step::Try(p) => p,
+            Step::Wait(d) => {
+                if !d.is_zero() {
+                    std::thread::sleep(d);
                 }
-                Err(f) => {
-                    done.status = match (&f, progress.status) {
-                        (Failure::ClientGone, Some(s)) => s,
-                        _ => f.http_status(),
-                    };
-                    let again = retry::may_retry(&f, &progress, &body, spec, head.method);
-                    done.failure = Some(f);
-                    if !again {
-                        return done;
-                    }
+                continue;
+            }
+            Step::GiveUp => return done,
+        };
+        let Some(pool) = worker.members.get(pick.member) else {
+            return done;
+        };
+        let spec = pool.spec();
+        let mut progress = Progress::default();
+        let result = if plan.enter(pick.member, spec.busy_limit) {
+            let lb_route = if worker.is_lb {
+                plan.route().or(Some(spec.route.as_str()))
+            } else {
+                None
+            };
+            retry::on_member(pool, pick, lb_route, head, &mut body, server, &mut progress)
+        } else {
+            Err(Failure::Busy)
+        };
+        let outcome = match &result {
+            Ok(()) => Outcome::Success,
+            Err(f) => f.outcome(),
+        };
+        let failover = plan.finish(pick.member, outcome, progress.traffic);
+        let attempted = Attempted {
+            member: pick.member,
+            name: &spec.name,
+            route: &spec.route,
+            activation: pick.activation,
+            outcome,
+        };
+        done.members_tried += 1;
+        done.first.get_or_insert(attempted);
+        done.last = Some(attempted);
+        done.response_started = progress.response_started;
+        match result {
+            Ok(()) => {
+                done.status = progress.status.unwrap_or(200);
+                done.failure = None;
+                return done;
+            }
+            Err(f) => {
+                done.status = match (&f, progress.status) {
+                    (Failure::ClientGone, Some(s)) => s,
+                    _ => f.http_status(),
+                };
+                let again = failover && retry::may_retry(&f, &progress, &body, spec, head.method);
+                done.failure = Some(f);
+                if !again {
+                    return done;
                 }
             }
         }
     }
-    // Every usable member failed, or none was usable: mod_jk's final mapping keeps the last
-    // member's error status, else 503.
     done
-}
-
-/// One member's part, with its busy and outcome accounting.
-fn on_member(
-    worker: &Worker,
-    pool: &Pool,
-    pick: Pick,
-    head: &RequestHead<'_>,
-    body: &mut Body,
-    server: &mut dyn ServerSide,
-) -> (Result<(), Failure>, Progress) {
-    let mut progress = Progress::default();
-    if !worker.selector.enter(pick.member) {
-        let f = Failure::Busy;
-        worker
-            .selector
-            .record(pick.member, f.outcome(), progress.traffic);
-        return (Err(f), progress);
-    }
-    let route = worker.is_lb.then_some(pool.spec().route.as_str());
-    let result = retry::on_member(pool, pick, route, head, body, server, &mut progress);
-    let outcome = match &result {
-        Ok(()) => Outcome::Success,
-        Err(f) => f.outcome(),
-    };
-    worker
-        .selector
-        .record(pick.member, outcome, progress.traffic);
-    worker.selector.leave(pick.member);
-    (result, progress)
 }

@@ -39,6 +39,10 @@ pub struct ForwardOptions {
     /// `JK_REPLY_TIMEOUT` or the mount's `reply_timeout=`: overrides the worker's reply timeout
     /// (`Some(ZERO)` turns it off).
     pub reply_timeout: Option<Duration>,
+    /// `JK_STICKY_IGNORE` / `sticky_ignore=`: balance as if there were no session.
+    pub sticky_ignore: bool,
+    /// `JK_STATELESS` / `stateless=`: the request does not count as a new session.
+    pub stateless: bool,
 }
 
 /// One request as the backend should see it. The adapter fills it from its own structures;
@@ -65,7 +69,9 @@ pub struct RequestHead<'a> {
     pub tls: Option<Tls<'a>>,
     /// `JkEnvVar` values, sent as request attributes (unset ones are left out by the adapter).
     pub env: &'a [(&'a [u8], &'a [u8])],
-    /// The sticky route found in the session id, if any (`crate::route`).
+    /// The request's session id (`crate::route::session_id`), for the balancer.
+    pub session_id: Option<&'a str>,
+    /// The sticky route in that session id (after the last `.`), for simple selectors.
     pub route: Option<&'a str>,
     pub options: ForwardOptions,
 }
@@ -90,6 +96,7 @@ impl<'a> RequestHead<'a> {
             auth_type: None,
             tls: None,
             env: &[],
+            session_id: None,
             route: None,
             options: ForwardOptions::default(),
         }

@@ -1,0 +1,72 @@
+//! forward() with the balancer choosing: failover, sticky sessions, the route attribute and
+//! the outcomes in the shared table.
+
+mod backend;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backend::{refused_addr, Act, Backend, Client};
+use lb_core::balancer::{Balancer, LbSpec, MemberSpec, State};
+use lb_core::forward::{forward, AjpWorkerSpec, RequestHead, Worker};
+use lb_core::shm::ShmTable;
+
+fn member(name: &str, addr: SocketAddr) -> AjpWorkerSpec {
+    let mut s = AjpWorkerSpec::new(name, addr, 4);
+    s.retries = 1;
+    s.retry_interval = Duration::ZERO;
+    s.socket_timeout = Some(Duration::from_secs(10));
+    s
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn balanced(addrs: &[(&str, SocketAddr)]) -> Worker {
+    let specs: Vec<MemberSpec> = addrs.iter().map(|(n, _)| MemberSpec::named(n)).collect();
+    let table = Arc::new(ShmTable::heap(1, specs.len()));
+    let lb = Balancer::new(&LbSpec::named("lb"), &specs, table, now()).unwrap();
+    let members = addrs.iter().map(|(n, a)| member(n, *a)).collect();
+    Worker::balanced("lb", members, lb)
+}
+
+#[test]
+fn the_balancer_fails_over_and_marks_the_dead_member() {
+    let b = Backend::start(Act::ok("alive"));
+    let w = balanced(&[("tc1", refused_addr()), ("tc2", b.addr())]);
+    // Whichever member the balancer tries first, every request ends on tc2.
+    for _ in 0..3 {
+        let mut c = Client::new();
+        let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+        assert_eq!(r.status, 200, "{:?}", r.failure);
+        assert_eq!(r.served_by(), Some(1));
+        assert_eq!(c.text(), "alive");
+    }
+    let stats = w.balancer().unwrap().stats(now());
+    assert_eq!(stats.members[0].state, State::Error);
+    assert!(stats.members[0].errors >= 1);
+    assert_eq!(stats.members[1].elected, 3);
+    let seen = b.seen();
+    assert_eq!(seen[0].route.as_deref(), Some("tc2"));
+    assert_eq!(seen[0].attribute("JK_LB_ACTIVATION"), Some("ACT"));
+}
+
+#[test]
+fn a_session_sticks_to_its_member() {
+    let b1 = Backend::start(Act::ok("one"));
+    let b2 = Backend::start(Act::ok("two"));
+    let w = balanced(&[("tc1", b1.addr()), ("tc2", b2.addr())]);
+    for _ in 0..4 {
+        let mut head = RequestHead::get(b"/");
+        head.session_id = Some("ABCDEF.tc2");
+        let mut c = Client::new();
+        assert_eq!(forward(&w, &head, &mut c).served_by(), Some(1));
+        assert_eq!(c.text(), "two");
+    }
+    assert_eq!(b1.requests(), 0);
+}
