@@ -101,6 +101,9 @@ struct Shared {
     closed_by_proxy: AtomicUsize,
     /// Connections this backend closed.
     closed_here: AtomicUsize,
+    cpings: AtomicUsize,
+    /// Leave CPings unanswered (a hung container).
+    mute_cping: AtomicBool,
     stop: AtomicBool,
     streams: Mutex<Vec<TcpStream>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -153,6 +156,16 @@ impl Backend {
 
     pub fn closed_by_proxy(&self) -> usize {
         self.shared.closed_by_proxy.load(Ordering::SeqCst)
+    }
+
+    /// CPings answered (or ignored when muted).
+    pub fn cpings(&self) -> usize {
+        self.shared.cpings.load(Ordering::SeqCst)
+    }
+
+    /// Stop answering CPing.
+    pub fn mute_cping(&self) {
+        self.shared.mute_cping.store(true, Ordering::SeqCst);
     }
 
     pub fn closed_here(&self) -> usize {
@@ -330,6 +343,10 @@ fn serve(stream: TcpStream, shared: &Shared, id: usize) -> io::Result<bool> {
         let mut seen = match c.next()? {
             Event::Eof => return Ok(true),
             Event::CPing => {
+                shared.cpings.fetch_add(1, Ordering::SeqCst);
+                if shared.mute_cping.load(Ordering::SeqCst) {
+                    continue;
+                }
                 c.ex.cpong(&mut c.out);
                 c.flush()?;
                 continue;
