@@ -122,8 +122,29 @@ impl MountTable {
         Some(Match { worker: &rule.worker, rule, extensions: &rule.extensions })
     }
 
+    /// [`map`](Self::map) for a normalised path that need not be UTF-8 ([`crate::uri::normalise_bytes`]).
+    /// Each byte that is not part of valid UTF-8 stands in as one byte no pattern contains, so
+    /// `?` and `*` still count it as one byte and no literal matches it — as in mod_jk, whose
+    /// patterns are bytes too.
+    pub fn map_bytes(&self, uri: &[u8]) -> Option<Match<'_>> {
+        match std::str::from_utf8(uri) {
+            Ok(s) => self.map(s),
+            Err(_) => self.map(&stand_in(uri)),
+        }
+    }
+
     /// The first enabled exclusion for `worker` (or `*`) that matches.
     pub(super) fn cancelling(&self, uri: &str, worker: &str) -> Option<usize> {
         self.rules.iter().position(|r| r.exclusion && !r.disabled && (r.worker == worker || r.worker == "*") && r.matches(uri))
     }
+}
+
+/// Valid UTF-8 kept, every other byte replaced by U+0001 (one byte, never in a pattern).
+fn stand_in(uri: &[u8]) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for chunk in uri.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(std::iter::repeat_n('\u{1}', chunk.invalid().len()));
+    }
+    out
 }

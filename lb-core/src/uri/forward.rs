@@ -16,31 +16,40 @@ use crate::directive::options::ForwardUri;
 /// (`;` included), written with lower-case hex. `Compat` forwards `original` as is;
 /// `CompatUnparsed` forwards `unparsed` up to its `?`.
 pub fn forward_uri<'a>(original: &'a str, unparsed: &'a str, mode: ForwardUri) -> Cow<'a, str> {
+    match forward_uri_bytes(original.as_bytes(), unparsed.as_bytes(), mode) {
+        // Escaping yields ASCII and the other forms are slices of valid input at ASCII `?`.
+        Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
+        Cow::Owned(v) => Cow::Owned(String::from_utf8(v).unwrap_or_default()),
+    }
+}
+
+/// [`forward_uri`] for paths that need not be UTF-8 (httpd's `r->uri` after decoding `%E9`):
+/// `Proxy` and `Escaped` turn every such byte into `%XX`, exactly as mod_jk does, so a Latin-1
+/// URL reaches the backend as the client sent it.
+pub fn forward_uri_bytes<'a>(original: &'a [u8], unparsed: &'a [u8], mode: ForwardUri) -> Cow<'a, [u8]> {
     match mode {
-        ForwardUri::Proxy => escape(original, KEEP, b"0123456789ABCDEF"),
-        ForwardUri::Escaped => escape(original, KEEP, b"0123456789abcdef"),
+        ForwardUri::Proxy => escape(original, b"0123456789ABCDEF"),
+        ForwardUri::Escaped => escape(original, b"0123456789abcdef"),
         ForwardUri::Compat => Cow::Borrowed(original),
-        ForwardUri::CompatUnparsed => Cow::Borrowed(unparsed.split('?').next().unwrap_or("")),
+        ForwardUri::CompatUnparsed => Cow::Borrowed(unparsed.split(|&b| b == b'?').next().unwrap_or(b"")),
     }
 }
 
 /// What both encoders leave alone besides ASCII letters and digits.
 const KEEP: &[u8] = b"~$-_.+!*'(),;:@&=/";
 
-/// `%XX`-encode every byte that is neither ASCII alphanumeric nor in `keep`.
-fn escape<'a>(s: &'a str, keep: &[u8], digits: &[u8; 16]) -> Cow<'a, str> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || keep.contains(&b);
-    if s.bytes().all(plain) {
+/// `%XX`-encode every byte that is neither ASCII alphanumeric nor in [`KEEP`].
+fn escape<'a>(s: &'a [u8], digits: &[u8; 16]) -> Cow<'a, [u8]> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || KEEP.contains(&b);
+    if s.iter().all(|&b| plain(b)) {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len() + 16);
-    for b in s.bytes() {
+    let mut out = Vec::with_capacity(s.len() + 16);
+    for &b in s {
         if plain(b) {
-            out.push(b as char);
+            out.push(b);
         } else {
-            out.push('%');
-            out.push(digits[(b >> 4) as usize] as char);
-            out.push(digits[(b & 15) as usize] as char);
+            out.extend_from_slice(&[b'%', digits[usize::from(b >> 4)], digits[usize::from(b & 15)]]);
         }
     }
     Cow::Owned(out)

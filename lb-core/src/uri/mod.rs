@@ -8,14 +8,17 @@
 //!
 //! [`decode`] turns a raw request-target (as typed into `rjk map` or read from the wire) into
 //! the decoded path the adapters already have. [`is_unsafe`] is `JkOptions +RejectUnsafeURI`.
+//!
+//! httpd's decoded path may hold bytes that are not UTF-8 (`/caf%E9` → `caf\xE9`); mod_jk maps
+//! and forwards those, so every step has a `_bytes` form an adapter can use on `r->uri` as is.
 
 mod decode;
 mod forward;
 mod normalise;
 
-pub use decode::decode;
-pub use forward::forward_uri;
-pub use normalise::{is_unsafe, normalise};
+pub use decode::{decode, decode_bytes};
+pub use forward::{forward_uri, forward_uri_bytes};
+pub use normalise::{is_unsafe, normalise, normalise_bytes};
 
 use std::fmt;
 
