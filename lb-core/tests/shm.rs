@@ -198,3 +198,19 @@ fn a_lock_left_by_a_dead_process_is_taken_over() {
     drop(g);
     assert_eq!(t.header().lock_owner.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn convenience_constructors_for_adapters_and_tools() {
+    let dir = TempDir::new("helpers");
+    let path = dir.path().join("jk.shm");
+    let server = ShmTable::file(&path, 1, 2).unwrap();
+    let (m, _) = server.claim_member("lb", "tc1").unwrap();
+    server.member(m).elected.store(7, Ordering::Relaxed);
+    let tool = ShmTable::open_file(&path).unwrap();
+    assert_eq!(tool.member(m).elected.load(Ordering::Relaxed), 7);
+    assert_eq!(tool.member(m).name.load(), "tc1");
+    let e = ShmTable::open_file(&dir.path().join("missing.shm")).unwrap_err();
+    assert!(e.to_string().contains("missing.shm"), "{e}");
+    let anon = ShmTable::anonymous(1, 1).unwrap();
+    assert_eq!(anon.member_capacity(), 1);
+}

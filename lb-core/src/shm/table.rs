@@ -9,7 +9,7 @@ use super::layout::{
     MEMBER_SIZE,
 };
 use super::lock::TableLock;
-use super::region::Region;
+use super::region::{JkShmFile, Region};
 
 /// Why a table could not be created, attached or extended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub enum ShmError {
         name: String,
     },
     Unaligned,
+    /// Creating or mapping the memory failed (the message names the file, if any).
+    Map {
+        message: String,
+    },
 }
 
 impl std::fmt::Display for ShmError {
@@ -69,6 +73,7 @@ impl std::fmt::Display for ShmError {
                 Text::MAX
             ),
             ShmError::Unaligned => f.write_str("shared memory region is not 8-byte aligned"),
+            ShmError::Map { message } => write!(f, "cannot set up shared memory: {message}"),
         }
     }
 }
@@ -94,6 +99,25 @@ impl ShmTable {
         let region = Region::heap(table_size(lbs, members));
         Self::create(region, lbs, members)
             .expect("a heap region is sized and aligned for the table")
+    }
+
+    /// A table in a fresh anonymous shared mapping: processes forked afterwards share it (the
+    /// httpd parent creates it in post_config, before the children).
+    pub fn anonymous(lbs: usize, members: usize) -> Result<ShmTable, ShmError> {
+        let region = Region::anonymous(table_size(lbs, members)).map_err(map_error)?;
+        Self::create(region, lbs, members)
+    }
+
+    /// A table in `path` (`JkShmFile`), created afresh (mode 0600) and mapped shared, so
+    /// forked children share it and tools can read it with [`open_file`](Self::open_file).
+    pub fn file(path: &std::path::Path, lbs: usize, members: usize) -> Result<ShmTable, ShmError> {
+        let region = JkShmFile::create(path, table_size(lbs, members)).map_err(map_error)?;
+        Self::create(region, lbs, members)
+    }
+
+    /// Attach to the table a running server keeps in `path` (status tools, tests).
+    pub fn open_file(path: &std::path::Path) -> Result<ShmTable, ShmError> {
+        Self::attach(JkShmFile::open(path).map_err(map_error)?)
     }
 
     /// Lay out a fresh table in zeroed memory.
@@ -287,6 +311,12 @@ impl ShmTable {
             h.lbs_used.load(Ordering::Acquire).min(self.lbs) as usize,
             h.members_used.load(Ordering::Acquire).min(self.members) as usize,
         )
+    }
+}
+
+fn map_error(e: std::io::Error) -> ShmError {
+    ShmError::Map {
+        message: e.to_string(),
     }
 }
 
