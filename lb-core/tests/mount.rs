@@ -1,7 +1,7 @@
 //! Mount rule syntax, extensions and mod_jk's precedence, table-driven.
 
 use lb_core::config::Location;
-use lb_core::mount::{MountFile, MountTable, Outcome, Rule, Source};
+use lb_core::mount::{MountFile, MountTable, Order, Outcome, Rule, Source};
 use lb_core::uri::{decode, normalise};
 use std::path::Path;
 
@@ -124,6 +124,27 @@ fn sort_order_is_slashes_then_length_then_source() {
 }
 
 #[test]
+fn explain_names_the_deciding_comparison() {
+    let t = table("/a/*=file\n/a/b*=file\n", &[("/a/b*", "jk"), ("/a/?*", "jk")]);
+    let why = |uri: &str, pattern: &str, worker: &str| {
+        let ex = t.explain(uri);
+        let v = ex.verdicts.iter().find(|v| v.rule.pattern == pattern && v.rule.worker == worker).unwrap();
+        v.outcome.clone()
+    };
+    // `/a/b*` (file) wins `/a/bc` over: the JkMount twin (source), `/a/*` (length).
+    assert!(matches!(why("/a/bc", "/a/b*", "jk"), Outcome::Shadowed { because: Order::StrongerSource("uriworkermap", "JkMount"), .. }));
+    assert!(matches!(why("/a/bc", "/a/*", "file"), Outcome::Shadowed { because: Order::Longer(5, 4), .. }));
+    // Equal in `/`, length and source: the earlier one stays first.
+    assert!(matches!(why("/a/bc", "/a/?*", "jk"), Outcome::Shadowed { because: Order::StrongerSource(..), .. }));
+    let mut tie = MountTable::new();
+    tie.extend(Rule::parse("/x/a*", "one", jk(1)).unwrap());
+    tie.extend(Rule::parse("/x/*b", "two", jk(2)).unwrap());
+    let ex = tie.explain("/x/ab");
+    assert_eq!(ex.result.unwrap().worker, "one");
+    assert_eq!(ex.verdicts[1].outcome, Outcome::Shadowed { by: 0, because: Order::AddedFirst });
+}
+
+#[test]
 fn rule_syntax() {
     let r = Rule::parse("-!/x/*", "w;reply_timeout=10", jk(1)).unwrap();
     assert_eq!(r.len(), 1);
@@ -140,6 +161,10 @@ fn rule_syntax() {
     let e = Rule::parse("*.jsp", "w", jk(7)).unwrap_err();
     assert!(e.to_string().contains("httpd.conf:7") && e.to_string().contains("write `/*.jsp`"), "{e}");
     assert!(Rule::parse("/x", "", jk(1)).is_err());
+    // `*` is "any worker" only in an exclusion; as a mount target it is a mistake.
+    assert!(Rule::parse("!/x/*", "*", jk(1)).is_ok());
+    let e = Rule::parse("/x/*", "*", jk(4)).unwrap_err().to_string();
+    assert!(e.starts_with("httpd.conf:4: `/x/*` mounts worker `*`") && e.contains("`!/x/*`"), "{e}");
     // A worker's mount property does not expand `|` (as in mod_jk), and says so.
     let r = Rule::parse("/api|/*", "w", Source::WorkerMount(Location::new("workers.properties", 3))).unwrap();
     assert_eq!(r.len(), 1);
@@ -204,7 +229,8 @@ fn explain_says_why() {
     let admin = ex.verdicts.iter().position(|v| v.rule.worker == "admin").unwrap();
     assert_eq!(ex.verdicts[admin].outcome, Outcome::Matched);
     let app = ex.verdicts.iter().position(|v| v.rule.pattern == "/app/*" && !v.rule.exclusion).unwrap();
-    assert_eq!(ex.verdicts[app].outcome, Outcome::Shadowed { by: admin });
+    assert_eq!(ex.verdicts[app].outcome, Outcome::Shadowed { by: admin, because: Order::MoreSlashes(3, 2) });
+    assert!(ex.verdicts[app].outcome.describe(t.rules()).ends_with("comes first: its pattern has more `/` (3 against 2)"));
 
     let ex = t.explain("/api/private/x");
     let p = ex.verdicts.iter().position(|v| v.rule.pattern == "/api/private/*").unwrap();

@@ -2,8 +2,50 @@
 //! debug log. Computed with the same steps as [`MountTable::map`], so the story and the
 //! decision cannot disagree (a test checks that they agree for every case of the table).
 
+use std::fmt;
+
 use super::rule::Rule;
 use super::table::{Match, MountTable};
+
+/// Why one rule is tried before another (mod_jk's `worker_compare`, then insertion order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// It has more `/` in its pattern (the two counts).
+    MoreSlashes(usize, usize),
+    /// Same number of `/`, longer pattern (the two lengths).
+    Longer(usize, usize),
+    /// Same `/` and length; its source ranks higher (uriworkermap > JkMount > worker `mount`).
+    StrongerSource(&'static str, &'static str),
+    /// A tie in everything mod_jk compares: it was added first (mod_jk's qsort leaves this open).
+    AddedFirst,
+}
+
+impl Order {
+    /// Why `first` sorts before `second`.
+    pub fn between(first: &Rule, second: &Rule) -> Order {
+        let slashes = |r: &Rule| r.pattern.matches('/').count();
+        if slashes(first) != slashes(second) {
+            Order::MoreSlashes(slashes(first), slashes(second))
+        } else if first.pattern.len() != second.pattern.len() {
+            Order::Longer(first.pattern.len(), second.pattern.len())
+        } else if first.source.rank() != second.source.rank() {
+            Order::StrongerSource(first.source.kind(), second.source.kind())
+        } else {
+            Order::AddedFirst
+        }
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Order::MoreSlashes(a, b) => write!(f, "its pattern has more `/` ({a} against {b})"),
+            Order::Longer(a, b) => write!(f, "same number of `/`, and its pattern is longer ({a} bytes against {b})"),
+            Order::StrongerSource(a, b) => write!(f, "same `/` and length, and a {a} rule beats a {b} rule"),
+            Order::AddedFirst => f.write_str("a tie in `/`, length and source; it was added first (mod_jk leaves this order open)"),
+        }
+    }
+}
 
 /// What one rule did for a URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,8 +56,8 @@ pub enum Outcome {
     NoMatch,
     /// The first matching rule: the URI goes to its worker.
     Matched,
-    /// Matched, but an earlier (more specific) rule had already won.
-    Shadowed { by: usize },
+    /// Matched, but the rule at `by` comes first in mod_jk's order, `because` of this.
+    Shadowed { by: usize, because: Order },
     /// The first matching rule, cancelled by the exclusion at this index.
     Excluded { by: usize },
     /// An exclusion that matches and cancels the winner.
@@ -70,7 +112,7 @@ impl MountTable {
                     match (winner, cancel) {
                         (Some(w), Some(by)) if w == i => Outcome::Excluded { by },
                         (Some(w), None) if w == i => Outcome::Matched,
-                        (Some(w), _) => Outcome::Shadowed { by: w },
+                        (Some(w), _) => Outcome::Shadowed { by: w, because: Order::between(&self.rules()[w], rule) },
                         (None, _) => Outcome::Matched, // unreachable: a match would be the winner
                     }
                 };
@@ -93,7 +135,7 @@ impl Outcome {
             Outcome::Disabled => "disabled (`-` prefix): never tried".into(),
             Outcome::NoMatch => "pattern does not match".into(),
             Outcome::Matched => "matches: this rule decides".into(),
-            Outcome::Shadowed { by } => format!("matches, but {} comes first (more `/`, or longer, or a stronger source)", at(*by)),
+            Outcome::Shadowed { by, because } => format!("matches, but {} comes first: {because}", at(*by)),
             Outcome::Excluded { by } => format!("matches, but is cancelled by the exclusion {}", at(*by)),
             Outcome::Cancels { winner } => format!("exclusion matches and cancels {}", at(*winner)),
             Outcome::OtherWorker => "exclusion matches, but names another worker than the one that matched: ignored".into(),

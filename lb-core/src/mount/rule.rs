@@ -119,6 +119,11 @@ impl Rule {
                     let hint = if p.starts_with(['*', '?']) { format!(" (write `/{p}`: mod_jk refuses patterns that start with a wildcard)") } else { String::new() };
                     return Err(error(format!("pattern `{p}` does not start with `/`{hint}")));
                 }
+                if name == "*" && !exclusion {
+                    return Err(error(format!(
+                        "`{p}` mounts worker `*`, which only means \"any worker\" in an exclusion (`!{p}`); mod_jk would answer every request it maps with 500"
+                    )));
+                }
                 Ok(Rule {
                     pattern: p.to_owned(),
                     worker: name.to_owned(),
