@@ -1,6 +1,7 @@
 //! lb-core: everything a connector decides, with no web server in sight. The httpd and nginx
 //! adapters translate their requests into these types and call in; they decide nothing.
 //!
+//! - [`assemble`]: configuration → engine objects (specs, workers).
 //! - [`config`]: workers.properties and the `Jk*` directive values, typed, with mod_jk's defaults.
 //! - [`directive`]: what the `Jk*` directives mean, for every adapter.
 //! - [`log`]: the connector's own log (JkLogFile) in mod_jk's line shape.
@@ -13,6 +14,7 @@
 //! - [`pool`]: per-process pools of AJP connections to each member.
 //! - [`forward`]: one request through the chosen member, with safe retries.
 
+pub mod assemble;
 pub mod balancer;
 pub mod config;
 pub mod directive;

@@ -68,8 +68,44 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
     let root = unsafe { setup::server_root(ptemp) };
     let lines: Vec<_> = unsafe { setup::server_lines(s) }.into_iter().map(|(l, _)| l).collect();
     let workers_lines = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
-    let Some(workers) = lb_core::directive::load_workers(workers_lines, &root).workers else { return false };
-    let global = std::sync::Arc::new(crate::runtime::Global { workers, nonce: crate::runtime::nonce() });
+    let loaded = lb_core::directive::load_workers(workers_lines, &root);
+    // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
+    let dump = loaded
+        .properties
+        .iter()
+        .filter(|p| !p.key.ends_with(".secret") && !p.key.ends_with(".secretkey"))
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
+    let Some(workers) = loaded.workers else { return false };
+    let threads = unsafe { threads_per_child() };
+    // The main server's settings decide the shared table's file and DisableReuse.
+    let main_lines = unsafe { setup::server_lines(s) };
+    let (main, _) = lb_core::directive::server::server_settings(main_lines.iter().map(|(l, i)| (l, *i)), false, &root);
+    let (lbs, members) = lb_core::assemble::shm_size(&workers);
+    let len = lb_core::shm::ShmTable::size_for(lbs, members);
+    let region = match &main.shm_file {
+        // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
+        // to the name, rjk uses the name given so tools find it.
+        Some(path) => lb_core::shm::JkShmFile::create(path, len),
+        None => lb_core::shm::Region::anonymous(len),
+    };
+    let table = match region.map_err(|e| e.to_string()).and_then(|r| lb_core::shm::ShmTable::create(r, lbs, members).map_err(|e| e.to_string())) {
+        Ok(t) => std::sync::Arc::new(t),
+        Err(e) => {
+            crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: cannot create the shared state table: {e}"));
+            return false;
+        }
+    };
+    let disable_reuse = main.options.has(lb_core::directive::options::Flag::DISABLE_REUSE);
+    let now = crate::runtime::unix_now();
+    let engines = match lb_core::assemble::engines(&workers, &table, threads, disable_reuse, now) {
+        Ok(e) => e,
+        Err(e) => {
+            crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: {e}"));
+            return false;
+        }
+    };
+    let global = std::sync::Arc::new(crate::runtime::Global { workers, engines, dump, nonce: crate::runtime::nonce(), last_maintain: Default::default() });
     let mut server = s;
     while !server.is_null() {
         // SAFETY: walking httpd's server list during post_config.
@@ -87,4 +123,14 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
 pub fn server_banner() -> String {
     // SAFETY: ap_get_server_banner returns a static string valid after post_config.
     unsafe { crate::conf::cstr(ffi::ap_get_server_banner()) }.to_owned()
+}
+
+/// The MPM's threads per child process (1 for prefork): the default connection pool size.
+///
+/// # Safety
+/// Call after the MPM is configured (post_config).
+unsafe fn threads_per_child() -> usize {
+    let mut n: std::os::raw::c_int = 0;
+    let rc = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MAX_THREADS as _, &mut n) };
+    if rc == 0 && n > 0 { n as usize } else { 1 }
 }

@@ -17,7 +17,6 @@ mod hooks;
 mod log;
 mod module;
 mod setup;
-#[allow(dead_code)] // the body and response methods are used by forwarding
 mod request;
 mod runtime;
 mod status;

@@ -192,6 +192,12 @@ impl<'r> HttpdRequest<'r> {
         Ok(())
     }
 
+    pub fn note(&self, name: &[u8]) -> Option<&[u8]> {
+        let name = std::ffi::CString::new(name).ok()?;
+        // SAFETY: r is live; apr_table_get returns NULL or a string in the request pool.
+        opt_bytes(unsafe { ffi::apr_table_get(self.r.notes, name.as_ptr()) })
+    }
+
     pub fn set_note(&mut self, name: &[u8], value: &[u8]) {
         unsafe { ffi::apr_table_set(self.r.notes, self.pool_str(name), self.pool_str(value)) };
     }

@@ -16,8 +16,38 @@ use lb_core::mount::SharedTable;
 #[derive(Debug)]
 pub struct Global {
     pub workers: Workers,
+    /// The forwarding engine's workers (ajp13 and lb), by name; their pools are per process.
+    pub engines: std::collections::HashMap<String, lb_core::forward::Worker>,
+    /// The workers.properties map as loaded (templates resolved), secrets removed: `cmd=dump`.
+    pub dump: Vec<(String, String)>,
     /// The status pages' form nonce: random per (re)start, the same in every child.
     pub nonce: String,
+    /// Unix seconds of this process's last maintenance pass.
+    pub last_maintain: std::sync::atomic::AtomicI64,
+}
+
+impl Global {
+    /// mod_jk's request-driven maintenance: at most once a second per process, pools drop idle
+    /// connections and the balancers run their (globally throttled) decay and recovery.
+    pub fn maintain_if_due(&self) {
+        use std::sync::atomic::Ordering;
+        let now = unix_now();
+        let last = self.last_maintain.load(Ordering::Relaxed);
+        if now <= last || self.last_maintain.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        let instant = std::time::Instant::now();
+        for w in self.engines.values() {
+            w.maintain(instant);
+            if let Some(b) = w.balancer() {
+                b.maintain(now);
+            }
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[derive(Debug)]

@@ -54,7 +54,15 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
         return answer(req, e.status, "text/plain; charset=utf-8", &format!("{}\n", e.message));
     }
     match parsed.cmd() {
-        Cmd::List | Cmd::Show | Cmd::Version => {}
+        Cmd::List | Cmd::Show => {}
+        Cmd::Version => {
+            let v = format!("Server: {}\nJK Version: {}\n", crate::hooks::server_banner(), lb_core::status::VERSION);
+            return answer(req, 200, "text/plain; charset=utf-8", &v);
+        }
+        Cmd::Dump => {
+            let body: String = rt.global.dump.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            return answer(req, 200, "text/plain; charset=utf-8", &body);
+        }
         other => {
             let msg = format!("cmd={other:?} needs the shared state table, which this build of mod_rjk does not have yet\n").to_lowercase();
             return answer(req, 501, "text/plain; charset=utf-8", &msg);

@@ -9,6 +9,8 @@ use crate::ffi;
 
 /// The note carrying the worker name from translate to the handler (mod_jk's name).
 pub const WORKER_NOTE: &CStr = c"JK_WORKER_NAME";
+/// httpd's decoded URI before our normalisation: the ForwardURI* forms start from it.
+pub const ORIGINAL_URI_NOTE: &CStr = c"rjk.original_uri";
 /// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
 pub const HANDLER: &CStr = c"jakarta-servlet";
 
@@ -45,6 +47,7 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         (*r).handler = HANDLER.as_ptr();
         // Later phases (access control on <Location>) see what the mapper saw (mod_jk ≥ 1.2.46).
         if normalised != uri {
+            ffi::apr_table_set((*r).notes, ORIGINAL_URI_NOTE.as_ptr(), (*r).uri);
             let n = std::ffi::CString::new(normalised).unwrap_or_default();
             (*r).uri = ffi::apr_pstrdup(pool, n.as_ptr());
         }

@@ -39,4 +39,8 @@ fn spread(connector: Connector, mpm: Mpm, factors: &[(&str, u32)], n: usize) -> 
 fn weights_1_to_3_give_mod_jk_exact_counts() {
     let jk = spread(Connector::ModJk, Mpm::Event, &[("a", 1), ("b", 3)], 4000);
     assert_eq!(jk, BTreeMap::from([("a".to_owned(), 1000), ("b".to_owned(), 3000)]), "mod_jk itself");
+    let rjk = spread(Connector::ModRjk, Mpm::Event, &[("a", 1), ("b", 3)], 4000);
+    assert_eq!(rjk, jk, "mod_rjk under mpm_event");
+    let rjk = spread(Connector::ModRjk, Mpm::Prefork, &[("a", 1), ("b", 3)], 4000);
+    assert_eq!(rjk, jk, "mod_rjk under mpm_prefork (several processes sharing the table)");
 }

@@ -84,6 +84,12 @@ fn every_format_and_the_normalised_path_reach_the_status_worker() {
     let r = http::get(httpd.addr(), "/app/..;/jk-status?mime=txt", &[]).unwrap();
     assert_eq!(r.status, 200);
     assert!(r.text().starts_with("Server:"), "{}", r.text());
+    // dump shows the loaded properties but never a secret
+    let r = http::get(httpd.addr(), "/jk-status?cmd=dump", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("worker.a1.route=A.a1\n"), "{}", r.text());
+    assert!(!r.text().contains("change-me"), "{}", r.text());
+    assert!(http::get(httpd.addr(), "/jk-status?cmd=version", &[]).unwrap().text().contains("mod_rjk/"));
     // escaping above the root is refused
     assert_eq!(http::get(httpd.addr(), "/..;/x", &[]).unwrap().status, 400);
     // the read-only worker refuses changes; the manager refuses GET changes and foreign forms

@@ -1,0 +1,62 @@
+//! Requests through mod_rjk in a real apache2 to rjk-node backends: bodies, headers, statuses,
+//! and what the client sees when the backend is gone.
+
+use rjk_tests::cluster::{front, Connector, Node};
+use rjk_tests::http;
+use rjk_tests::httpd::Mpm;
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("rjk-fwd-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use std::process::{Command, Stdio};
+    use std::io::Write;
+    let mut c = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    c.stdin.take().unwrap().write_all(data).unwrap();
+    let out = c.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
+    let node = Node::start("n1", Some("s3cret"), &[]).unwrap();
+    let workers = format!("worker.list=app\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.app.secret=s3cret\n", node.port);
+    let dir = tmp("ajp13");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* app\n").unwrap();
+    let a = httpd.addr();
+
+    let r = http::get(a, "/1k", &[]).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 1024), "{}", r.text());
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"));
+
+    let body: Vec<u8> = (0..1_048_576u32).map(|i| (i % 251) as u8).collect();
+    let r = http::request(a, "POST", "/upload", &[], &body).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&sha256_hex(&body)), "{}", r.text());
+
+    let r = http::request(a, "HEAD", "/1k", &[], &[]).unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 0));
+
+    // httpd allows 100 request header fields by default (LimitRequestFields); with Host and
+    // Connection this sends 98.
+    let names: Vec<String> = (0..96).map(|i| format!("X-H{i}")).collect();
+    let hs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    let r = http::get(a, "/echo?x=1", &hs).unwrap();
+    assert!(r.text().contains(r#"["x-h95","v"]"#), "{}", r.text());
+    assert!(r.text().contains(r#""query":"x=1""#), "{}", r.text());
+
+    for code in [201u16, 404, 500, 503] {
+        assert_eq!(http::get(a, &format!("/status/{code}"), &[]).unwrap().status, code);
+    }
+    let r = http::get(a, "/download?bytes=300000&chunk=7000", &[]).unwrap();
+    assert_eq!(r.body.len(), 300_000);
+
+    drop(node);
+    let r = http::get(a, "/1k", &[]).unwrap();
+    assert_eq!(r.status, 503, "a dead backend is a 503: {}", r.text());
+    httpd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
