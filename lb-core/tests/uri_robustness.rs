@@ -80,7 +80,7 @@ fn normalise_agrees_with_the_model_and_keeps_its_invariants() {
     let mut checked = 0;
     for _ in 0..30_000 {
         let mut path = g.string(PATH_BITS, 14);
-        if g.next() % 8 != 0 {
+        if !g.next().is_multiple_of(8) {
             path.insert(0, '/');
         }
         let got = normalise(&path);
