@@ -84,3 +84,93 @@ fn reload_replaces_only_the_files_rules() {
     assert_eq!(shared.current().map("/app/x").unwrap().worker, "two");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[test]
+fn file_syntax_as_workers_properties() {
+    std::env::set_var("RJK_MOUNT_TEST_WORKER", "fromenv");
+    let text = "  # a comment line\r\n\
+                /a/*  =  one   # trailing comment\r\n\
+                /b/*=$(/a/*)\r\n\
+                /c/*=$(RJK_MOUNT_TEST_WORKER);stateless=1\r\n\
+                /d/*=$(NOT_SET_ANYWHERE_RJK)\r\n\
+                /e/*=\r\n\
+                =lonely\r\n\
+                -!/f/*=one\r\n";
+    let f = MountFile::parse(text, "u.properties".as_ref());
+    let get = |p: &str| f.rules.iter().find(|r| r.pattern == p).map(|r| r.worker.as_str());
+    assert_eq!(get("/a/*"), Some("one"), "trimmed, comment cut");
+    assert_eq!(get("/b/*"), Some("one"), "$(key) of an earlier line");
+    assert_eq!(get("/c/*"), Some("fromenv"), "then the environment");
+    assert!(f.rules.iter().find(|r| r.pattern == "/c/*").unwrap().extensions.stateless);
+    assert_eq!(get("/d/*"), Some("$(NOT_SET_ANYWHERE_RJK)"), "unresolved stays literal");
+    assert_eq!(get("/e/*"), None);
+    assert!(f.warnings.iter().any(|(at, m)| at.line == 6 && m.contains("needs both")), "{:?}", f.warnings);
+    assert!(f.warnings.iter().any(|(at, _)| at.line == 7));
+    let f6 = f.rules.iter().find(|r| r.pattern == "/f/*").unwrap();
+    assert!(f6.disabled && f6.exclusion);
+    assert_eq!(f6.source.location().line, 8);
+    // A line over mod_jk's 8 KiB buffer is ignored with a warning, not cut.
+    let long = format!("/x/*={}\n/y/*=ok\n", "w".repeat(9000));
+    let f = MountFile::parse(&long, "u.properties".as_ref());
+    assert_eq!(f.rules.len(), 1);
+    assert!(f.warnings[0].1.contains("longer than 8192"));
+}
+
+#[test]
+fn bad_lines_are_errors_with_file_and_line_and_the_rest_still_loads() {
+    let f = MountFile::parse("/ok/*=w\n/bad/*=w;stickyignore=1\nnoslash=w\n/also/*=w2\n", "conf/uri.properties".as_ref());
+    let msgs: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(msgs[0].starts_with("conf/uri.properties:2:") && msgs[0].contains("did you mean `sticky_ignore`?"), "{msgs:?}");
+    assert!(msgs[1].starts_with("conf/uri.properties:3:") && msgs[1].contains("does not start with `/`"), "{msgs:?}");
+    assert_eq!(f.rules.iter().map(|r| r.worker.as_str()).collect::<Vec<_>>(), ["w", "w2"]);
+}
+
+#[test]
+fn no_reload_when_the_interval_is_zero() {
+    let path = temp_file("zero", "/app/*=one\n");
+    let file = MountFile::read(&path).unwrap();
+    let t0 = SystemTime::now();
+    let shared = SharedTable::watching(MountTable::new().with_file_rules(&path, file.rules.clone()), &file, Duration::ZERO, t0);
+    std::fs::write(&path, "/app/*=two\n").unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000)).unwrap();
+    assert_eq!(shared.reload_if_changed(t0 + Duration::from_secs(10_000)).unwrap(), Reload::Unchanged);
+    assert_eq!(shared.current().map("/app/x").unwrap().worker, "one");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// A reload swaps the whole table: a reader never sees half of the old rules and half of the new.
+#[test]
+fn readers_see_one_table_or_the_other_never_a_mix() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let path: PathBuf = "swap.properties".into();
+    let version = |w: &str| MountFile::parse(&format!("/a/*={w}\n/b/*={w}\n/c/*={w}\n"), &path);
+    let first = version("old");
+    let shared = Arc::new(SharedTable::fixed(MountTable::new().with_file_rules(&path, first.rules)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut seen = 0u32;
+                while !stop.load(Ordering::Relaxed) || seen == 0 {
+                    let t = shared.current();
+                    let ws: Vec<&str> = ["/a/1", "/b/1", "/c/1"].iter().map(|u| t.map(u).unwrap().worker).collect();
+                    assert!(ws.iter().all(|w| *w == ws[0]), "a mixed table: {ws:?}");
+                    assert_eq!(t.rules().len(), 3);
+                    seen += 1;
+                }
+                seen
+            })
+        })
+        .collect();
+    for i in 0..2_000 {
+        shared.replace(version(if i % 2 == 0 { "new" } else { "old" }));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
+}
