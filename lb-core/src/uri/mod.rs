@@ -7,7 +7,8 @@
 //!   `/app/..;/jkstatus` cannot reach a worker that `/jkstatus` would not.
 //!
 //! [`decode`] turns a raw request-target (as typed into `rjk map` or read from the wire) into
-//! the decoded path the adapters already have. [`is_unsafe`] is `JkOptions +RejectUnsafeURI`.
+//! the decoded path the adapters already have. [`is_unsafe`] is `JkOptions +RejectUnsafeURI`;
+//! [`strip_session_id`] is `JkStripSession` for requests that are not forwarded.
 //!
 //! httpd's decoded path may hold bytes that are not UTF-8 (`/caf%E9` → `caf\xE9`); mod_jk maps
 //! and forwards those, so every step has a `_bytes` form an adapter can use on `r->uri` as is.
@@ -15,10 +16,12 @@
 mod decode;
 mod forward;
 mod normalise;
+mod strip;
 
 pub use decode::{decode, decode_bytes};
 pub use forward::{forward_uri, forward_uri_bytes};
 pub use normalise::{is_unsafe, normalise, normalise_bytes};
+pub use strip::{strip_session_id, strip_session_id_bytes};
 
 use std::fmt;
 
