@@ -59,6 +59,8 @@ fn foreign_or_stale_memory_is_refused_with_a_reason() {
     // Too small for what the configuration needs.
     let e = ShmTable::create(Region::heap(100), 1, 4).unwrap_err();
     assert!(matches!(e, ShmError::TooSmall { .. }));
+    let e = ShmTable::create(Region::heap(100), usize::MAX, usize::MAX).unwrap_err();
+    assert!(matches!(e, ShmError::TooSmall { .. }), "absurd counts: {e:?}");
     assert!(e.to_string().contains("JkShmSize"), "{e}");
     // A table written by another layout version.
     let dir = TempDir::new("version");

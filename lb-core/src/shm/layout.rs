@@ -143,9 +143,12 @@ pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
 pub const LB_SIZE: usize = std::mem::size_of::<LbSlot>();
 pub const MEMBER_SIZE: usize = std::mem::size_of::<MemberSlot>();
 
-/// Bytes a table with room for `lbs` balancers and `members` members needs.
+/// Bytes a table with room for `lbs` balancers and `members` members needs (saturating, so
+/// absurd counts are refused as too large instead of overflowing).
 pub const fn table_size(lbs: usize, members: usize) -> usize {
-    HEADER_SIZE + lbs * LB_SIZE + members * MEMBER_SIZE
+    HEADER_SIZE
+        .saturating_add(lbs.saturating_mul(LB_SIZE))
+        .saturating_add(members.saturating_mul(MEMBER_SIZE))
 }
 
 #[cfg(test)]
