@@ -8,6 +8,7 @@ use crate::ffi;
 pub enum Level {
     Error,
     Warning,
+    Notice,
 }
 
 /// Log `msg` for server `s` (may be null at startup). `startup` also prints it to stderr
@@ -16,6 +17,7 @@ pub fn server(s: *const ffi::server_rec, level: Level, startup: bool, msg: &str)
     let lvl = match level {
         Level::Error => ffi::APLOG_ERR,
         Level::Warning => ffi::APLOG_WARNING,
+        Level::Notice => ffi::APLOG_NOTICE,
     } | if startup { ffi::APLOG_STARTUP } else { 0 };
     let text = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
     // SAFETY: jk_module is initialised by httpd before any hook runs; the format is a literal
@@ -41,4 +43,9 @@ pub fn server(s: *const ffi::server_rec, level: Level, startup: bool, msg: &str)
 /// `r` must be a live request.
 pub unsafe fn request(r: *const ffi::request_rec, level: Level, msg: &str) {
     server(unsafe { (*r).server }, level, false, msg);
+}
+
+/// An operator-visible event of a request (status changes): logged at notice level.
+pub fn request_info(req: &crate::request::HttpdRequest<'_>, msg: &str) {
+    server(req.server_rec(), Level::Notice, false, msg);
 }

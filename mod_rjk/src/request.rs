@@ -192,6 +192,10 @@ impl<'r> HttpdRequest<'r> {
         Ok(())
     }
 
+    pub fn server_rec(&self) -> *const ffi::server_rec {
+        self.r.server
+    }
+
     pub fn note(&self, name: &[u8]) -> Option<&[u8]> {
         let name = std::ffi::CString::new(name).ok()?;
         // SAFETY: r is live; apr_table_get returns NULL or a string in the request pool.

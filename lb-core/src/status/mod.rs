@@ -9,12 +9,14 @@ mod model;
 mod prometheus;
 mod rating;
 mod record;
+mod runtime;
 mod text;
 mod time;
 mod xml;
 
 pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
 pub use rating::{rate, Rating};
+pub use runtime::overlay;
 pub use config::from_config;
 pub use html::{html, Page};
 pub use json::json;

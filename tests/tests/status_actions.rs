@@ -1,0 +1,78 @@
+//! Runtime changes through the status worker of mod_rjk under mpm_prefork (several processes):
+//! a change posted to one child is what every child balances with. Drain a member (Disabled:
+//! only its sticky sessions), stop it (no traffic), bring it back.
+
+use std::collections::BTreeMap;
+
+use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::http;
+use rjk_tests::httpd::Mpm;
+
+fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+    for _ in 0..n {
+        let r = http::get(addr, "/1k", &headers).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        *seen.entry(r.header("X-Rjk-Node").unwrap_or("?").to_owned()).or_insert(0) += 1;
+    }
+    seen
+}
+
+fn nonce(page: &str) -> String {
+    let at = page.find("name=\"nonce\" value=\"").expect("the manager page has forms") + 20;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn post(addr: std::net::SocketAddr, body: &str) -> http::Response {
+    http::request(addr, "POST", "/jk-manager", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).unwrap()
+}
+
+#[test]
+fn drain_stop_and_activate_through_the_status_page() {
+    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let workers = format!(
+        "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\n{}",
+        member_lines(&nodes, |_| String::new())
+    );
+    let dir = std::env::temp_dir().join(format!("rjk-status-actions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let jk = "JkMount /1k lb\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Prefork, &workers, jk).unwrap();
+    let a = httpd.addr();
+    let both = counts(a, 40, None);
+    assert_eq!(both.len(), 2, "both members serve at first: {both:?}");
+
+    let page = http::get(a, "/jk-manager", &[]).unwrap().text();
+    let n = nonce(&page);
+    assert!(page.contains("Disable"), "{page}");
+
+    // Stop n1: no traffic at all, not even its sticky sessions.
+    let r = post(a, &format!("cmd=update&w=lb&sw=n1&vwa=S&nonce={n}"));
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(counts(a, 40, None), BTreeMap::from([("n2".to_owned(), 40)]));
+    assert_eq!(counts(a, 10, Some("JSESSIONID=ABC.n1")), BTreeMap::from([("n2".to_owned(), 10)]));
+
+    // Disable n1 (drain): new requests go to n2, n1's sessions still reach n1.
+    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n1&vwa=D&nonce={n}")).status, 303);
+    assert_eq!(counts(a, 40, None), BTreeMap::from([("n2".to_owned(), 40)]));
+    assert_eq!(counts(a, 10, Some("JSESSIONID=ABC.n1")), BTreeMap::from([("n1".to_owned(), 10)]));
+    let prop = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
+    assert!(prop.contains("worker.n1.activation=DIS\n"), "{prop}");
+
+    // Activate: traffic returns to both.
+    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n*&vwa=A&nonce={n}")).status, 303);
+    assert_eq!(counts(a, 40, None).len(), 2);
+    // A change of weight through the same form.
+    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n2&vwf=3&nonce={n}")).status, 303);
+    let prop = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
+    assert!(prop.contains("worker.n2.lbfactor=3\n") && prop.contains("worker.n1.activation=ACT\n"), "{prop}");
+    // Refusals: a forged nonce, an unknown member.
+    assert_eq!(post(a, "cmd=update&w=lb&sw=n1&vwa=S&nonce=forged").status, 403);
+    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=zz&vwa=S&nonce={n}")).status, 400);
+    let log = std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default();
+    assert!(log.contains("status change by - from 127.0.0.1"), "changes are logged: {log}");
+    httpd.stop();
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
