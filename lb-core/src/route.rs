@@ -1,8 +1,15 @@
 //! The sticky route of a request, as mod_jk finds it (`get_sessionid`, `get_path_param`,
 //! `get_cookie`): the session path parameter in the forwarded URI first, then the session cookie
 //! in every `Cookie` header; the route is what follows the first `.` of a session id.
+//!
+//! Adapters call [`sticky_session_id`] (lb settings, the mapping rule's extensions and the
+//! `JK_STICKY_IGNORE`/`JK_ROUTE` variables together), then try [`routes`] in order.
 
 use std::borrow::Cow;
+
+use crate::config::LbWorker;
+use crate::mount::extension::atoi;
+use crate::mount::Extensions;
 
 /// mod_jk's defaults for an lb's `session_path` and `session_cookie`.
 pub const DEFAULT_SESSION_PATH: &str = ";jsessionid";
@@ -23,6 +30,40 @@ pub fn session_id<'a>(uri: &'a str, cookie_headers: &[&'a str], session_path: &s
         None => cookie(cookie_headers, session_cookie)?,
     };
     Some(id).filter(|id| !id.is_empty())
+}
+
+/// What a request carries about stickiness, as the web server hands it over.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestSession<'a> {
+    /// The forwarded URI ([`crate::uri::forward_uri`]), where `;jsessionid=` is looked for.
+    pub uri: &'a str,
+    /// Every `Cookie` header value, in order.
+    pub cookies: &'a [&'a str],
+    /// The `JK_STICKY_IGNORE` environment variable: empty or a non-zero number ignores
+    /// stickiness, `0` restores it, unset leaves the rule's `sticky_ignore`.
+    pub sticky_ignore_env: Option<&'a str>,
+    /// The `JK_ROUTE` environment variable: a non-empty value forces that route.
+    pub route_env: Option<&'a str>,
+}
+
+/// The session id an lb uses for a request, as mod_jk's `service` + `get_sessionid` decide:
+/// none unless the lb is sticky and neither the rule nor `JK_STICKY_IGNORE` turn that off;
+/// `JK_ROUTE` wins over the request; the rule's `session_path`/`session_cookie` replace the
+/// lb's. Feed the result to [`routes`].
+pub fn sticky_session_id<'a>(lb: &LbWorker, rule: Option<&Extensions>, req: &RequestSession<'a>) -> Option<Cow<'a, str>> {
+    let mut ignore = rule.is_some_and(|e| e.sticky_ignore);
+    if let Some(v) = req.sticky_ignore_env {
+        ignore = v.is_empty() || atoi(v).0 != 0;
+    }
+    if !lb.sticky_session.value || ignore {
+        return None;
+    }
+    if let Some(route) = req.route_env.filter(|r| !r.is_empty()) {
+        return Some(Cow::Owned(forced_session_id(route)));
+    }
+    let path = rule.and_then(|e| e.session_path.as_deref()).unwrap_or(&lb.session_path.value);
+    let cookie = rule.and_then(|e| e.session_cookie.as_deref()).unwrap_or(&lb.session_cookie.value);
+    session_id(req.uri, req.cookies, path, cookie)
 }
 
 /// The route of one session id: the text after its first `.` (`ABC.node1` → `node1`).

@@ -86,3 +86,58 @@ fn forced_route_is_a_fake_id() {
     assert_eq!(id, ".n7");
     assert_eq!(route_of(&id), Some("n7"));
 }
+
+mod sticky {
+    use lb_core::config::{Kind, LbWorker, Loader};
+    use lb_core::mount::Extensions;
+    use lb_core::route::{sticky_session_id, RequestSession};
+
+    fn lb(props: &str) -> LbWorker {
+        let mut l = Loader::new();
+        l.workers_text(&format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.n1.host=127.0.0.1\nworker.n2.host=127.0.0.1\n{props}"), "w.properties".as_ref());
+        let loaded = l.finish();
+        match loaded.workers.expect("workers load").get("lb").map(|w| w.kind.clone()) {
+            Some(Kind::Lb(lb)) => lb,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn ext(text: &str) -> Extensions {
+        lb_core::mount::Rule::parse("/x", text, lb_core::mount::Source::JkMount(lb_core::config::Location::new("h", 1))).unwrap().remove(0).extensions
+    }
+
+    fn id(lb: &LbWorker, rule: Option<&Extensions>, req: RequestSession<'_>) -> Option<String> {
+        sticky_session_id(lb, rule, &req).map(|s| s.into_owned())
+    }
+
+    const COOKIES: &[&str] = &["JSESSIONID=A.n1; SID=B.n2"];
+
+    #[test]
+    fn lb_settings_rule_overrides_and_environment() {
+        let plain = lb("");
+        let req = RequestSession { uri: "/x", cookies: COOKIES, ..Default::default() };
+        assert_eq!(id(&plain, None, req).as_deref(), Some("A.n1"));
+        // The lb's own names.
+        let named = lb("worker.lb.session_cookie=SID\nworker.lb.session_path=;sid\n");
+        assert_eq!(id(&named, None, req).as_deref(), Some("B.n2"));
+        let on_path = RequestSession { uri: "/x;sid=C.n1", ..req };
+        assert_eq!(id(&named, None, on_path).as_deref(), Some("C.n1"));
+        // A rule's names replace the lb's.
+        assert_eq!(id(&plain, Some(&ext("lb;session_cookie=SID")), req).as_deref(), Some("B.n2"));
+        let rule_path = RequestSession { uri: "/x;sid=D.n2", ..req };
+        assert_eq!(id(&plain, Some(&ext("lb;session_path=;sid")), rule_path).as_deref(), Some("D.n2"));
+        // Not sticky: no id at all.
+        assert_eq!(id(&lb("worker.lb.sticky_session=false\n"), None, req), None);
+        // The rule's sticky_ignore, and JK_STICKY_IGNORE over it: empty or non-zero ignores, 0 restores.
+        let ignore = ext("lb;sticky_ignore=1");
+        assert_eq!(id(&plain, Some(&ignore), req), None);
+        assert_eq!(id(&plain, Some(&ignore), RequestSession { sticky_ignore_env: Some("0"), ..req }).as_deref(), Some("A.n1"));
+        assert_eq!(id(&plain, None, RequestSession { sticky_ignore_env: Some(""), ..req }), None);
+        assert_eq!(id(&plain, None, RequestSession { sticky_ignore_env: Some("2"), ..req }), None);
+        assert_eq!(id(&plain, None, RequestSession { sticky_ignore_env: Some("no"), ..req }).as_deref(), Some("A.n1"), "atoi(\"no\") is 0");
+        // JK_ROUTE forces a route (only while sticky); empty is ignored.
+        assert_eq!(id(&plain, None, RequestSession { route_env: Some("n2"), ..req }).as_deref(), Some(".n2"));
+        assert_eq!(id(&plain, None, RequestSession { route_env: Some(""), ..req }).as_deref(), Some("A.n1"));
+        assert_eq!(id(&plain, Some(&ignore), RequestSession { route_env: Some("n2"), ..req }), None);
+    }
+}
