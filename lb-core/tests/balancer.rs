@@ -461,7 +461,7 @@ fn recovering_member_is_probed_by_one_request() {
 }
 
 #[test]
-fn busy_ends_at_request_start_below_busy_limit() {
+fn busy_ends_when_seen_below_busy_limit() {
     let b = balancer(
         LbSpec::named("lb"),
         vec![
@@ -474,22 +474,79 @@ fn busy_ends_at_request_start_below_busy_limit() {
     );
     set_state(&b, 0, State::Busy);
     let hold = b.start_raw(0, true);
-    let _ = b.request(None, Flags::default());
     assert_eq!(
-        b.stats(T0).members[0].state,
-        State::Busy,
+        b.choose(None, false, T0).map(|c| c.member),
+        Ok(1),
         "limit still reached"
     );
+    assert_eq!(state(&b, 0), State::Busy);
     drop(hold);
-    let _ = b.request(None, Flags::default());
-    assert_eq!(b.stats(T0).members[0].state, State::Ok);
+    set_lb_value(&b, 1, 10);
+    assert_eq!(b.choose(None, false, T0).map(|c| c.member), Ok(0));
+    assert_eq!(state(&b, 0), State::Ok);
+    // The pool had no connection: BUSY again, and not tried again by this request.
+    let mut req = b.request(None, Flags::default());
+    req.refuse(0);
+    assert_eq!(state(&b, 0), State::Busy);
+    assert_eq!(req.choose(T0).map(|c| c.member), Ok(1));
 }
 
 #[test]
-fn set_session_cookie_shape() {
+fn set_session_cookie_only_for_requests_that_were_not_sticky() {
     let spec = LbSpec::named("lb");
     assert_eq!(
         spec.session_cookie_value("a", true),
         "JSESSIONID=.a;PATH=/;HttpOnly;Secure"
     );
+    let b = balancer(
+        LbSpec {
+            set_session_cookie: true,
+            ..LbSpec::named("lb")
+        },
+        members(&["a", "b"]),
+    );
+    let fresh = b.choose(None, false, T0).unwrap();
+    assert_eq!(
+        b.session_cookie(&fresh, false, false).as_deref(),
+        Some("JSESSIONID=.a;PATH=/;HttpOnly")
+    );
+    let sticky = b.choose(Some("S.b"), false, T0).unwrap();
+    assert_eq!(b.session_cookie(&sticky, false, false), None);
+    let plain = balancer(LbSpec::named("lb"), members(&["a", "b"]));
+    let c = plain.choose(None, false, T0).unwrap();
+    assert_eq!(plain.session_cookie(&c, false, false), None);
+    assert!(
+        plain.session_cookie(&c, true, false).is_some(),
+        "the mount's set_session_cookie"
+    );
+}
+
+#[test]
+fn a_balancer_is_shared_by_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<lb_core::balancer::Balancer>();
+    let b = std::sync::Arc::new(balancer(
+        LbSpec::named("lb"),
+        members(&["a", "b", "c", "d"]),
+    ));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5000 {
+                    serve(&b, None, Outcome::Success).expect("a member");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no panic");
+    }
+    let s = b.stats(T0);
+    assert_eq!(s.members.iter().map(|m| m.elected).sum::<u64>(), 10_000);
+    assert_eq!(s.busy, 0);
+    // Racy lb_value updates may skew it a little, never by much (optimistic, like mod_jk).
+    for m in &s.members {
+        assert!((2000..=3000).contains(&m.elected), "{m:?}");
+    }
 }

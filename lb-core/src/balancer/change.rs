@@ -154,6 +154,7 @@ impl Balancer {
         let slots = self.member_slots();
         let mut c = conf::pull(self.conf.load(), lb, &slots);
         let reset = edit(&mut c);
+        c.reindex();
         if reset && c.lb.method != Method::Busyness {
             for s in &slots {
                 s.lb_value.store(0, Relaxed);

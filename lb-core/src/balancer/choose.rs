@@ -7,7 +7,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::conf::Conf;
 use super::request::Excluded;
-use super::state::{state_from_code, usable, usable_sticky, State};
+use super::state::{selectable, state_code, state_from_code, usable_sticky, State};
+
+/// Table codes of IDLE, OK, RECOVER, FORCE are 0..=3: the selectable states.
+const SELECTABLE_MAX: u32 = 3;
+const BUSY: u32 = 4;
 use super::Balancer;
 use crate::config::Activation;
 
@@ -51,9 +55,28 @@ impl View<'_> {
     /// local error), the shared state otherwise.
     fn state(&self, i: usize) -> State {
         if self.excluded.contains(i) {
-            State::Error
-        } else {
-            state_from_code(self.lb.slot(i).state.load(Relaxed))
+            return State::Error;
+        }
+        let state = &self.lb.slot(i).state;
+        match state_from_code(state.load(Relaxed)) {
+            State::Busy if self.busy_over(i) => self.end_busy(state),
+            s => s,
+        }
+    }
+
+    /// BUSY ends once the member is under its `busy_limit` again (mod_jk also asks the pool
+    /// for a free slot; a pool without one answers [`super::Request::refuse`], which puts the
+    /// member back to BUSY).
+    fn busy_over(&self, i: usize) -> bool {
+        let limit = u64::from(self.conf.members[i].busy_limit);
+        limit == 0 || self.lb.slot(i).busy.load(Relaxed) < limit
+    }
+
+    fn end_busy(&self, state: &std::sync::atomic::AtomicU32) -> State {
+        let (busy, ok) = (state_code(State::Busy), state_code(State::Ok));
+        match state.compare_exchange(busy, ok, Relaxed, Relaxed) {
+            Ok(_) => State::Ok,
+            Err(now) => state_from_code(now),
         }
     }
 
@@ -64,7 +87,14 @@ impl View<'_> {
     }
 
     fn usable(&self, i: usize) -> bool {
-        usable(self.state(i), self.activation(i))
+        // The scan's hot path: compare the raw code (selectable states are the codes up to
+        // FORCE) and look at BUSY only when the member is in it.
+        if self.excluded.contains(i) {
+            return false;
+        }
+        let code = self.lb.slot(i).state.load(Relaxed);
+        let selectable = code <= SELECTABLE_MAX || (code == BUSY && selectable(self.state(i)));
+        selectable && self.activation(i) == Activation::Active
     }
 
     fn usable_sticky(&self, i: usize) -> bool {
@@ -109,7 +139,7 @@ impl View<'_> {
 
     /// `find_by_session`: the first member whose route is exactly `route`.
     fn by_route(&self, route: &str) -> Option<usize> {
-        self.conf.members.iter().position(|m| m.route == route)
+        self.conf.route_index.get(route).copied()
     }
 
     /// `find_best_bydomain`: among usable members whose domain is the part of `route` before
@@ -173,18 +203,20 @@ impl View<'_> {
         let offset = self.lb.next_offset.load(Relaxed) % n.max(1);
         let mut best: Option<(usize, u32, u64)> = None;
         for j in offset..offset + n {
-            let i = j % n;
+            // `j % n` without a division per member (it dominated the scan).
+            let i = if j >= n { j - n } else { j };
             if !self.usable(i) {
                 continue;
             }
             let d = self.conf.members[i].distance;
-            let v = self.lb_value(i);
             let better = match best {
                 None => true,
-                Some((_, bd, bv)) => d < bd || (!self.stateless && d == bd && v < bv),
+                Some((_, bd, bv)) => {
+                    d < bd || (!self.stateless && d == bd && self.lb_value(i) < bv)
+                }
             };
             if better {
-                best = Some((i, d, v));
+                best = Some((i, d, self.lb_value(i)));
             }
         }
         let (member, _, _) = best?;

@@ -3,6 +3,7 @@
 //! every process pulls again when the lb record's `sequence` moved past its copy, which is how a
 //! status-worker change made in one process reaches all of them. Choosing reads this copy only.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use super::mult::lb_mults;
@@ -31,13 +32,16 @@ pub struct Conf {
     pub sequence: u64,
     pub lb: LbSpec,
     pub members: Vec<MemberConf>,
+    /// Route → first member with that route (sticky lookups without a scan).
+    pub route_index: HashMap<String, usize>,
 }
 
 impl Conf {
     pub fn from_spec(lb: &LbSpec, members: &[MemberSpec]) -> Conf {
         let factors: Vec<u32> = members.iter().map(|m| m.lbfactor.max(1)).collect();
         let mults = lb_mults(&factors);
-        Conf {
+        let mut c = Conf {
+            route_index: HashMap::new(),
             sequence: 0,
             lb: lb.clamped(),
             members: members
@@ -55,6 +59,17 @@ impl Conf {
                     busy_limit: m.busy_limit,
                 })
                 .collect(),
+        };
+        c.reindex();
+        c
+    }
+
+    /// Rebuild the route index after routes changed; the first member with a route wins, as
+    /// mod_jk's scan does.
+    pub fn reindex(&mut self) {
+        self.route_index.clear();
+        for (i, m) in self.members.iter().enumerate() {
+            self.route_index.entry(m.route.clone()).or_insert(i);
         }
     }
 
@@ -158,5 +173,6 @@ pub fn pull(base: &Conf, lb: &LbSlot, members: &[&MemberSlot]) -> Conf {
         m.distance = slot.distance.load(Relaxed);
         m.activation = activation_from_code(slot.activation.load(Relaxed));
     }
+    c.reindex();
     c
 }

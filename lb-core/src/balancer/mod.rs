@@ -252,6 +252,22 @@ impl Balancer {
         }
     }
 
+    /// The `Set-Cookie` value to add to the response when `set_session_cookie` applies (the
+    /// lb's, or the mount's `mount_says`): only for a request that was not sticky.
+    pub fn session_cookie(
+        &self,
+        choice: &Choice,
+        mount_says: bool,
+        secure: bool,
+    ) -> Option<String> {
+        let conf = self.conf();
+        if choice.sticky || !(conf.lb.set_session_cookie || mount_says) {
+            return None;
+        }
+        let m = conf.members.get(choice.member)?;
+        Some(conf.lb.session_cookie_value(&m.route, secure))
+    }
+
     /// The shared record of `member` (status pages, tools, tests).
     pub fn member_slot(&self, member: usize) -> Option<&MemberSlot> {
         self.slots.get(member).map(|&i| self.table.member(i))

@@ -78,11 +78,11 @@ impl Balancer {
     /// Start a request. `session_id` is the request's session id (see
     /// [`crate::route::session_id`]); it is ignored when the lb is not sticky or the mount says
     /// `sticky_ignore`. Members in BUSY whose `busy_limit` is no longer reached become OK again
-    /// (mod_jk does this at the start of every request).
+    /// when choosing looks at them (mod_jk does this for every member at the start of every
+    /// request; doing it on sight decides the same and keeps choosing O(members) once).
     pub fn request<'a>(&'a self, session_id: Option<&'a str>, flags: Flags) -> Request<'a> {
         let conf = self.conf();
         let sticky = conf.lb.sticky_session && !flags.sticky_ignore;
-        self.end_busy_states();
         Request {
             lb: self,
             session_id: session_id.filter(|_| sticky),
@@ -112,23 +112,6 @@ impl Balancer {
             },
         );
         req.choose(now)
-    }
-
-    fn end_busy_states(&self) {
-        let conf = self.conf.load();
-        for (i, m) in conf.members.iter().enumerate() {
-            let slot = self.slot(i);
-            if slot.state.load(Relaxed) == state_code(State::Busy)
-                && (m.busy_limit == 0 || slot.busy.load(Relaxed) < u64::from(m.busy_limit))
-            {
-                let _ = slot.state.compare_exchange(
-                    state_code(State::Busy),
-                    state_code(State::Ok),
-                    Relaxed,
-                    Relaxed,
-                );
-            }
-        }
     }
 
     /// Forced recovery: every member in ERROR becomes FORCE (tried once more); returns how
@@ -211,13 +194,17 @@ impl<'a> Request<'a> {
             overrides: self.overrides,
         };
         let c = view.pick(self.session_id)?;
-        // A member in RECOVER is probed by this request only (mod_jk: RECOVER → PROBE).
-        let _ = self.lb.slot(c.member).state.compare_exchange(
-            state_code(State::Recover),
-            state_code(State::Probe),
-            Relaxed,
-            Relaxed,
-        );
+        // A member in RECOVER is probed by this request only (mod_jk: RECOVER → PROBE). Load
+        // first: a compare-exchange would take the cache line from other choosers every time.
+        let state = &self.lb.slot(c.member).state;
+        if state.load(Relaxed) == state_code(State::Recover) {
+            let _ = state.compare_exchange(
+                state_code(State::Recover),
+                state_code(State::Probe),
+                Relaxed,
+                Relaxed,
+            );
+        }
         Some(c)
     }
 

@@ -70,6 +70,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn selectable_states_are_the_codes_up_to_force() {
+        // The by-value scan relies on it.
+        for c in 0..8 {
+            assert_eq!(selectable(state_from_code(c)), c <= 3, "{c}");
+        }
+        assert_eq!(state_code(State::Busy), 4);
+    }
+
+    #[test]
     fn usability_table() {
         use Activation::*;
         use State::*;
