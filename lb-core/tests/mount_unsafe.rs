@@ -28,7 +28,10 @@ fn table(reject_unsafe: bool) -> MountTable {
     t
 }
 
-fn map<'t>(t: &'t MountTable, raw: &str) -> Result<Option<&'t str>, u16> {
+/// The worker a raw request-target goes to, or the status the adapter answers with.
+type Outcome<'a> = Result<Option<&'a str>, u16>;
+
+fn map<'t>(t: &'t MountTable, raw: &str) -> Outcome<'t> {
     let decoded = decode(raw).map_err(|e| e.status())?;
     let n = normalise(&decoded).map_err(|e| e.status())?;
     Ok(t.map(&n).map(|m| m.worker))
@@ -38,7 +41,7 @@ fn map<'t>(t: &'t MountTable, raw: &str) -> Result<Option<&'t str>, u16> {
 fn attacks_and_reject_unsafe() {
     let (plain, strict) = (table(false), table(true));
     // (raw request-target, without RejectUnsafeURI, with it)
-    let cases: &[(&str, Result<Option<&str>, u16>, Result<Option<&str>, u16>)] = &[
+    let cases: &[(&str, Outcome, Outcome)] = &[
         ("/app/x", Ok(Some("app")), Ok(Some("app"))),
         // Encoded dots are decoded first, then resolved.
         ("/app/%2e%2e;/jkstatus", Ok(Some("status")), Ok(Some("status"))),
