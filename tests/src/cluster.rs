@@ -19,7 +19,16 @@ pub struct Node {
 
 impl Node {
     pub fn start(route: &str, secret: Option<&str>, extra: &[&str]) -> io::Result<Node> {
-        let port = free_port();
+        Node::start_on(route, free_port(), secret, extra)
+    }
+
+    /// Start again on the same port (after `kill`): the node "comes back".
+    pub fn restart(&mut self) -> io::Result<()> {
+        *self = Node::start_on(&self.route, self.port, None, &[])?;
+        Ok(())
+    }
+
+    fn start_on(route: &str, port: u16, secret: Option<&str>, extra: &[&str]) -> io::Result<Node> {
         let mut cmd = Command::new(crate::workspace_bin("rjk-node"));
         cmd.args(["--route", route, "--ajp", &format!("127.0.0.1:{port}"), "--log-level", "warn"]);
         match secret {
