@@ -473,3 +473,38 @@ fn bad_specs_are_refused_clearly() {
     .unwrap_err();
     assert!(e.to_string().contains("JkShmSize"), "{e}");
 }
+
+#[test]
+fn runtime_values_overlay_the_status_snapshot() {
+    let b = balancer(LbSpec::named("lb"), members(&["a", "b"]));
+    serve(&b, None, Outcome::Success);
+    b.record(1, Outcome::StatusFatal, T0);
+    b.change(0, MemberChange::Route("ra".into())).unwrap();
+    let mut view = lb_core::status::Balancer {
+        name: "lb".into(),
+        members: ["a", "b", "unknown"]
+            .iter()
+            .map(|n| lb_core::status::Member {
+                name: (*n).into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    b.overlay(&mut view, T0);
+    assert_eq!((view.method, view.retries), ("Request", 2));
+    let a = &view.members[0];
+    assert_eq!(a.used, 1);
+    let lb = a.lb.as_ref().unwrap();
+    assert_eq!(
+        (lb.route.as_str(), lb.state, lb.lbvalue),
+        ("ra", State::Ok, 1)
+    );
+    let bm = &view.members[1];
+    assert_eq!((bm.errors, bm.error_time), (1, Some(T0)));
+    assert_eq!(bm.lb.as_ref().unwrap().state, State::Error);
+    assert!(
+        view.members[2].lb.is_none(),
+        "names it does not know are left alone"
+    );
+}

@@ -109,3 +109,54 @@ impl Balancer {
         }
     }
 }
+
+impl Balancer {
+    /// Lay this lb's runtime values (and the settings the status worker may have changed)
+    /// over a status snapshot built from the configuration; members are matched by name.
+    pub fn overlay(&self, view: &mut crate::status::Balancer, now: i64) {
+        let conf = self.conf();
+        let s = self.stats(now);
+        let lb = &conf.lb;
+        view.sticky_session = lb.sticky_session;
+        view.sticky_session_force = lb.sticky_session_force;
+        view.retries = i64::from(lb.retries);
+        view.recover_time = i64::from(lb.recover_time);
+        view.error_escalation_time = i64::from(lb.error_escalation_time);
+        view.max_reply_timeouts = i64::from(lb.max_reply_timeouts);
+        view.method = lb.method.name();
+        view.lock = lb.lock.name();
+        view.busy = s.busy as i64;
+        view.max_busy = s.max_busy as i64;
+        let interval = i64::from(lb.maintain_interval);
+        view.time_to_maintenance = (s.time_to_maintenance, s.time_to_maintenance + interval);
+        view.last_reset_at = s.last_reset;
+        for m in &mut view.members {
+            let Some(st) = s.members.iter().find(|x| x.name == m.name) else {
+                continue;
+            };
+            m.used = st.elected;
+            m.errors = st.errors;
+            m.client_errors = st.client_errors;
+            m.reply_timeouts = st.reply_timeouts;
+            m.transferred = st.bytes_written;
+            m.read = st.bytes_read;
+            m.busy = st.busy as i64;
+            m.max_busy = st.max_busy as i64;
+            m.last_reset_at = st.last_reset;
+            m.error_time = (st.first_error_time > 0).then_some(st.first_error_time);
+            m.lb = Some(crate::status::LbMember {
+                activation: st.activation,
+                lbfactor: i64::from(st.lbfactor),
+                route: st.route.clone(),
+                redirect: st.redirect.clone(),
+                domain: st.domain.clone(),
+                distance: i64::from(st.distance),
+                state: st.state,
+                lbmult: st.lb_mult,
+                lbvalue: st.lb_value,
+                sessions: st.sessions,
+                time_to_recover: st.time_to_recover.unwrap_or((0, 0)),
+            });
+        }
+    }
+}
