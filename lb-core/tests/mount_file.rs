@@ -48,6 +48,21 @@ fn jkmount_lines_last_wins_per_pattern_and_kind() {
 }
 
 #[test]
+fn a_virtual_hosts_own_line_beats_a_copied_one_in_any_order() {
+    let copied = |uri: &str, worker: &str| MountLine { inherited: true, ..line(false, uri, worker, 1) };
+    for lines in [vec![copied("/app/*", "main"), line(false, "/app/*", "own", 2)], vec![line(false, "/app/*", "own", 2), copied("/app/*", "main")]] {
+        let mut t = MountTable::new();
+        assert!(t.add_mount_lines(&lines).is_empty());
+        assert_eq!(t.rules().len(), 1);
+        assert_eq!(t.map("/app/x").unwrap().worker, "own");
+    }
+    // Copied lines among themselves: the last one, as in the main server.
+    let mut t = MountTable::new();
+    t.add_mount_lines(&[copied("/a", "one"), copied("/a", "two")]);
+    assert_eq!(t.map("/a").unwrap().worker, "two");
+}
+
+#[test]
 fn reload_replaces_only_the_files_rules() {
     let path = temp_file("reload", "/app/*=one\n/gone=one\n");
     let file = MountFile::read(&path).unwrap();

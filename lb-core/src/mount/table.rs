@@ -49,11 +49,17 @@ impl MountTable {
     }
 
     /// A server's `JkMount`/`JkUnMount` lines. The same pattern twice (per kind) keeps the last,
-    /// as mod_jk's per-server map does. Bad lines are returned; the others are added.
+    /// as mod_jk's per-server map does, except that a virtual host's own line always beats one
+    /// copied from the main server (`JkMountCopy` keeps existing entries). Bad lines are
+    /// returned; the others are added.
     pub fn add_mount_lines<'l>(&mut self, lines: impl IntoIterator<Item = &'l MountLine>) -> Vec<RuleError> {
         let mut last: Vec<&MountLine> = Vec::new();
         for line in lines {
-            last.retain(|l| !(l.unmount == line.unmount && l.uri == line.uri));
+            let same = |l: &&MountLine| l.unmount == line.unmount && l.uri == line.uri;
+            if line.inherited && last.iter().any(|l| same(l) && !l.inherited) {
+                continue;
+            }
+            last.retain(|l| !same(l));
             last.push(line);
         }
         let mut errors = Vec::new();
