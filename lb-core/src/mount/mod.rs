@@ -7,7 +7,7 @@
 //! - [`extension`]: the `;name=value` rule extensions after the worker name;
 //! - [`table`]: a server's rules in mod_jk's order, and [`MountTable::map`];
 //! - [`explain`]: every rule's verdict for one URI ([`MountTable::explain`], `rjk map`);
-//! - [`file`]: reading a uriworkermap file;
+//! - [`file`](mod@file): reading a uriworkermap file;
 //! - [`reload`]: a shared table whose file's rules are re-read and swapped in whole.
 //!
 //! Matching always happens on the normalised path ([`crate::uri::normalise`]):
