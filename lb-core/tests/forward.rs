@@ -244,6 +244,7 @@ fn a_head_too_large_for_the_packet_is_413_and_never_sent() {
     assert_eq!(r.status, 413);
     assert!(matches!(r.failure, Some(Failure::TooLarge(_))));
     assert_eq!(b.requests(), 0);
+    assert_eq!(b.accepted(), 0, "no connection is opened for it");
     assert_eq!(r.members_tried, 1);
 }
 
@@ -394,4 +395,33 @@ fn dead_pooled_connection_is_replaced_without_failing() {
     assert_eq!(r.status, 200, "{:?}", r.failure);
     assert_eq!(c.text(), "fresh");
     assert_eq!(b.accepted(), 2);
+}
+
+#[test]
+fn disable_reuse_closes_after_every_request() {
+    let b = Backend::start(Act::ok("ok"));
+    let mut s = spec(b.addr());
+    s.disable_reuse = true;
+    let w = ajp13(s);
+    for _ in 0..2 {
+        assert_eq!(
+            forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+            200
+        );
+        assert_eq!(w.members()[0].idle_connections(), 0);
+    }
+    assert_eq!(b.accepted(), 2);
+}
+
+#[test]
+fn prepost_ping_keeps_the_encoded_request() {
+    // The CPing goes out between encoding and sending: the request must still be intact.
+    let b = Backend::start(Act::ok("pinged"));
+    let mut s = spec(b.addr());
+    s.prepost_timeout = Some(Duration::from_secs(5));
+    let w = ajp13(s);
+    let mut c = Client::new();
+    assert_eq!(forward(&w, &RequestHead::get(b"/p"), &mut c).status, 200);
+    assert_eq!(c.text(), "pinged");
+    assert_eq!(b.seen()[0].uri, "/p");
 }

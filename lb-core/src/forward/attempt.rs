@@ -63,11 +63,12 @@ fn drive(
 ) -> Result<(), Failure> {
     let spec = lease.pool().spec();
     let size = spec.max_packet_size;
+    // Encode first: a request too large for the packet never opens a connection.
+    lease.wbuf.clear();
+    request::encode(head, member, size, &mut lease.wbuf).map_err(Failure::TooLarge)?;
     lease.ready().map_err(Failure::Connect)?;
 
     let mut exchange = ProxyExchange::new(size);
-    lease.wbuf.clear();
-    request::encode(head, member, size, &mut lease.wbuf).map_err(Failure::TooLarge)?;
     // The head is complete, so the exchange only records that it started.
     exchange
         .start_encoded(body.mode())

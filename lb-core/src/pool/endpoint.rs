@@ -177,9 +177,14 @@ impl Endpoint {
         if self.has_unread() {
             return Err(PingError::Unexpected);
         }
-        self.wbuf.clear();
-        self.wbuf.extend_from_slice(ajp::CPING);
-        self.send().map_err(PingError::Send)?;
+        // Written directly, so a request already encoded in `wbuf` stays there.
+        let Some(stream) = &mut self.stream else {
+            return Err(PingError::Send(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the backend connection is closed",
+            )));
+        };
+        stream.write_all(ajp::CPING).map_err(PingError::Send)?;
         let deadline = Instant::now() + timeout;
         loop {
             match ajp::receive_cpong(self.unread(), size) {
