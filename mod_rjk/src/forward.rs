@@ -9,6 +9,7 @@ use std::os::raw::c_int;
 use lb_core::config::Kind;
 use lb_core::directive::options::Flag;
 use lb_core::forward::{self, ForwardOptions, RequestBody, RequestHead, ServerSide, Tls};
+use lb_core::log::Level;
 use lb_core::{route, uri};
 
 use crate::ffi;
@@ -167,8 +168,21 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
             stateless: env_flag(req.env(b"JK_STATELESS")) || extensions.stateless,
         },
     };
+    let started = std::time::Instant::now();
     let done = forward::forward(engine, &head, req);
     rt.global.maintain_if_due();
+    if let Some(log) = &rt.log {
+        let id = req.env(s.indicators.request_id.as_bytes()).map(|v| text(v).into_owned());
+        let member = done.last.as_ref().map(|a| a.name.to_owned()).unwrap_or_else(|| "-".into());
+        match &done.failure {
+            Some(f) => log.log(Level::Error, id.as_deref(), format_args!(
+                "{} {} → worker {name} member {member}: {f} (status {}, {} member(s) tried)",
+                text(&method), fwd_uri, done.status, done.members_tried)),
+            None => log.log(Level::Debug, id.as_deref(), format_args!(
+                "{} {} → worker {name} member {member}: {} in {} µs",
+                text(&method), fwd_uri, done.status, started.elapsed().as_micros())),
+        }
+    }
     for (k, v) in done.notes() {
         req.set_note(k.as_bytes(), v.as_bytes());
     }

@@ -55,6 +55,25 @@ pub struct ServerRuntime {
     pub settings: ServerSettings,
     pub mounts: SharedTable,
     pub global: Arc<Global>,
+    /// JkLogFile (absent: no connector log for this server).
+    pub log: Option<Arc<lb_core::log::Logger>>,
+}
+
+/// Open JkLogFile: a file appended to, or `|command` fed through a pipe (rotatelogs...).
+/// Opened in the parent before the fork, so every child writes to the same descriptor.
+pub fn open_log(settings: &ServerSettings) -> std::io::Result<Option<Arc<lb_core::log::Logger>>> {
+    let Some(target) = &settings.log_file else { return Ok(None) };
+    let sink: Box<dyn std::io::Write + Send> = match target.strip_prefix('|') {
+        Some(cmd) => {
+            let child = std::process::Command::new("/bin/sh")
+                .args(["-c", cmd.trim()])
+                .stdin(std::process::Stdio::piped())
+                .spawn()?;
+            Box::new(child.stdin.ok_or_else(|| std::io::Error::other("piped log without stdin"))?)
+        }
+        None => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?),
+    };
+    Ok(Some(Arc::new(lb_core::log::Logger::new(settings.log_level, settings.log_stamp.as_deref(), sink))))
 }
 
 /// 128 random bits as hex, from the kernel.
@@ -74,5 +93,9 @@ pub fn server(lines: &[(JkLine, bool)], is_vhost: bool, root: &Path, global: &Ar
         Some(f) => SharedTable::watching(table, f, Duration::from_secs(settings.mount_file_reload), SystemTime::now()),
         None => SharedTable::fixed(table),
     };
-    ServerRuntime { settings, mounts, global: Arc::clone(global) }
+    let log = open_log(&settings).unwrap_or_else(|e| {
+        eprintln!("mod_rjk: cannot open JkLogFile {:?}: {e}", settings.log_file);
+        None
+    });
+    ServerRuntime { settings, mounts, global: Arc::clone(global), log }
 }

@@ -58,5 +58,9 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     let r = http::get(a, "/1k", &[]).unwrap();
     assert_eq!(r.status, 503, "a dead backend is a 503: {}", r.text());
     httpd.stop();
+    // JkLogFile (JkLogLevel error): the failure, in mod_jk's line shape, with the request id slot.
+    let log = std::fs::read_to_string(dir.join("logs/jk.log")).unwrap_or_default();
+    assert!(log.lines().any(|l| l.contains("] [error] [NO-ID] GET /1k → worker app member app:")), "{log}");
+    assert!(!log.contains("/upload"), "successes are not logged at level error: {log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
