@@ -189,3 +189,30 @@ fn readers_see_one_table_or_the_other_never_a_mix() {
         assert!(r.join().unwrap() > 0);
     }
 }
+
+/// Many requests find the check due at once: one of them reloads, the others go on.
+#[test]
+fn one_request_reloads_the_others_do_not_wait() {
+    use std::sync::{Arc, Barrier};
+    let path = temp_file("race", "/app/*=one\n");
+    let file = MountFile::read(&path).unwrap();
+    let t0 = SystemTime::now();
+    let shared = Arc::new(SharedTable::watching(MountTable::new().with_file_rules(&path, file.rules.clone()), &file, Duration::from_secs(60), t0));
+    std::fs::write(&path, "/app/*=two\n").unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(3_000_000)).unwrap();
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                matches!(shared.reload_if_changed(t0 + Duration::from_secs(61)).unwrap(), Reload::Replaced { .. })
+            })
+        })
+        .collect();
+    let reloads = threads.into_iter().map(|t| t.join().unwrap()).filter(|&r| r).count();
+    assert_eq!(reloads, 1);
+    assert_eq!(shared.current().map("/app/x").unwrap().worker, "two");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -5,8 +5,9 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, TryLockError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::file::MountFile;
 use super::rule::RuleError;
@@ -25,13 +26,15 @@ struct Watched {
     path: PathBuf,
     /// `JkMountFileReload`; zero turns reloading off.
     interval: Duration,
-    state: Mutex<WatchState>,
+    /// When the file was last looked at (ms since the epoch): read without a lock on every
+    /// request, so only the one request that finds the check due ever waits for the file.
+    checked_ms: AtomicU64,
+    /// The file's modification time at the last read; held while a check runs.
+    modified: Mutex<Option<SystemTime>>,
 }
 
-#[derive(Debug)]
-struct WatchState {
-    checked: SystemTime,
-    modified: Option<SystemTime>,
+fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a reload did.
@@ -52,8 +55,8 @@ impl SharedTable {
     /// A table whose rules from `file` (already read into it) are re-read when the file changes,
     /// checked at most every `interval` (mod_jk: `JkMountFileReload`, default 60 s).
     pub fn watching(table: MountTable, file: &MountFile, interval: Duration, now: SystemTime) -> Self {
-        let state = Mutex::new(WatchState { checked: now, modified: file.modified });
-        SharedTable { current: RwLock::new(Arc::new(table)), file: Some(Watched { path: file.path.clone(), interval, state }) }
+        let watched = Watched { path: file.path.clone(), interval, checked_ms: AtomicU64::new(epoch_ms(now)), modified: Mutex::new(file.modified) };
+        SharedTable { current: RwLock::new(Arc::new(table)), file: Some(watched) }
     }
 
     /// The table to map this request with; it stays valid even if a reload swaps in another.
@@ -61,25 +64,34 @@ impl SharedTable {
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Called while mapping requests, as mod_jk does: when the interval has passed and the file's
-    /// modification time changed, re-read it and swap in a table where only its rules changed.
-    /// A file that cannot be read keeps the old rules (the error is returned).
+    /// Called while mapping requests, as mod_jk does: when more than the interval has passed
+    /// and the file's modification time changed, re-read it and swap in a table where only its
+    /// rules changed. While one request checks, the others go on with the current table. A file
+    /// that cannot be read keeps the old rules (the error is returned; the next check retries).
     pub fn reload_if_changed(&self, now: SystemTime) -> io::Result<Reload> {
         let Some(w) = &self.file else { return Ok(Reload::Unchanged) };
-        if w.interval.is_zero() {
+        let interval_ms = u64::try_from(w.interval.as_millis()).unwrap_or(u64::MAX);
+        let now_ms = epoch_ms(now);
+        let due = |checked: u64| interval_ms > 0 && now_ms.saturating_sub(checked) > interval_ms;
+        if !due(w.checked_ms.load(Ordering::Relaxed)) {
             return Ok(Reload::Unchanged);
         }
-        let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
-        if now.duration_since(state.checked).unwrap_or_default() <= w.interval {
+        let mut modified = match w.modified.try_lock() {
+            Ok(m) => m,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return Ok(Reload::Unchanged),
+        };
+        // Another request may have finished the same check just before we got the lock.
+        if !due(w.checked_ms.load(Ordering::Relaxed)) {
             return Ok(Reload::Unchanged);
         }
-        state.checked = now;
-        let modified = std::fs::metadata(&w.path)?.modified().ok();
-        if modified == state.modified {
+        w.checked_ms.store(now_ms, Ordering::Relaxed);
+        let on_disk = std::fs::metadata(&w.path)?.modified().ok();
+        if on_disk == *modified {
             return Ok(Reload::Unchanged);
         }
         let file = MountFile::read(&w.path)?;
-        state.modified = file.modified;
+        *modified = file.modified;
         Ok(self.replace(file))
     }
 
