@@ -161,6 +161,11 @@ fn rule_syntax() {
     let e = Rule::parse("*.jsp", "w", jk(7)).unwrap_err();
     assert!(e.to_string().contains("httpd.conf:7") && e.to_string().contains("write `/*.jsp`"), "{e}");
     assert!(Rule::parse("/x", "", jk(1)).is_err());
+    // One `pattern=worker` text, split at the first `=`.
+    let r = Rule::parse_mapping(" /a|/* = lb;stateless=1 ", jk(2)).unwrap();
+    assert_eq!(r.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(), ["/a", "/a/*"]);
+    assert!(r[0].extensions.stateless);
+    assert!(Rule::parse_mapping("/a lb", jk(2)).unwrap_err().to_string().contains("is not `pattern=worker`"));
     // `*` is "any worker" only in an exclusion; as a mount target it is a mistake.
     assert!(Rule::parse("!/x/*", "*", jk(1)).is_ok());
     let e = Rule::parse("/x/*", "*", jk(4)).unwrap_err().to_string();

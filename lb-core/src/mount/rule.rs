@@ -137,6 +137,15 @@ impl Rule {
             .collect()
     }
 
+    /// Parse one `pattern=worker[;ext...]` text (a uriworkermap line without its comment, or
+    /// `rjk map --mount`), split at the first `=` with both sides trimmed.
+    pub fn parse_mapping(text: &str, source: Source) -> Result<Vec<Rule>, RuleError> {
+        match text.split_once('=') {
+            Some((pattern, worker)) => Rule::parse(pattern.trim(), worker.trim(), source),
+            None => Err(RuleError { source, message: format!("`{text}` is not `pattern=worker`") }),
+        }
+    }
+
     /// A pattern with `*` or `?` ("Wildchar" in mod_jk); otherwise the URI must equal it.
     pub fn is_wildcard(&self) -> bool {
         self.pattern.contains(['*', '?'])
