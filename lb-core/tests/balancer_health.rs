@@ -508,3 +508,35 @@ fn runtime_values_overlay_the_status_snapshot() {
         "names it does not know are left alone"
     );
 }
+
+#[test]
+fn a_member_added_while_the_table_lived_on_gets_its_configuration() {
+    let table = Arc::new(ShmTable::heap(1, 3));
+    let spec = LbSpec::named("lb");
+    let old = Balancer::new(&spec, &members(&["a", "b"]), table.clone(), T0).unwrap();
+    old.change(0, MemberChange::Activation(Activation::Disabled))
+        .unwrap();
+    let ms = vec![
+        MemberSpec::named("a"),
+        MemberSpec::named("b"),
+        MemberSpec::named("c.x").lbfactor(2),
+    ];
+    let new = Balancer::new(&spec, &ms, table, T0 + 1).unwrap();
+    let s = new.stats(T0 + 1);
+    assert_eq!(
+        s.members[0].activation,
+        Activation::Disabled,
+        "kept from the table"
+    );
+    let c = &s.members[2];
+    assert_eq!(
+        (c.route.as_str(), c.domain.as_str(), c.lbfactor),
+        ("c.x", "c", 2)
+    );
+    let mults: Vec<u64> = s.members.iter().map(|m| m.lb_mult).collect();
+    assert_eq!(mults, [2, 2, 1]);
+    assert_eq!(
+        new.choose(Some("S.c.x"), false, T0).map(|c| c.member),
+        Ok(2)
+    );
+}

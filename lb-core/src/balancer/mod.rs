@@ -185,7 +185,30 @@ impl Balancer {
             conf.sequence = 1;
             conf::push_fresh(&conf, lb_slot, &member_slots, now);
         } else {
-            conf = conf::pull(&conf, lb_slot, &member_slots);
+            let spec_conf = conf;
+            conf = conf::pull(&spec_conf, lb_slot, &member_slots);
+            // Members this table has never seen (added to the configuration while the table
+            // lived on) never had a push: lb_mult is 0 only then. Take them from the spec.
+            let new: Vec<usize> = (0..member_slots.len())
+                .filter(|&i| {
+                    member_slots[i]
+                        .lb_mult
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        == 0
+                })
+                .collect();
+            if !new.is_empty() {
+                for &i in &new {
+                    conf.members[i] = spec_conf.members[i].clone();
+                    member_slots[i]
+                        .last_reset
+                        .store(now, std::sync::atomic::Ordering::Relaxed);
+                }
+                conf.remult();
+                conf.reindex();
+                conf.sequence += 1;
+                conf::push(&conf, lb_slot, &member_slots);
+            }
         }
         drop(guard);
         drop(member_slots);
