@@ -550,3 +550,51 @@ fn a_balancer_is_shared_by_threads() {
         assert!((2000..=3000).contains(&m.elected), "{m:?}");
     }
 }
+
+#[test]
+fn within_a_domain_distance_then_lb_value_decide() {
+    // Session route "gone.d1" matches no member: the domain d1 is used.
+    // (distances, lb values, states of members a, b, c (all in d1) and d (in d2), expected)
+    type Row = ([u32; 4], [u64; 4], [State; 4], Option<usize>);
+    let ok = State::Ok;
+    let table: &[Row] = &[
+        ([0, 0, 0, 0], [5, 3, 4, 0], [ok; 4], Some(1)),
+        ([1, 0, 1, 0], [0, 9, 0, 0], [ok; 4], Some(1)),
+        ([0, 0, 0, 0], [3, 3, 3, 0], [ok; 4], Some(0)),
+        (
+            [0, 0, 1, 0],
+            [0, 0, 0, 0],
+            [State::Error, State::Probe, ok, ok],
+            Some(2),
+        ),
+        // Nobody usable in the domain: balanced over everything, session lost.
+        (
+            [0, 0, 0, 0],
+            [0, 0, 0, 0],
+            [State::Error, State::Probe, State::Error, ok],
+            Some(3),
+        ),
+    ];
+    for (n, (dist, values, states, want)) in table.iter().enumerate() {
+        let ms = ["a", "b", "c", "d"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                MemberSpec::named(name)
+                    .domain(if i < 3 { "d1" } else { "d2" })
+                    .distance(dist[i])
+            })
+            .collect();
+        let b = balancer(LbSpec::named("lb"), ms);
+        for i in 0..4 {
+            set_lb_value(&b, i, values[i]);
+            set_state(&b, i, states[i]);
+        }
+        let mut req = b.request(Some("S.d1.gone"), Flags::default());
+        let got = match req.next(T0) {
+            lb_core::balancer::Next::Try(c) => Some(c.member),
+            _ => None,
+        };
+        assert_eq!(got, *want, "row {n}");
+    }
+}
