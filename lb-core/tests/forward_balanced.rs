@@ -51,6 +51,14 @@ fn the_balancer_fails_over_and_marks_the_dead_member() {
     assert_eq!(stats.members[0].state, State::Error);
     assert!(stats.members[0].errors >= 1);
     assert_eq!(stats.members[1].elected, 3);
+    let mut c = Client::new();
+    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let notes = r.notes();
+    let note = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+    assert_eq!(note("JK_LB_LAST_NAME").as_deref(), Some("tc2"));
+    assert_eq!(note("JK_LB_LAST_STATE").as_deref(), Some("OK"));
+    assert_eq!(note("JK_LB_LAST_ACCESSED").as_deref(), Some("4"));
+    assert_eq!(note("JK_LB_LAST_BUSY").as_deref(), Some("0"));
     let seen = b.seen();
     assert_eq!(seen[0].route.as_deref(), Some("tc2"));
     assert_eq!(seen[0].attribute("JK_LB_ACTIVATION"), Some("ACT"));

@@ -198,3 +198,26 @@ fn no_usable_member_is_503_without_an_attempt() {
     assert_eq!(r.members_tried, 0);
     assert!(r.failure.is_none());
 }
+
+#[test]
+fn a_long_body_continues_from_the_client_after_the_replayed_first_packet() {
+    let b1 = Backend::start(Act::CloseAfterRequest);
+    let b2 = Backend::start(Act::ok("all there"));
+    let (w, _) = lb(vec![member("tc1", b1.addr()), member("tc2", b2.addr())]);
+    let body: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+    let len = body.len().to_string();
+    let headers = [(&b"Content-Length"[..], len.as_bytes())];
+    let mut head = RequestHead::get(b"/big");
+    head.method = b"POST";
+    head.body = RequestBody::Length(body.len() as u64);
+    head.headers = &headers;
+    let mut c = Client::with_body(&body);
+    c.read_chunk = 4096;
+    let r = forward(&w, &head, &mut c);
+    assert_eq!(r.status, 200, "{:?}", r.failure);
+    assert_eq!(r.served_by(), Some(1));
+    // tc1 got only the first packet; tc2 got it again and then the rest from the client.
+    assert_eq!(b1.seen()[0].body, &body[..b1.seen()[0].body.len()]);
+    assert!(b1.seen()[0].body.len() < body.len());
+    assert_eq!(b2.seen()[0].body, body);
+}

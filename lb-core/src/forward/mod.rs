@@ -163,6 +163,7 @@ pub struct Forwarded<'w> {
     pub last: Option<Attempted<'w>>,
     worker: &'w str,
     is_lb: bool,
+    balancer: Option<&'w Balancer>,
 }
 
 impl Forwarded<'_> {
@@ -173,13 +174,28 @@ impl Forwarded<'_> {
             .map(|a| a.member)
     }
 
-    /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*`.
+    /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*` (with the shared
+    /// counters when a balancer chose).
     pub fn notes(&self) -> Vec<(&'static str, String)> {
+        let values = |member: usize| {
+            use std::sync::atomic::Ordering::Relaxed;
+            let slot = self.balancer?.member_slot(member)?;
+            Some(notes::MemberValues {
+                value: slot.lb_value.load(Relaxed),
+                accessed: slot.elected.load(Relaxed),
+                read: slot.bytes_read.load(Relaxed),
+                transferred: slot.bytes_written.load(Relaxed),
+                errors: slot.errors.load(Relaxed),
+                busy: slot.busy.load(Relaxed),
+                state: crate::balancer::state_from_code(slot.state.load(Relaxed)).text(),
+            })
+        };
         notes::render(
             self.worker,
             self.is_lb,
             self.first.as_ref(),
             self.last.as_ref(),
+            &values,
         )
     }
 }
@@ -222,6 +238,7 @@ fn run<'w>(
         last: None,
         worker: &worker.name,
         is_lb: worker.is_lb,
+        balancer: worker.balancer(),
     };
     let mut body = Body::new(head.body, worker.first_body_max);
     // Bounded: every plan gives up after its rounds; this is a guard against a faulty one.

@@ -25,12 +25,28 @@ impl Attempted<'_> {
     }
 }
 
-/// The notes of one forwarded request, rendered only when the log asks.
+/// A member's shared counters at the time the notes are rendered (balanced workers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemberValues {
+    pub value: u64,
+    pub accessed: u64,
+    pub read: u64,
+    pub transferred: u64,
+    pub errors: u64,
+    pub busy: u64,
+    /// mod_jk's state word from the shared table ("OK", "ERR/REC"...).
+    pub state: &'static str,
+}
+
+/// The notes of one forwarded request, rendered only when the log asks. `values` gives the
+/// shared counters of a member when the worker has them (a balanced worker); the FIRST/LAST
+/// values are then read at render time, not at the moment of each attempt as mod_jk does.
 pub fn render(
     worker: &str,
     is_lb: bool,
     first: Option<&Attempted<'_>>,
     last: Option<&Attempted<'_>>,
+    values: &dyn Fn(usize) -> Option<MemberValues>,
 ) -> Vec<(&'static str, String)> {
     let mut notes = vec![("JK_WORKER_NAME", worker.to_owned())];
     if let Some(l) = last {
@@ -39,25 +55,45 @@ pub fn render(
     if !is_lb {
         return notes;
     }
-    type Names = [&'static str; 3];
+    type Names = [&'static str; 9];
     const FIRST: Names = [
         "JK_LB_FIRST_NAME",
         "JK_LB_FIRST_ACTIVATION",
         "JK_LB_FIRST_STATE",
+        "JK_LB_FIRST_VALUE",
+        "JK_LB_FIRST_ACCESSED",
+        "JK_LB_FIRST_READ",
+        "JK_LB_FIRST_TRANSFERRED",
+        "JK_LB_FIRST_ERRORS",
+        "JK_LB_FIRST_BUSY",
     ];
     const LAST: Names = [
         "JK_LB_LAST_NAME",
         "JK_LB_LAST_ACTIVATION",
         "JK_LB_LAST_STATE",
+        "JK_LB_LAST_VALUE",
+        "JK_LB_LAST_ACCESSED",
+        "JK_LB_LAST_READ",
+        "JK_LB_LAST_TRANSFERRED",
+        "JK_LB_LAST_ERRORS",
+        "JK_LB_LAST_BUSY",
     ];
     for (names, a) in [(FIRST, first), (LAST, last)] {
-        if let Some(a) = a {
-            notes.push((names[0], a.name.to_owned()));
-            notes.push((
-                names[1],
-                a.activation.map_or("", Activation::code).to_owned(),
-            ));
-            notes.push((names[2], a.state().to_owned()));
+        let Some(a) = a else { continue };
+        notes.push((names[0], a.name.to_owned()));
+        notes.push((
+            names[1],
+            a.activation.map_or("", Activation::code).to_owned(),
+        ));
+        match values(a.member) {
+            Some(v) => {
+                notes.push((names[2], v.state.to_owned()));
+                let nums = [v.value, v.accessed, v.read, v.transferred, v.errors, v.busy];
+                for (name, n) in names[3..].iter().zip(nums) {
+                    notes.push((name, n.to_string()));
+                }
+            }
+            None => notes.push((names[2], a.state().to_owned())),
         }
     }
     notes
@@ -78,7 +114,7 @@ mod tests {
         };
         let first = a("tc1", Outcome::Failed);
         let last = a("tc2", Outcome::Success);
-        let notes = render("lb", true, Some(&first), Some(&last));
+        let notes = render("lb", true, Some(&first), Some(&last), &|_| None);
         let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("JK_WORKER_NAME"), Some("lb"));
         assert_eq!(get("JK_WORKER_ROUTE"), Some("tc2"));
@@ -86,6 +122,19 @@ mod tests {
         assert_eq!(get("JK_LB_FIRST_STATE"), Some("ERR"));
         assert_eq!(get("JK_LB_LAST_STATE"), Some("OK"));
         assert_eq!(get("JK_LB_LAST_ACTIVATION"), Some("ACT"));
-        assert!(render("w", false, None, Some(&last)).len() == 2);
+        assert!(render("w", false, None, Some(&last), &|_| None).len() == 2);
+        let counted = |_| {
+            Some(MemberValues {
+                value: 7,
+                busy: 1,
+                state: "OK",
+                ..MemberValues::default()
+            })
+        };
+        let notes = render("lb", true, None, Some(&last), &counted);
+        let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("JK_LB_LAST_VALUE"), Some("7"));
+        assert_eq!(get("JK_LB_LAST_BUSY"), Some("1"));
+        assert_eq!(get("JK_LB_FIRST_NAME"), None);
     }
 }
