@@ -86,7 +86,13 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
     let region = match &main.shm_file {
         // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
         // to the name, rjk uses the name given so tools find it.
-        Some(path) => lb_core::shm::JkShmFile::create(path, len),
+        Some(path) => {
+            // A graceful restart runs this again while the old generation's children still
+            // map the file: truncating it under them would kill them with SIGBUS. Unlinking
+            // first gives the new generation a new file; the old mapping keeps the old one.
+            let _ = std::fs::remove_file(path);
+            lb_core::shm::JkShmFile::create(path, len)
+        }
         None => lb_core::shm::Region::anonymous(len),
     };
     let table = match region.map_err(|e| e.to_string()).and_then(|r| lb_core::shm::ShmTable::create(r, lbs, members).map_err(|e| e.to_string())) {

@@ -10,11 +10,17 @@ use rjk_tests::httpd::{Mpm, APACHE2};
 
 #[test]
 fn graceful_restarts_under_load_fail_no_request() {
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        run(c);
+    }
+}
+
+fn run(c: Connector) {
     let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
     let workers = format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}", member_lines(&nodes, |_| String::new()));
-    let dir = std::env::temp_dir().join(format!("rjk-graceful-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("rjk-graceful-{}-{}", c.name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* lb\n").unwrap();
+    let httpd = front(&dir, c, Mpm::Event, &workers, "JkMount /* lb\n").unwrap();
     let addr = httpd.addr();
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
@@ -48,7 +54,7 @@ fn graceful_restarts_under_load_fail_no_request() {
     let (ok, failed) = load.join().unwrap();
     httpd.stop();
     drop(nodes);
-    assert!(failed.is_empty(), "{} failed of {}: {:?}", failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(5)]);
+    assert!(failed.is_empty(), "{}: {} failed of {}: {:?}", c.name(), failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(5)]);
     assert!(ok >= 200, "the load ran: {ok}");
     let _ = std::fs::remove_dir_all(&dir);
 }
