@@ -130,7 +130,11 @@ impl MountTable {
 impl Outcome {
     /// One line for people: why this rule did or did not decide.
     pub fn describe(&self, rules: &[Rule]) -> String {
-        let at = |i: usize| format!("`{}` ({})", rules[i].text(), rules[i].source);
+        // `rules` should be the explained table's; any other slice gives a vaguer text, never a panic.
+        let at = |i: usize| match rules.get(i) {
+            Some(r) => format!("`{}` ({})", r.text(), r.source),
+            None => format!("rule #{i}"),
+        };
         match self {
             Outcome::Disabled => "disabled (`-` prefix): never tried".into(),
             Outcome::NoMatch => "pattern does not match".into(),
