@@ -1,7 +1,7 @@
 //! Mount rule syntax, extensions and mod_jk's precedence, table-driven.
 
 use lb_core::config::Location;
-use lb_core::mount::{MountFile, MountTable, Order, Outcome, Rule, Source};
+use lb_core::mount::{MountFile, MountTable, Near, Order, Outcome, Rule, Source};
 use lb_core::uri::{decode, normalise};
 use std::path::Path;
 
@@ -142,6 +142,25 @@ fn explain_names_the_deciding_comparison() {
     let ex = tie.explain("/x/ab");
     assert_eq!(ex.result.unwrap().worker, "one");
     assert_eq!(ex.verdicts[1].outcome, Outcome::Shadowed { by: 0, because: Order::AddedFirst });
+}
+
+#[test]
+fn near_misses_are_explained() {
+    let mut t = MountTable::new();
+    for (p, w) in [("/app/*", "app"), ("/exact", "ex"), ("/Shop/*", "shop"), ("/other/*", "o")] {
+        t.extend(Rule::parse(p, w, jk(1)).unwrap());
+    }
+    let outcome = |uri: &str, pattern: &str| {
+        let ex = t.explain(uri);
+        ex.verdicts.iter().find(|v| v.rule.pattern == pattern).unwrap().outcome.clone()
+    };
+    assert_eq!(outcome("/app", "/app/*"), Outcome::NearMiss(Near::WantsTrailingSlash { base: "/app".into() }));
+    assert!(outcome("/app", "/app/*").describe(t.rules()).contains("mount `/app|/*` for both"));
+    assert_eq!(outcome("/exact/x", "/exact"), Outcome::NearMiss(Near::ExactOnly));
+    assert_eq!(outcome("/shop/cart", "/Shop/*"), Outcome::NearMiss(Near::CaseDiffers));
+    assert_eq!(outcome("/shop/cart", "/other/*"), Outcome::NoMatch, "a plain miss stays plain");
+    assert_eq!(outcome("/exactly", "/exact"), Outcome::NoMatch);
+    assert!(t.map("/app").is_none() && t.map("/exact/x").is_none() && t.map("/shop/cart").is_none());
 }
 
 #[test]

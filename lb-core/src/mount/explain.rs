@@ -47,6 +47,43 @@ impl fmt::Display for Order {
     }
 }
 
+/// A pattern that misses a URI in one of the ways operators trip over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Near {
+    /// `/app/*` and the URI `/app`: the wildcard needs the `/` (and `/app|/*` covers both).
+    WantsTrailingSlash { base: String },
+    /// The exact rule `/app` and a URI below it such as `/app/x`.
+    ExactOnly,
+    /// Equal but for upper/lower case: mounts are case-sensitive, as in mod_jk on Unix.
+    CaseDiffers,
+}
+
+impl Near {
+    /// How `rule` (which does not match) nearly matches `uri`, if it does.
+    pub fn between(rule: &Rule, uri: &str) -> Option<Near> {
+        if let Some(base) = rule.pattern.strip_suffix("/*").filter(|b| *b == uri && !b.is_empty()) {
+            return Some(Near::WantsTrailingSlash { base: base.to_owned() });
+        }
+        if !rule.is_wildcard() && uri.strip_prefix(rule.pattern.as_str()).is_some_and(|rest| rest.starts_with('/') || rule.pattern.ends_with('/')) {
+            return Some(Near::ExactOnly);
+        }
+        let folded = Rule { pattern: rule.pattern.to_ascii_lowercase(), ..rule.clone() };
+        folded.matches(&uri.to_ascii_lowercase()).then_some(Near::CaseDiffers)
+    }
+}
+
+impl fmt::Display for Near {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Near::WantsTrailingSlash { base } => {
+                write!(f, "`{base}/*` needs something after `{base}/`, so `{base}` itself is not covered; mount `{base}|/*` for both")
+            }
+            Near::ExactOnly => f.write_str("an exact rule (no `*` or `?`) matches only the whole URI, not what is below it; add `/*` for that"),
+            Near::CaseDiffers => f.write_str("it differs only in upper/lower case, and mounts are case-sensitive"),
+        }
+    }
+}
+
 /// What one rule did for a URI.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -54,6 +91,8 @@ pub enum Outcome {
     Disabled,
     /// The pattern does not match.
     NoMatch,
+    /// The pattern does not match, in a way that often surprises (see [`Near`]).
+    NearMiss(Near),
     /// The first matching rule: the URI goes to its worker.
     Matched,
     /// Matched, but the rule at `by` comes first in mod_jk's order, `because` of this.
@@ -99,8 +138,10 @@ impl MountTable {
             .map(|(i, rule)| {
                 let outcome = if rule.disabled {
                     Outcome::Disabled
-                } else if refused.is_some() || !rule.matches(uri) {
+                } else if refused.is_some() {
                     Outcome::NoMatch
+                } else if !rule.matches(uri) {
+                    Near::between(rule, uri).map_or(Outcome::NoMatch, Outcome::NearMiss)
                 } else if rule.exclusion {
                     match winner {
                         None => Outcome::NothingToCancel,
@@ -138,6 +179,7 @@ impl Outcome {
         match self {
             Outcome::Disabled => "disabled (`-` prefix): never tried".into(),
             Outcome::NoMatch => "pattern does not match".into(),
+            Outcome::NearMiss(near) => format!("pattern does not match: {near}"),
             Outcome::Matched => "matches: this rule decides".into(),
             Outcome::Shadowed { by, because } => format!("matches, but {} comes first: {because}", at(*by)),
             Outcome::Excluded { by } => format!("matches, but is cancelled by the exclusion {}", at(*by)),

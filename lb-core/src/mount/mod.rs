@@ -34,7 +34,7 @@ pub mod reload;
 pub mod rule;
 pub mod table;
 
-pub use explain::{Explanation, Order, Outcome, Verdict};
+pub use explain::{Explanation, Near, Order, Outcome, Verdict};
 pub use extension::Extensions;
 pub use file::MountFile;
 pub use reload::{Reload, SharedTable};
