@@ -216,3 +216,31 @@ fn one_request_reloads_the_others_do_not_wait() {
     assert_eq!(shared.current().map("/app/x").unwrap().worker, "two");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+/// Generated junk never panics the file reader, and every problem points at a real line.
+#[test]
+fn any_text_parses_without_panic_and_problems_have_real_lines() {
+    let bits = ["/", "*", "?", "|", "!", "-", "=", ";", "#", " ", "\n", "\r\n", "$(", ")", "a", "ü", "reply_timeout=", "active=", "session_path=", "lb"];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..3_000 {
+        let mut text = String::new();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        for i in 0..(x % 40) {
+            text.push_str(bits[((x >> (i % 50)) as usize + i as usize * 7) % bits.len()]);
+        }
+        let lines = text.lines().count() as u32;
+        let f = MountFile::parse(&text, "fuzz.properties".as_ref());
+        for e in &f.errors {
+            let line = e.source.location().line;
+            assert!(line >= 1 && line <= lines, "{e} in {text:?}");
+        }
+        for (at, _) in &f.warnings {
+            assert!(at.line >= 1 && at.line <= lines, "{text:?}");
+        }
+        let mut t = MountTable::new();
+        t.extend(f.rules);
+        let _ = t.explain("/a/ü");
+    }
+}
