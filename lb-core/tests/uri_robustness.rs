@@ -5,7 +5,7 @@ use lb_core::config::Location;
 use lb_core::directive::options::ForwardUri;
 use lb_core::mount::{MountTable, Rule, Source};
 use lb_core::route::{routes, session_id};
-use lb_core::uri::{decode, forward_uri, normalise, UriError};
+use lb_core::uri::{decode, forward_uri, normalise, normalise_steps, UriError};
 
 /// A small deterministic generator (xorshift64), so a failure always reproduces.
 struct Gen(u64);
@@ -85,6 +85,7 @@ fn normalise_agrees_with_the_model_and_keeps_its_invariants() {
         }
         let got = normalise(&path);
         assert_eq!(got, model(&path), "{path:?}");
+        assert_eq!(normalise_steps(&path).1, got, "the step-by-step story ends where normalise does: {path:?}");
         if let Ok(n) = got {
             if n == "*" {
                 continue;

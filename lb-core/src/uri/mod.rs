@@ -8,7 +8,8 @@
 //!
 //! [`decode`] turns a raw request-target (as typed into `rjk map` or read from the wire) into
 //! the decoded path the adapters already have. [`is_unsafe`] is `JkOptions +RejectUnsafeURI`;
-//! [`strip_session_id`] is `JkStripSession` for requests that are not forwarded.
+//! [`strip_session_id`] is `JkStripSession` for requests that are not forwarded;
+//! [`normalise_steps`] tells which of mod_jk's passes changed a path (for `rjk map`).
 //!
 //! httpd's decoded path may hold bytes that are not UTF-8 (`/caf%E9` → `caf\xE9`); mod_jk maps
 //! and forwards those, so every step has a `_bytes` form an adapter can use on `r->uri` as is.
@@ -16,11 +17,13 @@
 mod decode;
 mod forward;
 mod normalise;
+mod steps;
 mod strip;
 
 pub use decode::{decode, decode_bytes};
 pub use forward::{forward_uri, forward_uri_bytes};
 pub use normalise::{is_unsafe, normalise, normalise_bytes};
+pub use steps::{normalise_steps, Pass, Step};
 pub use strip::{strip_session_id, strip_session_id_bytes};
 
 use std::fmt;
