@@ -34,6 +34,9 @@ impl Pass {
     }
 }
 
+/// One pass over the whole path.
+type PassFn = fn(&str) -> Result<String, UriError>;
+
 /// The passes that changed `path`, in order, and the outcome (the same as [`super::normalise`]).
 pub fn normalise_steps(path: &str) -> (Vec<Step>, Result<String, UriError>) {
     let mut steps = Vec::new();
@@ -44,7 +47,7 @@ pub fn normalise_steps(path: &str) -> (Vec<Step>, Result<String, UriError>) {
         return (steps, Err(UriError::NotAbsolute));
     }
     let mut current = path.to_owned();
-    let passes: [(Pass, fn(&str) -> Result<String, UriError>); 4] = [
+    let passes: [(Pass, PassFn); 4] = [
         (Pass::PathParameters, |p| Ok(without_parameters(p))),
         (Pass::Slashes, |p| Ok(collapse_slashes(p))),
         (Pass::Dots, |p| Ok(without_dots(p))),
