@@ -110,21 +110,22 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
         .iter()
         .filter_map(|(n, default)| req.env(n.as_bytes()).map(<[u8]>::to_vec).or_else(|| default.as_ref().map(|d| d.as_bytes().to_vec())).map(|v| (n.as_bytes().to_vec(), v)))
         .collect();
-    // The sticky session of an lb request: path parameter first, then cookies.
-    let session = match &rt.global.workers.get(name).map(|w| &w.kind) {
-        Some(Kind::Lb(lb)) if lb.sticky_session.value && req.env(b"JK_STICKY_IGNORE").is_none() => {
-            let cookies: Vec<String> = req.headers().filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie")).map(|(_, v)| text(v).into_owned()).collect();
-            let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
-            match req.env(b"JK_ROUTE") {
-                Some(r) if !r.is_empty() => Some(format!(".{}", text(r))),
-                _ => route::session_id(&fwd_uri, &cookies, &lb.session_path.value, &lb.session_cookie.value).map(Cow::into_owned),
-            }
-        }
-        _ => None,
-    };
     // The rule that mapped the request may override the worker's settings.
     let table = rt.mounts.current();
     let extensions = table.map(&text(req.uri())).map(|m| m.extensions.clone()).unwrap_or_default();
+    // The sticky session of an lb request (JK_ROUTE, JK_STICKY_IGNORE, the rule's session names
+    // over the lb's, then ;jsessionid before cookies): lb-core's decision.
+    let session = match &rt.global.workers.get(name).map(|w| &w.kind) {
+        Some(Kind::Lb(lb)) => {
+            let cookies: Vec<String> = req.headers().filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie")).map(|(_, v)| text(v).into_owned()).collect();
+            let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
+            let ignore_env = req.env(b"JK_STICKY_IGNORE").map(|v| text(v).into_owned());
+            let route_env = req.env(b"JK_ROUTE").map(|v| text(v).into_owned());
+            let rs = route::RequestSession { uri: &fwd_uri, cookies: &cookies, sticky_ignore_env: ignore_env.as_deref(), route_env: route_env.as_deref() };
+            route::sticky_session_id(lb, Some(&extensions), &rs).map(Cow::into_owned)
+        }
+        _ => None,
+    };
     let reply_timeout = req
         .env(b"JK_REPLY_TIMEOUT")
         .and_then(|v| text(v).parse::<i64>().ok())
@@ -164,7 +165,8 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
             flush_packets: s.options.has(Flag::FLUSH_PACKETS),
             flush_header: s.options.has(Flag::FLUSH_HEADER),
             reply_timeout,
-            sticky_ignore: env_flag(req.env(b"JK_STICKY_IGNORE")) || extensions.sticky_ignore,
+            // Decided above with the session (lb-core's sticky_session_id).
+            sticky_ignore: session.is_none(),
             stateless: env_flag(req.env(b"JK_STATELESS")) || extensions.stateless,
         },
     };
