@@ -83,8 +83,12 @@ pub fn map(table: &MountTable, workers: Option<&Workers>, raw: &str, cookies: &[
         let path = m.extensions.session_path.clone().unwrap_or_else(|| lb.session_path.value.clone());
         let cookie = m.extensions.session_cookie.clone().unwrap_or_else(|| lb.session_cookie.value.clone());
         let headers: Vec<&str> = cookies.iter().map(String::as_str).collect();
+        // The URI as mod_rjk forwards it by default (ForwardURIProxy), where ;jsessionid is read.
+        let forwarded = uri::forward_uri(&decoded, raw, lb_core::directive::options::ForwardUri::Proxy);
+        let rs = route::RequestSession { uri: &forwarded, cookies: &headers, sticky_ignore_env: None, route_env: None };
         let sticky = lb.sticky_session.value && !m.extensions.sticky_ignore;
-        match route::session_id(raw, &headers, &path, &cookie) {
+        let session = if sticky { route::sticky_session_id(lb, Some(m.extensions), &rs) } else { route::session_id(&forwarded, &headers, &path, &cookie) };
+        match session {
             Some(id) if sticky => {
                 let mut found = None;
                 for r in route::routes(&id) {
