@@ -59,9 +59,11 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     let s = &rt.settings;
     let ind = &s.indicators;
     // Every borrowed piece of the head is collected first, then the head borrows them.
-    let original = req.note(ORIGINAL_URI_NOTE.to_bytes()).map(|v| text(v).into_owned()).unwrap_or_else(|| text(req.uri()).into_owned());
-    let unparsed = text(req.unparsed_uri()).into_owned();
-    let fwd_uri = uri::forward_uri(&original, &unparsed, s.options.forward_uri).into_owned();
+    let original = req.note(ORIGINAL_URI_NOTE.to_bytes()).unwrap_or(req.uri()).to_vec();
+    let unparsed = req.unparsed_uri().to_vec();
+    // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
+    let fwd_bytes = uri::forward_uri_bytes(&original, &unparsed, s.options.forward_uri).into_owned();
+    let fwd_uri = text(&fwd_bytes).into_owned();
     let method = req.method().to_vec();
     let protocol = req.protocol().to_vec();
     let query = req.query().map(<[u8]>::to_vec);
@@ -112,7 +114,7 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
         .collect();
     // The rule that mapped the request may override the worker's settings.
     let table = rt.mounts.current();
-    let extensions = table.map(&text(req.uri())).map(|m| m.extensions.clone()).unwrap_or_default();
+    let extensions = table.map_bytes(req.uri()).map(|m| m.extensions.clone()).unwrap_or_default();
     // The sticky session of an lb request (JK_ROUTE, JK_STICKY_IGNORE, the rule's session names
     // over the lb's, then ;jsessionid before cookies): lb-core's decision.
     let session = match &rt.global.workers.get(name).map(|w| &w.kind) {
@@ -144,7 +146,7 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     });
     let head = RequestHead {
         method: &method,
-        uri: fwd_uri.as_bytes(),
+        uri: &fwd_bytes,
         query_string: query.as_deref(),
         protocol: &protocol,
         headers: &header_refs,

@@ -4,7 +4,7 @@
 use std::ffi::CStr;
 use std::os::raw::c_int;
 
-use crate::conf::{cstr, of_server};
+use crate::conf::of_server;
 use crate::ffi;
 
 /// The note carrying the worker name from translate to the handler (mod_jk's name).
@@ -31,16 +31,20 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         if table.rules().is_empty() {
             return ffi::DECLINED;
         }
-        let uri = cstr((*r).uri);
-        let normalised = match lb_core::uri::normalise(uri) {
+        // Bytes, not str: httpd's decoded path may hold any byte (`/caf%E9`), and mod_jk maps
+        // and forwards such paths.
+        let uri = if (*r).uri.is_null() { &b""[..] } else { std::ffi::CStr::from_ptr((*r).uri).to_bytes() };
+        if uri == b"*" {
+            return ffi::DECLINED;
+        }
+        let normalised = match lb_core::uri::normalise_bytes(uri) {
             Ok(n) => n,
-            Err(lb_core::uri::UriError::NotAbsolute) if uri == "*" => return ffi::DECLINED,
             Err(e) => {
-                crate::log::request(r, crate::log::Level::Warning, &format!("mod_rjk: refusing {uri:?}: {e}"));
+                crate::log::request(r, crate::log::Level::Warning, &format!("mod_rjk: refusing {:?}: {e}", String::from_utf8_lossy(uri)));
                 return e.status() as c_int;
             }
         };
-        let Some(m) = table.map(&normalised) else { return ffi::DECLINED };
+        let Some(m) = table.map_bytes(&normalised) else { return ffi::DECLINED };
         let pool = (*r).pool;
         let worker = std::ffi::CString::new(m.worker).unwrap_or_default();
         ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());

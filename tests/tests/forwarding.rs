@@ -51,6 +51,9 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     for code in [201u16, 404, 500, 503] {
         assert_eq!(http::get(a, &format!("/status/{code}"), &[]).unwrap().status, code);
     }
+    // A path that is not UTF-8 once decoded is forwarded (re-encoded), as mod_jk does.
+    let r = http::get(a, "/caf%E9", &[]).unwrap();
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "{} {}", r.status, r.text());
     let r = http::get(a, "/download?bytes=300000&chunk=7000", &[]).unwrap();
     assert_eq!(r.body.len(), 300_000);
 
