@@ -2,7 +2,8 @@
 //! then `member_capacity` member slots. Every field is an atomic, so any process that maps the
 //! region may read and update it without a lock (races are benign, as in mod_jk's optimistic
 //! mode). Strings are [`Text`] fields: at most [`Text::MAX`] bytes, rewritten only by
-//! configuration changes and read back under the member's `text_seq` (a seqlock).
+//! configuration changes, which hold the table lock; a reader that needs a consistent string
+//! takes the lock too (a torn read without it is still safe: it decodes lossily).
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
@@ -111,7 +112,8 @@ pub struct MemberSlot {
     pub route: Text,
     pub domain: Text,
     pub redirect: Text,
-    /// Odd while `route`/`domain`/`redirect` are being rewritten.
+    /// Reserved (a seqlock around text rewrites, for lock-free readers); today writers and
+    /// readers of the texts hold the table lock instead.
     pub text_seq: AtomicU64,
     pub state: AtomicU32,
     pub activation: AtomicU32,
