@@ -18,6 +18,11 @@ struct Setup {
 impl Setup {
     /// Nodes named by `routes`, an lb `lb` over them with `extra` workers.properties lines.
     fn start(c: Connector, name: &str, routes: &[&str], extra: &str) -> Setup {
+        Setup::start_with(c, name, routes, extra, "")
+    }
+
+    /// With extra httpd lines (e.g. one child process).
+    fn start_with(c: Connector, name: &str, routes: &[&str], extra: &str, httpd_extra: &str) -> Setup {
         let nodes: Vec<Node> = routes.iter().map(|r| Node::start(r, None, &[]).unwrap()).collect();
         let workers = format!(
             "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers={}\n{}{extra}",
@@ -26,7 +31,7 @@ impl Setup {
         );
         let dir = std::env::temp_dir().join(format!("rjk-sc-{name}-{}-{}", c.name(), std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let httpd = front(&dir, c, Mpm::Event, &workers, "JkMount /* lb\n").unwrap();
+        let httpd = front(&dir, c, Mpm::Event, &workers, &format!("JkMount /* lb\n{httpd_extra}")).unwrap();
         Setup { nodes, httpd, dir }
     }
 
@@ -155,4 +160,31 @@ fn reply_timeout_is_504_and_fail_on_status_fails_over() {
         assert_eq!(tally(s.addr(), 4, None).values().sum::<usize>(), 4);
         s.stop();
     });
+}
+
+/// The same mixed sequence (non-sticky, sticky to each node, a session of a node that does not
+/// exist) through mod_jk and mod_rjk: the members hit, in order, are identical. One httpd child:
+/// mod_jk's tie-break offset is per process, so with several children its own sequence depends
+/// on which child took each connection.
+#[test]
+fn the_same_request_sequence_hits_the_same_members_as_mod_jk() {
+    let mut seqs = Vec::new();
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let one_child = "ServerLimit 1\nStartServers 1\nMaxRequestWorkers 16\n";
+        let s = Setup::start_with(c, "sequence", &["n1", "n2", "n3"], "worker.n1.lbfactor=1\nworker.n2.lbfactor=2\nworker.n3.lbfactor=3\n", one_child);
+        let mut seq = Vec::new();
+        for i in 0..300 {
+            let cookie = match i % 7 {
+                1 => Some("JSESSIONID=A.n1"),
+                3 => Some("JSESSIONID=B.n3"),
+                5 => Some("JSESSIONID=C.gone"),
+                _ => None,
+            };
+            seq.push(who(s.addr(), "/1k", cookie));
+        }
+        s.stop();
+        seqs.push(seq);
+    }
+    let first_diff = seqs[0].iter().zip(&seqs[1]).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "mod_jk {:?}\nmod_rjk {:?}", &seqs[0][..30], &seqs[1][..30]);
 }
