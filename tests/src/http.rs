@@ -45,6 +45,17 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
     parse(&raw, method == "HEAD")
 }
 
+/// Send `raw` bytes as they are (a hand-written request, e.g. a chunked upload) and read the
+/// whole response; the request should say `Connection: close`.
+pub fn raw(addr: SocketAddr, raw: &[u8]) -> io::Result<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(raw)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    parse(&out, false)
+}
+
 fn parse(raw: &[u8], head_only: bool) -> io::Result<Response> {
     let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_owned());
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no end of headers"))?;

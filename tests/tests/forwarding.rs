@@ -67,3 +67,57 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     assert!(!log.contains("/upload"), "successes are not logged at level error: {log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn big_bodies_chunked_uploads_64k_packets_and_client_aborts() {
+    let node = Node::start("n1", None, &["--packet-size", "65536"]).unwrap();
+    let workers = format!("worker.list=app\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.app.max_packet_size=65536\n", node.port);
+    let dir = tmp("bodies");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* app\n").unwrap();
+    let a = httpd.addr();
+
+    // 10 MiB up and down, with checksums.
+    let body: Vec<u8> = (0..10 * 1_048_576u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let r = http::request(a, "POST", "/upload", &[], &body).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&sha256_hex(&body)), "{}", r.text());
+    let r = http::get(a, "/download?bytes=10485760&chunk=65536", &[]).unwrap();
+    assert_eq!(r.body.len(), 10_485_760);
+
+    // A chunked upload: the backend asks for the body chunk by chunk.
+    let mut req = b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut sent = Vec::new();
+    for i in 0..40u8 {
+        let chunk = vec![b'a' + (i % 26); 3000 + i as usize];
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(&chunk);
+        req.extend_from_slice(b"\r\n");
+        sent.extend_from_slice(&chunk);
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let r = http::raw(a, &req).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&format!("\"length\":{}", sent.len())), "{}", r.text());
+    assert!(r.text().contains(&sha256_hex(&sent)), "{}", r.text());
+
+    // A client that goes away mid-download does not poison the next requests.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(a).unwrap();
+        s.write_all(b"GET /download?bytes=50000000&chunk=65536 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = vec![0u8; 200_000];
+        let mut got = 0;
+        while got < buf.len() {
+            let n = s.read(&mut buf[got..]).unwrap();
+            assert!(n > 0);
+            got += n;
+        }
+    }
+    for i in 0..20 {
+        let r = http::get(a, "/1k", &[]).unwrap();
+        assert_eq!((r.status, r.body.len()), (200, 1024), "request {i} after the abort");
+    }
+    httpd.stop();
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
