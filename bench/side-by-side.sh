@@ -18,6 +18,7 @@ done
 target=${CARGO_TARGET_DIR:-$here/target}
 (cd "$here" && cargo build --release -q -p mod_rjk -p rjk-node)
 S=$(mktemp -d /tmp/rjk-bench.XXXX)
+chmod 755 "$S"   # httpd's children run as www-data and must read the static files
 pids=()
 cleanup() {
   for d in "$S"/h-*; do [ -f "$d/httpd.pid" ] && kill "$(cat "$d/httpd.pid")" 2>/dev/null || true; done
@@ -101,7 +102,9 @@ measure() { # flavour size -> "rps cpu_us"
   t1=$(ticks)
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  if echo "$out" | grep -q "Non-2xx"; then echo "$1 $2: errors: $out" >&2; fi
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
+    echo "$1 $2: the run had errors, refusing to report it:" >&2; echo "$out" >&2; exit 1
+  fi
   echo "$rps $(( (t1-t0) * 1000000 / $(getconf CLK_TCK) / (reqs > 0 ? reqs : 1) ))"
 }
 
