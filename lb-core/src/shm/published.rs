@@ -64,4 +64,29 @@ mod tests {
         assert_eq!(old, "a");
         assert_eq!(p.load(), "b");
     }
+
+    #[test]
+    fn readers_never_see_a_half_written_value() {
+        // Each value holds the same number twice; a torn or freed value would differ.
+        let p = Published::new((0u64, vec![0u64; 16]));
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let mut seen = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (n, v) = p.load();
+                        assert!(v.iter().all(|x| x == n));
+                        assert!(*n >= seen, "values only move forward");
+                        seen = *n;
+                    }
+                });
+            }
+            for n in 1..=2000u64 {
+                p.store((n, vec![n; 16]));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(p.load().0, 2000);
+    }
 }
