@@ -102,3 +102,31 @@ fn every_format_and_the_normalised_path_reach_the_status_worker() {
     httpd.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The OpenMetrics output parses with the Prometheus project's own parser (Debian's
+/// python3-prometheus-client), with the families and labels we promise.
+#[test]
+fn prometheus_output_parses_with_the_reference_parser() {
+    let dir = tmp("prometheus");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers(), JK).unwrap();
+    let text = http::get(httpd.addr(), "/jk-status?mime=prometheus", &[]).unwrap().text();
+    httpd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n\
+                  for f in p(sys.stdin.read()):\n    for s in f.samples:\n        print(f.name, f.type, s.name, sorted(s.labels.items()), s.value)\n";
+    use std::io::Write;
+    let mut c = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-prometheus-client (make deps)");
+    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    let parsed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the parser refused it: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(parsed.contains("rjk_member_requests counter rjk_member_requests_total [('balancer', 'cluster'), ('member', 'a1')] 0"), "{parsed}");
+    assert!(parsed.contains("rjk_member_activation gauge rjk_member_activation [('activation', 'DIS'), ('balancer', 'cluster'), ('member', 'b2')] 1"), "{parsed}");
+    assert!(parsed.contains("rjk_balancer_members gauge rjk_balancer_members [('balancer', 'cluster'), ('rating', 'good')] 3"), "{parsed}");
+}
