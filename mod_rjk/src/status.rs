@@ -49,7 +49,7 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
         read_only: s.read_only.value,
         users: &s.user.value,
         user_case_insensitive: s.user_case_insensitive.value,
-        allow_get_updates: false,
+        allow_get_updates: s.allow_get_updates.value,
     };
     let user = req.remote_user().map(|u| String::from_utf8_lossy(u).into_owned());
     if let Err(e) = action::authorize(&parsed, &method, user.as_deref(), &access, &rt.global.nonce) {

@@ -70,8 +70,30 @@ fn drain_stop_and_activate_through_the_status_page() {
     // Refusals: a forged nonce, an unknown member.
     assert_eq!(post(a, "cmd=update&w=lb&sw=n1&vwa=S&nonce=forged").status, 403);
     assert_eq!(post(a, &format!("cmd=update&w=lb&sw=zz&vwa=S&nonce={n}")).status, 400);
+    // Changes over GET are refused here; a worker with allow_get_updates=true accepts them.
+    assert_eq!(http::get(a, "/jk-manager?cmd=update&w=lb&sw=n1&vwa=S", &[]).unwrap().status, 405);
     let log = std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default();
     assert!(log.contains("status change by - from 127.0.0.1"), "changes are logged: {log}");
+    httpd.stop();
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn allow_get_updates_lets_old_scripts_change_state_with_get() {
+    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let workers = format!(
+        "worker.list=lb,jkstatus\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jkstatus.type=status\nworker.jkstatus.allow_get_updates=true\n{}",
+        member_lines(&nodes, |_| String::new())
+    );
+    let dir = std::env::temp_dir().join(format!("rjk-status-get-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /1k lb\nJkMount /jkstatus jkstatus\n").unwrap();
+    let a = httpd.addr();
+    // The mod_jk-era script: a plain GET with mime=txt.
+    let r = http::get(a, "/jkstatus?cmd=update&mime=txt&w=lb&sw=n1&vwa=S", &[]).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(counts(a, 20, None), BTreeMap::from([("n2".to_owned(), 20)]));
     httpd.stop();
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);

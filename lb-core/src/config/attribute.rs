@@ -119,6 +119,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     a("ns", Unique, STATUS),
     a("xmlns", Unique, STATUS),
     a("doctype", Unique, STATUS),
+    // rjk's own: let old scripts change state with GET (no nonce), as mod_jk allowed.
+    a("allow_get_updates", Unique, STATUS),
     old("cachesize", Unique, AJP, RenamedTo("connection_pool_size")),
     old("cache_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),
     old("recycle_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),

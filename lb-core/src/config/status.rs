@@ -15,6 +15,8 @@ pub struct StatusWorker {
     pub ns: Setting<String>,
     pub xmlns: Setting<String>,
     pub doctype: Setting<Option<String>>,
+    /// rjk: accept state changes over GET without the page nonce (scripts written for mod_jk).
+    pub allow_get_updates: Setting<bool>,
 }
 
 impl StatusWorker {
@@ -30,6 +32,7 @@ impl StatusWorker {
             ns: p.string("ns", "jk:"),
             xmlns: p.string("xmlns", "xmlns:jk=\"http://tomcat.apache.org\""),
             doctype: p.opt_string("doctype"),
+            allow_get_updates: p.boolean("allow_get_updates", false),
         }
     }
 
@@ -47,6 +50,7 @@ impl StatusWorker {
             row("ns", &self.ns),
             row("xmlns", &self.xmlns),
             Row { name: "doctype", value: opt(&self.doctype), origin: &self.doctype.origin },
+            row("allow_get_updates", &self.allow_get_updates),
         ]
     }
 }
