@@ -13,6 +13,7 @@ pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
         ffi::ap_hook_translate_name(Some(crate::translate::translate_name), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
         ffi::ap_hook_map_to_storage(Some(crate::translate::map_to_storage), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
         ffi::ap_hook_handler(Some(crate::handler::handler), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
     })
 }
 
@@ -139,4 +140,22 @@ unsafe fn threads_per_child() -> usize {
     let mut n: std::os::raw::c_int = 0;
     let rc = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MAX_THREADS as _, &mut n) };
     if rc == 0 && n > 0 { n as usize } else { 1 }
+}
+
+/// JkWatchdogInterval: a maintenance thread per child (threads only after the fork), so idle
+/// pools age out and failed members recover even when no request comes in.
+unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
+    crate::guard::guard("child_init", (), || {
+        // SAFETY: s is the main server; its runtime was set in post_config before the fork.
+        let Some(rt) = (unsafe { crate::conf::of_server(s) }).runtime.clone() else { return };
+        let every = rt.settings.watchdog_interval;
+        if every == 0 {
+            return;
+        }
+        let global = std::sync::Arc::clone(&rt.global);
+        let _ = std::thread::Builder::new().name("rjk-watchdog".into()).spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(every));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| global.maintain_if_due()));
+        });
+    })
 }

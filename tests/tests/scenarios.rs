@@ -188,3 +188,28 @@ fn the_same_request_sequence_hits_the_same_members_as_mod_jk() {
     let first_diff = seqs[0].iter().zip(&seqs[1]).position(|(a, b)| a != b);
     assert_eq!(first_diff, None, "mod_jk {:?}\nmod_rjk {:?}", &seqs[0][..30], &seqs[1][..30]);
 }
+
+/// JkWatchdogInterval: with no traffic at all, a failed member is recovered by the child's
+/// maintenance thread (the status page itself runs no maintenance).
+#[test]
+fn the_watchdog_recovers_members_without_traffic() {
+    let mut s = Setup::start_with(
+        Connector::ModRjk,
+        "watchdog",
+        &["n1", "n2"],
+        "worker.list=jkstatus\nworker.jkstatus.type=status\nworker.lb.recover_time=1\nworker.maintain=1\n",
+        "JkWatchdogInterval 1\nJkMount /jkstatus jkstatus\n",
+    );
+    s.node("n1").kill();
+    tally(s.addr(), 6, None);
+    let state = |a| {
+        let p = http::get(a, "/jkstatus?mime=prop", &[]).unwrap().text();
+        p.lines().find(|l| l.starts_with("worker.n1.state=")).unwrap_or_default().to_owned()
+    };
+    assert_eq!(state(s.addr()), "worker.n1.state=ERR", "n1 failed");
+    let recovered = rjk_tests::wait_until("the watchdog to move n1 out of ERR", std::time::Duration::from_secs(15), || {
+        (state(s.addr()) != "worker.n1.state=ERR").then_some(())
+    });
+    assert!(recovered.is_ok(), "{}", state(s.addr()));
+    s.stop();
+}
