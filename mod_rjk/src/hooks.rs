@@ -71,7 +71,7 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
     let workers_lines = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
     let loaded = lb_core::directive::load_workers(workers_lines, &root);
     // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
-    let dump = loaded
+    let dump: Vec<(String, String)> = loaded
         .properties
         .iter()
         .filter(|p| !p.key.ends_with(".secret") && !p.key.ends_with(".secretkey"))
@@ -83,25 +83,29 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
     let main_lines = unsafe { setup::server_lines(s) };
     let (main, _) = lb_core::directive::server::server_settings(main_lines.iter().map(|(l, i)| (l, *i)), false, &root);
     let (lbs, members) = lb_core::assemble::shm_size(&workers);
-    let len = lb_core::shm::ShmTable::size_for(lbs, members);
-    let region = match &main.shm_file {
-        // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
-        // to the name, rjk uses the name given so tools find it.
-        Some(path) => {
-            // A graceful restart runs this again while the old generation's children still
-            // map the file: truncating it under them would kill them with SIGBUS. Unlinking
-            // first gives the new generation a new file; the old mapping keeps the old one.
-            let _ = std::fs::remove_file(path);
-            lb_core::shm::JkShmFile::create(path, len)
-        }
-        None => lb_core::shm::Region::anonymous(len),
+    // SAFETY: s is the main server of a live process.
+    // The same workers configuration keeps the table (counters, status-worker changes); an
+    // edited one starts afresh so the edits take effect, as with mod_jk.
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        dump.hash(&mut h);
+        main.shm_file.hash(&mut h);
+        h.finish()
     };
-    let table = match region.map_err(|e| e.to_string()).and_then(|r| lb_core::shm::ShmTable::create(r, lbs, members).map_err(|e| e.to_string())) {
-        Ok(t) => std::sync::Arc::new(t),
-        Err(e) => {
-            crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: cannot create the shared state table: {e}"));
-            return false;
-        }
+    let table = match unsafe { kept_table(s, fingerprint) }.filter(|t| t.lb_capacity() >= lbs && t.member_capacity() >= members) {
+        Some(t) => t,
+        None => match new_table(&main, lbs, members) {
+            Ok(t) => {
+                // SAFETY: as above.
+                unsafe { keep_table(s, fingerprint, &t) };
+                t
+            }
+            Err(e) => {
+                crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: cannot create the shared state table: {e}"));
+                return false;
+            }
+        },
     };
     let disable_reuse = main.options.has(lb_core::directive::options::Flag::DISABLE_REUSE);
     let now = crate::runtime::unix_now();
@@ -158,4 +162,50 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| global.maintain_if_due()));
         });
     })
+}
+
+/// The process-pool key under which the shared table outlives a (graceful) restart: httpd
+/// unloads and reloads the module, but the process pool and the mapping stay.
+const KEPT_TABLE: &std::ffi::CStr = c"rjk.shared-state-table";
+
+fn new_table(main: &lb_core::directive::server::ServerSettings, lbs: usize, members: usize) -> Result<std::sync::Arc<lb_core::shm::ShmTable>, String> {
+    let len = lb_core::shm::ShmTable::size_for(lbs, members);
+    let region = match &main.shm_file {
+        // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
+        // to the name, rjk uses the name given so tools find it. A new table gets a new file
+        // (unlink first): children of an older generation may still map the old one.
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            lb_core::shm::JkShmFile::create(path, len)
+        }
+        None => lb_core::shm::Region::anonymous(len),
+    };
+    let region = region.map_err(|e| e.to_string())?;
+    lb_core::shm::ShmTable::create(region, lbs, members).map(std::sync::Arc::new).map_err(|e| e.to_string())
+}
+
+/// The table kept by an earlier generation of this process, if any.
+///
+/// # Safety
+/// `s` must be the main server; the userdata under `KEPT_TABLE` is only ever set by
+/// `keep_table` (a leaked `Box<(u64, Arc<ShmTable>)>` of this same module binary).
+unsafe fn kept_table(s: *mut ffi::server_rec, fingerprint: u64) -> Option<std::sync::Arc<lb_core::shm::ShmTable>> {
+    let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+    unsafe { ffi::apr_pool_userdata_get(&mut data, KEPT_TABLE.as_ptr(), (*(*s).process).pool) };
+    if data.is_null() {
+        return None;
+    }
+    let (kept, table) = unsafe { &*(data as *const (u64, std::sync::Arc<lb_core::shm::ShmTable>)) };
+    (*kept == fingerprint).then(|| table.clone())
+}
+
+/// Keep `t` for the next generation. The box is leaked on purpose: it lives as long as the
+/// httpd process, like the mapping it holds.
+///
+/// # Safety
+/// `s` must be the main server.
+unsafe fn keep_table(s: *mut ffi::server_rec, fingerprint: u64, t: &std::sync::Arc<lb_core::shm::ShmTable>) {
+    let boxed = Box::into_raw(Box::new((fingerprint, std::sync::Arc::clone(t)))) as *const std::ffi::c_void;
+    // apr_pool_userdata_set copies the key, so it does not point into this (unloadable) module.
+    unsafe { ffi::apr_pool_userdata_set(boxed, KEPT_TABLE.as_ptr(), None, (*(*s).process).pool) };
 }

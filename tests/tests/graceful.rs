@@ -20,8 +20,19 @@ fn run(c: Connector) {
     let workers = format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}", member_lines(&nodes, |_| String::new()));
     let dir = std::env::temp_dir().join(format!("rjk-graceful-{}-{}", c.name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let httpd = front(&dir, c, Mpm::Event, &workers, "JkMount /* lb\n").unwrap();
+    let jk = "JkMount /* lb\nJkMount /jkstatus jkstatus\n";
+    let workers = format!("{workers}worker.list=jkstatus\nworker.jkstatus.type=status\n");
+    let httpd = front(&dir, c, Mpm::Event, &workers, jk).unwrap();
     let addr = httpd.addr();
+    let elected = || -> u64 {
+        let p = http::get(addr, "/jkstatus?mime=prop", &[]).unwrap().text();
+        p.lines().filter(|l| l.contains(".elected=")).filter_map(|l| l.split('=').nth(1)?.parse::<u64>().ok()).sum()
+    };
+    for _ in 0..50 {
+        assert_eq!(http::get(addr, "/1k", &[]).unwrap().status, 200);
+    }
+    let before = elected();
+    assert!(before >= 50, "{}: {before}", c.name());
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
         let stop = Arc::clone(&stop);
@@ -52,6 +63,11 @@ fn run(c: Connector) {
     }
     stop.store(true, Ordering::Relaxed);
     let (ok, failed) = load.join().unwrap();
+    // The shared counters survived both restarts (mod_rjk keeps its table in the process pool).
+    let after = elected();
+    if c == Connector::ModRjk {
+        assert!(after >= before + ok as u64, "counters survive graceful restarts: {before} before, {after} after {ok} more requests");
+    }
     httpd.stop();
     drop(nodes);
     assert!(failed.is_empty(), "{}: {} failed of {}: {:?}", c.name(), failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(5)]);
