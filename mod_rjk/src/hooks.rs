@@ -116,6 +116,16 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
             return false;
         }
     };
+    // Status workers with persist_file: re-apply the runtime changes saved before the restart.
+    for w in workers.workers.values() {
+        let lb_core::config::Kind::Status(st) = &w.kind else { continue };
+        let Some(path) = &st.persist_file.value else { continue };
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let problems = lb_core::status::persist::apply(&text, |n| engines.get(n).and_then(|e| e.balancer()));
+        for p in problems {
+            crate::log::server(s, crate::log::Level::Warning, true, &format!("mod_rjk: {path}: {p}"));
+        }
+    }
     let global = std::sync::Arc::new(crate::runtime::Global { workers, engines, dump, nonce: crate::runtime::nonce(), last_maintain: Default::default() });
     let mut server = s;
     while !server.is_null() {

@@ -71,6 +71,13 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
             let from = String::from_utf8_lossy(req.remote_addr()).into_owned();
             return match apply(rt, &parsed) {
                 Ok(done) => {
+                    if let Some(path) = &s.persist_file.value {
+                        let now = crate::runtime::unix_now();
+                        let lbs = rt.global.engines.iter().filter_map(|(n, e)| e.balancer().map(|b| (n.as_str(), b)));
+                        if let Err(e) = lb_core::status::persist::save(std::path::Path::new(path), &lb_core::status::persist::render(lbs, now)) {
+                            crate::log::request_info(req, &format!("mod_rjk: cannot save runtime changes to {path}: {e}"));
+                        }
+                    }
                     crate::log::request_info(req, &format!("mod_rjk: status change by {who} from {from}: {done}"));
                     if parsed.mime() == Mime::Html {
                         // Back to the page the form was on (POST-redirect-GET).

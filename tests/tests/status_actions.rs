@@ -98,3 +98,34 @@ fn allow_get_updates_lets_old_scripts_change_state_with_get() {
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// persist_file: a change made through the status page is still in effect after httpd is
+/// stopped and started again (mod_jk loses it).
+#[test]
+fn runtime_changes_survive_a_restart_with_persist_file() {
+    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let dir = std::env::temp_dir().join(format!("rjk-status-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // httpd's children (User www-data) write the file: the directory must let them.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let workers = format!(
+        "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\nworker.jk-manager.persist_file={}/changes.properties\n{}",
+        dir.display(),
+        member_lines(&nodes, |_| String::new())
+    );
+    let jk = "JkMount /1k lb\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();
+    let a = httpd.addr();
+    let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
+    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n1&vwa=S&nonce={n}")).status, 303);
+    httpd.stop();
+    let saved = std::fs::read_to_string(dir.join("changes.properties")).unwrap();
+    assert!(saved.contains("lb.n1.activation=S\n"), "{saved}");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();
+    assert_eq!(counts(httpd.addr(), 20, None), BTreeMap::from([("n2".to_owned(), 20)]), "n1 stays stopped");
+    httpd.stop();
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -121,6 +121,8 @@ pub const ATTRIBUTES: &[Attribute] = &[
     a("doctype", Unique, STATUS),
     // rjk's own: let old scripts change state with GET (no nonce), as mod_jk allowed.
     a("allow_get_updates", Unique, STATUS),
+    // rjk's own: keep runtime changes (activation, factor, ...) across restarts in this file.
+    a("persist_file", Unique, STATUS),
     old("cachesize", Unique, AJP, RenamedTo("connection_pool_size")),
     old("cache_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),
     old("recycle_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),

@@ -17,6 +17,8 @@ pub struct StatusWorker {
     pub doctype: Setting<Option<String>>,
     /// rjk: accept state changes over GET without the page nonce (scripts written for mod_jk).
     pub allow_get_updates: Setting<bool>,
+    /// rjk: where runtime member changes are saved and re-applied at startup.
+    pub persist_file: Setting<Option<String>>,
 }
 
 impl StatusWorker {
@@ -33,6 +35,7 @@ impl StatusWorker {
             xmlns: p.string("xmlns", "xmlns:jk=\"http://tomcat.apache.org\""),
             doctype: p.opt_string("doctype"),
             allow_get_updates: p.boolean("allow_get_updates", false),
+            persist_file: p.opt_string("persist_file"),
         }
     }
 
@@ -51,6 +54,7 @@ impl StatusWorker {
             row("xmlns", &self.xmlns),
             Row { name: "doctype", value: opt(&self.doctype), origin: &self.doctype.origin },
             row("allow_get_updates", &self.allow_get_updates),
+            Row { name: "persist_file", value: opt(&self.persist_file), origin: &self.persist_file.origin },
         ]
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod html;
 mod json;
 mod model;
+pub mod persist;
 mod prometheus;
 mod rating;
 mod record;
