@@ -33,7 +33,11 @@
 //!   an optional session id, or [`NoMember`].
 //! - [`Request`] carries one request's attempts: the members that failed in this round (mod_jk's
 //!   "local error" copy of the states), the round and attempt counters (`retries`,
-//!   `lb_retries`, `retry_interval`), the one forced recovery, the route to forward.
+//!   `lb_retries`, `retry_interval`), the one forced recovery, per-mount activation overrides
+//!   ([`Request::with_activations`]); [`Request::refuse`] when the pool had no connection.
+//! - [`Balancer::route_of`]: the route forwarded for a choice (the member's route, or the
+//!   domain when found through it; rjk sends the route of the member actually tried, where
+//!   mod_jk keeps the first attempt's); [`Balancer::session_cookie`]: `set_session_cookie`.
 //! - [`Balancer::start`] returns a [`Busy`] guard (busy counters, lb_value per method);
 //!   [`Request::finish`] / [`Busy::finish`] apply the outcome table of §3.7.
 //! - [`Balancer::record`] applies an [`Outcome`] without a request (the bare table).
@@ -41,7 +45,12 @@
 //!   clock is a parameter (Unix seconds) everywhere, so tests drive time.
 //! - [`Balancer::change`] / [`Balancer::change_lb`]: status-worker changes, pushed to the table
 //!   and pulled by every process through the lb record's sequence number.
-//! - [`Balancer::stats`]: counters for the status page.
+//! - [`Balancer::stats`]: counters for the status page; [`Balancer::overlay`] lays them over
+//!   a [`crate::status::Balancer`] snapshot.
+//!
+//! Counting is the balancer's: [`Balancer::record`] counts `errors`, `client_errors` and
+//! `reply_timeouts`, [`Balancer::start`] counts `elected`, `sessions` and `busy`, and
+//! [`Busy::finish`] the bytes; callers must not count them again.
 //!
 //! Choosing takes no lock (atomics and a per-process configuration copy), except with
 //! `lock=Pessimistic`, where the table lock is held around choosing and every update.
