@@ -31,7 +31,7 @@ nodes=""
 for spec in a1:A a2:A b1:B; do
   name=${spec%%:*}; domain=${spec#*:}; p=$(port)
   "$target/release/rjk-node" --route "$domain.$name" --ajp "127.0.0.1:$p" --secret "$secret" \
-      --log-level warn 2>>"$DEMO_DIR/logs/$name.log" &
+      --log-level warn </dev/null >>"$DEMO_DIR/logs/$name.log" 2>&1 &
   echo $! > "$DEMO_DIR/run/$name.pid"
   nodes="$nodes
 worker.$name.reference=worker.node-template
