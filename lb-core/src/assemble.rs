@@ -8,7 +8,7 @@ use std::time::Duration;
 use ajp::PacketSize;
 
 use crate::config::AjpWorker;
-use crate::forward::spec::{FailOnStatus, PingMode, RecoveryOptions};
+use crate::forward::spec::{FailOnStatus, RecoveryOptions};
 use crate::forward::AjpWorkerSpec;
 
 fn ms(v: i64) -> Option<Duration> {
@@ -41,8 +41,7 @@ pub fn ajp_spec(name: &str, a: &AjpWorker, threads: usize, disable_reuse: bool) 
     s.socket_keepalive = a.socket_keepalive.value;
     s.socket_buffer = a.socket_buffer.value.max(0) as usize;
     s.reply_timeout = ms(a.reply_timeout.value);
-    let pm = a.ping_mode.value;
-    s.ping_mode = PingMode { connect: pm.connect, prepost: pm.prepost, interval: pm.interval };
+    s.ping_mode = a.ping_mode.value;
     s.ping_timeout = Duration::from_millis(a.ping_timeout.value.max(0) as u64);
     s.connect_timeout = ms(a.connect_timeout.value);
     s.prepost_timeout = ms(a.prepost_timeout.value);
