@@ -216,3 +216,23 @@ fn convenience_constructors_for_adapters_and_tools() {
     let anon = ShmTable::anonymous(1, 1).unwrap();
     assert_eq!(anon.member_capacity(), 1);
 }
+
+/// A restart recreates the JkShmFile while the old generation still maps it: the old mapping
+/// must stay whole (a truncated file would kill its readers with SIGBUS on the next access).
+#[test]
+fn recreating_the_shm_file_leaves_the_old_mapping_whole() {
+    let dir = TempDir::new("recreate");
+    let path = dir.path().join("jk.shm");
+    let old = ShmTable::file(&path, 1, 64).unwrap();
+    let (_, _) = old.claim_lb("lb").unwrap();
+    let (m, _) = old.claim_member("lb", "n1").unwrap();
+    old.member(m).lb_value.store(7, Ordering::Relaxed);
+    // The new generation: a smaller table at the same path.
+    let new = ShmTable::file(&path, 1, 1).unwrap();
+    assert_eq!(new.used(), (0, 0), "a fresh table");
+    // Every byte of the old mapping is still readable and keeps its values.
+    assert_eq!(old.member(m).lb_value.load(Ordering::Relaxed), 7);
+    assert_eq!(old.member(old.member_capacity() - 1).lb_value.load(Ordering::Relaxed), 0);
+    let reader = ShmTable::attach(JkShmFile::open(&path).unwrap()).unwrap();
+    assert_eq!(reader.member_capacity(), new.member_capacity(), "tools see the new file");
+}

@@ -182,12 +182,9 @@ fn new_table(main: &lb_core::directive::server::ServerSettings, lbs: usize, memb
     let len = lb_core::shm::ShmTable::size_for(lbs, members);
     let region = match &main.shm_file {
         // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
-        // to the name, rjk uses the name given so tools find it. A new table gets a new file
-        // (unlink first): children of an older generation may still map the old one.
-        Some(path) => {
-            let _ = std::fs::remove_file(path);
-            lb_core::shm::JkShmFile::create(path, len)
-        }
+        // to the name, rjk uses the name given so tools find it. `create` makes a new file, so
+        // children of an older generation keep mapping theirs.
+        Some(path) => lb_core::shm::JkShmFile::create(path, len),
         None => lb_core::shm::Region::anonymous(len),
     };
     let region = region.map_err(|e| e.to_string())?;

@@ -133,8 +133,17 @@ pub struct JkShmFile {
 }
 
 impl JkShmFile {
-    /// Create (truncating) `path` with mode 0600, size it to `len` zero bytes and map it shared.
+    /// Create `path` with mode 0600, size it to `len` zero bytes and map it shared.
+    ///
+    /// The file is always a new one: an existing file at `path` is unlinked first, never
+    /// truncated, because processes of an earlier server generation may still map it and a
+    /// shrinking file kills them with SIGBUS on their next access. They keep the old inode.
     pub fn create(path: &Path, len: usize) -> io::Result<Region> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
         Self::map(path, Some(len))
     }
 
@@ -153,7 +162,8 @@ impl JkShmFile {
         let flags = libc::O_RDWR
             | libc::O_CLOEXEC
             | if create.is_some() {
-                libc::O_CREAT | libc::O_TRUNC
+                // Exclusive: `create` removed any old file, so this never truncates one.
+                libc::O_CREAT | libc::O_EXCL
             } else {
                 0
             };
