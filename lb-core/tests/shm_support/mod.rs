@@ -29,32 +29,37 @@ pub fn fork_child(f: impl FnOnce() -> i32) -> ForkedChild {
 }
 
 impl ForkedChild {
-    /// Wait up to 60 s for the child's exit code (killed and reported on timeout).
+    /// Wait up to 60 s for the child's exit code (killed and reported on timeout). The wait
+    /// blocks on a pidfd that becomes readable when the child exits: no polling sleeps.
     pub fn wait(mut self) -> i32 {
+        // SAFETY: pidfd_open on our own, not yet reaped child; the descriptor is closed below.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid, 0) } as libc::c_int;
+        assert!(fd >= 0, "pidfd_open failed: {}", std::io::Error::last_os_error());
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let mut status = 0;
-            // SAFETY: our own child's pid; `status` is a valid out pointer.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
-            if r == self.pid {
-                self.reaped = true;
-                return if libc::WIFEXITED(status) {
-                    libc::WEXITSTATUS(status)
-                } else {
-                    -1
-                };
+        let ready = loop {
+            let left = deadline.saturating_duration_since(Instant::now()).as_millis() as libc::c_int;
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, left) };
+            if r > 0 || left == 0 {
+                break r > 0;
             }
-            assert!(
-                r == 0,
-                "waitpid failed: {}",
-                std::io::Error::last_os_error()
-            );
-            assert!(
-                Instant::now() < deadline,
-                "child {} did not finish in 60 s",
-                self.pid
-            );
-            std::thread::sleep(Duration::from_millis(5));
+            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break false;
+            }
+        };
+        // SAFETY: our descriptor.
+        unsafe { libc::close(fd) };
+        assert!(ready, "child {} did not finish in 60 s", self.pid);
+        let mut status = 0;
+        // SAFETY: our own child, now exited; `status` is a valid out pointer.
+        let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        assert_eq!(r, self.pid, "waitpid failed: {}", std::io::Error::last_os_error());
+        self.reaped = true;
+        if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
         }
     }
 }
