@@ -7,72 +7,13 @@ use std::sync::Arc;
 use ajp::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const HEADERS12: [(&[u8], &[u8]); 12] = [
-    (b"Host", b"www.example.com"),
-    (
-        b"User-Agent",
-        b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    ),
-    (
-        b"Accept",
-        b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    ),
-    (b"Accept-Language", b"en-US,en;q=0.5"),
-    (b"Accept-Encoding", b"gzip, deflate, br"),
-    (b"Referer", b"https://www.example.com/shop/"),
-    (b"Connection", b"keep-alive"),
-    (
-        b"Cookie",
-        b"JSESSIONID=9A3F5C1E2B7D4A6F8E0C1B3D5F7A9C2E.tc1; theme=dark",
-    ),
-    (b"Upgrade-Insecure-Requests", b"1"),
-    (b"Sec-Fetch-Dest", b"document"),
-    (b"Sec-Fetch-Mode", b"navigate"),
-    (b"Content-Length", b"4096"),
-];
-
-const ATTRS: [Attribute<'static>; 4] = [
-    Attribute::QueryString(b"item=42&qty=1"),
-    Attribute::ReqAttribute {
-        name: b"AJP_REMOTE_PORT",
-        value: b"51544",
-    },
-    Attribute::ReqAttribute {
-        name: b"AJP_LOCAL_ADDR",
-        value: b"192.0.2.10",
-    },
-    Attribute::Secret(b"s3cr3t"),
-];
-
-fn request() -> ForwardRequest<'static> {
-    ForwardRequest {
-        method: b"POST",
-        protocol: b"HTTP/1.1",
-        uri: b"/shop/cart.jsp",
-        remote_addr: b"203.0.113.7",
-        remote_host: None,
-        server_name: b"www.example.com",
-        server_port: 443,
-        is_ssl: true,
-        headers: &HEADERS12,
-        attributes: &ATTRS,
-    }
-}
-
-const RESP_HEADERS: [(&[u8], &[u8]); 8] = [
-    (b"Content-Type", b"text/html;charset=UTF-8"),
-    (b"Content-Length", b"16384"),
-    (b"Set-Cookie", b"JSESSIONID=ABC.tc1; Path=/; HttpOnly"),
-    (b"Date", b"Mon, 23 Nov 2026 07:00:00 GMT"),
-    (b"Cache-Control", b"no-cache"),
-    (b"X-Frame-Options", b"DENY"),
-    (b"Vary", b"Accept-Encoding"),
-    (b"Server", b"rjk-node"),
-];
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+use fixtures::{post_request, RESPONSE_HEADERS as RESP_HEADERS};
 
 fn codec(c: &mut Criterion) {
     let size = PacketSize::default();
-    let req = request();
+    let req = post_request();
     let mut out = Vec::with_capacity(size.get());
     c.bench_function("encode forward request (12 headers)", |b| {
         b.iter(|| {

@@ -407,11 +407,7 @@ impl<'a> ForwardRequestRef<'a> {
 
     /// Headers in order; coded names come back lowercase as Tomcat names them.
     pub fn headers(&self) -> Headers<'a> {
-        Headers {
-            r: Reader::new(self.headers_raw),
-            left: self.num_headers,
-            index: 0,
-        }
+        Headers::new(self.headers_raw, self.num_headers)
     }
 
     /// The value of the first header named `name` (case-insensitive).
@@ -453,22 +449,49 @@ fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
     Ok(v.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64))
 }
 
-/// Iterator over a validated request's headers.
+/// Which header codes a [`Headers`] iterator reads: a request's or a response's (decided at
+/// compile time).
+pub trait HeaderKind {
+    const RESPONSE: bool;
+}
+
+/// Request headers (codes 0xA001–0xA00E).
+#[derive(Clone, Copy, Debug)]
+pub struct RequestKind;
+
+impl HeaderKind for RequestKind {
+    const RESPONSE: bool = false;
+}
+
+/// Iterator over the headers of a validated message (request or response, by `K`); the
+/// message was checked when decoded, so reading cannot fail here.
 #[derive(Clone)]
-pub struct Headers<'a> {
+pub struct Headers<'a, K: HeaderKind = RequestKind> {
     r: Reader<'a>,
     left: u16,
     index: u16,
+    kind: std::marker::PhantomData<K>,
 }
 
-impl<'a> Iterator for Headers<'a> {
+impl<'a, K: HeaderKind> Headers<'a, K> {
+    pub(crate) fn new(raw: &'a [u8], count: u16) -> Self {
+        Headers { r: Reader::new(raw), left: count, index: 0, kind: std::marker::PhantomData }
+    }
+}
+
+impl<'a, K: HeaderKind> Iterator for Headers<'a, K> {
     type Item = (&'a [u8], &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let h = read_request_header(&mut self.r, self.index).ok();
+        let h = if K::RESPONSE {
+            crate::response::read_response_header(&mut self.r, self.index)
+        } else {
+            read_request_header(&mut self.r, self.index)
+        }
+        .ok();
         self.index += 1;
         h
     }

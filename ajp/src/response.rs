@@ -4,6 +4,7 @@
 use crate::codes::{self, kind};
 use crate::error::{Error, Field};
 use crate::packet::{PacketSize, FROM_CONTAINER};
+use crate::request::{HeaderKind, Headers};
 use crate::wire::{self, Reader};
 
 /// CPong, the container's answer to CPing.
@@ -57,11 +58,7 @@ impl<'a> SendHeaders<'a> {
 
     /// Headers in order; coded names come back in canonical spelling ("Content-Type").
     pub fn headers(&self) -> ResponseHeaders<'a> {
-        ResponseHeaders {
-            r: Reader::new(self.headers_raw),
-            left: self.num_headers,
-            index: 0,
-        }
+        Headers::new(self.headers_raw, self.num_headers)
     }
 
     /// The first header named `name` (case-insensitive).
@@ -72,7 +69,7 @@ impl<'a> SendHeaders<'a> {
     }
 }
 
-fn read_response_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a [u8]), Error> {
+pub(crate) fn read_response_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a [u8]), Error> {
     let f = Field::nth("send_headers.header", i);
     let n = r.u16(f)?;
     let name = if n >> 8 == 0xA0 {
@@ -88,29 +85,16 @@ fn read_response_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a
     Ok((name, value))
 }
 
-/// Iterator over a validated Send Headers' headers.
-#[derive(Clone)]
-pub struct ResponseHeaders<'a> {
-    r: Reader<'a>,
-    left: u16,
-    index: u16,
+/// Response headers (codes 0xA001–0xA00B).
+#[derive(Clone, Copy, Debug)]
+pub struct ResponseKind;
+
+impl HeaderKind for ResponseKind {
+    const RESPONSE: bool = true;
 }
 
-impl<'a> Iterator for ResponseHeaders<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let h = read_response_header(&mut self.r, self.index).ok();
-        self.index += 1;
-        h
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.left as usize))
-    }
-}
+/// Iterator over a validated Send Headers' headers.
+pub type ResponseHeaders<'a> = Headers<'a, ResponseKind>;
 
 /// Append a Send Headers packet. Known header names (case-insensitive) go out coded.
 pub fn encode_send_headers<'h>(

@@ -45,17 +45,7 @@ fn hot_paths_allocate_nothing() {
     let mut wire = Vec::with_capacity(4 * size.get());
     req.encode(size, &mut wire).unwrap();
     let mut resp = Vec::with_capacity(4 * size.get());
-    let hs: [(&[u8], &[u8]); 8] = [
-        (b"Content-Type", b"text/html;charset=UTF-8"),
-        (b"Content-Length", b"16384"),
-        (b"Set-Cookie", b"JSESSIONID=ABC.tc1; Path=/; HttpOnly"),
-        (b"Date", b"Mon, 23 Nov 2026 07:00:00 GMT"),
-        (b"Cache-Control", b"no-cache"),
-        (b"X-Frame-Options", b"DENY"),
-        (b"Vary", b"Accept-Encoding"),
-        (b"Server", b"rjk-node"),
-    ];
-    encode_send_headers(200, b"200", hs, size, &mut resp).unwrap();
+    encode_send_headers(200, b"200", fixtures::RESPONSE_HEADERS, size, &mut resp).unwrap();
     encode_body_chunk(&[7; 4000], size, &mut resp).unwrap();
     encode_end_response(true, &mut resp);
 
@@ -85,7 +75,7 @@ fn hot_paths_allocate_nothing() {
     assert_eq!(
         allocations(|| {
             out.clear();
-            encode_send_headers(200, b"200", hs, size, &mut out).unwrap();
+            encode_send_headers(200, b"200", fixtures::RESPONSE_HEADERS, size, &mut out).unwrap();
         }),
         0
     );
@@ -123,7 +113,7 @@ fn hot_paths_allocate_nothing() {
             let (ev, _) = c.receive(&wire).unwrap().unwrap();
             assert!(matches!(ev, ContainerEvent::Request(_)));
             out.clear();
-            c.send_headers(200, b"200", hs, &mut out).unwrap();
+            c.send_headers(200, b"200", fixtures::RESPONSE_HEADERS, &mut out).unwrap();
             c.send_body(&[1; 4000], &mut out).unwrap();
             c.end(true, &mut out).unwrap();
         }),
