@@ -123,9 +123,47 @@ pub fn shm_size(workers: &Workers) -> (usize, usize) {
     (lbs.max(1), members.max(1))
 }
 
+/// The engine workers of one configuration in one process, and their request-driven
+/// maintenance.
+#[derive(Debug, Default)]
+pub struct Engines {
+    workers: HashMap<String, Worker>,
+    /// Unix seconds of this process's last maintenance pass.
+    last_maintain: std::sync::atomic::AtomicI64,
+}
+
+impl Engines {
+    pub fn get(&self, name: &str) -> Option<&Worker> {
+        self.workers.get(name)
+    }
+
+    /// The running balancers, by lb worker name.
+    pub fn balancers(&self) -> Vec<(&str, &Balancer)> {
+        self.workers.iter().filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b))).collect()
+    }
+
+    /// mod_jk's request-driven maintenance: at most once a second per process, pools drop
+    /// idle connections and the balancers run their (globally throttled) decay and recovery.
+    /// Also what a watchdog thread calls.
+    pub fn maintain_if_due(&self, now: i64) {
+        use std::sync::atomic::Ordering;
+        let last = self.last_maintain.load(Ordering::Relaxed);
+        if now <= last || self.last_maintain.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+            return;
+        }
+        let instant = std::time::Instant::now();
+        for w in self.workers.values() {
+            w.maintain(instant);
+            if let Some(b) = w.balancer() {
+                b.maintain(now);
+            }
+        }
+    }
+}
+
 /// Every listed ajp13 and lb worker as an engine worker, balancers over `table`. `threads`:
 /// request threads per process; `disable_reuse`: JkOptions +DisableReuse; `now`: Unix seconds.
-pub fn engines(workers: &Workers, table: &Arc<ShmTable>, threads: usize, disable_reuse: bool, now: i64) -> Result<HashMap<String, Worker>, String> {
+pub fn engines(workers: &Workers, table: &Arc<ShmTable>, threads: usize, disable_reuse: bool, now: i64) -> Result<Engines, String> {
     let mut out = HashMap::new();
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
@@ -149,7 +187,7 @@ pub fn engines(workers: &Workers, table: &Arc<ShmTable>, threads: usize, disable
             Kind::Status(_) => {}
         }
     }
-    Ok(out)
+    Ok(Engines { workers: out, last_maintain: Default::default() })
 }
 
 #[cfg(test)]
@@ -165,7 +203,7 @@ mod tests {
         assert_eq!((lbs, members), (1, 4));
         let table = Arc::new(ShmTable::heap(lbs, members));
         let e = engines(&workers, &table, 16, false, 1_000).unwrap();
-        let cluster = &e["cluster"];
+        let cluster = e.get("cluster").unwrap();
         assert_eq!(cluster.members().len(), 4);
         let a1 = cluster.members()[0].spec();
         assert_eq!(a1.addr, "127.0.0.1:8101".parse().unwrap());

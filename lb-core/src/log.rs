@@ -79,6 +79,22 @@ impl fmt::Debug for Logger {
 }
 
 impl Logger {
+    /// Open a JkLogFile target: a file appended to, or `|command` fed through a pipe
+    /// (rotatelogs...). Opened before the server forks, so every child shares the descriptor.
+    pub fn open(target: &str, level: Level, stamp: Option<&str>) -> std::io::Result<Logger> {
+        let sink: Box<dyn Write + Send> = match target.strip_prefix('|') {
+            Some(cmd) => {
+                let child = std::process::Command::new("/bin/sh")
+                    .args(["-c", cmd.trim()])
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()?;
+                Box::new(child.stdin.ok_or_else(|| std::io::Error::other("piped log without stdin"))?)
+            }
+            None => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?),
+        };
+        Ok(Logger::new(level, stamp, sink))
+    }
+
     pub fn new(level: Level, stamp: Option<&str>, sink: Box<dyn Write + Send>) -> Logger {
         Logger { level, stamp: stamp.unwrap_or(DEFAULT_STAMP).to_owned(), sink: Mutex::new(sink) }
     }

@@ -117,16 +117,10 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         }
     };
     // Status workers with persist_file: re-apply the runtime changes saved before the restart.
-    for w in workers.workers.values() {
-        let lb_core::config::Kind::Status(st) = &w.kind else { continue };
-        let Some(path) = &st.persist_file.value else { continue };
-        let Ok(text) = std::fs::read_to_string(path) else { continue };
-        let problems = lb_core::status::persist::apply(&text, |n| engines.get(n).and_then(|e| e.balancer()));
-        for p in problems {
-            crate::log::server(s, crate::log::Level::Warning, true, &format!("mod_rjk: {path}: {p}"));
-        }
+    for p in lb_core::status::persist::restore(&workers, |n| engines.get(n).and_then(|e| e.balancer())) {
+        crate::log::server(s, crate::log::Level::Warning, true, &format!("mod_rjk: {p}"));
     }
-    let global = std::sync::Arc::new(crate::runtime::Global { workers, engines, dump, nonce: crate::runtime::nonce(), last_maintain: Default::default() });
+    let global = std::sync::Arc::new(crate::runtime::Global { workers, engines, dump, nonce: crate::runtime::nonce() });
     let mut server = s;
     while !server.is_null() {
         // SAFETY: walking httpd's server list during post_config.
@@ -169,7 +163,7 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
         let global = std::sync::Arc::clone(&rt.global);
         let _ = std::thread::Builder::new().name("rjk-watchdog".into()).spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(every));
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| global.maintain_if_due()));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| global.engines.maintain_if_due(crate::runtime::unix_now())));
         });
     })
 }

@@ -75,12 +75,12 @@ impl<'r> HttpdRequest<'r> {
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         table(self.r.headers_in)
     }
-    pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-    }
-    /// An environment variable (set by SetEnv, mod_rewrite, mod_ssl...).
+    /// An environment variable (set by SetEnv, mod_rewrite, mod_ssl...), looked up as httpd
+    /// does (its tables keep a checksum per key, so this is cheap).
     pub fn env(&self, name: &[u8]) -> Option<&[u8]> {
-        table(self.r.subprocess_env).find(|(n, _)| *n == name).map(|(_, v)| v)
+        let name = std::ffi::CString::new(name).ok()?;
+        // SAFETY: r is live; apr_table_get returns NULL or a string in the request pool.
+        opt_bytes(unsafe { ffi::apr_table_get(self.r.subprocess_env, name.as_ptr()) })
     }
     /// The client as httpd sees it (mod_remoteip may have replaced the TCP peer).
     pub fn remote_addr(&self) -> &[u8] {
@@ -190,6 +190,10 @@ impl<'r> HttpdRequest<'r> {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
         }
         Ok(())
+    }
+
+    pub fn pool(&self) -> *mut ffi::apr_pool_t {
+        self.r.pool
     }
 
     pub fn server_rec(&self) -> *const ffi::server_rec {

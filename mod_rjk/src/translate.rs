@@ -14,6 +14,27 @@ pub const ORIGINAL_URI_NOTE: &CStr = c"rjk.original_uri";
 /// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
 pub const HANDLER: &CStr = c"jakarta-servlet";
 
+/// The request-pool key of the rule translate_name matched.
+const MATCH_KEY: &CStr = c"rjk.matched_rule";
+
+type Matched = (std::sync::Arc<lb_core::mount::MountTable>, usize);
+
+unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
+    // SAFETY: `p` is the Box translate_name leaked into the request pool, freed once here.
+    drop(unsafe { Box::from_raw(p as *mut Matched) });
+    0
+}
+
+/// The mount table and rule index translate_name matched for this request, if it did.
+pub fn matched_rule(req: &crate::request::HttpdRequest<'_>) -> Option<Matched> {
+    let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: the request pool is live; the value under MATCH_KEY is only ever a `Matched`.
+    unsafe {
+        ffi::apr_pool_userdata_get(&mut data, MATCH_KEY.as_ptr(), req.pool());
+        (data as *const Matched).as_ref().cloned()
+    }
+}
+
 /// # Safety
 /// `r` must be a live request.
 unsafe fn env_set(r: *mut ffi::request_rec, name: &CStr) -> bool {
@@ -34,9 +55,6 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         // Bytes, not str: httpd's decoded path may hold any byte (`/caf%E9`), and mod_jk maps
         // and forwards such paths.
         let uri = if (*r).uri.is_null() { &b""[..] } else { std::ffi::CStr::from_ptr((*r).uri).to_bytes() };
-        if uri == b"*" {
-            return ffi::DECLINED;
-        }
         let normalised = match lb_core::uri::normalise_bytes(uri) {
             Ok(n) => n,
             Err(e) => {
@@ -46,6 +64,12 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         };
         let Some(m) = table.map_bytes(&normalised) else { return ffi::DECLINED };
         let pool = (*r).pool;
+        // The handler needs the rule's extensions: keep the table it came from (a reload may
+        // swap in another meanwhile) and the rule's place, for this request only.
+        if let Some(i) = table.rules().iter().position(|x| std::ptr::eq(x, m.rule)) {
+            let kept = Box::into_raw(Box::new((table.clone(), i))) as *const std::ffi::c_void;
+            ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
+        }
         let worker = std::ffi::CString::new(m.worker).unwrap_or_default();
         ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());
         (*r).handler = HANDLER.as_ptr();

@@ -17,6 +17,7 @@ pub mod body;
 pub mod failure;
 pub mod notes;
 pub mod plan;
+pub mod prepare;
 pub mod request;
 pub mod retry;
 pub mod selector;

@@ -10,6 +10,7 @@ pub mod persist;
 mod prometheus;
 mod rating;
 mod record;
+pub mod respond;
 mod runtime;
 mod text;
 mod time;

@@ -29,6 +29,19 @@ pub fn render<'a>(lbs: impl IntoIterator<Item = (&'a str, &'a Balancer)>, now: i
     out
 }
 
+/// At startup: for every status worker with `persist_file`, apply the saved changes to the
+/// running balancers. Returns "file: problem" lines for the log.
+pub fn restore<'a>(workers: &crate::config::Workers, lookup: impl Fn(&str) -> Option<&'a Balancer>) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in workers.workers.values() {
+        let crate::config::Kind::Status(st) = &w.kind else { continue };
+        let Some(path) = &st.persist_file.value else { continue };
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        out.extend(apply(&text, &lookup).into_iter().map(|p| format!("{path}: {p}")));
+    }
+    out
+}
+
 /// Write atomically (a temporary file renamed over the old one).
 pub fn save(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");

@@ -1,0 +1,344 @@
+//! From what a web server knows about a request to the [`RequestHead`] the engine forwards:
+//! the ForwardURI form, the body mode (Content-Length, chunked, `JK_IGNORE_CL`), mod_jk's
+//! `Content-Length: 0` for bodiless requests, the client and server addresses with their
+//! indicator overrides and `ForwardLocal/PhysicalAddress`, mod_ssl's data, `JkEnvVar`
+//! attributes, the sticky session, and the per-request switches (`JK_REPLY_TIMEOUT`,
+//! `JK_STATELESS`, the mount's extensions). httpd and nginx only implement [`RequestFacts`].
+
+use std::time::Duration;
+
+use super::server::{ForwardOptions, RequestBody, RequestHead, Tls};
+use crate::config::LbWorker;
+use crate::directive::options::Flag;
+use crate::directive::server::ServerSettings;
+use crate::mount::Extensions;
+use crate::{route, uri};
+
+/// The web server's raw view of one request (what httpd's `request_rec` or nginx's request
+/// holds), before any of mod_jk's rules.
+pub trait RequestFacts {
+    fn method(&self) -> &[u8];
+    /// The decoded path before the mapper normalised it (what ForwardURI* starts from).
+    fn original_uri(&self) -> &[u8];
+    /// The request line's raw target.
+    fn unparsed_uri(&self) -> &[u8];
+    fn protocol(&self) -> &[u8];
+    fn query(&self) -> Option<&[u8]>;
+    /// Every request header, in order.
+    fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8]));
+    /// A request environment variable (SetEnv, mod_ssl, mod_rewrite...).
+    fn env(&self, name: &str) -> Option<&[u8]>;
+    /// The client as the server sees it (after mod_remoteip and the like).
+    fn client(&self) -> (&[u8], u16);
+    /// The TCP peer.
+    fn physical_client(&self) -> (&[u8], u16);
+    /// The server's address of this connection.
+    fn local(&self) -> (&[u8], u16);
+    /// The virtual host's name and port.
+    fn server(&self) -> (&[u8], u16);
+    fn remote_user(&self) -> Option<&[u8]>;
+    fn auth_type(&self) -> Option<&[u8]>;
+}
+
+/// mod_jk's reading of JK_STICKY_IGNORE / JK_STATELESS: set and empty or non-zero means on.
+fn env_flag(v: Option<&[u8]>) -> bool {
+    v.is_some_and(|v| v.is_empty() || v != b"0")
+}
+
+fn number<T: std::str::FromStr>(v: Option<&[u8]>) -> Option<T> {
+    std::str::from_utf8(v?).ok()?.trim().parse().ok()
+}
+
+fn owned(v: Option<&[u8]>) -> Option<Vec<u8>> {
+    v.map(<[u8]>::to_vec)
+}
+
+#[derive(Clone, Debug, Default)]
+struct TlsData {
+    cert: Option<Vec<u8>>,
+    cipher: Option<Vec<u8>>,
+    session: Option<Vec<u8>>,
+    key_size: Option<u16>,
+    protocol: Option<Vec<u8>>,
+}
+
+/// A request ready to forward: owns its data; [`Prepared::with_head`] lends the engine a view.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub method: Vec<u8>,
+    /// The forwarded URI (ForwardURI* form).
+    pub uri: Vec<u8>,
+    query: Option<Vec<u8>>,
+    protocol: Vec<u8>,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    body: RequestBody,
+    remote_addr: Vec<u8>,
+    remote_port: u16,
+    local_addr: Vec<u8>,
+    server_name: Vec<u8>,
+    server_port: u16,
+    remote_user: Option<Vec<u8>>,
+    auth_type: Option<Vec<u8>>,
+    tls: Option<TlsData>,
+    env: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The sticky session id, for an lb request that has one.
+    pub session: Option<String>,
+    options: ForwardOptions,
+}
+
+/// Build the request for worker `lb` (its session settings; `None` for an ajp13 worker),
+/// mapped by a rule with `ext`, under server settings `s`.
+pub fn prepare(req: &dyn RequestFacts, s: &ServerSettings, lb: Option<&LbWorker>, ext: &Extensions) -> Prepared {
+    let ind = &s.indicators;
+    let env = |name: &str| req.env(name);
+    // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
+    let uri = uri::forward_uri_bytes(req.original_uri(), req.unparsed_uri(), s.options.forward_uri).into_owned();
+
+    let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let (mut chunked, mut length) = (false, None::<u64>);
+    req.for_each_header(&mut |n, v| {
+        if n.eq_ignore_ascii_case(b"transfer-encoding") && v.eq_ignore_ascii_case(b"chunked") {
+            chunked = true;
+        } else if n.eq_ignore_ascii_case(b"content-length") {
+            length = number(Some(v));
+        }
+        headers.push((n.to_vec(), v.to_vec()));
+    });
+    let ignore_cl = env(&ind.ignore_cl).is_some();
+    let body = match (chunked, length) {
+        (true, _) => RequestBody::Chunked,
+        (false, Some(n)) if n > 0 && ignore_cl => RequestBody::Chunked,
+        (false, Some(n)) if n > 0 => RequestBody::Length(n),
+        _ => RequestBody::None,
+    };
+    if chunked || (ignore_cl && body == RequestBody::Chunked) {
+        // The length is unknown to the backend: a Content-Length would contradict the stream.
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(b"content-length"));
+    }
+    if body == RequestBody::None && length.is_none() {
+        // In AJP an absent Content-Length means "unknown, non-zero": say 0, as mod_jk does.
+        headers.push((b"Content-Length".to_vec(), b"0".to_vec()));
+    }
+
+    let (addr, port) = if s.options.has(Flag::FORWARD_PHYSICAL_ADDRESS) {
+        req.physical_client()
+    } else if s.options.has(Flag::FORWARD_LOCAL_ADDRESS) {
+        (req.local().0, 0)
+    } else {
+        req.client()
+    };
+    let (server_name, server_port) = req.server();
+    let https = env(&ind.https).is_some_and(|v| v.eq_ignore_ascii_case(b"on"));
+    let tls = https.then(|| TlsData {
+        cert: owned(env(&ind.certs)),
+        cipher: owned(env(&ind.cipher)),
+        session: owned(env(&ind.session)),
+        key_size: s.options.has(Flag::FORWARD_KEY_SIZE).then(|| number(env(&ind.key_size))).flatten(),
+        protocol: owned(env(&ind.ssl_protocol)),
+    });
+    let env_attrs = s
+        .env_vars
+        .iter()
+        .filter_map(|(n, default)| {
+            let v = owned(env(n)).or_else(|| default.as_ref().map(|d| d.as_bytes().to_vec()))?;
+            Some((n.as_bytes().to_vec(), v))
+        })
+        .collect();
+
+    let session = lb.and_then(|lb| {
+        let fwd = String::from_utf8_lossy(&uri);
+        let cookies: Vec<String> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
+        let ignore_env = env("JK_STICKY_IGNORE").map(|v| String::from_utf8_lossy(v).into_owned());
+        let route_env = env("JK_ROUTE").map(|v| String::from_utf8_lossy(v).into_owned());
+        let rs = route::RequestSession { uri: &fwd, cookies: &cookies, sticky_ignore_env: ignore_env.as_deref(), route_env: route_env.as_deref() };
+        route::sticky_session_id(lb, Some(ext), &rs).map(|c| c.into_owned())
+    });
+    let reply_timeout = number::<i64>(env("JK_REPLY_TIMEOUT"))
+        .filter(|&v| v >= 0)
+        .or(ext.reply_timeout.filter(|&v| v >= 0))
+        .map(|v| Duration::from_millis(v as u64));
+
+    Prepared {
+        method: req.method().to_vec(),
+        uri,
+        query: owned(req.query()),
+        protocol: req.protocol().to_vec(),
+        headers,
+        body,
+        remote_addr: owned(env(&ind.remote_addr)).unwrap_or_else(|| addr.to_vec()),
+        remote_port: number(env(&ind.remote_port)).unwrap_or(port),
+        local_addr: owned(env(&ind.local_addr)).unwrap_or_else(|| req.local().0.to_vec()),
+        server_name: owned(env(&ind.local_name)).unwrap_or_else(|| server_name.to_vec()),
+        server_port: number(env(&ind.local_port)).unwrap_or(server_port),
+        remote_user: owned(env(&ind.remote_user)).or_else(|| owned(req.remote_user())),
+        auth_type: owned(env(&ind.auth_type)).or_else(|| owned(req.auth_type())),
+        tls,
+        env: env_attrs,
+        options: ForwardOptions {
+            flush_packets: s.options.has(Flag::FLUSH_PACKETS),
+            flush_header: s.options.has(Flag::FLUSH_HEADER),
+            reply_timeout,
+            // sticky_session_id already applied JK_STICKY_IGNORE and the rule's sticky_ignore.
+            sticky_ignore: session.is_none(),
+            stateless: env_flag(env("JK_STATELESS")) || ext.stateless,
+        },
+        session,
+    }
+}
+
+impl Prepared {
+    /// Lend the engine a [`RequestHead`] over this request's data.
+    pub fn with_head<R>(&self, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
+        let headers: Vec<(&[u8], &[u8])> = self.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let env: Vec<(&[u8], &[u8])> = self.env.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let tls = self.tls.as_ref().map(|t| Tls {
+            cert: t.cert.as_deref(),
+            cipher: t.cipher.as_deref(),
+            session: t.session.as_deref(),
+            key_size: t.key_size,
+            protocol: t.protocol.as_deref(),
+        });
+        let head = RequestHead {
+            method: &self.method,
+            uri: &self.uri,
+            query_string: self.query.as_deref(),
+            protocol: &self.protocol,
+            headers: &headers,
+            body: self.body,
+            remote_addr: &self.remote_addr,
+            remote_port: self.remote_port,
+            remote_host: None,
+            local_addr: &self.local_addr,
+            server_name: &self.server_name,
+            server_port: self.server_port,
+            remote_user: self.remote_user.as_deref(),
+            auth_type: self.auth_type.as_deref(),
+            tls,
+            env: &env,
+            session_id: self.session.as_deref(),
+            route: self.session.as_deref().and_then(route::route_of),
+            options: self.options,
+        };
+        f(&head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directive::server::ServerSettings;
+
+    #[derive(Default)]
+    struct Facts {
+        headers: Vec<(&'static str, &'static str)>,
+        env: Vec<(&'static str, &'static str)>,
+    }
+
+    impl RequestFacts for Facts {
+        fn method(&self) -> &[u8] {
+            b"POST"
+        }
+        fn original_uri(&self) -> &[u8] {
+            b"/app/a b"
+        }
+        fn unparsed_uri(&self) -> &[u8] {
+            b"/app/a%20b?x=1"
+        }
+        fn protocol(&self) -> &[u8] {
+            b"HTTP/1.1"
+        }
+        fn query(&self) -> Option<&[u8]> {
+            Some(b"x=1")
+        }
+        fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+            for (n, v) in &self.headers {
+                f(n.as_bytes(), v.as_bytes());
+            }
+        }
+        fn env(&self, name: &str) -> Option<&[u8]> {
+            self.env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
+        }
+        fn client(&self) -> (&[u8], u16) {
+            (b"203.0.113.7", 51544)
+        }
+        fn physical_client(&self) -> (&[u8], u16) {
+            (b"10.0.0.1", 40000)
+        }
+        fn local(&self) -> (&[u8], u16) {
+            (b"192.0.2.10", 443)
+        }
+        fn server(&self) -> (&[u8], u16) {
+            (b"www.example.com", 443)
+        }
+        fn remote_user(&self) -> Option<&[u8]> {
+            None
+        }
+        fn auth_type(&self) -> Option<&[u8]> {
+            None
+        }
+    }
+
+    fn header<'a>(p: &'a Prepared, name: &str) -> Option<&'a [u8]> {
+        p.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v.as_slice())
+    }
+
+    #[test]
+    fn body_modes_and_content_length() {
+        let s = ServerSettings::default();
+        let none = prepare(&Facts::default(), &s, None, &Extensions::default());
+        assert_eq!(none.body, RequestBody::None);
+        assert_eq!(header(&none, "content-length"), Some(&b"0"[..]), "mod_jk's Content-Length: 0");
+        assert_eq!(none.uri, b"/app/a%20b", "ForwardURIProxy re-encodes the decoded path");
+
+        let cl = Facts { headers: vec![("Content-Length", "10")], ..Facts::default() };
+        assert_eq!(prepare(&cl, &s, None, &Extensions::default()).body, RequestBody::Length(10));
+
+        let chunked = Facts { headers: vec![("Transfer-Encoding", "chunked"), ("Content-Length", "10")], ..Facts::default() };
+        let p = prepare(&chunked, &s, None, &Extensions::default());
+        assert_eq!(p.body, RequestBody::Chunked);
+        assert_eq!(header(&p, "content-length"), None, "no length for a chunked body");
+
+        let ignore = Facts { headers: vec![("Content-Length", "10")], env: vec![("JK_IGNORE_CL", "1")] };
+        let p = prepare(&ignore, &s, None, &Extensions::default());
+        assert_eq!((p.body, header(&p, "content-length")), (RequestBody::Chunked, None));
+    }
+
+    #[test]
+    fn indicators_addresses_tls_and_env_attributes() {
+        let mut s = ServerSettings::default();
+        s.env_vars = vec![("APP_TIER".into(), Some("gold".into())), ("UNSET".into(), None)];
+        let f = Facts {
+            env: vec![("JK_REMOTE_ADDR", "198.51.100.1"), ("HTTPS", "on"), ("SSL_CIPHER", "AES"), ("SSL_CIPHER_USEKEYSIZE", "256"), ("JK_REPLY_TIMEOUT", "1500"), ("JK_STATELESS", "")],
+            ..Facts::default()
+        };
+        let p = prepare(&f, &s, None, &Extensions::default());
+        assert_eq!((p.remote_addr.as_slice(), p.remote_port), (&b"198.51.100.1"[..], 51544));
+        let tls = p.tls.as_ref().unwrap();
+        assert_eq!((tls.cipher.as_deref(), tls.key_size), (Some(&b"AES"[..]), Some(256)));
+        assert_eq!(p.env, vec![(b"APP_TIER".to_vec(), b"gold".to_vec())]);
+        assert_eq!(p.options.reply_timeout, Some(Duration::from_millis(1500)));
+        assert!(p.options.stateless);
+        let mut physical = ServerSettings::default();
+        physical.options = physical.options.with(&{
+            let mut l = crate::directive::options::OptionLines::default();
+            l.read("+ForwardPhysicalAddress");
+            l
+        });
+        let p = prepare(&Facts::default(), &physical, None, &Extensions::default());
+        assert_eq!((p.remote_addr.as_slice(), p.remote_port), (&b"10.0.0.1"[..], 40000));
+    }
+
+    #[test]
+    fn the_mount_may_override_reply_timeout_and_the_environment_wins() {
+        let s = ServerSettings::default();
+        let ext = Extensions { reply_timeout: Some(300), ..Extensions::default() };
+        assert_eq!(prepare(&Facts::default(), &s, None, &ext).options.reply_timeout, Some(Duration::from_millis(300)));
+        let f = Facts { env: vec![("JK_REPLY_TIMEOUT", "0")], ..Facts::default() };
+        assert_eq!(prepare(&f, &s, None, &ext).options.reply_timeout, Some(Duration::ZERO), "0 turns it off");
+    }
+}

@@ -1,0 +1,253 @@
+//! One request to a status worker, answered: parse it, check it may run, apply a change or
+//! render the page. Adapters read the request (query string, form body, remote user), call
+//! [`respond`], log [`Reply::change`] and write the reply; they decide nothing.
+
+use super::action::{self, Access, Change, Cmd, Mime, Refusal, StatusRequest};
+use super::{from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, View, Xml};
+use crate::balancer::{Balancer, LbChange, MemberChange};
+use crate::config::{StatusWorker, Workers};
+use crate::mount::MountTable;
+
+/// What the page shows and acts on.
+pub struct Context<'a> {
+    pub workers: &'a Workers,
+    /// The mapping rules of the server the page is served for.
+    pub table: &'a MountTable,
+    /// The running balancers, by lb worker name.
+    pub balancers: &'a [(&'a str, &'a Balancer)],
+    /// The form nonce of this configuration's pages.
+    pub nonce: &'a str,
+    pub server_name: &'a str,
+    pub server_port: u16,
+    pub web_server: &'a str,
+    /// The status worker's own URI (forms post back to it).
+    pub uri: &'a str,
+    /// The loaded properties, secrets removed (`cmd=dump`).
+    pub dump: &'a [(String, String)],
+    /// Unix seconds.
+    pub now: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// For a 303 back to the page after an HTML form's change.
+    pub location: Option<String>,
+    /// The change made, for the error log / JkLogFile ("who from where: what").
+    pub change: Option<String>,
+    /// A change was made but `persist_file` could not be written.
+    pub persist_error: Option<String>,
+}
+
+fn text(status: u16, body: String) -> Reply {
+    Reply { status, content_type: "text/plain; charset=utf-8", body, location: None, change: None, persist_error: None }
+}
+
+/// Answer `method` with `params` (query string, plus the form body of a POST) from `user`.
+pub fn respond(ctx: &Context<'_>, s: &StatusWorker, method: &str, params: &str, user: Option<&str>) -> Reply {
+    let parsed = match action::parse(params) {
+        Ok(p) => p,
+        Err(e) => return text(e.status, format!("{}\n", e.message)),
+    };
+    let access = Access {
+        read_only: s.read_only.value,
+        users: &s.user.value,
+        user_case_insensitive: s.user_case_insensitive.value,
+        allow_get_updates: s.allow_get_updates.value,
+    };
+    if let Err(e) = action::authorize(&parsed, method, user, &access, ctx.nonce) {
+        return text(e.status, format!("{}\n", e.message));
+    }
+    match parsed.cmd() {
+        Cmd::List | Cmd::Show | Cmd::Edit => render(ctx, s, &parsed),
+        Cmd::Version => text(200, format!("Server: {}\nJK Version: {}\n", ctx.web_server, super::VERSION)),
+        Cmd::Dump => text(200, ctx.dump.iter().map(|(k, v)| format!("{k}={v}\n")).collect()),
+        Cmd::Update | Cmd::Reset | Cmd::Recover => match apply(ctx, &parsed) {
+            Err(e) => text(e.status, format!("{}\n", e.message)),
+            Ok(done) => {
+                let persist_error = s.persist_file.value.as_ref().and_then(|path| {
+                    let lbs = ctx.balancers.iter().map(|(n, b)| (*n, *b));
+                    persist::save(std::path::Path::new(path), &persist::render(lbs, ctx.now)).err().map(|e| format!("{path}: {e}"))
+                });
+                let mut reply = if parsed.mime() == Mime::Html {
+                    // Back to the page the form was on (POST-redirect-GET).
+                    Reply { location: Some(ctx.uri.to_owned()), ..text(303, String::new()) }
+                } else {
+                    text(200, format!("OK: {done}\n"))
+                };
+                reply.change = Some(done);
+                reply.persist_error = persist_error;
+                reply
+            }
+        },
+    }
+}
+
+fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
+    let mut snap = from_config(ctx.workers, ctx.table, ctx.now);
+    for (name, b) in ctx.balancers {
+        overlay(&mut snap, name, &b.stats(ctx.now));
+    }
+    snap.server_name = ctx.server_name.to_owned();
+    snap.server_port = ctx.server_port;
+    snap.web_server = ctx.web_server.to_owned();
+    if let (Cmd::Show, Some(w)) = (p.cmd(), &p.worker) {
+        snap.balancers.retain(|b| &b.name == w);
+        snap.ajp_workers.retain(|m| &m.name == w);
+    }
+    let view = View { prefix: &s.prefix.value, good: &s.good.value, bad: &s.bad.value };
+    let mime = p.mime();
+    let body = match mime {
+        Mime::Html => html(
+            &snap,
+            &view,
+            &Page { uri: ctx.uri, read_only: s.read_only.value, nonce: ctx.nonce, refresh: p.refresh.unwrap_or(0), css: s.css.value.as_deref() },
+        ),
+        Mime::Xml => xml(&snap, &view, Xml { ns: &s.ns.value, xmlns: &s.xmlns.value }),
+        Mime::Txt => txt(&snap, &view),
+        Mime::Prop => prop(&snap, &view),
+        Mime::Json => json(&snap, &view),
+        Mime::Prometheus => prometheus(&snap, &view),
+    };
+    Reply { content_type: mime.content_type(), ..text(200, body) }
+}
+
+fn refuse(status: u16, message: String) -> Refusal {
+    Refusal { status, message }
+}
+
+/// Apply an update/reset/recover to the balancer named by `w` (members by `sw`, wildcards
+/// allowed). Every process sees it through the shared table.
+fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
+    let name = p.worker.as_deref().ok_or_else(|| refuse(400, "which worker? (w=...)".into()))?;
+    let lb = ctx
+        .balancers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, b)| *b)
+        .ok_or_else(|| refuse(400, format!("`{name}` is not a load balancer of this server")))?;
+    let names: Vec<String> = lb.stats(ctx.now).members.into_iter().map(|m| m.name).collect();
+    let members: Vec<usize> = match &p.sub_worker {
+        Some(sw) => {
+            let hit = action::matching(sw, names.iter().map(String::as_str));
+            if hit.is_empty() {
+                return Err(refuse(400, format!("no member of `{name}` matches `{sw}`")));
+            }
+            hit.iter().filter_map(|n| lb.member_index(n)).collect()
+        }
+        None => Vec::new(),
+    };
+    let target = format!("{name}{}", p.sub_worker.as_ref().map(|s| format!("/{s}")).unwrap_or_default());
+    match p.cmd() {
+        Cmd::Reset => {
+            if members.is_empty() {
+                lb.reset(None, ctx.now);
+            }
+            for &m in &members {
+                lb.reset(Some(m), ctx.now);
+            }
+            Ok(format!("reset {target}"))
+        }
+        Cmd::Recover => {
+            for &m in &members {
+                lb.recover_now(m);
+            }
+            Ok(format!("recover {target}"))
+        }
+        _ => {
+            let changes = action::changes(p)?;
+            if changes.is_empty() {
+                return Err(refuse(400, "nothing to change: give a v... parameter".into()));
+            }
+            let mut done = Vec::new();
+            for (index, c) in changes {
+                let targets: Vec<usize> = match index {
+                    Some(i) => names.get(i).and_then(|n| lb.member_index(n)).into_iter().collect(),
+                    None => members.clone(),
+                };
+                let what = format!("{c:?}");
+                if let Some(lc) = lb_change(&c) {
+                    lb.change_lb(lc);
+                } else if let Some(mc) = member_change(&c) {
+                    if targets.is_empty() {
+                        return Err(refuse(400, format!("{what} needs a member (sw=...)")));
+                    }
+                    for &m in &targets {
+                        lb.change(m, mc.clone()).map_err(|e| refuse(400, e.to_string()))?;
+                    }
+                } else {
+                    return Err(refuse(501, format!("{what}: connection settings are changed by editing workers.properties and reloading the server")));
+                }
+                done.push(what);
+            }
+            Ok(format!("{target}: {}", done.join(", ")))
+        }
+    }
+}
+
+fn lb_change(c: &Change) -> Option<LbChange> {
+    let u = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+    Some(match c {
+        Change::Retries(v) => LbChange::Retries(u(*v)),
+        Change::RetryInterval(v) => LbChange::RetryIntervalMs(u(*v)),
+        Change::RecoverTime(v) => LbChange::RecoverTime(u(*v)),
+        Change::ErrorEscalationTime(v) => LbChange::ErrorEscalationTime(u(*v)),
+        Change::MaxReplyTimeouts(v) => LbChange::MaxReplyTimeouts(u(*v)),
+        Change::StickySession(b) => LbChange::StickySession(*b),
+        Change::StickySessionForce(b) => LbChange::StickySessionForce(*b),
+        Change::Method(m) => LbChange::Method(*m),
+        Change::Lock(l) => LbChange::Lock(*l),
+        _ => return None,
+    })
+}
+
+fn member_change(c: &Change) -> Option<MemberChange> {
+    let u = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+    Some(match c {
+        Change::Activation(a) => MemberChange::Activation(*a),
+        Change::LbFactor(v) => MemberChange::LbFactor(u(*v)),
+        Change::Route(s) => MemberChange::Route(s.clone()),
+        Change::Redirect(s) => MemberChange::Redirect(s.clone()),
+        Change::Domain(s) => MemberChange::Domain(s.clone()),
+        Change::Distance(v) => MemberChange::Distance(u(*v)),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Activation, Kind, Loader};
+    use crate::shm::ShmTable;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_posted_change_reaches_the_balancer_and_a_get_change_is_refused() {
+        let mut l = Loader::new();
+        l.workers_text("worker.list=lb,st\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.n1.port=1\nworker.n2.port=2\nworker.st.type=status\n", std::path::Path::new("w"));
+        let workers = l.finish().workers.unwrap();
+        let Kind::Status(st) = &workers.get("st").unwrap().kind else { panic!() };
+        let Kind::Lb(lbw) = &workers.get("lb").unwrap().kind else { panic!() };
+        let members: Vec<_> = ["n1", "n2"].iter().map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap())).collect();
+        let lb = Balancer::new(&crate::assemble::lb_spec("lb", lbw, 60), &members, Arc::new(ShmTable::heap(1, 2)), 0).unwrap();
+        let table = MountTable::new();
+        let balancers = [("lb", &lb)];
+        let ctx = Context {
+            workers: &workers, table: &table, balancers: &balancers, nonce: "N", server_name: "h", server_port: 80,
+            web_server: "test", uri: "/st", dump: &[], now: 0,
+        };
+        let r = respond(&ctx, st, "GET", "cmd=update&w=lb&sw=n1&vwa=S", None);
+        assert_eq!(r.status, 405, "{}", r.body);
+        let r = respond(&ctx, st, "POST", "cmd=update&w=lb&sw=n1&vwa=S&nonce=N", None);
+        assert_eq!((r.status, r.location.as_deref()), (303, Some("/st")), "{}", r.body);
+        assert_eq!(r.change.as_deref(), Some("lb/n1: Activation(Stopped)"));
+        assert_eq!(lb.stats(0).members[0].activation, Activation::Stopped);
+        let r = respond(&ctx, st, "GET", "mime=prop", None);
+        assert!(r.body.contains("worker.n1.activation=STP\n"), "{}", r.body);
+        assert_eq!(r.content_type, "text/plain; charset=utf-8");
+        let r = respond(&ctx, st, "POST", "cmd=update&w=lb&sw=n1&vaprt=9&nonce=N", None);
+        assert_eq!(r.status, 501);
+    }
+}
