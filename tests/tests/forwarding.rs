@@ -71,7 +71,12 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
 #[test]
 fn big_bodies_chunked_uploads_64k_packets_and_client_aborts() {
     let node = Node::start("n1", None, &["--packet-size", "65536"]).unwrap();
-    let workers = format!("worker.list=app\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.app.max_packet_size=65536\n", node.port);
+    // One pooled connection per child: the request after the abort reuses the aborted one's
+    // slot, so a connection left half-read would be caught.
+    let workers = format!(
+        "worker.list=app\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.app.max_packet_size=65536\nworker.app.connection_pool_size=1\n",
+        node.port
+    );
     let dir = tmp("bodies");
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* app\n").unwrap();
     let a = httpd.addr();
