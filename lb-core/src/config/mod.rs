@@ -30,6 +30,7 @@ pub use attribute::{Attribute, ATTRIBUTES};
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
 pub use lb::LbWorker;
 pub use properties::{Property, PropertyMap};
+pub(crate) use properties::substitute;
 pub use setting::{Origin, Row, Setting};
 pub use status::StatusWorker;
 pub use suggest::closest;

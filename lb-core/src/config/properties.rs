@@ -147,28 +147,9 @@ impl PropertyMap {
         }
     }
 
-    /// `$(name)`: an earlier property of any name, else the environment; unknown ones stay as
-    /// written. The substituted text is not scanned again.
+    /// `$(name)`: an earlier property of any name, else the environment.
     fn substitute(&self, value: &str) -> String {
-        let mut out = String::with_capacity(value.len());
-        let mut rest = value;
-        let mut count = 0;
-        while let Some(start) = rest.find("$(") {
-            let Some(len) = rest[start + 2..].find(')') else { break };
-            count += 1;
-            if count > MAX_SUBSTITUTIONS {
-                break;
-            }
-            let name = &rest[start + 2..start + 2 + len];
-            out.push_str(&rest[..start]);
-            match self.value(name).map(str::to_owned).or_else(|| std::env::var(name).ok()) {
-                Some(v) => out.push_str(&v),
-                None => out.push_str(&rest[start..start + 3 + len]),
-            }
-            rest = &rest[start + 3 + len..];
-        }
-        out.push_str(rest);
-        out
+        substitute(value, |name| self.value(name).map(str::to_owned))
     }
 
     fn store(&mut self, key: String, value: String, at: &Location, via: Option<&'static str>, diags: &mut Diagnostics) {
@@ -215,4 +196,29 @@ impl PropertyMap {
             }
         }
     }
+}
+
+/// mod_jk's `$(name)` substitution (workers.properties and uriworkermap files alike): `known`
+/// first, then the environment; unknown names stay as written; the substituted text is not
+/// scanned again; at most 20 substitutions per value, as mod_jk.
+pub(crate) fn substitute(value: &str, known: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut count = 0;
+    while let Some(start) = rest.find("$(") {
+        let Some(len) = rest[start + 2..].find(')') else { break };
+        count += 1;
+        if count > MAX_SUBSTITUTIONS {
+            break;
+        }
+        let name = &rest[start + 2..start + 2 + len];
+        out.push_str(&rest[..start]);
+        match known(name).or_else(|| std::env::var(name).ok()) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + 3 + len]),
+        }
+        rest = &rest[start + 3 + len..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -5,7 +5,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::balancer::{self, Balancer, Busy, Flags, Next, Request};
-use crate::config::Activation as ConfigActivation;
 
 use super::plan::{Plan, Step};
 use super::selector::{Activation, Outcome, Pick, Traffic};
@@ -37,26 +36,6 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn activation(a: ConfigActivation) -> Activation {
-    match a {
-        ConfigActivation::Active => Activation::Active,
-        ConfigActivation::Disabled => Activation::Disabled,
-        ConfigActivation::Stopped => Activation::Stopped,
-    }
-}
-
-fn outcome(o: Outcome) -> balancer::Outcome {
-    match o {
-        Outcome::Success => balancer::Outcome::Success,
-        Outcome::ClientError => balancer::Outcome::ClientError,
-        Outcome::ProtocolError => balancer::Outcome::ProtocolError,
-        Outcome::StatusSoft => balancer::Outcome::StatusSoft,
-        Outcome::StatusFatal => balancer::Outcome::StatusFatal,
-        Outcome::Busy => balancer::Outcome::Busy,
-        Outcome::ReplyTimeout => balancer::Outcome::ReplyTimeout,
-        Outcome::Failed => balancer::Outcome::Failed,
-    }
-}
 
 impl Plan for Balanced<'_> {
     fn next(&mut self) -> Step {
@@ -68,7 +47,7 @@ impl Plan for Balanced<'_> {
                     activation: Some(
                         self.req
                             .activation(choice.member)
-                            .map_or(Activation::Active, activation),
+                            .unwrap_or(Activation::Active),
                     ),
                 })
             }
@@ -100,7 +79,7 @@ impl Plan for Balanced<'_> {
             written: traffic.sent,
         };
         match self.busy.take() {
-            Some(busy) => self.req.finish(busy, outcome(o), traffic, now()).failover,
+            Some(busy) => self.req.finish(busy, o, traffic, now()).failover,
             // Refused before starting (busy_limit): already BUSY and excluded.
             None => {
                 let _ = member;

@@ -83,7 +83,7 @@ pub fn render(
         notes.push((names[0], a.name.to_owned()));
         notes.push((
             names[1],
-            a.activation.map_or("", Activation::code).to_owned(),
+            a.activation.map_or("", Activation::name).to_owned(),
         ));
         match values(a.member) {
             Some(v) => {

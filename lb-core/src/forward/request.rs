@@ -73,7 +73,7 @@ fn encode_into(
     enc.attribute(&req_attribute(b"AJP_REMOTE_PORT", port))?;
     enc.attribute(&req_attribute(b"AJP_LOCAL_ADDR", head.local_addr))?;
     if let Some(a) = member.activation {
-        enc.attribute(&req_attribute(b"JK_LB_ACTIVATION", a.code().as_bytes()))?;
+        enc.attribute(&req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes()))?;
     }
     for &(name, value) in head.env {
         enc.attribute(&req_attribute(name, value))?;

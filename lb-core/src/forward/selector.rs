@@ -4,24 +4,9 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
-/// A member's activation, sent to the backend as the `JK_LB_ACTIVATION` attribute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    Active,
-    Disabled,
-    Stopped,
-}
-
-impl Activation {
-    /// The value mod_jk sends ("ACT", "DIS", "STP").
-    pub fn code(self) -> &'static str {
-        match self {
-            Activation::Active => "ACT",
-            Activation::Disabled => "DIS",
-            Activation::Stopped => "STP",
-        }
-    }
-}
+/// A member's activation, sent to the backend as the `JK_LB_ACTIVATION` attribute: the
+/// configuration's type (its `name()` is mod_jk's "ACT"/"DIS"/"STP").
+pub use crate::config::Activation;
 
 /// The member chosen for one attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,26 +17,9 @@ pub struct Pick {
     pub activation: Option<Activation>,
 }
 
-/// What one member's part of a request came to (mod_jk.md §3.7, the outcome → state table).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The response was delivered (whatever its status).
-    Success,
-    /// The client failed (read error, went away, request too large): the member is fine.
-    ClientError,
-    /// The backend broke the protocol: local error only, fail over.
-    ProtocolError,
-    /// A negative `fail_on_status` entry matched: fail over, member stays OK.
-    StatusSoft,
-    /// A positive `fail_on_status` entry matched: member to ERROR.
-    StatusFatal,
-    /// No pool slot or `busy_limit` reached: member BUSY.
-    Busy,
-    /// `reply_timeout` expired: counts toward `max_reply_timeouts`.
-    ReplyTimeout,
-    /// Connect, send or read failed (the backend is down or closed on us).
-    Failed,
-}
+/// What one member's part of a request came to (mod_jk.md §3.7, the outcome → state table):
+/// the balancer's type, so the engine reports exactly what the balancer accounts.
+pub use crate::balancer::Outcome;
 
 /// Chooses members and keeps their accounting. Implementations must be cheap and thread-safe:
 /// every request thread calls them.

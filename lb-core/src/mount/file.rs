@@ -57,7 +57,7 @@ impl MountFile {
                 warnings.push((at, format!("ignored: `{line}` needs both a pattern and a worker")));
                 continue;
             }
-            let value = substitute(value, &entries, &seen);
+            let value = crate::config::substitute(value, |name| seen.get(name).map(|&i| entries[i].2.clone()));
             match seen.get(key) {
                 Some(&i) => {
                     let old = &mut entries[i];
@@ -86,24 +86,4 @@ impl MountFile {
         }
         MountFile { path: path.to_owned(), rules, errors, warnings, modified: None }
     }
-}
-
-/// `$(name)`: an earlier line's value, else the environment, else left as written.
-fn substitute(value: &str, entries: &[(String, Location, String)], seen: &HashMap<String, usize>) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    // Bounded: every round consumes the text up to a `$(`.
-    while let Some(start) = rest.find("$(") {
-        let Some(len) = rest[start + 2..].find(')') else { break };
-        let name = &rest[start + 2..start + 2 + len];
-        let found = seen.get(name).map(|&i| entries[i].2.clone()).or_else(|| std::env::var(name).ok());
-        out.push_str(&rest[..start]);
-        match found {
-            Some(v) => out.push_str(&v),
-            None => out.push_str(&rest[start..start + 3 + len]),
-        }
-        rest = &rest[start + 3 + len..];
-    }
-    out.push_str(rest);
-    out
 }
