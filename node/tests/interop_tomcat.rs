@@ -57,7 +57,7 @@ fn ask(h: &Httpd, dir: &std::path::Path, upload: &str, session: &str, route: &st
         r.body.len(),
         r.header("Content-Length").map(str::to_string),
     );
-    let head = head_status_and_body(h.port, "/1k");
+    let head = head_status_and_body(h.port(), "/1k");
     let data = body(1 << 20);
     let file = dir.join("upload");
     std::fs::write(&file, &data).unwrap();

@@ -75,60 +75,27 @@ pub fn rjk_node(route: &str, args: &[&str]) -> NodeProc {
     NodeProc { child, ajp }
 }
 
-/// A private apache2 (event MPM) on loopback with `body` appended to the base settings.
-pub struct Httpd {
-    pub child: Child,
-    pub port: u16,
-    pub dir: PathBuf,
-}
+/// A private apache2 (event MPM) on loopback with `body` appended to the base settings: the
+/// workspace's launcher, with one child process and room for the 100-header tests.
+pub struct Httpd(rjk_tests::httpd::Httpd);
 
 impl Httpd {
     pub fn start(dir: &Path, body: &str) -> Httpd {
         require(APACHE2, "apache2");
-        let port = free_port();
-        for sub in ["logs", "run", "htdocs"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        let conf = format!(
-            "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\n\
-             ErrorLog {d}/logs/error.log\nLogLevel warn\nMutex file:{d}/run default\n\
-             DefaultRuntimeDir {d}/run\nUser www-data\nGroup www-data\nServerName localhost\n\
-             LoadModule mpm_event_module {MODULES}/mod_mpm_event.so\n\
-             LoadModule authz_core_module {MODULES}/mod_authz_core.so\n\
-             StartServers 1\nThreadsPerChild 16\nMaxRequestWorkers 32\n\
-             KeepAlive On\nLimitRequestFields 200\nDocumentRoot {d}/htdocs\n\n{body}\n",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("httpd.conf"), conf).unwrap();
-        let out = Command::new(APACHE2)
-            .arg("-d")
-            .arg(dir)
-            .arg("-f")
-            .arg(dir.join("httpd.conf"))
-            .args(["-k", "start"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "apache2 did not start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let child = Child::from_pid_file("apache2", &dir.join("httpd.pid"), START).unwrap();
-        wait_for_port(format!("127.0.0.1:{port}").parse().unwrap(), START).unwrap();
-        Httpd {
-            child,
-            port,
-            dir: dir.to_path_buf(),
-        }
+        let body = format!("StartServers 1\nKeepAlive On\nLimitRequestFields 200\n{body}");
+        Httpd(rjk_tests::httpd::Httpd::start(dir, rjk_tests::httpd::Mpm::Event, &body).unwrap())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.port
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://127.0.0.1:{}{path}", self.0.port)
     }
 
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+        self.0.error_log()
     }
 }
 
