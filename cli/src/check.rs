@@ -65,8 +65,7 @@ pub fn load(src: &Sources) -> Checked {
     } else if src.jk_conf.is_none() {
         problems.push("nothing to check: give --workers FILE and/or --jk-conf FILE".into());
     }
-    let workers = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
-    let mut loaded = load_workers(workers, &server_root);
+    let mut loaded = load_workers(&lines, &server_root);
     let conf = src.jk_conf.as_deref().map(JkConf::read);
     if let Some(c) = &conf {
         if check_servers(c, &server_root, &mut loaded.diagnostics) {

@@ -68,8 +68,7 @@ unsafe extern "C" fn post_config(
 unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) -> bool {
     let root = unsafe { setup::server_root(ptemp) };
     let lines: Vec<_> = unsafe { setup::server_lines(s) }.into_iter().map(|(l, _)| l).collect();
-    let workers_lines = lines.iter().filter(|l| l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile"));
-    let loaded = lb_core::directive::load_workers(workers_lines, &root);
+    let loaded = lb_core::directive::load_workers(&lines, &root);
     // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
     let dump: Vec<(String, String)> = loaded
         .properties

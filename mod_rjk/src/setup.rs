@@ -64,9 +64,7 @@ pub unsafe fn server_root(pool: *mut ffi::apr_pool_t) -> PathBuf {
 
 /// Load the workers and report every diagnostic; `None` when the configuration cannot run.
 pub fn load_and_report(s: *const ffi::server_rec, lines: &[JkLine], root: &std::path::Path) -> Option<Loaded> {
-    let loaded = load_workers(lines.iter().filter(|l| {
-        l.name.eq_ignore_ascii_case("JkWorkerProperty") || l.name.eq_ignore_ascii_case("JkWorkersFile")
-    }), root);
+    let loaded = load_workers(lines, root);
     for d in &loaded.diagnostics {
         let level = match d.severity {
             Severity::Error => Level::Error,

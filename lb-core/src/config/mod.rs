@@ -90,6 +90,11 @@ impl Loader {
         self.map.read_line(line, &at, &mut self.diags);
     }
 
+    /// An error found by whoever feeds the loader (a directive's own problem).
+    pub fn error(&mut self, at: &Location, message: String) {
+        self.diags.error(Some(at), None, message);
+    }
+
     /// Read a workers.properties file (an unreadable file is an error naming it).
     pub fn workers_file(&mut self, path: &Path) {
         match std::fs::read(path) {

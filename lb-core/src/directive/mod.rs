@@ -19,14 +19,13 @@ pub struct JkLine {
     pub location: Option<String>,
 }
 
-/// Load the workers as mod_jk does at startup: every `JkWorkerProperty` first, then the one
+/// Load the workers as mod_jk does at startup (other `Jk*` lines are ignored here): every `JkWorkerProperty` first, then the one
 /// `JkWorkersFile` (relative to `server_root`). A second `JkWorkersFile` is an error, as in
 /// mod_jk; with neither, mod_jk's default single `ajp13` worker results.
 pub fn load_workers<'a>(lines: impl IntoIterator<Item = &'a JkLine>, server_root: &Path) -> Loaded {
     let mut l = Loader::new();
     l.server_root(server_root);
     let mut file: Option<(PathBuf, Location)> = None;
-    let mut extra = Vec::new();
     for line in lines {
         if line.name.eq_ignore_ascii_case("JkWorkerProperty") {
             l.directive_property(&line.args, line.at.clone());
@@ -34,44 +33,23 @@ pub fn load_workers<'a>(lines: impl IntoIterator<Item = &'a JkLine>, server_root
             let arg = unquote(line.args.trim());
             let path = if Path::new(arg).is_absolute() { PathBuf::from(arg) } else { server_root.join(arg) };
             match &file {
-                Some((_, first)) => extra.push(format!(
-                    "{}: JkWorkersFile given again (first at {first}): only one workers file is allowed", line.at)),
+                Some((_, first)) => l.error(&line.at, format!("JkWorkersFile given again (first at {first}): only one workers file is allowed")),
                 None => file = Some((path, line.at.clone())),
             }
         }
     }
     if let Some((path, at)) = &file {
-        if !path.is_file() {
-            extra.push(format!("{at}: JkWorkersFile {}: no such file", path.display()));
-        } else {
+        if path.is_file() {
             l.workers_file(path);
+        } else {
+            l.error(at, format!("JkWorkersFile {}: no such file", path.display()));
         }
     }
-    let mut loaded = l.finish();
-    for message in extra {
-        let (at, message) = split_at(&message);
-        loaded.diagnostics.insert(0, crate::config::Diagnostic {
-            severity: crate::config::Severity::Error,
-            at,
-            worker: None,
-            message,
-        });
-        loaded.workers = None;
-    }
-    loaded
+    l.finish()
 }
 
 fn unquote(s: &str) -> &str {
     s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
-}
-
-/// "file:line: message" back into its parts (messages built above).
-fn split_at(m: &str) -> (Option<Location>, String) {
-    let mut parts = m.splitn(3, ':');
-    match (parts.next(), parts.next().and_then(|l| l.parse::<u32>().ok()), parts.next()) {
-        (Some(f), Some(line), Some(rest)) => (Some(Location::new(f, line)), rest.trim().to_owned()),
-        _ => (None, m.to_owned()),
-    }
 }
 
 #[cfg(test)]
