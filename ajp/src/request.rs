@@ -475,7 +475,12 @@ pub struct Headers<'a, K: HeaderKind = RequestKind> {
 
 impl<'a, K: HeaderKind> Headers<'a, K> {
     pub(crate) fn new(raw: &'a [u8], count: u16) -> Self {
-        Headers { r: Reader::new(raw), left: count, index: 0, kind: std::marker::PhantomData }
+        Headers {
+            r: Reader::new(raw),
+            left: count,
+            index: 0,
+            kind: std::marker::PhantomData,
+        }
     }
 }
 

@@ -69,7 +69,10 @@ impl<'a> SendHeaders<'a> {
     }
 }
 
-pub(crate) fn read_response_header<'a>(r: &mut Reader<'a>, i: u16) -> Result<(&'a [u8], &'a [u8]), Error> {
+pub(crate) fn read_response_header<'a>(
+    r: &mut Reader<'a>,
+    i: u16,
+) -> Result<(&'a [u8], &'a [u8]), Error> {
     let f = Field::nth("send_headers.header", i);
     let n = r.u16(f)?;
     let name = if n >> 8 == 0xA0 {

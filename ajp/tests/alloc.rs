@@ -113,7 +113,8 @@ fn hot_paths_allocate_nothing() {
             let (ev, _) = c.receive(&wire).unwrap().unwrap();
             assert!(matches!(ev, ContainerEvent::Request(_)));
             out.clear();
-            c.send_headers(200, b"200", fixtures::RESPONSE_HEADERS, &mut out).unwrap();
+            c.send_headers(200, b"200", fixtures::RESPONSE_HEADERS, &mut out)
+                .unwrap();
             c.send_body(&[1; 4000], &mut out).unwrap();
             c.end(true, &mut out).unwrap();
         }),

@@ -322,7 +322,10 @@ fn unread_first_packet_is_discarded_after_end() {
     p.send_body(b"0123456789", &mut w).unwrap();
     let body_len = w.len();
     w.extend_from_slice(CPING);
-    assert_eq!(drain_container(&mut c, &w).unwrap(), vec![C::Discarded, C::CPing]);
+    assert_eq!(
+        drain_container(&mut c, &w).unwrap(),
+        vec![C::Discarded, C::CPing]
+    );
     // The dropped packet's bytes are reported even when nothing follows it yet, so a driver
     // never mistakes them for the next message.
     let mut c = container(None);

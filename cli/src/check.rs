@@ -72,20 +72,43 @@ pub fn load(src: &Sources) -> Checked {
             loaded.workers = None;
         }
     }
-    let (table, mount_diags) = crate::mounts::main_table(conf.as_ref(), src.mounts.as_deref(), loaded.workers.as_ref(), &server_root);
+    let (table, mount_diags) = crate::mounts::main_table(
+        conf.as_ref(),
+        src.mounts.as_deref(),
+        loaded.workers.as_ref(),
+        &server_root,
+    );
     if mount_diags.iter().any(|d| d.severity == Severity::Error) {
         loaded.workers = None;
     }
     loaded.diagnostics.extend(mount_diags);
-    Checked { loaded, table, problems }
+    Checked {
+        loaded,
+        table,
+        problems,
+    }
 }
 
 /// The directives of the main server and of each virtual host (which inherits the main
 /// server's), as the module checks them at startup. Returns whether any has an error.
 fn check_servers(c: &JkConf, root: &std::path::Path, out: &mut Vec<Diagnostic>) -> bool {
-    let line = |d: &crate::jkconf::Directive| JkLine { name: d.name.clone(), args: d.raw.clone(), at: d.at.clone(), location: d.location.clone() };
-    let main: Vec<JkLine> = c.directives.iter().filter(|d| d.vhost.is_none()).map(line).collect();
-    let mut vhosts: Vec<&str> = c.directives.iter().filter_map(|d| d.vhost.as_deref()).collect();
+    let line = |d: &crate::jkconf::Directive| JkLine {
+        name: d.name.clone(),
+        args: d.raw.clone(),
+        at: d.at.clone(),
+        location: d.location.clone(),
+    };
+    let main: Vec<JkLine> = c
+        .directives
+        .iter()
+        .filter(|d| d.vhost.is_none())
+        .map(line)
+        .collect();
+    let mut vhosts: Vec<&str> = c
+        .directives
+        .iter()
+        .filter_map(|d| d.vhost.as_deref())
+        .collect();
     vhosts.dedup();
     let mut seen = std::collections::HashSet::new();
     let mut bad = false;
@@ -99,8 +122,16 @@ fn check_servers(c: &JkConf, root: &std::path::Path, out: &mut Vec<Diagnostic>) 
     };
     report(server_settings(main.iter().map(|l| (l, false)), false, root).1);
     for v in vhosts {
-        let own: Vec<JkLine> = c.directives.iter().filter(|d| d.vhost.as_deref() == Some(v)).map(line).collect();
-        let lines = main.iter().map(|l| (l, true)).chain(own.iter().map(|l| (l, false)));
+        let own: Vec<JkLine> = c
+            .directives
+            .iter()
+            .filter(|d| d.vhost.as_deref() == Some(v))
+            .map(line)
+            .collect();
+        let lines = main
+            .iter()
+            .map(|l| (l, true))
+            .chain(own.iter().map(|l| (l, false)));
         report(server_settings(lines, true, root).1);
     }
     bad
@@ -114,7 +145,11 @@ pub fn run(src: &Sources, json: bool) -> ExitCode {
     } else {
         print(&render_human(&c, Style::stdout()));
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn render_human(c: &Checked, st: Style) -> String {
@@ -127,23 +162,51 @@ fn render_human(c: &Checked, st: Style) -> String {
     }
     let Some(w) = &c.loaded.workers else {
         let n = c.loaded.errors().count() + c.problems.len();
-        let _ = writeln!(out, "\n{}", st.error(&format!("{n} error(s): the configuration would not start")));
+        let _ = writeln!(
+            out,
+            "\n{}",
+            st.error(&format!("{n} error(s): the configuration would not start"))
+        );
         return out;
     };
     if !c.loaded.diagnostics.is_empty() {
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "{} {}", st.bold("worker.list"), w.list.value.join(","));
-    let _ = writeln!(out, "{} {}s {}", st.bold("worker.maintain"), w.maintain.value, st.dim(&format!("({})", w.maintain.origin)));
+    let _ = writeln!(
+        out,
+        "{} {}s {}",
+        st.bold("worker.maintain"),
+        w.maintain.value,
+        st.dim(&format!("({})", w.maintain.origin))
+    );
     for worker in w.workers.values() {
         let role = role_of(w, &worker.name);
-        let _ = writeln!(out, "\n{} {}", st.bold(&format!("worker {} ({})", worker.name, worker.kind.type_name())), st.dim(&role));
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            st.bold(&format!(
+                "worker {} ({})",
+                worker.name,
+                worker.kind.type_name()
+            )),
+            st.dim(&role)
+        );
         let rows = rows_of(&worker.kind);
         let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
-        let vwidth = rows.iter().map(|r| r.value.len()).max().unwrap_or(0).min(40);
+        let vwidth = rows
+            .iter()
+            .map(|r| r.value.len())
+            .max()
+            .unwrap_or(0)
+            .min(40);
         for r in rows {
             let origin = r.origin.to_string();
-            let origin = if matches!(r.origin, Origin::Default) { st.dim(&origin) } else { origin };
+            let origin = if matches!(r.origin, Origin::Default) {
+                st.dim(&origin)
+            } else {
+                origin
+            };
             let _ = writeln!(out, "  {:width$}  {:vwidth$}  {}", r.name, r.value, origin);
         }
         for m in &worker.mounts {
@@ -152,13 +215,33 @@ fn render_human(c: &Checked, st: Style) -> String {
     }
     if !c.table.rules().is_empty() {
         let _ = writeln!(out, "\n{}", st.bold("mounts (in matching order)"));
-        let width = c.table.rules().iter().map(|r| r.text().len()).max().unwrap_or(0);
+        let width = c
+            .table
+            .rules()
+            .iter()
+            .map(|r| r.text().len())
+            .max()
+            .unwrap_or(0);
         for r in c.table.rules() {
-            let _ = writeln!(out, "  {:width$}  {}", r.text(), st.dim(&r.source.to_string()));
+            let _ = writeln!(
+                out,
+                "  {:width$}  {}",
+                r.text(),
+                st.dim(&r.source.to_string())
+            );
         }
     }
-    let warnings = c.loaded.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
-    let _ = writeln!(out, "\nOK: {} worker(s), {warnings} warning(s)", w.workers.len());
+    let warnings = c
+        .loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .count();
+    let _ = writeln!(
+        out,
+        "\nOK: {} worker(s), {warnings} warning(s)",
+        w.workers.len()
+    );
     out
 }
 

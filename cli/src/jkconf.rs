@@ -37,24 +37,32 @@ impl JkConf {
     }
 
     pub fn server_root(&self) -> PathBuf {
-        self.server_root.clone().unwrap_or_else(|| PathBuf::from("/etc/apache2"))
+        self.server_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/etc/apache2"))
     }
 
     /// Relative paths in httpd directives are relative to ServerRoot.
     pub fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_owned() } else { self.server_root().join(p) }
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.server_root().join(p)
+        }
     }
 
     fn read_file(&mut self, path: &Path, ctx: &mut Context, depth: usize) {
         if depth > 16 {
-            self.problems.push(format!("{}: Include nested too deeply", path.display()));
+            self.problems
+                .push(format!("{}: Include nested too deeply", path.display()));
             return;
         }
         let text = match std::fs::read(path) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
-                self.problems.push(format!("cannot read {}: {e}", path.display()));
+                self.problems
+                    .push(format!("cannot read {}: {e}", path.display()));
                 return;
             }
         };
@@ -124,20 +132,26 @@ impl JkConf {
     /// `Include` paths, with a `*` wildcard in the last component (as Debian's configs use).
     fn expand(&mut self, pattern: &str, optional: bool) -> Vec<PathBuf> {
         let full = self.resolve(pattern);
-        let name = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = full
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if !name.contains('*') {
             if full.is_dir() {
                 return sorted_dir(&full, |_| true);
             }
             if !full.exists() && !optional {
-                self.problems.push(format!("Include {}: no such file", full.display()));
+                self.problems
+                    .push(format!("Include {}: no such file", full.display()));
             }
             return if full.exists() { vec![full] } else { vec![] };
         }
         let dir = full.parent().map(Path::to_owned).unwrap_or_default();
         let (pre, post) = name.split_once('*').unwrap_or((&name, ""));
         let (pre, post) = (pre.to_owned(), post.to_owned());
-        sorted_dir(&dir, |n| n.starts_with(&pre) && n.ends_with(&post) && n.len() >= pre.len() + post.len())
+        sorted_dir(&dir, |n| {
+            n.starts_with(&pre) && n.ends_with(&post) && n.len() >= pre.len() + post.len()
+        })
     }
 }
 
@@ -157,7 +171,10 @@ fn sorted_dir(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 }
 
 fn unquote(s: &str) -> String {
-    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s).to_owned()
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+        .to_owned()
 }
 
 /// httpd's word splitting: whitespace, with double-quoted words.
@@ -198,7 +215,11 @@ mod tests {
     fn jk_lines_with_blocks_includes_and_continuations() {
         let dir = std::env::temp_dir().join(format!("rjk-jkconf-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("mods")).unwrap();
-        std::fs::write(dir.join("mods/jk.conf"), "JkWorkerProperty worker.a.port=8010\nJkMount /x/* a\n").unwrap();
+        std::fs::write(
+            dir.join("mods/jk.conf"),
+            "JkWorkerProperty worker.a.port=8010\nJkMount /x/* a\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.join("httpd.conf"),
             format!(
@@ -209,7 +230,11 @@ mod tests {
         .unwrap();
         let c = JkConf::read(&dir.join("httpd.conf"));
         assert!(c.problems.is_empty(), "{:?}", c.problems);
-        let names: Vec<(&str, Vec<String>, u32)> = c.directives.iter().map(|d| (d.name.as_str(), d.args.clone(), d.at.line)).collect();
+        let names: Vec<(&str, Vec<String>, u32)> = c
+            .directives
+            .iter()
+            .map(|d| (d.name.as_str(), d.args.clone(), d.at.line))
+            .collect();
         assert_eq!(
             names,
             vec![
@@ -222,7 +247,10 @@ mod tests {
         );
         assert_eq!(c.directives[3].vhost.as_deref(), Some("*:80"));
         assert_eq!(c.directives[4].location.as_deref(), Some("/jkstatus"));
-        assert_eq!(c.resolve("workers.properties"), dir.join("workers.properties"));
+        assert_eq!(
+            c.resolve("workers.properties"),
+            dir.join("workers.properties")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,9 +1,9 @@
 //! `rjk`: check a mod_jk / rjk configuration before a restart, and explain how a URI is mapped.
 
 mod check;
+mod jkconf;
 mod map;
 mod mounts;
-mod jkconf;
 mod style;
 
 use std::process::ExitCode;
@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "rjk", version, about = "Check mod_jk/rjk configurations and explain URI mapping")]
+#[command(
+    name = "rjk",
+    version,
+    about = "Check mod_jk/rjk configurations and explain URI mapping"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,11 +52,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { sources, json } => check::run(&sources, json),
-        Command::Map { uri, cookie, sources, json } => {
+        Command::Map {
+            uri,
+            cookie,
+            sources,
+            json,
+        } => {
             let c = check::load(&sources);
             let st = style::Style::stdout();
             let mut prefix = String::new();
-            for d in c.loaded.diagnostics.iter().filter(|d| d.severity == lb_core::config::Severity::Error) {
+            for d in c
+                .loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == lb_core::config::Severity::Error)
+            {
                 prefix.push_str(&format!("{d}\n"));
             }
             let mut a = map::map(&c.table, c.loaded.workers.as_ref(), &uri, &cookie, st);
@@ -63,4 +77,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -10,13 +10,23 @@ use lb_core::mount::MountTable;
 
 use crate::jkconf::JkConf;
 
-pub fn main_table(conf: Option<&JkConf>, mounts_file: Option<&Path>, workers: Option<&Workers>, root: &Path) -> (MountTable, Vec<Diagnostic>) {
+pub fn main_table(
+    conf: Option<&JkConf>,
+    mounts_file: Option<&Path>,
+    workers: Option<&Workers>,
+    root: &Path,
+) -> (MountTable, Vec<Diagnostic>) {
     let main: Vec<JkLine> = conf
         .map(|c| {
             c.directives
                 .iter()
                 .filter(|d| d.vhost.is_none())
-                .map(|d| JkLine { name: d.name.clone(), args: d.raw.clone(), at: d.at.clone(), location: d.location.clone() })
+                .map(|d| JkLine {
+                    name: d.name.clone(),
+                    args: d.raw.clone(),
+                    at: d.at.clone(),
+                    location: d.location.clone(),
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -4,15 +4,25 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn rjk(args: &[&str]) -> Output {
-    Command::new(rjk_tests::workspace_bin("rjk")).args(args).output().expect("running rjk")
+    Command::new(rjk_tests::workspace_bin("rjk"))
+        .args(args)
+        .output()
+        .expect("running rjk")
 }
 
 fn data(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(p).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(p)
+        .display()
+        .to_string()
 }
 
 fn example() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers.properties.example").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../workers.properties.example")
+        .display()
+        .to_string()
 }
 
 #[test]
@@ -23,9 +33,22 @@ fn the_example_checks_clean() {
     assert!(text.contains("OK: 7 worker(s), 0 warning(s)"), "{text}");
     assert!(text.contains("worker cluster (lb) listed"), "{text}");
     // where each value came from
-    assert!(text.lines().any(|l| l.contains("route") && l.contains("A.a1") && l.contains("workers.properties.example:34")), "{text}");
-    assert!(text.lines().any(|l| l.contains("domain") && l.contains("derived: from route `A.a1`")), "{text}");
-    assert!(text.lines().any(|l| l.contains("ping_timeout") && l.contains("template `node-template`")), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("route")
+            && l.contains("A.a1")
+            && l.contains("workers.properties.example:34")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("domain") && l.contains("derived: from route `A.a1`")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ping_timeout") && l.contains("template `node-template`")),
+        "{text}"
+    );
     assert!(!text.contains("change-me"), "secrets are never printed");
 }
 
@@ -34,12 +57,23 @@ fn a_mod_jk_1_2_7_config_is_understood() {
     let out = rjk(&["check", "--jk-conf", &data("mod_jk-1.2.7.conf")]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for (line, word) in [(9, "lb_factor"), (10, "cachesize"), (11, "recycle_timeout"), (20, "balanced_workers")] {
+    for (line, word) in [
+        (9, "lb_factor"),
+        (10, "cachesize"),
+        (11, "recycle_timeout"),
+        (20, "balanced_workers"),
+    ] {
         let want = format!("mod_jk-1.2.7.conf:{line}: warning:");
-        assert!(text.lines().any(|l| l.contains(&want) && l.contains(word)), "{word}:\n{text}");
+        assert!(
+            text.lines().any(|l| l.contains(&want) && l.contains(word)),
+            "{word}:\n{text}"
+        );
     }
     assert!(text.contains("honoured as: tomcat2: distance=1"), "{text}");
-    let json: serde_json::Value = serde_json::from_slice(&rjk(&["check", "--json", "--jk-conf", &data("mod_jk-1.2.7.conf")]).stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(
+        &rjk(&["check", "--json", "--jk-conf", &data("mod_jk-1.2.7.conf")]).stdout,
+    )
+    .unwrap();
     let t2 = &json["workers"]["workers"]["tomcat2"]["properties"];
     assert_eq!(t2["lbfactor"]["value"], "2");
     assert_eq!(t2["lbfactor"]["origin"]["name"], "lb_factor");
@@ -59,11 +93,24 @@ fn errors_exit_1_with_file_line_and_suggestion() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("bad.properties:4: error: worker `n1`: unknown attribute `lbfactr` (did you mean `lbfactor`?)"), "{text}");
-    assert!(text.contains("bad.properties:3: error: worker `lb`: member `n3` is not defined"), "{text}");
-    assert!(text.contains("2 error(s): the configuration would not start"), "{text}");
-    let json: serde_json::Value = serde_json::from_slice(&rjk(&["check", "--json", "--workers", f.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains("bad.properties:3: error: worker `lb`: member `n3` is not defined"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 error(s): the configuration would not start"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&rjk(&["check", "--json", "--workers", f.to_str().unwrap()]).stdout)
+            .unwrap();
     assert_eq!(json["ok"], false);
-    let errs: Vec<&serde_json::Value> = json["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == "error").collect();
+    let errs: Vec<&serde_json::Value> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .collect();
     assert_eq!(errs.len(), 2);
     assert_eq!(errs[0]["line"], 4);
     assert_eq!(errs[0]["worker"], "n1");
@@ -87,8 +134,15 @@ fn directive_errors_of_the_httpd_config_are_reported() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("httpd.conf:1: error: JkOptions: unknown option `FlushPakets` (did you mean `FlushPackets`?)"), "{text}");
-    assert!(text.contains("httpd.conf:4: error: JkLogLevel: unknown level `loud`"), "{text}");
-    assert_eq!(text.matches("FlushPakets").count(), 1, "reported once although the vhost inherits it: {text}");
+    assert!(
+        text.contains("httpd.conf:4: error: JkLogLevel: unknown level `loud`"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("FlushPakets").count(),
+        1,
+        "reported once although the vhost inherits it: {text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -97,7 +151,14 @@ fn map_explains_rules_and_follows_sessions() {
     let dir = std::env::temp_dir().join(format!("rjk-map-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = dir.join("httpd.conf");
-    std::fs::write(&conf, format!("JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\n", example())).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "JkWorkersFile {}\nJkMount /app/* cluster\nJkUnMount /app/static/* cluster\n",
+            example()
+        ),
+    )
+    .unwrap();
     let json = |args: &[&str]| -> serde_json::Value {
         let mut a = vec!["map", "--json", "--jk-conf", conf.to_str().unwrap()];
         a.extend_from_slice(args);
@@ -108,10 +169,17 @@ fn map_explains_rules_and_follows_sessions() {
     assert_eq!(v["worker"], "cluster");
     assert_eq!(v["session"]["member"], "b1");
     let v = json(&["--cookie", "JSESSIONID=DEF.A", "/app/y"]);
-    assert_eq!(v["session"]["route"], "A", "a domain name reaches a member of that domain");
+    assert_eq!(
+        v["session"]["route"], "A",
+        "a domain name reaches a member of that domain"
+    );
     let v = json(&["/app/static/a.css"]);
     assert_eq!(v["worker"], serde_json::Value::Null);
-    assert!(v["rules"].as_array().unwrap().iter().any(|r| r["verdict"].as_str().unwrap().contains("cancels")));
+    assert!(v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["verdict"].as_str().unwrap().contains("cancels")));
     let out = rjk(&["map", "--jk-conf", conf.to_str().unwrap(), "/%2e%2e/"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("400"));

@@ -51,11 +51,19 @@ const URIS: &[&str] = &[
 fn conf_body(dir: &Path, nodes: &[Node]) -> String {
     let mut workers = format!("worker.list={}\n", WORKERS.join(","));
     for n in nodes {
-        workers.push_str(&format!("worker.{r}.host=127.0.0.1\nworker.{r}.port={p}\n", r = n.route, p = n.port));
+        workers.push_str(&format!(
+            "worker.{r}.host=127.0.0.1\nworker.{r}.port={p}\n",
+            r = n.route,
+            p = n.port
+        ));
     }
     workers.push_str("worker.legacy.mount=/legacy/*\n");
     std::fs::write(dir.join("workers.properties"), workers).unwrap();
-    std::fs::write(dir.join("uriworkermap.properties"), "/files/*=file\n!/files/private/*=file\n/app/api/*=api\n-/disabled/*=app\n").unwrap();
+    std::fs::write(
+        dir.join("uriworkermap.properties"),
+        "/files/*=file\n!/files/private/*=file\n/app/api/*=api\n-/disabled/*=app\n",
+    )
+    .unwrap();
     format!(
         "JkWorkersFile {d}/workers.properties\nJkMountFile {d}/uriworkermap.properties\nJkShmFile {d}/run/jk.shm\n\
          JkLogFile {d}/logs/jk.log\nJkLogLevel error\n\
@@ -90,17 +98,31 @@ fn rjk_map_agrees_with_mod_jk() {
     let dir = std::env::temp_dir().join(format!("rjk-diff-map-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("htdocs")).unwrap();
-    let nodes: Vec<Node> = WORKERS.iter().map(|w| Node::start(w, None, &[]).unwrap()).collect();
+    let nodes: Vec<Node> = WORKERS
+        .iter()
+        .map(|w| Node::start(w, None, &[]).unwrap())
+        .collect();
     let body = conf_body(&dir, &nodes);
-    let httpd = Httpd::start(&dir, Mpm::Event, &format!("LoadModule jk_module {MODULES}/mod_jk.so\n{body}")).unwrap();
+    let httpd = Httpd::start(
+        &dir,
+        Mpm::Event,
+        &format!("LoadModule jk_module {MODULES}/mod_jk.so\n{body}"),
+    )
+    .unwrap();
     let conf = dir.join("httpd.conf");
     let mut diffs = Vec::new();
     let mut served = std::collections::BTreeSet::new();
     let mut kept = 0;
     for uri in URIS {
         let resp = http::get(httpd.addr(), uri, &[]).unwrap();
-        let out = Command::new(rjk_tests::workspace_bin("rjk")).args(["map", "--json", "--jk-conf"]).arg(&conf).arg(uri).output().unwrap();
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{uri}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let out = Command::new(rjk_tests::workspace_bin("rjk"))
+            .args(["map", "--json", "--jk-conf"])
+            .arg(&conf)
+            .arg(uri)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{uri}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
         let (jk, rjk) = (observed(&resp), predicted(&v));
         if jk.starts_with("httpd") {
             kept += 1;
@@ -114,7 +136,11 @@ fn rjk_map_agrees_with_mod_jk() {
     httpd.stop();
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(diffs.is_empty(), "rjk map differs from mod_jk:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "rjk map differs from mod_jk:\n{}",
+        diffs.join("\n")
+    );
     // The set exercises every worker and several refusals, not just 404s.
     assert_eq!(served.len(), WORKERS.len(), "workers seen: {served:?}");
     assert!(kept >= 8, "only {kept} URIs stayed with httpd");

@@ -16,18 +16,42 @@ use rjk_tests::httpd::{Httpd, Mpm, MODULES};
 use serde_json::Value;
 
 const MEMBER_PROPS: &[&str] = &[
-    "host", "port", "connection_pool_timeout", "ping_timeout", "connect_timeout", "prepost_timeout",
-    "reply_timeout", "retries", "connection_ping_interval", "recovery_options", "busy_limit",
-    "max_packet_size", "activation", "lbfactor", "route", "redirect", "domain", "distance",
+    "host",
+    "port",
+    "connection_pool_timeout",
+    "ping_timeout",
+    "connect_timeout",
+    "prepost_timeout",
+    "reply_timeout",
+    "retries",
+    "connection_ping_interval",
+    "recovery_options",
+    "busy_limit",
+    "max_packet_size",
+    "activation",
+    "lbfactor",
+    "route",
+    "redirect",
+    "domain",
+    "distance",
 ];
 const LB_PROPS: &[&str] = &[
-    "sticky_session", "sticky_session_force", "retries", "recover_time", "error_escalation_time",
-    "max_reply_timeouts", "method", "lock",
+    "sticky_session",
+    "sticky_session_force",
+    "retries",
+    "recover_time",
+    "error_escalation_time",
+    "max_reply_timeouts",
+    "method",
+    "lock",
 ];
 
 fn configs() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     assert!(v.len() >= 10, "the issue asks for at least 10 configs");
     v
@@ -76,7 +100,12 @@ fn rjk_check(conf: &Path) -> Value {
         .arg(conf)
         .output()
         .expect("running rjk");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("rjk check --json: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "rjk check --json: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 #[test]
@@ -88,13 +117,18 @@ fn effective_worker_settings_match_mod_jk() {
         let dir = root.join(&name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let httpd = Httpd::start(&dir, Mpm::Event, &jk_body(&dir, &cfg)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let httpd = Httpd::start(&dir, Mpm::Event, &jk_body(&dir, &cfg))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let resp = http::get(httpd.addr(), "/jkstatus?mime=prop", &[]).unwrap();
         assert_eq!(resp.status, 200, "{name}: {}", resp.text());
         let jk = parse_prop(&resp.text());
         let rjk = rjk_check(&dir.join("httpd.conf"));
         httpd.stop();
-        assert_eq!(rjk["ok"], Value::Bool(true), "{name}: rjk check failed: {rjk:#}");
+        assert_eq!(
+            rjk["ok"],
+            Value::Bool(true),
+            "{name}: rjk check failed: {rjk:#}"
+        );
         let workers = &rjk["workers"]["workers"];
 
         let mut diffs = Vec::new();
@@ -108,28 +142,59 @@ fn effective_worker_settings_match_mod_jk() {
         };
         // Balancers are listed as `worker.list=X`, plain ajp13 workers as `worker.X.list=X`.
         let mut lbs: Vec<String> = jk.get("worker.list").cloned().unwrap_or_default();
-        lbs.extend(jk.iter().filter(|(k, _)| k.ends_with(".list") && k.as_str() != "worker.list").flat_map(|(_, v)| v.clone()));
-        assert!(!lbs.is_empty(), "{name}: mod_jk listed no workers:\n{}", resp.text());
+        lbs.extend(
+            jk.iter()
+                .filter(|(k, _)| k.ends_with(".list") && k.as_str() != "worker.list")
+                .flat_map(|(_, v)| v.clone()),
+        );
+        assert!(
+            !lbs.is_empty(),
+            "{name}: mod_jk listed no workers:\n{}",
+            resp.text()
+        );
         for w in &lbs {
-            let ty = jk.get(&format!("worker.{w}.type")).and_then(|v| v.first()).cloned().unwrap_or_default();
+            let ty = jk
+                .get(&format!("worker.{w}.type"))
+                .and_then(|v| v.first())
+                .cloned()
+                .unwrap_or_default();
             let ours = &workers[w.as_str()];
             // A plain ajp13 worker shows its connection settings but no balancing ones.
-            let props = if ty == "lb" { LB_PROPS } else { &MEMBER_PROPS[..12] };
+            let props = if ty == "lb" {
+                LB_PROPS
+            } else {
+                &MEMBER_PROPS[..12]
+            };
             for p in props {
-                check(format!("worker.{w}.{p}"), ours["properties"][*p].get("value"));
+                check(
+                    format!("worker.{w}.{p}"),
+                    ours["properties"][*p].get("value"),
+                );
             }
             if ty == "lb" {
-                let members = jk.get(&format!("worker.{w}.balance_workers")).cloned().unwrap_or_default();
-                let ours_members = ours["properties"]["balance_workers"]["value"].as_str().unwrap_or_default();
+                let members = jk
+                    .get(&format!("worker.{w}.balance_workers"))
+                    .cloned()
+                    .unwrap_or_default();
+                let ours_members = ours["properties"]["balance_workers"]["value"]
+                    .as_str()
+                    .unwrap_or_default();
                 assert_eq!(members.join(","), ours_members, "{name}: members of {w}");
                 for m in &members {
                     for p in MEMBER_PROPS {
-                        check(format!("worker.{m}.{p}"), workers[m.as_str()]["properties"][*p].get("value"));
+                        check(
+                            format!("worker.{m}.{p}"),
+                            workers[m.as_str()]["properties"][*p].get("value"),
+                        );
                     }
                 }
             }
         }
-        assert!(diffs.is_empty(), "{name}: rjk differs from mod_jk:\n{}", diffs.join("\n"));
+        assert!(
+            diffs.is_empty(),
+            "{name}: rjk differs from mod_jk:\n{}",
+            diffs.join("\n")
+        );
     }
     assert!(compared > 500, "only {compared} values compared");
     let _ = std::fs::remove_dir_all(&root);

@@ -26,13 +26,24 @@ pub fn resolve(a: &AjpWorker) -> Result<SocketAddr, String> {
         .to_socket_addrs()
         .map_err(|e| format!("host `{}` does not resolve: {e}", a.host.value))?
         .collect();
-    let pick = if a.prefer_ipv6.value { addrs.iter().find(|x| x.is_ipv6()) } else { addrs.iter().find(|x| x.is_ipv4()) };
-    pick.or(addrs.first()).copied().ok_or_else(|| format!("host `{}` has no address", a.host.value))
+    let pick = if a.prefer_ipv6.value {
+        addrs.iter().find(|x| x.is_ipv6())
+    } else {
+        addrs.iter().find(|x| x.is_ipv4())
+    };
+    pick.or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("host `{}` has no address", a.host.value))
 }
 
 /// The engine's settings for one ajp13 worker or lb member; `threads` is the web server's
 /// request threads per process (the default pool size).
-pub fn ajp_spec(name: &str, a: &AjpWorker, threads: usize, disable_reuse: bool) -> Result<AjpWorkerSpec, String> {
+pub fn ajp_spec(
+    name: &str,
+    a: &AjpWorker,
+    threads: usize,
+    disable_reuse: bool,
+) -> Result<AjpWorkerSpec, String> {
     let addr = resolve(a)?;
     let mut s = AjpWorkerSpec::new(name, addr, threads);
     s.route = a.route.value.clone();
@@ -54,7 +65,8 @@ pub fn ajp_spec(name: &str, a: &AjpWorker, threads: usize, disable_reuse: bool) 
         None => s.connection_pool_size.div_ceil(2),
     };
     s.connection_pool_timeout = secs(a.connection_pool_timeout.value);
-    s.connection_acquire_timeout = Duration::from_millis(a.connection_acquire_timeout.value.max(1) as u64);
+    s.connection_acquire_timeout =
+        Duration::from_millis(a.connection_acquire_timeout.value.max(1) as u64);
     s.max_packet_size = PacketSize::new(a.max_packet_size.value as usize).unwrap_or_default();
     s.secret = a.secret.value.as_ref().map(|v| v.as_bytes().to_vec());
     s.retries = a.retries.value.max(1) as u32;
@@ -139,7 +151,10 @@ impl Engines {
 
     /// The running balancers, by lb worker name.
     pub fn balancers(&self) -> Vec<(&str, &Balancer)> {
-        self.workers.iter().filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b))).collect()
+        self.workers
+            .iter()
+            .filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b)))
+            .collect()
     }
 
     /// mod_jk's request-driven maintenance: at most once a second per process, pools drop
@@ -148,7 +163,12 @@ impl Engines {
     pub fn maintain_if_due(&self, now: i64) {
         use std::sync::atomic::Ordering;
         let last = self.last_maintain.load(Ordering::Relaxed);
-        if now <= last || self.last_maintain.compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+        if now <= last
+            || self
+                .last_maintain
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
             return;
         }
         let instant = std::time::Instant::now();
@@ -163,31 +183,51 @@ impl Engines {
 
 /// Every listed ajp13 and lb worker as an engine worker, balancers over `table`. `threads`:
 /// request threads per process; `disable_reuse`: JkOptions +DisableReuse; `now`: Unix seconds.
-pub fn engines(workers: &Workers, table: &Arc<ShmTable>, threads: usize, disable_reuse: bool, now: i64) -> Result<Engines, String> {
+pub fn engines(
+    workers: &Workers,
+    table: &Arc<ShmTable>,
+    threads: usize,
+    disable_reuse: bool,
+    now: i64,
+) -> Result<Engines, String> {
     let mut out = HashMap::new();
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
         match &w.kind {
             Kind::Ajp(a) => {
-                let spec = ajp_spec(name, a, threads, disable_reuse).map_err(|e| format!("worker `{name}`: {e}"))?;
+                let spec = ajp_spec(name, a, threads, disable_reuse)
+                    .map_err(|e| format!("worker `{name}`: {e}"))?;
                 out.insert(name.clone(), Worker::ajp13(spec));
             }
             Kind::Lb(l) => {
                 let mut specs = Vec::new();
                 let mut members = Vec::new();
                 for m in &l.balance_workers.value {
-                    let a = workers.ajp(m).ok_or_else(|| format!("lb `{name}`: member `{m}` is not an ajp13 worker"))?;
-                    specs.push(ajp_spec(m, a, threads, disable_reuse).map_err(|e| format!("worker `{m}`: {e}"))?);
+                    let a = workers.ajp(m).ok_or_else(|| {
+                        format!("lb `{name}`: member `{m}` is not an ajp13 worker")
+                    })?;
+                    specs.push(
+                        ajp_spec(m, a, threads, disable_reuse)
+                            .map_err(|e| format!("worker `{m}`: {e}"))?,
+                    );
                     members.push(member_spec(m, a));
                 }
-                let lb = Balancer::new(&lb_spec(name, l, workers.maintain.value), &members, Arc::clone(table), now)
-                    .map_err(|e| format!("lb `{name}`: {e}"))?;
+                let lb = Balancer::new(
+                    &lb_spec(name, l, workers.maintain.value),
+                    &members,
+                    Arc::clone(table),
+                    now,
+                )
+                .map_err(|e| format!("lb `{name}`: {e}"))?;
                 out.insert(name.clone(), Worker::balanced(name, specs, lb));
             }
             Kind::Status(_) => {}
         }
     }
-    Ok(Engines { workers: out, last_maintain: Default::default() })
+    Ok(Engines {
+        workers: out,
+        last_maintain: Default::default(),
+    })
 }
 
 #[cfg(test)]
@@ -197,7 +237,10 @@ mod tests {
     #[test]
     fn the_example_becomes_engines_with_its_settings() {
         let mut l = crate::config::Loader::new();
-        l.workers_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example")));
+        l.workers_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workers.properties.example"
+        )));
         let workers = l.finish().workers.unwrap();
         let (lbs, members) = shm_size(&workers);
         assert_eq!((lbs, members), (1, 4));
@@ -209,11 +252,17 @@ mod tests {
         assert_eq!(a1.addr, "127.0.0.1:8101".parse().unwrap());
         assert_eq!(a1.route, "A.a1");
         assert_eq!(a1.reply_timeout, Some(Duration::from_secs(60)));
-        assert_eq!(a1.secret.as_deref(), Some(&b"change-me-to-a-long-random-string"[..]));
+        assert_eq!(
+            a1.secret.as_deref(),
+            Some(&b"change-me-to-a-long-random-string"[..])
+        );
         assert_eq!(a1.connection_pool_size, 16);
         let stats = cluster.balancer().unwrap().stats(1_000);
         let b1 = stats.members.iter().find(|m| m.name == "b1").unwrap();
-        assert_eq!((b1.lbfactor, b1.redirect.as_str(), b1.domain.as_str()), (2, "B.b2", "B"));
+        assert_eq!(
+            (b1.lbfactor, b1.redirect.as_str(), b1.domain.as_str()),
+            (2, "B.b2", "B")
+        );
         let b2 = stats.members.iter().find(|m| m.name == "b2").unwrap();
         assert_eq!(b2.activation, crate::config::Activation::Disabled);
     }

@@ -24,14 +24,26 @@ impl Level {
 
     /// `JkLogLevel` words (mod_jk falls back to info on anything else; rjk says what it got).
     pub fn parse(s: &str) -> Result<Level, String> {
-        let all = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Emerg];
+        let all = [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warn,
+            Level::Error,
+            Level::Emerg,
+        ];
         Self::NAMES
             .iter()
             .position(|n| n.eq_ignore_ascii_case(s.trim()))
             .map(|i| all[i])
             .ok_or_else(|| {
-                let hint = crate::config::closest(s.trim(), Self::NAMES).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-                format!("JkLogLevel: unknown level `{s}`{hint}; use one of {}", Self::NAMES.join(", "))
+                let hint = crate::config::closest(s.trim(), Self::NAMES)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                format!(
+                    "JkLogLevel: unknown level `{s}`{hint}; use one of {}",
+                    Self::NAMES.join(", ")
+                )
             })
     }
 
@@ -61,7 +73,9 @@ pub fn stamp(format: &str, now: SystemTime) -> String {
 /// A stable number for the current thread (mod_jk prints the pthread id here).
 fn thread_number() -> String {
     let id = format!("{:?}", std::thread::current().id());
-    id.trim_start_matches("ThreadId(").trim_end_matches(')').to_owned()
+    id.trim_start_matches("ThreadId(")
+        .trim_end_matches(')')
+        .to_owned()
 }
 
 /// One log destination shared by every thread of a process. A line is written with one
@@ -74,7 +88,10 @@ pub struct Logger {
 
 impl fmt::Debug for Logger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Logger").field("level", &self.level).field("stamp", &self.stamp).finish()
+        f.debug_struct("Logger")
+            .field("level", &self.level)
+            .field("stamp", &self.stamp)
+            .finish()
     }
 }
 
@@ -88,15 +105,28 @@ impl Logger {
                     .args(["-c", cmd.trim()])
                     .stdin(std::process::Stdio::piped())
                     .spawn()?;
-                Box::new(child.stdin.ok_or_else(|| std::io::Error::other("piped log without stdin"))?)
+                Box::new(
+                    child
+                        .stdin
+                        .ok_or_else(|| std::io::Error::other("piped log without stdin"))?,
+                )
             }
-            None => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?),
+            None => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(target)?,
+            ),
         };
         Ok(Logger::new(level, stamp, sink))
     }
 
     pub fn new(level: Level, stamp: Option<&str>, sink: Box<dyn Write + Send>) -> Logger {
-        Logger { level, stamp: stamp.unwrap_or(DEFAULT_STAMP).to_owned(), sink: Mutex::new(sink) }
+        Logger {
+            level,
+            stamp: stamp.unwrap_or(DEFAULT_STAMP).to_owned(),
+            sink: Mutex::new(sink),
+        }
     }
 
     pub fn enabled(&self, level: Level) -> bool {
@@ -148,18 +178,31 @@ mod tests {
         let buf = Buf::default();
         let l = Logger::new(Level::Info, Some("[stamp] "), Box::new(buf.clone()));
         l.log(Level::Debug, None, format_args!("hidden"));
-        l.log(Level::Error, Some("abc"), format_args!("member {} in error", "n1"));
+        l.log(
+            Level::Error,
+            Some("abc"),
+            format_args!("member {} in error", "n1"),
+        );
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert!(!text.contains("hidden"));
-        assert!(text.starts_with(&format!("[stamp] [{}:", std::process::id())), "{text}");
-        assert!(text.ends_with("] [error] [abc] member n1 in error\n"), "{text}");
+        assert!(
+            text.starts_with(&format!("[stamp] [{}:", std::process::id())),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("] [error] [abc] member n1 in error\n"),
+            "{text}"
+        );
     }
 
     #[test]
     fn stamps_have_subsecond_extensions() {
         let t = UNIX_EPOCH + std::time::Duration::from_micros(1_795_422_032_123_456);
         let s = stamp("%Y %Q %q", t);
-        assert!(s.starts_with("2026 123 123456") || s.starts_with("2026 123 123456"), "{s}");
+        assert!(
+            s.starts_with("2026 123 123456") || s.starts_with("2026 123 123456"),
+            "{s}"
+        );
         let d = stamp(DEFAULT_STAMP, t);
         assert!(d.starts_with('[') && d.contains(".123 2026] "), "{d}");
     }

@@ -24,7 +24,12 @@ pub const DEFAULT_SESSION_COOKIE: &str = "JSESSIONID";
 ///   joined with `;` (see [`routes`]).
 ///
 /// An empty id — also an empty path parameter, which hides any cookie — is no session.
-pub fn session_id<'a>(uri: &'a str, cookie_headers: &[&'a str], session_path: &str, session_cookie: &str) -> Option<Cow<'a, str>> {
+pub fn session_id<'a>(
+    uri: &'a str,
+    cookie_headers: &[&'a str],
+    session_path: &str,
+    session_cookie: &str,
+) -> Option<Cow<'a, str>> {
     let id = match path_parameter(uri, session_path) {
         Some(v) => Cow::Borrowed(v),
         None => cookie(cookie_headers, session_cookie)?,
@@ -50,7 +55,11 @@ pub struct RequestSession<'a> {
 /// none unless the lb is sticky and neither the rule nor `JK_STICKY_IGNORE` turn that off;
 /// `JK_ROUTE` wins over the request; the rule's `session_path`/`session_cookie` replace the
 /// lb's. Feed the result to [`routes`].
-pub fn sticky_session_id<'a>(lb: &LbWorker, rule: Option<&Extensions>, req: &RequestSession<'a>) -> Option<Cow<'a, str>> {
+pub fn sticky_session_id<'a>(
+    lb: &LbWorker,
+    rule: Option<&Extensions>,
+    req: &RequestSession<'a>,
+) -> Option<Cow<'a, str>> {
     let mut ignore = rule.is_some_and(|e| e.sticky_ignore);
     if let Some(v) = req.sticky_ignore_env {
         ignore = v.is_empty() || atoi(v).0 != 0;
@@ -61,8 +70,12 @@ pub fn sticky_session_id<'a>(lb: &LbWorker, rule: Option<&Extensions>, req: &Req
     if let Some(route) = req.route_env.filter(|r| !r.is_empty()) {
         return Some(Cow::Owned(forced_session_id(route)));
     }
-    let path = rule.and_then(|e| e.session_path.as_deref()).unwrap_or(&lb.session_path.value);
-    let cookie = rule.and_then(|e| e.session_cookie.as_deref()).unwrap_or(&lb.session_cookie.value);
+    let path = rule
+        .and_then(|e| e.session_path.as_deref())
+        .unwrap_or(&lb.session_path.value);
+    let cookie = rule
+        .and_then(|e| e.session_cookie.as_deref())
+        .unwrap_or(&lb.session_cookie.value);
     session_id(req.uri, req.cookies, path, cookie)
 }
 
@@ -114,7 +127,8 @@ fn cookie<'a>(headers: &[&'a str], name: &str) -> Option<Cow<'a, str>> {
         while let Some(at) = find(bytes, name.as_bytes(), from) {
             // Where mod_jk resumes: one byte past the occurrence, or past what it consumed.
             let mut resume = at + 1;
-            let starts_cookie = at == 0 || matches!(bytes[at - 1], b';' | b',') || is_c_space(bytes[at - 1]);
+            let starts_cookie =
+                at == 0 || matches!(bytes[at - 1], b';' | b',') || is_c_space(bytes[at - 1]);
             if starts_cookie {
                 let mut i = at + name.len();
                 while i < bytes.len() && is_c_space(bytes[i]) {
@@ -123,7 +137,10 @@ fn cookie<'a>(headers: &[&'a str], name: &str) -> Option<Cow<'a, str>> {
                 // `name=` must be followed by something; a lone `name` or `name=` at the end is skipped.
                 if bytes.get(i) == Some(&b'=') && i + 1 < bytes.len() {
                     let start = i + 1;
-                    let end = bytes[start..].iter().position(|&b| b == b';' || b == b',').map_or(bytes.len(), |n| start + n);
+                    let end = bytes[start..]
+                        .iter()
+                        .position(|&b| b == b';' || b == b',')
+                        .map_or(bytes.len(), |n| start + n);
                     let id = unquote(&header[start..end]);
                     found = Some(match found {
                         None => Cow::Borrowed(id),
@@ -151,7 +168,9 @@ fn unquote(raw: &str) -> &str {
 /// The first occurrence of `needle` in `hay` at or after `from`.
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let rest = hay.get(from..)?;
-    rest.windows(needle.len()).position(|w| w == needle).map(|n| from + n)
+    rest.windows(needle.len())
+        .position(|w| w == needle)
+        .map(|n| from + n)
 }
 
 /// C's `isspace` in the C locale.

@@ -60,7 +60,7 @@ fn precedence_and_exclusion() {
         ("/app/admin/x", Ok(Some("admin"))),
         ("/app/admin/x.gif", Ok(None)), // `!/app/*.gif=*` cancels whatever worker matched
         ("/app/jk/x", Ok(Some("jkapp"))),
-        ("/api/x", Ok(Some("api"))),         // file beats JkMount on equal slashes and length
+        ("/api/x", Ok(Some("api"))), // file beats JkMount on equal slashes and length
         ("/api/v1/a.json", Ok(Some("json"))),
         ("/api/v1/a.xml", Ok(Some("api"))),
         ("/api/private/x", Ok(Some("api"))), // exclusion names `app`, not the matched `api`
@@ -106,18 +106,47 @@ fn precedence_and_exclusion() {
         // The explanation tells the same story as the mapping, for every case.
         if let Some(n) = decode(raw).ok().and_then(|d| normalise(&d).ok()) {
             let ex = t.explain(&n);
-            assert_eq!(ex.result.map(|m| m.worker), t.map(&n).map(|m| m.worker), "{raw}");
-            let deciding = ex.verdicts.iter().filter(|v| v.outcome == Outcome::Matched).count();
-            assert_eq!(deciding, usize::from(ex.result.is_some()), "{raw}: exactly one rule decides");
+            assert_eq!(
+                ex.result.map(|m| m.worker),
+                t.map(&n).map(|m| m.worker),
+                "{raw}"
+            );
+            let deciding = ex
+                .verdicts
+                .iter()
+                .filter(|v| v.outcome == Outcome::Matched)
+                .count();
+            assert_eq!(
+                deciding,
+                usize::from(ex.result.is_some()),
+                "{raw}: exactly one rule decides"
+            );
         }
     }
 }
 
 #[test]
 fn sort_order_is_slashes_then_length_then_source() {
-    let t = table("/a/*=file\n/a/b=file\n/*=file\n", &[("/a/*", "jk"), ("/a/bc/*", "jk"), ("/a/*.x", "jk")]);
-    let order: Vec<String> = t.rules().iter().map(|r| format!("{}={}", r.pattern, r.worker)).collect();
-    assert_eq!(order, ["/a/bc/*=jk", "/a/*.x=jk", "/a/*=file", "/a/b=file", "/a/*=jk", "/*=file"]);
+    let t = table(
+        "/a/*=file\n/a/b=file\n/*=file\n",
+        &[("/a/*", "jk"), ("/a/bc/*", "jk"), ("/a/*.x", "jk")],
+    );
+    let order: Vec<String> = t
+        .rules()
+        .iter()
+        .map(|r| format!("{}={}", r.pattern, r.worker))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "/a/bc/*=jk",
+            "/a/*.x=jk",
+            "/a/*=file",
+            "/a/b=file",
+            "/a/*=jk",
+            "/*=file"
+        ]
+    );
     // Exact does not beat wildcard: on equal slashes and length the earlier (file) `/a/*` wins.
     assert_eq!(t.map("/a/b").unwrap().worker, "file");
     assert_eq!(t.map("/a/b").unwrap().rule.pattern, "/a/*");
@@ -125,42 +154,102 @@ fn sort_order_is_slashes_then_length_then_source() {
 
 #[test]
 fn explain_names_the_deciding_comparison() {
-    let t = table("/a/*=file\n/a/b*=file\n", &[("/a/b*", "jk"), ("/a/?*", "jk")]);
+    let t = table(
+        "/a/*=file\n/a/b*=file\n",
+        &[("/a/b*", "jk"), ("/a/?*", "jk")],
+    );
     let why = |uri: &str, pattern: &str, worker: &str| {
         let ex = t.explain(uri);
-        let v = ex.verdicts.iter().find(|v| v.rule.pattern == pattern && v.rule.worker == worker).unwrap();
+        let v = ex
+            .verdicts
+            .iter()
+            .find(|v| v.rule.pattern == pattern && v.rule.worker == worker)
+            .unwrap();
         v.outcome.clone()
     };
     // `/a/b*` (file) wins `/a/bc` over: the JkMount twin (source), `/a/*` (length).
-    assert!(matches!(why("/a/bc", "/a/b*", "jk"), Outcome::Shadowed { because: Order::StrongerSource("uriworkermap", "JkMount"), .. }));
-    assert!(matches!(why("/a/bc", "/a/*", "file"), Outcome::Shadowed { because: Order::Longer(5, 4), .. }));
+    assert!(matches!(
+        why("/a/bc", "/a/b*", "jk"),
+        Outcome::Shadowed {
+            because: Order::StrongerSource("uriworkermap", "JkMount"),
+            ..
+        }
+    ));
+    assert!(matches!(
+        why("/a/bc", "/a/*", "file"),
+        Outcome::Shadowed {
+            because: Order::Longer(5, 4),
+            ..
+        }
+    ));
     // Equal in `/`, length and source: the earlier one stays first.
-    assert!(matches!(why("/a/bc", "/a/?*", "jk"), Outcome::Shadowed { because: Order::StrongerSource(..), .. }));
+    assert!(matches!(
+        why("/a/bc", "/a/?*", "jk"),
+        Outcome::Shadowed {
+            because: Order::StrongerSource(..),
+            ..
+        }
+    ));
     let mut tie = MountTable::new();
     tie.extend(Rule::parse("/x/a*", "one", jk(1)).unwrap());
     tie.extend(Rule::parse("/x/*b", "two", jk(2)).unwrap());
     let ex = tie.explain("/x/ab");
     assert_eq!(ex.result.unwrap().worker, "one");
-    assert_eq!(ex.verdicts[1].outcome, Outcome::Shadowed { by: 0, because: Order::AddedFirst });
+    assert_eq!(
+        ex.verdicts[1].outcome,
+        Outcome::Shadowed {
+            by: 0,
+            because: Order::AddedFirst
+        }
+    );
 }
 
 #[test]
 fn near_misses_are_explained() {
     let mut t = MountTable::new();
-    for (p, w) in [("/app/*", "app"), ("/exact", "ex"), ("/Shop/*", "shop"), ("/other/*", "o")] {
+    for (p, w) in [
+        ("/app/*", "app"),
+        ("/exact", "ex"),
+        ("/Shop/*", "shop"),
+        ("/other/*", "o"),
+    ] {
         t.extend(Rule::parse(p, w, jk(1)).unwrap());
     }
     let outcome = |uri: &str, pattern: &str| {
         let ex = t.explain(uri);
-        ex.verdicts.iter().find(|v| v.rule.pattern == pattern).unwrap().outcome.clone()
+        ex.verdicts
+            .iter()
+            .find(|v| v.rule.pattern == pattern)
+            .unwrap()
+            .outcome
+            .clone()
     };
-    assert_eq!(outcome("/app", "/app/*"), Outcome::NearMiss(Near::WantsTrailingSlash { base: "/app".into() }));
-    assert!(outcome("/app", "/app/*").describe(t.rules()).contains("mount `/app|/*` for both"));
-    assert_eq!(outcome("/exact/x", "/exact"), Outcome::NearMiss(Near::ExactOnly));
-    assert_eq!(outcome("/shop/cart", "/Shop/*"), Outcome::NearMiss(Near::CaseDiffers));
-    assert_eq!(outcome("/shop/cart", "/other/*"), Outcome::NoMatch, "a plain miss stays plain");
+    assert_eq!(
+        outcome("/app", "/app/*"),
+        Outcome::NearMiss(Near::WantsTrailingSlash {
+            base: "/app".into()
+        })
+    );
+    assert!(outcome("/app", "/app/*")
+        .describe(t.rules())
+        .contains("mount `/app|/*` for both"));
+    assert_eq!(
+        outcome("/exact/x", "/exact"),
+        Outcome::NearMiss(Near::ExactOnly)
+    );
+    assert_eq!(
+        outcome("/shop/cart", "/Shop/*"),
+        Outcome::NearMiss(Near::CaseDiffers)
+    );
+    assert_eq!(
+        outcome("/shop/cart", "/other/*"),
+        Outcome::NoMatch,
+        "a plain miss stays plain"
+    );
     assert_eq!(outcome("/exactly", "/exact"), Outcome::NoMatch);
-    assert!(t.map("/app").is_none() && t.map("/exact/x").is_none() && t.map("/shop/cart").is_none());
+    assert!(
+        t.map("/app").is_none() && t.map("/exact/x").is_none() && t.map("/shop/cart").is_none()
+    );
 }
 
 #[test]
@@ -171,26 +260,46 @@ fn rule_syntax() {
     assert_eq!((r[0].pattern.as_str(), r[0].worker.as_str()), ("/x/*", "w"));
     assert_eq!(r[0].text(), "-!/x/*=w");
     let r = Rule::parse("/app|/*", "w", jk(1)).unwrap();
-    assert_eq!(r.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(), ["/app", "/app/*"]);
+    assert_eq!(
+        r.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(),
+        ["/app", "/app/*"]
+    );
     let r = Rule::parse("!/app|/*", "w", jk(1)).unwrap();
     assert!(r.iter().all(|r| r.exclusion));
     // Only the first `|` splits.
     let r = Rule::parse("/a|/b|c", "w", jk(1)).unwrap();
     assert_eq!(r[1].pattern, "/a/b|c");
     let e = Rule::parse("*.jsp", "w", jk(7)).unwrap_err();
-    assert!(e.to_string().contains("httpd.conf:7") && e.to_string().contains("write `/*.jsp`"), "{e}");
+    assert!(
+        e.to_string().contains("httpd.conf:7") && e.to_string().contains("write `/*.jsp`"),
+        "{e}"
+    );
     assert!(Rule::parse("/x", "", jk(1)).is_err());
     // One `pattern=worker` text, split at the first `=`.
     let r = Rule::parse_mapping(" /a|/* = lb;stateless=1 ", jk(2)).unwrap();
-    assert_eq!(r.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(), ["/a", "/a/*"]);
+    assert_eq!(
+        r.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>(),
+        ["/a", "/a/*"]
+    );
     assert!(r[0].extensions.stateless);
-    assert!(Rule::parse_mapping("/a lb", jk(2)).unwrap_err().to_string().contains("is not `pattern=worker`"));
+    assert!(Rule::parse_mapping("/a lb", jk(2))
+        .unwrap_err()
+        .to_string()
+        .contains("is not `pattern=worker`"));
     // `*` is "any worker" only in an exclusion; as a mount target it is a mistake.
     assert!(Rule::parse("!/x/*", "*", jk(1)).is_ok());
     let e = Rule::parse("/x/*", "*", jk(4)).unwrap_err().to_string();
-    assert!(e.starts_with("httpd.conf:4: `/x/*` mounts worker `*`") && e.contains("`!/x/*`"), "{e}");
+    assert!(
+        e.starts_with("httpd.conf:4: `/x/*` mounts worker `*`") && e.contains("`!/x/*`"),
+        "{e}"
+    );
     // A worker's mount property does not expand `|` (as in mod_jk), and says so.
-    let r = Rule::parse("/api|/*", "w", Source::WorkerMount(Location::new("workers.properties", 3))).unwrap();
+    let r = Rule::parse(
+        "/api|/*",
+        "w",
+        Source::WorkerMount(Location::new("workers.properties", 3)),
+    )
+    .unwrap();
     assert_eq!(r.len(), 1);
     assert!(r[0].warnings[0].contains("literal `|`"));
 }
@@ -222,7 +331,11 @@ fn extensions() {
     let r = ext("lb;sticky_ignore=yes;reply_timeout=-1");
     assert!(!r.extensions.sticky_ignore);
     assert_eq!(r.extensions.reply_timeout, None);
-    assert!(r.warnings[0].contains("not a whole number"), "{:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("not a whole number"),
+        "{:?}",
+        r.warnings
+    );
     // A repeated extension warns and the first value stays.
     let r = ext("lb;active=a;active=b");
     assert!(r.warnings[0].contains("given twice"), "{:?}", r.warnings);
@@ -239,34 +352,73 @@ fn explain_says_why() {
     let t = table(FILE, &[]);
     let ex = t.explain("/app/static/x");
     assert!(ex.result.is_none());
-    let find = |p: &str, excl: bool| ex.verdicts.iter().position(|v| v.rule.pattern == p && v.rule.exclusion == excl).unwrap();
+    let find = |p: &str, excl: bool| {
+        ex.verdicts
+            .iter()
+            .position(|v| v.rule.pattern == p && v.rule.exclusion == excl)
+            .unwrap()
+    };
     let winner = find("/app/*", false);
     let excl = find("/app/static/*", true);
     assert_eq!(ex.verdicts[winner].outcome, Outcome::Excluded { by: excl });
     assert_eq!(ex.verdicts[excl].outcome, Outcome::Cancels { winner });
-    assert_eq!(ex.verdicts[find("/old/*", false)].outcome, Outcome::Disabled);
-    assert_eq!(ex.verdicts[find("/jkstatus", false)].outcome, Outcome::NoMatch);
-    assert!(ex.verdicts[winner].outcome.describe(t.rules()).contains("cancelled by the exclusion `!/app/static/*=app`"));
+    assert_eq!(
+        ex.verdicts[find("/old/*", false)].outcome,
+        Outcome::Disabled
+    );
+    assert_eq!(
+        ex.verdicts[find("/jkstatus", false)].outcome,
+        Outcome::NoMatch
+    );
+    assert!(ex.verdicts[winner]
+        .outcome
+        .describe(t.rules())
+        .contains("cancelled by the exclusion `!/app/static/*=app`"));
 
     let ex = t.explain("/app/admin/x");
     assert_eq!(ex.result.unwrap().worker, "admin");
-    let admin = ex.verdicts.iter().position(|v| v.rule.worker == "admin").unwrap();
+    let admin = ex
+        .verdicts
+        .iter()
+        .position(|v| v.rule.worker == "admin")
+        .unwrap();
     assert_eq!(ex.verdicts[admin].outcome, Outcome::Matched);
-    let app = ex.verdicts.iter().position(|v| v.rule.pattern == "/app/*" && !v.rule.exclusion).unwrap();
-    assert_eq!(ex.verdicts[app].outcome, Outcome::Shadowed { by: admin, because: Order::MoreSlashes(3, 2) });
-    assert!(ex.verdicts[app].outcome.describe(t.rules()).ends_with("comes first: its pattern has more `/` (3 against 2)"));
+    let app = ex
+        .verdicts
+        .iter()
+        .position(|v| v.rule.pattern == "/app/*" && !v.rule.exclusion)
+        .unwrap();
+    assert_eq!(
+        ex.verdicts[app].outcome,
+        Outcome::Shadowed {
+            by: admin,
+            because: Order::MoreSlashes(3, 2)
+        }
+    );
+    assert!(ex.verdicts[app]
+        .outcome
+        .describe(t.rules())
+        .ends_with("comes first: its pattern has more `/` (3 against 2)"));
 
     // Describing with another table's rules is vaguer, never a panic.
     assert!(ex.verdicts[app].outcome.describe(&[]).contains("rule #"));
 
     let ex = t.explain("/api/private/x");
-    let p = ex.verdicts.iter().position(|v| v.rule.pattern == "/api/private/*").unwrap();
+    let p = ex
+        .verdicts
+        .iter()
+        .position(|v| v.rule.pattern == "/api/private/*")
+        .unwrap();
     assert_eq!(ex.verdicts[p].outcome, Outcome::OtherWorker);
 
     let mut t = t;
     t.reject_unsafe = true;
     assert!(t.map("/app/%41").is_none());
-    assert!(t.explain("/app/%41").refused.unwrap().contains("RejectUnsafeURI"));
+    assert!(t
+        .explain("/app/%41")
+        .refused
+        .unwrap()
+        .contains("RejectUnsafeURI"));
     assert!(t.map(&"/app/".repeat(1000)).is_none(), "over 4095 bytes");
     assert!(t.map("*").is_none());
 }

@@ -16,19 +16,38 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 }
 
 fn line(unmount: bool, uri: &str, worker: &str, n: u32) -> MountLine {
-    MountLine { unmount, uri: uri.into(), worker: worker.into(), at: Location::new("httpd.conf", n), inherited: false }
+    MountLine {
+        unmount,
+        uri: uri.into(),
+        worker: worker.into(),
+        at: Location::new("httpd.conf", n),
+        inherited: false,
+    }
 }
 
 #[test]
 fn duplicates_keep_the_later_line_and_say_so() {
-    let f = MountFile::parse("/a/*=one\nnonsense\n/a/*=two\n*.jsp=x\n", "m.properties".as_ref());
+    let f = MountFile::parse(
+        "/a/*=one\nnonsense\n/a/*=two\n*.jsp=x\n",
+        "m.properties".as_ref(),
+    );
     assert_eq!(f.rules.len(), 1);
     assert_eq!(f.rules[0].worker, "two");
     assert_eq!(f.rules[0].source.location().line, 3);
-    assert!(f.warnings.iter().any(|(at, m)| at.line == 2 && m.contains("has no `=`")));
-    assert!(f.warnings.iter().any(|(at, m)| at.line == 3 && m.contains("replaces `one` from line 1")));
+    assert!(f
+        .warnings
+        .iter()
+        .any(|(at, m)| at.line == 2 && m.contains("has no `=`")));
+    assert!(f
+        .warnings
+        .iter()
+        .any(|(at, m)| at.line == 3 && m.contains("replaces `one` from line 1")));
     assert_eq!(f.errors.len(), 1);
-    assert!(f.errors[0].to_string().starts_with("m.properties:4:"), "{}", f.errors[0]);
+    assert!(
+        f.errors[0].to_string().starts_with("m.properties:4:"),
+        "{}",
+        f.errors[0]
+    );
 }
 
 #[test]
@@ -49,8 +68,14 @@ fn jkmount_lines_last_wins_per_pattern_and_kind() {
 
 #[test]
 fn a_virtual_hosts_own_line_beats_a_copied_one_in_any_order() {
-    let copied = |uri: &str, worker: &str| MountLine { inherited: true, ..line(false, uri, worker, 1) };
-    for lines in [vec![copied("/app/*", "main"), line(false, "/app/*", "own", 2)], vec![line(false, "/app/*", "own", 2), copied("/app/*", "main")]] {
+    let copied = |uri: &str, worker: &str| MountLine {
+        inherited: true,
+        ..line(false, uri, worker, 1)
+    };
+    for lines in [
+        vec![copied("/app/*", "main"), line(false, "/app/*", "own", 2)],
+        vec![line(false, "/app/*", "own", 2), copied("/app/*", "main")],
+    ] {
         let mut t = MountTable::new();
         assert!(t.add_mount_lines(&lines).is_empty());
         assert_eq!(t.rules().len(), 1);
@@ -78,24 +103,47 @@ fn reload_replaces_only_the_files_rules() {
     std::fs::write(&path, "/app/*=two\n").unwrap();
     // Force a different modification time than the first read, whatever the clock resolution.
     let f = std::fs::File::options().write(true).open(&path).unwrap();
-    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000)).unwrap();
-    assert_eq!(shared.reload_if_changed(t0 + Duration::from_secs(30)).unwrap(), Reload::Unchanged);
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000))
+        .unwrap();
+    assert_eq!(
+        shared
+            .reload_if_changed(t0 + Duration::from_secs(30))
+            .unwrap(),
+        Reload::Unchanged
+    );
 
-    match shared.reload_if_changed(t0 + Duration::from_secs(61)).unwrap() {
+    match shared
+        .reload_if_changed(t0 + Duration::from_secs(61))
+        .unwrap()
+    {
         Reload::Replaced { rules, .. } => assert_eq!(rules, 1),
         other => panic!("expected a reload, got {other:?}"),
     }
     let after = shared.current();
     assert_eq!(after.map("/app/x").unwrap().worker, "two");
-    assert!(after.map("/gone").is_none(), "a rule removed from the file disappears");
-    assert_eq!(after.map("/jk/x").unwrap().worker, "jk", "JkMount rules are untouched");
+    assert!(
+        after.map("/gone").is_none(),
+        "a rule removed from the file disappears"
+    );
+    assert_eq!(
+        after.map("/jk/x").unwrap().worker,
+        "jk",
+        "JkMount rules are untouched"
+    );
     // A request still holding the old table keeps mapping with it.
     assert_eq!(before.map("/app/x").unwrap().worker, "one");
     // Same time again: unchanged.
-    assert_eq!(shared.reload_if_changed(t0 + Duration::from_secs(200)).unwrap(), Reload::Unchanged);
+    assert_eq!(
+        shared
+            .reload_if_changed(t0 + Duration::from_secs(200))
+            .unwrap(),
+        Reload::Unchanged
+    );
     // A vanished file keeps the rules and reports the error.
     std::fs::remove_file(&path).unwrap();
-    assert!(shared.reload_if_changed(t0 + Duration::from_secs(300)).is_err());
+    assert!(shared
+        .reload_if_changed(t0 + Duration::from_secs(300))
+        .is_err());
     assert_eq!(shared.current().map("/app/x").unwrap().worker, "two");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -112,14 +160,36 @@ fn file_syntax_as_workers_properties() {
                 =lonely\r\n\
                 -!/f/*=one\r\n";
     let f = MountFile::parse(text, "u.properties".as_ref());
-    let get = |p: &str| f.rules.iter().find(|r| r.pattern == p).map(|r| r.worker.as_str());
+    let get = |p: &str| {
+        f.rules
+            .iter()
+            .find(|r| r.pattern == p)
+            .map(|r| r.worker.as_str())
+    };
     assert_eq!(get("/a/*"), Some("one"), "trimmed, comment cut");
     assert_eq!(get("/b/*"), Some("one"), "$(key) of an earlier line");
     assert_eq!(get("/c/*"), Some("fromenv"), "then the environment");
-    assert!(f.rules.iter().find(|r| r.pattern == "/c/*").unwrap().extensions.stateless);
-    assert_eq!(get("/d/*"), Some("$(NOT_SET_ANYWHERE_RJK)"), "unresolved stays literal");
+    assert!(
+        f.rules
+            .iter()
+            .find(|r| r.pattern == "/c/*")
+            .unwrap()
+            .extensions
+            .stateless
+    );
+    assert_eq!(
+        get("/d/*"),
+        Some("$(NOT_SET_ANYWHERE_RJK)"),
+        "unresolved stays literal"
+    );
     assert_eq!(get("/e/*"), None);
-    assert!(f.warnings.iter().any(|(at, m)| at.line == 6 && m.contains("needs both")), "{:?}", f.warnings);
+    assert!(
+        f.warnings
+            .iter()
+            .any(|(at, m)| at.line == 6 && m.contains("needs both")),
+        "{:?}",
+        f.warnings
+    );
     assert!(f.warnings.iter().any(|(at, _)| at.line == 7));
     let f6 = f.rules.iter().find(|r| r.pattern == "/f/*").unwrap();
     assert!(f6.disabled && f6.exclusion);
@@ -133,12 +203,29 @@ fn file_syntax_as_workers_properties() {
 
 #[test]
 fn bad_lines_are_errors_with_file_and_line_and_the_rest_still_loads() {
-    let f = MountFile::parse("/ok/*=w\n/bad/*=w;stickyignore=1\nnoslash=w\n/also/*=w2\n", "conf/uri.properties".as_ref());
+    let f = MountFile::parse(
+        "/ok/*=w\n/bad/*=w;stickyignore=1\nnoslash=w\n/also/*=w2\n",
+        "conf/uri.properties".as_ref(),
+    );
     let msgs: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
     assert_eq!(msgs.len(), 2, "{msgs:?}");
-    assert!(msgs[0].starts_with("conf/uri.properties:2:") && msgs[0].contains("did you mean `sticky_ignore`?"), "{msgs:?}");
-    assert!(msgs[1].starts_with("conf/uri.properties:3:") && msgs[1].contains("does not start with `/`"), "{msgs:?}");
-    assert_eq!(f.rules.iter().map(|r| r.worker.as_str()).collect::<Vec<_>>(), ["w", "w2"]);
+    assert!(
+        msgs[0].starts_with("conf/uri.properties:2:")
+            && msgs[0].contains("did you mean `sticky_ignore`?"),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs[1].starts_with("conf/uri.properties:3:")
+            && msgs[1].contains("does not start with `/`"),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        f.rules
+            .iter()
+            .map(|r| r.worker.as_str())
+            .collect::<Vec<_>>(),
+        ["w", "w2"]
+    );
 }
 
 #[test]
@@ -146,11 +233,22 @@ fn no_reload_when_the_interval_is_zero() {
     let path = temp_file("zero", "/app/*=one\n");
     let file = MountFile::read(&path).unwrap();
     let t0 = SystemTime::now();
-    let shared = SharedTable::watching(MountTable::new().with_file_rules(&path, file.rules.clone()), &file, Duration::ZERO, t0);
+    let shared = SharedTable::watching(
+        MountTable::new().with_file_rules(&path, file.rules.clone()),
+        &file,
+        Duration::ZERO,
+        t0,
+    );
     std::fs::write(&path, "/app/*=two\n").unwrap();
     let f = std::fs::File::options().write(true).open(&path).unwrap();
-    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000)).unwrap();
-    assert_eq!(shared.reload_if_changed(t0 + Duration::from_secs(10_000)).unwrap(), Reload::Unchanged);
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000))
+        .unwrap();
+    assert_eq!(
+        shared
+            .reload_if_changed(t0 + Duration::from_secs(10_000))
+            .unwrap(),
+        Reload::Unchanged
+    );
     assert_eq!(shared.current().map("/app/x").unwrap().worker, "one");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -163,7 +261,9 @@ fn readers_see_one_table_or_the_other_never_a_mix() {
     let path: PathBuf = "swap.properties".into();
     let version = |w: &str| MountFile::parse(&format!("/a/*={w}\n/b/*={w}\n/c/*={w}\n"), &path);
     let first = version("old");
-    let shared = Arc::new(SharedTable::fixed(MountTable::new().with_file_rules(&path, first.rules)));
+    let shared = Arc::new(SharedTable::fixed(
+        MountTable::new().with_file_rules(&path, first.rules),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..3)
         .map(|_| {
@@ -172,7 +272,10 @@ fn readers_see_one_table_or_the_other_never_a_mix() {
                 let mut seen = 0u32;
                 while !stop.load(Ordering::Relaxed) || seen == 0 {
                     let t = shared.current();
-                    let ws: Vec<&str> = ["/a/1", "/b/1", "/c/1"].iter().map(|u| t.map(u).unwrap().worker).collect();
+                    let ws: Vec<&str> = ["/a/1", "/b/1", "/c/1"]
+                        .iter()
+                        .map(|u| t.map(u).unwrap().worker)
+                        .collect();
                     assert!(ws.iter().all(|w| *w == ws[0]), "a mixed table: {ws:?}");
                     assert_eq!(t.rules().len(), 3);
                     seen += 1;
@@ -197,21 +300,36 @@ fn one_request_reloads_the_others_do_not_wait() {
     let path = temp_file("race", "/app/*=one\n");
     let file = MountFile::read(&path).unwrap();
     let t0 = SystemTime::now();
-    let shared = Arc::new(SharedTable::watching(MountTable::new().with_file_rules(&path, file.rules.clone()), &file, Duration::from_secs(60), t0));
+    let shared = Arc::new(SharedTable::watching(
+        MountTable::new().with_file_rules(&path, file.rules.clone()),
+        &file,
+        Duration::from_secs(60),
+        t0,
+    ));
     std::fs::write(&path, "/app/*=two\n").unwrap();
     let f = std::fs::File::options().write(true).open(&path).unwrap();
-    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(3_000_000)).unwrap();
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(3_000_000))
+        .unwrap();
     let barrier = Arc::new(Barrier::new(8));
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let (shared, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
-                matches!(shared.reload_if_changed(t0 + Duration::from_secs(61)).unwrap(), Reload::Replaced { .. })
+                matches!(
+                    shared
+                        .reload_if_changed(t0 + Duration::from_secs(61))
+                        .unwrap(),
+                    Reload::Replaced { .. }
+                )
             })
         })
         .collect();
-    let reloads = threads.into_iter().map(|t| t.join().unwrap()).filter(|&r| r).count();
+    let reloads = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .filter(|&r| r)
+        .count();
     assert_eq!(reloads, 1);
     assert_eq!(shared.current().map("/app/x").unwrap().worker, "two");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
@@ -220,7 +338,28 @@ fn one_request_reloads_the_others_do_not_wait() {
 /// Generated junk never panics the file reader, and every problem points at a real line.
 #[test]
 fn any_text_parses_without_panic_and_problems_have_real_lines() {
-    let bits = ["/", "*", "?", "|", "!", "-", "=", ";", "#", " ", "\n", "\r\n", "$(", ")", "a", "ü", "reply_timeout=", "active=", "session_path=", "lb"];
+    let bits = [
+        "/",
+        "*",
+        "?",
+        "|",
+        "!",
+        "-",
+        "=",
+        ";",
+        "#",
+        " ",
+        "\n",
+        "\r\n",
+        "$(",
+        ")",
+        "a",
+        "ü",
+        "reply_timeout=",
+        "active=",
+        "session_path=",
+        "lb",
+    ];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..3_000 {
         let mut text = String::new();

@@ -20,10 +20,21 @@ fn table(reject_unsafe: bool) -> MountTable {
     let mut t = MountTable::new();
     t.extend(file.rules);
     t.add_mount_lines(&[]);
-    let wm = |pattern: &str, worker: &str| WorkerMount { worker: worker.into(), pattern: pattern.into(), at: Location::new("workers.properties", 9) };
+    let wm = |pattern: &str, worker: &str| WorkerMount {
+        worker: worker.into(),
+        pattern: pattern.into(),
+        at: Location::new("workers.properties", 9),
+    };
     let errors = t.add_worker_mounts(&[wm("/shop/*", "legacy"), wm("/legacy/*", "legacy")]);
     assert!(errors.is_empty(), "{errors:?}");
-    t.extend(Rule::parse("/shop/*", "jk", Source::JkMount(Location::new("httpd.conf", 3))).unwrap());
+    t.extend(
+        Rule::parse(
+            "/shop/*",
+            "jk",
+            Source::JkMount(Location::new("httpd.conf", 3)),
+        )
+        .unwrap(),
+    );
     t.reject_unsafe = reject_unsafe;
     t
 }
@@ -44,8 +55,16 @@ fn attacks_and_reject_unsafe() {
     let cases: &[(&str, Outcome, Outcome)] = &[
         ("/app/x", Ok(Some("app")), Ok(Some("app"))),
         // Encoded dots are decoded first, then resolved.
-        ("/app/%2e%2e;/jkstatus", Ok(Some("status")), Ok(Some("status"))),
-        ("/app/%2E%2E/jkstatus", Ok(Some("status")), Ok(Some("status"))),
+        (
+            "/app/%2e%2e;/jkstatus",
+            Ok(Some("status")),
+            Ok(Some("status")),
+        ),
+        (
+            "/app/%2E%2E/jkstatus",
+            Ok(Some("status")),
+            Ok(Some("status")),
+        ),
         ("/app/.%2e/.%2e/x", Err(400), Err(400)),
         ("/%2e%2e/", Err(400), Err(400)),
         // Double encoding survives decoding as `%2e`: the backend might decode it again.
@@ -77,16 +96,40 @@ fn attacks_and_reject_unsafe() {
         ("/legacy", Ok(None), Ok(None)),
     ];
     for (raw, want_plain, want_strict) in cases {
-        assert_eq!(map(&plain, raw), *want_plain, "{raw} without RejectUnsafeURI");
-        assert_eq!(map(&strict, raw), *want_strict, "{raw} with RejectUnsafeURI");
+        assert_eq!(
+            map(&plain, raw),
+            *want_plain,
+            "{raw} without RejectUnsafeURI"
+        );
+        assert_eq!(
+            map(&strict, raw),
+            *want_strict,
+            "{raw} with RejectUnsafeURI"
+        );
     }
     let ex = strict.explain("/app/%2e");
-    assert!(ex.refused.is_some_and(|r| r.contains("RejectUnsafeURI")), "{:?}", ex.refused);
+    assert!(
+        ex.refused.is_some_and(|r| r.contains("RejectUnsafeURI")),
+        "{:?}",
+        ex.refused
+    );
 }
 
 #[test]
 fn source_order_is_visible_in_the_sorted_rules() {
     let t = table(false);
-    let shop: Vec<String> = t.rules().iter().filter(|r| r.pattern == "/shop/*").map(|r| format!("{}:{}", r.worker, r.source.kind())).collect();
-    assert_eq!(shop, ["shop:uriworkermap", "jk:JkMount", "legacy:worker definition"]);
+    let shop: Vec<String> = t
+        .rules()
+        .iter()
+        .filter(|r| r.pattern == "/shop/*")
+        .map(|r| format!("{}:{}", r.worker, r.source.kind()))
+        .collect();
+    assert_eq!(
+        shop,
+        [
+            "shop:uriworkermap",
+            "jk:JkMount",
+            "legacy:worker definition"
+        ]
+    );
 }

@@ -60,7 +60,10 @@ fn foreign_or_stale_memory_is_refused_with_a_reason() {
     let e = ShmTable::create(Region::heap(100), 1, 4).unwrap_err();
     assert!(matches!(e, ShmError::TooSmall { .. }));
     let e = ShmTable::create(Region::heap(100), usize::MAX, usize::MAX).unwrap_err();
-    assert!(matches!(e, ShmError::TooSmall { .. }), "absurd counts: {e:?}");
+    assert!(
+        matches!(e, ShmError::TooSmall { .. }),
+        "absurd counts: {e:?}"
+    );
     assert!(e.to_string().contains("JkShmSize"), "{e}");
     // A table written by another layout version.
     let dir = TempDir::new("version");
@@ -232,7 +235,16 @@ fn recreating_the_shm_file_leaves_the_old_mapping_whole() {
     assert_eq!(new.used(), (0, 0), "a fresh table");
     // Every byte of the old mapping is still readable and keeps its values.
     assert_eq!(old.member(m).lb_value.load(Ordering::Relaxed), 7);
-    assert_eq!(old.member(old.member_capacity() - 1).lb_value.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        old.member(old.member_capacity() - 1)
+            .lb_value
+            .load(Ordering::Relaxed),
+        0
+    );
     let reader = ShmTable::attach(JkShmFile::open(&path).unwrap()).unwrap();
-    assert_eq!(reader.member_capacity(), new.member_capacity(), "tools see the new file");
+    assert_eq!(
+        reader.member_capacity(),
+        new.member_capacity(),
+        "tools see the new file"
+    );
 }

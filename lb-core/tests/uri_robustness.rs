@@ -20,7 +20,9 @@ impl Gen {
 
     fn string(&mut self, alphabet: &[&str], max_len: u64) -> String {
         let len = self.next() % (max_len + 1);
-        (0..len).map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize]).collect()
+        (0..len)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize])
+            .collect()
     }
 }
 
@@ -59,7 +61,10 @@ fn model(path: &str) -> Result<String, UriError> {
     }
     // 4. `..` segments, each taking the segment before it; none left at the root.
     loop {
-        let at = s.match_indices("/..").map(|(i, _)| i).find(|&i| matches!(s.as_bytes().get(i + 3), None | Some(b'/')));
+        let at = s
+            .match_indices("/..")
+            .map(|(i, _)| i)
+            .find(|&i| matches!(s.as_bytes().get(i + 3), None | Some(b'/')));
         let Some(i) = at else { break };
         if i == 0 {
             return Err(UriError::AboveRoot);
@@ -72,7 +77,10 @@ fn model(path: &str) -> Result<String, UriError> {
     Ok(s)
 }
 
-const PATH_BITS: &[&str] = &["/", "/", "/", ".", ".", "..", ";", "=", "a", "b", "ü", "%", "%2e", "%2f", "%zz", "?", "\\", "*"];
+const PATH_BITS: &[&str] = &[
+    "/", "/", "/", ".", ".", "..", ";", "=", "a", "b", "ü", "%", "%2e", "%2f", "%zz", "?", "\\",
+    "*",
+];
 
 #[test]
 fn normalise_agrees_with_the_model_and_keeps_its_invariants() {
@@ -85,7 +93,11 @@ fn normalise_agrees_with_the_model_and_keeps_its_invariants() {
         }
         let got = normalise(&path);
         assert_eq!(got, model(&path), "{path:?}");
-        assert_eq!(normalise_steps(&path).1, got, "the step-by-step story ends where normalise does: {path:?}");
+        assert_eq!(
+            normalise_steps(&path).1,
+            got,
+            "the step-by-step story ends where normalise does: {path:?}"
+        );
         if let Ok(n) = got {
             if n == "*" {
                 continue;
@@ -93,11 +105,21 @@ fn normalise_agrees_with_the_model_and_keeps_its_invariants() {
             checked += 1;
             assert!(n.starts_with('/'), "{path:?} → {n:?}");
             assert!(!n.contains("//") && !n.contains(';'), "{path:?} → {n:?}");
-            assert!(!n.split('/').any(|seg| seg == "." || seg == ".."), "{path:?} → {n:?}");
-            assert_eq!(normalise(&n).as_deref(), Ok(n.as_str()), "normalising twice changes nothing: {path:?}");
+            assert!(
+                !n.split('/').any(|seg| seg == "." || seg == ".."),
+                "{path:?} → {n:?}"
+            );
+            assert_eq!(
+                normalise(&n).as_deref(),
+                Ok(n.as_str()),
+                "normalising twice changes nothing: {path:?}"
+            );
         }
     }
-    assert!(checked > 10_000, "the generator must mostly produce usable paths ({checked})");
+    assert!(
+        checked > 10_000,
+        "the generator must mostly produce usable paths ({checked})"
+    );
 }
 
 #[test]
@@ -106,7 +128,10 @@ fn the_request_path_never_panics() {
     let at = || Source::JkMount(Location::new("gen.conf", 1));
     let mut g = Gen(0x0dd_b17e5_u64);
     for _ in 0..300 {
-        let pattern = format!("/{}", g.string(&["a", "*", "?", "/", ".", "ü", "|", "!"], 8));
+        let pattern = format!(
+            "/{}",
+            g.string(&["a", "*", "?", "/", ".", "ü", "|", "!"], 8)
+        );
         let prefix = ["", "!", "-", "-!"][(g.next() % 4) as usize];
         let worker = ["w1", "w2", "*"][(g.next() % 3) as usize];
         if let Ok(rules) = Rule::parse(&format!("{prefix}{pattern}"), worker, at()) {
@@ -116,8 +141,16 @@ fn the_request_path_never_panics() {
     table.reject_unsafe = true;
     for _ in 0..20_000 {
         let raw = g.string(PATH_BITS, 24);
-        let cookie = g.string(&["JSESSIONID", "=", ";", ",", " ", "\"", "a.n1", ".", "ü"], 10);
-        for mode in [ForwardUri::Proxy, ForwardUri::CompatUnparsed, ForwardUri::Compat, ForwardUri::Escaped] {
+        let cookie = g.string(
+            &["JSESSIONID", "=", ";", ",", " ", "\"", "a.n1", ".", "ü"],
+            10,
+        );
+        for mode in [
+            ForwardUri::Proxy,
+            ForwardUri::CompatUnparsed,
+            ForwardUri::Compat,
+            ForwardUri::Escaped,
+        ] {
             let fwd = forward_uri(&raw, &raw, mode);
             if let Some(id) = session_id(&fwd, &[&cookie], ";jsessionid", "JSESSIONID") {
                 routes(&id).for_each(drop);
@@ -126,7 +159,11 @@ fn the_request_path_never_panics() {
         let Ok(decoded) = decode(&raw) else { continue };
         let Ok(n) = normalise(&decoded) else { continue };
         let ex = table.explain(&n);
-        assert_eq!(ex.result.map(|m| m.worker), table.map(&n).map(|m| m.worker), "{raw:?}");
+        assert_eq!(
+            ex.result.map(|m| m.worker),
+            table.map(&n).map(|m| m.worker),
+            "{raw:?}"
+        );
         for v in &ex.verdicts {
             let _ = v.outcome.describe(table.rules());
         }

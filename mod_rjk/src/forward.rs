@@ -48,7 +48,8 @@ impl RequestFacts for HttpdRequest<'_> {
         HttpdRequest::method(self)
     }
     fn original_uri(&self) -> &[u8] {
-        self.note(ORIGINAL_URI_NOTE.to_bytes()).unwrap_or(self.uri())
+        self.note(ORIGINAL_URI_NOTE.to_bytes())
+            .unwrap_or(self.uri())
     }
     fn unparsed_uri(&self) -> &[u8] {
         HttpdRequest::unparsed_uri(self)
@@ -98,17 +99,30 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
     let no_extensions = Extensions::default();
-    let ext = matched.as_ref().map_or(&no_extensions, |(table, i)| &table.rules()[*i].extensions);
+    let ext = matched
+        .as_ref()
+        .map_or(&no_extensions, |(table, i)| &table.rules()[*i].extensions);
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| forward::forward(engine, head, req));
-    rt.global.engines.maintain_if_due(crate::runtime::unix_now());
+    rt.global
+        .engines
+        .maintain_if_due(crate::runtime::unix_now());
     if let Some(log) = &rt.log {
-        let level = if done.failure.is_some() { Level::Error } else { Level::Debug };
+        let level = if done.failure.is_some() {
+            Level::Error
+        } else {
+            Level::Debug
+        };
         if log.enabled(level) {
-            let id = req.env(rt.settings.indicators.request_id.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned());
+            let id = req
+                .env(rt.settings.indicators.request_id.as_bytes())
+                .map(|v| String::from_utf8_lossy(v).into_owned());
             let member = done.last.as_ref().map_or("-", |a| a.name);
-            let (method, uri) = (String::from_utf8_lossy(&prepared.method), String::from_utf8_lossy(&prepared.uri));
+            let (method, uri) = (
+                String::from_utf8_lossy(&prepared.method),
+                String::from_utf8_lossy(&prepared.uri),
+            );
             match &done.failure {
                 Some(f) => log.log(level, id.as_deref(), format_args!(
                     "{method} {uri} → worker {name} member {member}: {f} (status {}, {} member(s) tried)", done.status, done.members_tried)),

@@ -15,15 +15,22 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         if (*r).handler.is_null() || cstr((*r).handler) != HANDLER.to_str().unwrap_or_default() {
             return ffi::DECLINED;
         }
-        let Some(rt) = of_server((*r).server).runtime.clone() else { return ffi::DECLINED };
+        let Some(rt) = of_server((*r).server).runtime.clone() else {
+            return ffi::DECLINED;
+        };
         let mut name = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr())).to_owned();
         if name.is_empty() {
-            let indicator = std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
+            let indicator =
+                std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
             name = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr())).to_owned();
         }
         let name = name.split(';').next().unwrap_or("").to_owned();
         let Some(worker) = rt.global.workers.get(&name) else {
-            crate::log::request(r, crate::log::Level::Error, &format!("mod_rjk: no worker `{name}` for {}", cstr((*r).uri)));
+            crate::log::request(
+                r,
+                crate::log::Level::Error,
+                &format!("mod_rjk: no worker `{name}` for {}", cstr((*r).uri)),
+            );
             return ffi::HTTP_INTERNAL_SERVER_ERROR;
         };
         let uri = cstr((*r).uri).to_owned();

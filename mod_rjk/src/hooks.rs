@@ -7,13 +7,43 @@ use crate::setup;
 
 pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
     crate::guard::guard("register_hooks", (), || unsafe {
-        ffi::ap_hook_check_config(Some(check_config), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
-        ffi::ap_hook_post_config(Some(post_config), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        ffi::ap_hook_check_config(
+            Some(check_config),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
+        ffi::ap_hook_post_config(
+            Some(post_config),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
         // Before mod_alias/core map the URI to a file, as mod_jk.
-        ffi::ap_hook_translate_name(Some(crate::translate::translate_name), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
-        ffi::ap_hook_map_to_storage(Some(crate::translate::map_to_storage), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
-        ffi::ap_hook_handler(Some(crate::handler::handler), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
-        ffi::ap_hook_child_init(Some(child_init), std::ptr::null(), std::ptr::null(), ffi::APR_HOOK_MIDDLE);
+        ffi::ap_hook_translate_name(
+            Some(crate::translate::translate_name),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
+        ffi::ap_hook_map_to_storage(
+            Some(crate::translate::map_to_storage),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
+        ffi::ap_hook_handler(
+            Some(crate::handler::handler),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
+        ffi::ap_hook_child_init(
+            Some(child_init),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
     })
 }
 
@@ -32,7 +62,11 @@ unsafe extern "C" fn check_config(
         let workers_ok = setup::load_and_report(s, &lines, &root).is_some();
         // SAFETY: s is the main server; its vhost chain is complete at check_config time.
         let servers_ok = unsafe { setup::check_servers(s, &root) };
-        if workers_ok && servers_ok { ffi::OK } else { ffi::HTTP_INTERNAL_SERVER_ERROR }
+        if workers_ok && servers_ok {
+            ffi::OK
+        } else {
+            ffi::HTTP_INTERNAL_SERVER_ERROR
+        }
     })
 }
 
@@ -67,7 +101,10 @@ unsafe extern "C" fn post_config(
 /// `s` must be the live main server; called from post_config only.
 unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) -> bool {
     let root = unsafe { setup::server_root(ptemp) };
-    let lines: Vec<_> = unsafe { setup::server_lines(s) }.into_iter().map(|(l, _)| l).collect();
+    let lines: Vec<_> = unsafe { setup::server_lines(s) }
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
     let loaded = lb_core::directive::load_workers(&lines, &root);
     // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
     let dump: Vec<(String, String)> = loaded
@@ -76,11 +113,17 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         .filter(|p| !p.key.ends_with(".secret") && !p.key.ends_with(".secretkey"))
         .map(|p| (p.key.clone(), p.value.clone()))
         .collect();
-    let Some(workers) = loaded.workers else { return false };
+    let Some(workers) = loaded.workers else {
+        return false;
+    };
     let threads = unsafe { threads_per_child() };
     // The main server's settings decide the shared table's file and DisableReuse.
     let main_lines = unsafe { setup::server_lines(s) };
-    let (main, _) = lb_core::directive::server::server_settings(main_lines.iter().map(|(l, i)| (l, *i)), false, &root);
+    let (main, _) = lb_core::directive::server::server_settings(
+        main_lines.iter().map(|(l, i)| (l, *i)),
+        false,
+        &root,
+    );
     let (lbs, members) = lb_core::assemble::shm_size(&workers);
     // SAFETY: s is the main server of a live process.
     // The same workers configuration keeps the table (counters, status-worker changes); an
@@ -92,7 +135,9 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         main.shm_file.hash(&mut h);
         h.finish()
     };
-    let table = match unsafe { kept_table(s, fingerprint) }.filter(|t| t.lb_capacity() >= lbs && t.member_capacity() >= members) {
+    let table = match unsafe { kept_table(s, fingerprint) }
+        .filter(|t| t.lb_capacity() >= lbs && t.member_capacity() >= members)
+    {
         Some(t) => t,
         None => match new_table(&main, lbs, members) {
             Ok(t) => {
@@ -101,12 +146,19 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
                 t
             }
             Err(e) => {
-                crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: cannot create the shared state table: {e}"));
+                crate::log::server(
+                    s,
+                    crate::log::Level::Error,
+                    true,
+                    &format!("mod_rjk: cannot create the shared state table: {e}"),
+                );
                 return false;
             }
         },
     };
-    let disable_reuse = main.options.has(lb_core::directive::options::Flag::DISABLE_REUSE);
+    let disable_reuse = main
+        .options
+        .has(lb_core::directive::options::Flag::DISABLE_REUSE);
     let now = crate::runtime::unix_now();
     let engines = match lb_core::assemble::engines(&workers, &table, threads, disable_reuse, now) {
         Ok(e) => e,
@@ -116,10 +168,22 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         }
     };
     // Status workers with persist_file: re-apply the runtime changes saved before the restart.
-    for p in lb_core::status::persist::restore(&workers, |n| engines.get(n).and_then(|e| e.balancer())) {
-        crate::log::server(s, crate::log::Level::Warning, true, &format!("mod_rjk: {p}"));
+    for p in
+        lb_core::status::persist::restore(&workers, |n| engines.get(n).and_then(|e| e.balancer()))
+    {
+        crate::log::server(
+            s,
+            crate::log::Level::Warning,
+            true,
+            &format!("mod_rjk: {p}"),
+        );
     }
-    let global = std::sync::Arc::new(crate::runtime::Global { workers, engines, dump, nonce: crate::runtime::nonce() });
+    let global = std::sync::Arc::new(crate::runtime::Global {
+        workers,
+        engines,
+        dump,
+        nonce: crate::runtime::nonce(),
+    });
     let mut server = s;
     while !server.is_null() {
         // SAFETY: walking httpd's server list during post_config.
@@ -146,7 +210,11 @@ pub fn server_banner() -> String {
 unsafe fn threads_per_child() -> usize {
     let mut n: std::os::raw::c_int = 0;
     let rc = unsafe { ffi::ap_mpm_query(ffi::AP_MPMQ_MAX_THREADS as _, &mut n) };
-    if rc == 0 && n > 0 { n as usize } else { 1 }
+    if rc == 0 && n > 0 {
+        n as usize
+    } else {
+        1
+    }
 }
 
 /// JkWatchdogInterval: a maintenance thread per child (threads only after the fork), so idle
@@ -154,16 +222,22 @@ unsafe fn threads_per_child() -> usize {
 unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     crate::guard::guard("child_init", (), || {
         // SAFETY: s is the main server; its runtime was set in post_config before the fork.
-        let Some(rt) = (unsafe { crate::conf::of_server(s) }).runtime.clone() else { return };
+        let Some(rt) = (unsafe { crate::conf::of_server(s) }).runtime.clone() else {
+            return;
+        };
         let every = rt.settings.watchdog_interval;
         if every == 0 {
             return;
         }
         let global = std::sync::Arc::clone(&rt.global);
-        let _ = std::thread::Builder::new().name("rjk-watchdog".into()).spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_secs(every));
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| global.engines.maintain_if_due(crate::runtime::unix_now())));
-        });
+        let _ = std::thread::Builder::new()
+            .name("rjk-watchdog".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(every));
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    global.engines.maintain_if_due(crate::runtime::unix_now())
+                }));
+            });
     })
 }
 
@@ -171,7 +245,11 @@ unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_re
 /// unloads and reloads the module, but the process pool and the mapping stay.
 const KEPT_TABLE: &std::ffi::CStr = c"rjk.shared-state-table";
 
-fn new_table(main: &lb_core::directive::server::ServerSettings, lbs: usize, members: usize) -> Result<std::sync::Arc<lb_core::shm::ShmTable>, String> {
+fn new_table(
+    main: &lb_core::directive::server::ServerSettings,
+    lbs: usize,
+    members: usize,
+) -> Result<std::sync::Arc<lb_core::shm::ShmTable>, String> {
     let len = lb_core::shm::ShmTable::size_for(lbs, members);
     let region = match &main.shm_file {
         // A file-backed mapping (JkShmFile) lets external tools read it; mod_jk appends the pid
@@ -181,7 +259,9 @@ fn new_table(main: &lb_core::directive::server::ServerSettings, lbs: usize, memb
         None => lb_core::shm::Region::anonymous(len),
     };
     let region = region.map_err(|e| e.to_string())?;
-    lb_core::shm::ShmTable::create(region, lbs, members).map(std::sync::Arc::new).map_err(|e| e.to_string())
+    lb_core::shm::ShmTable::create(region, lbs, members)
+        .map(std::sync::Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// The table kept by an earlier generation of this process, if any.
@@ -189,7 +269,10 @@ fn new_table(main: &lb_core::directive::server::ServerSettings, lbs: usize, memb
 /// # Safety
 /// `s` must be the main server; the userdata under `KEPT_TABLE` is only ever set by
 /// `keep_table` (a leaked `Box<(u64, Arc<ShmTable>)>` of this same module binary).
-unsafe fn kept_table(s: *mut ffi::server_rec, fingerprint: u64) -> Option<std::sync::Arc<lb_core::shm::ShmTable>> {
+unsafe fn kept_table(
+    s: *mut ffi::server_rec,
+    fingerprint: u64,
+) -> Option<std::sync::Arc<lb_core::shm::ShmTable>> {
     let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
     unsafe { ffi::apr_pool_userdata_get(&mut data, KEPT_TABLE.as_ptr(), (*(*s).process).pool) };
     if data.is_null() {
@@ -204,8 +287,13 @@ unsafe fn kept_table(s: *mut ffi::server_rec, fingerprint: u64) -> Option<std::s
 ///
 /// # Safety
 /// `s` must be the main server.
-unsafe fn keep_table(s: *mut ffi::server_rec, fingerprint: u64, t: &std::sync::Arc<lb_core::shm::ShmTable>) {
-    let boxed = Box::into_raw(Box::new((fingerprint, std::sync::Arc::clone(t)))) as *const std::ffi::c_void;
+unsafe fn keep_table(
+    s: *mut ffi::server_rec,
+    fingerprint: u64,
+    t: &std::sync::Arc<lb_core::shm::ShmTable>,
+) {
+    let boxed =
+        Box::into_raw(Box::new((fingerprint, std::sync::Arc::clone(t)))) as *const std::ffi::c_void;
     // apr_pool_userdata_set copies the key, so it does not point into this (unloadable) module.
     unsafe { ffi::apr_pool_userdata_set(boxed, KEPT_TABLE.as_ptr(), None, (*(*s).process).pool) };
 }

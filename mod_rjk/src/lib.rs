@@ -16,9 +16,9 @@ mod handler;
 mod hooks;
 mod log;
 mod module;
-mod setup;
 mod request;
 mod runtime;
+mod setup;
 mod status;
 mod translate;
 

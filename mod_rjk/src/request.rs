@@ -38,7 +38,10 @@ fn table<'a>(t: *const ffi::apr_table_t) -> impl Iterator<Item = (&'a [u8], &'a 
             if arr.elts.is_null() || arr.nelts <= 0 {
                 &[]
             } else {
-                std::slice::from_raw_parts(arr.elts as *const ffi::apr_table_entry_t, arr.nelts as usize)
+                std::slice::from_raw_parts(
+                    arr.elts as *const ffi::apr_table_entry_t,
+                    arr.nelts as usize,
+                )
             }
         }
     };
@@ -52,7 +55,10 @@ impl<'r> HttpdRequest<'r> {
     /// # Safety
     /// `r` must be the live request of the current handler call.
     pub unsafe fn new(r: *mut ffi::request_rec) -> Self {
-        HttpdRequest { r: unsafe { &mut *r }, body_started: false }
+        HttpdRequest {
+            r: unsafe { &mut *r },
+            body_started: false,
+        }
     }
 
     pub fn method(&self) -> &[u8] {
@@ -94,13 +100,19 @@ impl<'r> HttpdRequest<'r> {
     pub fn physical_addr(&self) -> (&[u8], u16) {
         // SAFETY: the connection outlives its requests.
         match unsafe { self.r.connection.as_ref() } {
-            Some(c) => (bytes(c.client_ip), unsafe { c.client_addr.as_ref() }.map_or(0, |a| a.port)),
+            Some(c) => (
+                bytes(c.client_ip),
+                unsafe { c.client_addr.as_ref() }.map_or(0, |a| a.port),
+            ),
             None => (b"", 0),
         }
     }
     pub fn local_addr(&self) -> (&[u8], u16) {
         match unsafe { self.r.connection.as_ref() } {
-            Some(c) => (bytes(c.local_ip), unsafe { c.local_addr.as_ref() }.map_or(0, |a| a.port)),
+            Some(c) => (
+                bytes(c.local_ip),
+                unsafe { c.local_addr.as_ref() }.map_or(0, |a| a.port),
+            ),
             None => (b"", 0),
         }
     }
@@ -131,7 +143,10 @@ impl<'r> HttpdRequest<'r> {
             if !self.body_started {
                 self.body_started = true;
                 if ffi::ap_setup_client_block(self.r, ffi::REQUEST_CHUNKED_DECHUNK) != ffi::OK {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "unreadable request body"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "unreadable request body",
+                    ));
                 }
                 if ffi::ap_should_client_block(self.r) == 0 {
                     return Ok(0);
@@ -139,7 +154,10 @@ impl<'r> HttpdRequest<'r> {
             }
             let n = ffi::ap_get_client_block(self.r, buf.as_mut_ptr() as *mut c_char, buf.len());
             if n < 0 {
-                return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "client body read failed"));
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "client body read failed",
+                ));
             }
             Ok(n as usize)
         }
@@ -153,9 +171,15 @@ impl<'r> HttpdRequest<'r> {
 
     /// Set status and headers. Content-Type and Content-Length go through httpd's own setters
     /// so that output filters (deflate, includes) see them.
-    pub fn set_head<'h>(&mut self, status: u16, reason: Option<&[u8]>, headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) {
+    pub fn set_head<'h>(
+        &mut self,
+        status: u16,
+        reason: Option<&[u8]>,
+        headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    ) {
         self.r.status = status as i32;
-        if let Some(reason) = reason.filter(|r| !r.is_empty() && !r.iter().all(u8::is_ascii_digit)) {
+        if let Some(reason) = reason.filter(|r| !r.is_empty() && !r.iter().all(u8::is_ascii_digit))
+        {
             let mut line = Vec::with_capacity(4 + reason.len());
             line.extend_from_slice(status.to_string().as_bytes());
             line.push(b' ');
@@ -167,11 +191,20 @@ impl<'r> HttpdRequest<'r> {
                 let lower = value.to_ascii_lowercase();
                 unsafe { ffi::ap_set_content_type(self.r, self.pool_str(&lower)) };
             } else if name.eq_ignore_ascii_case(b"content-length") {
-                if let Some(n) = std::str::from_utf8(value).ok().and_then(|v| v.trim().parse::<i64>().ok()) {
+                if let Some(n) = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                {
                     unsafe { ffi::ap_set_content_length(self.r, n) };
                 }
             } else {
-                unsafe { ffi::apr_table_add(self.r.headers_out, self.pool_str(name), self.pool_str(value)) };
+                unsafe {
+                    ffi::apr_table_add(
+                        self.r.headers_out,
+                        self.pool_str(name),
+                        self.pool_str(value),
+                    )
+                };
             }
         }
     }
@@ -180,14 +213,20 @@ impl<'r> HttpdRequest<'r> {
         // SAFETY: r is live; data is a valid slice.
         let n = unsafe { ffi::ap_rwrite(data.as_ptr() as *const _, data.len() as i32, self.r) };
         if n < 0 || (n as usize) < data.len() {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "client went away",
+            ));
         }
         Ok(())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         if unsafe { ffi::ap_rflush(self.r) } < 0 {
-            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client went away"));
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "client went away",
+            ));
         }
         Ok(())
     }

@@ -34,7 +34,10 @@ pub fn nonce() -> String {
 }
 
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug)]
@@ -47,15 +50,26 @@ pub struct ServerRuntime {
 }
 
 /// One server's runtime from its lines (inherited main-server lines first).
-pub fn server(lines: &[(JkLine, bool)], is_vhost: bool, root: &Path, global: &Arc<Global>) -> ServerRuntime {
+pub fn server(
+    lines: &[(JkLine, bool)],
+    is_vhost: bool,
+    root: &Path,
+    global: &Arc<Global>,
+) -> ServerRuntime {
     let (settings, _) = server_settings(lines.iter().map(|(l, i)| (l, *i)), is_vhost, root);
     let (table, file, _) = mount_table(&settings, Some(&global.workers), None);
     let mounts = match &file {
-        Some(f) => SharedTable::watching(table, f, Duration::from_secs(settings.mount_file_reload), SystemTime::now()),
+        Some(f) => SharedTable::watching(
+            table,
+            f,
+            Duration::from_secs(settings.mount_file_reload),
+            SystemTime::now(),
+        ),
         None => SharedTable::fixed(table),
     };
     let log = settings.log_file.as_ref().and_then(|target| {
-        match lb_core::log::Logger::open(target, settings.log_level, settings.log_stamp.as_deref()) {
+        match lb_core::log::Logger::open(target, settings.log_level, settings.log_stamp.as_deref())
+        {
             Ok(l) => Some(Arc::new(l)),
             Err(e) => {
                 eprintln!("mod_rjk: cannot open JkLogFile {target}: {e}");
@@ -63,5 +77,10 @@ pub fn server(lines: &[(JkLine, bool)], is_vhost: bool, root: &Path, global: &Ar
             }
         }
     });
-    ServerRuntime { settings, mounts, global: Arc::clone(global), log }
+    ServerRuntime {
+        settings,
+        mounts,
+        global: Arc::clone(global),
+        log,
+    }
 }

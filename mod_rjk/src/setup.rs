@@ -20,7 +20,12 @@ pub unsafe fn server_lines(s: *const ffi::server_rec) -> Vec<(JkLine, bool)> {
     conf.lines
         .iter()
         .map(|l| {
-            let line = JkLine { name: l.name.to_owned(), args: l.args.clone(), at: Location::new(&l.file, l.line), location: l.location.clone() };
+            let line = JkLine {
+                name: l.name.to_owned(),
+                args: l.args.clone(),
+                at: Location::new(&l.file, l.line),
+                location: l.location.clone(),
+            };
             (line, l.inherited)
         })
         .collect()
@@ -44,7 +49,11 @@ pub unsafe fn check_servers(main: *const ffi::server_rec, root: &std::path::Path
                 continue;
             }
             ok &= d.severity != Severity::Error;
-            let level = if d.severity == Severity::Error { Level::Error } else { Level::Warning };
+            let level = if d.severity == Severity::Error {
+                Level::Error
+            } else {
+                Level::Warning
+            };
             log::server(main, level, true, &format!("mod_rjk: {d}"));
         }
         // SAFETY: as above.
@@ -63,7 +72,11 @@ pub unsafe fn server_root(pool: *mut ffi::apr_pool_t) -> PathBuf {
 }
 
 /// Load the workers and report every diagnostic; `None` when the configuration cannot run.
-pub fn load_and_report(s: *const ffi::server_rec, lines: &[JkLine], root: &std::path::Path) -> Option<Loaded> {
+pub fn load_and_report(
+    s: *const ffi::server_rec,
+    lines: &[JkLine],
+    root: &std::path::Path,
+) -> Option<Loaded> {
     let loaded = load_workers(lines, root);
     for d in &loaded.diagnostics {
         let level = match d.severity {

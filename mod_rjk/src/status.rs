@@ -30,7 +30,9 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
         }
         params.push_str(&String::from_utf8_lossy(&body));
     }
-    let user = req.remote_user().map(|u| String::from_utf8_lossy(u).into_owned());
+    let user = req
+        .remote_user()
+        .map(|u| String::from_utf8_lossy(u).into_owned());
     let table = rt.mounts.current();
     let balancers = rt.global.engines.balancers();
     let server_name = String::from_utf8_lossy(req.server_name()).into_owned();
@@ -50,7 +52,13 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
     let reply = respond(&ctx, s, &method, &params, user.as_deref());
     if let Some(change) = &reply.change {
         let from = String::from_utf8_lossy(req.remote_addr()).into_owned();
-        crate::log::request_info(req, &format!("mod_rjk: status change by {} from {from}: {change}", user.as_deref().unwrap_or("-")));
+        crate::log::request_info(
+            req,
+            &format!(
+                "mod_rjk: status change by {} from {from}: {change}",
+                user.as_deref().unwrap_or("-")
+            ),
+        );
     }
     if let Some(e) = &reply.persist_error {
         crate::log::request_info(req, &format!("mod_rjk: cannot save runtime changes to {e}"));

@@ -43,7 +43,9 @@ unsafe fn env_set(r: *mut ffi::request_rec, name: &CStr) -> bool {
 
 pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
     crate::guard::guard("translate_name", ffi::DECLINED, || unsafe {
-        let Some(rt) = of_server((*r).server).runtime.clone() else { return ffi::DECLINED };
+        let Some(rt) = of_server((*r).server).runtime.clone() else {
+            return ffi::DECLINED;
+        };
         if env_set(r, c"no-jk") {
             return ffi::DECLINED;
         }
@@ -54,15 +56,25 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         }
         // Bytes, not str: httpd's decoded path may hold any byte (`/caf%E9`), and mod_jk maps
         // and forwards such paths.
-        let uri = if (*r).uri.is_null() { &b""[..] } else { std::ffi::CStr::from_ptr((*r).uri).to_bytes() };
+        let uri = if (*r).uri.is_null() {
+            &b""[..]
+        } else {
+            std::ffi::CStr::from_ptr((*r).uri).to_bytes()
+        };
         let normalised = match lb_core::uri::normalise_bytes(uri) {
             Ok(n) => n,
             Err(e) => {
-                crate::log::request(r, crate::log::Level::Warning, &format!("mod_rjk: refusing {:?}: {e}", String::from_utf8_lossy(uri)));
+                crate::log::request(
+                    r,
+                    crate::log::Level::Warning,
+                    &format!("mod_rjk: refusing {:?}: {e}", String::from_utf8_lossy(uri)),
+                );
                 return e.status() as c_int;
             }
         };
-        let Some(m) = table.map_bytes(&normalised) else { return ffi::DECLINED };
+        let Some(m) = table.map_bytes(&normalised) else {
+            return ffi::DECLINED;
+        };
         let pool = (*r).pool;
         // The handler needs the rule's extensions: keep the table it came from (a reload may
         // swap in another meanwhile) and the rule's place, for this request only.

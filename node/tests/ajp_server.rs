@@ -389,7 +389,9 @@ async fn status_and_header_pages() {
     assert_eq!((r.status, r.body.len()), (204, 0));
     // Every answer names the node, so a balancer's choice is visible without a session.
     assert!(
-        r.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("x-rjk-node") && !v.is_empty()),
+        r.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("x-rjk-node") && !v.is_empty()),
         "{:?}",
         r.headers
     );

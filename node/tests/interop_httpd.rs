@@ -69,7 +69,10 @@ fn common_requests(h: &Httpd, base: &str, dir: &std::path::Path) {
         "remote_port {port}: {t}"
     );
     // HEAD: the head only (read raw, so a stray body would show).
-    let raw = raw_http(h.port(), &format!("HEAD {base}/download?bytes=5000 HTTP/1.1"));
+    let raw = raw_http(
+        h.port(),
+        &format!("HEAD {base}/download?bytes=5000 HTTP/1.1"),
+    );
     assert!(raw.starts_with("HTTP/1.1 200 "), "{raw}");
     assert!(
         raw.ends_with("\r\n\r\n"),

@@ -30,15 +30,29 @@ impl Node {
 
     fn start_on(route: &str, port: u16, secret: Option<&str>, extra: &[&str]) -> io::Result<Node> {
         let mut cmd = Command::new(crate::workspace_bin("rjk-node"));
-        cmd.args(["--route", route, "--ajp", &format!("127.0.0.1:{port}"), "--log-level", "warn"]);
+        cmd.args([
+            "--route",
+            route,
+            "--ajp",
+            &format!("127.0.0.1:{port}"),
+            "--log-level",
+            "warn",
+        ]);
         match secret {
             Some(s) => cmd.args(["--secret", s]),
             None => cmd.arg("--no-secret"),
         };
         cmd.args(extra);
         let child = Child::spawn(&format!("rjk-node {route}"), &mut cmd)?;
-        wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10))?;
-        Ok(Node { route: route.to_owned(), port, child })
+        wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(10),
+        )?;
+        Ok(Node {
+            route: route.to_owned(),
+            port,
+            child,
+        })
     }
 
     /// Stop it now (a node "dies").
@@ -65,7 +79,10 @@ impl Connector {
     pub fn load_line(self) -> String {
         match self {
             Connector::ModJk => format!("LoadModule jk_module {MODULES}/mod_jk.so\n"),
-            Connector::ModRjk => format!("LoadModule jk_module {}\n", crate::workspace_bin("libmod_rjk.so").display()),
+            Connector::ModRjk => format!(
+                "LoadModule jk_module {}\n",
+                crate::workspace_bin("libmod_rjk.so").display()
+            ),
         }
     }
 
@@ -79,7 +96,13 @@ impl Connector {
 
 /// An httpd with `connector`, `workers` as its workers.properties, and `jk` extra Jk lines
 /// (mounts, options). The shm and log files live in `dir`.
-pub fn front(dir: &Path, connector: Connector, mpm: Mpm, workers: &str, jk: &str) -> io::Result<Httpd> {
+pub fn front(
+    dir: &Path,
+    connector: Connector,
+    mpm: Mpm,
+    workers: &str,
+    jk: &str,
+) -> io::Result<Httpd> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("workers.properties"), workers)?;
     let body = format!(
@@ -94,6 +117,13 @@ pub fn front(dir: &Path, connector: Connector, mpm: Mpm, workers: &str, jk: &str
 pub fn member_lines(nodes: &[Node], extra: impl Fn(&Node) -> String) -> String {
     nodes
         .iter()
-        .map(|n| format!("worker.{r}.host=127.0.0.1\nworker.{r}.port={p}\n{}", extra(n), r = n.route, p = n.port))
+        .map(|n| {
+            format!(
+                "worker.{r}.host=127.0.0.1\nworker.{r}.port={p}\n{}",
+                extra(n),
+                r = n.route,
+                p = n.port
+            )
+        })
         .collect()
 }

@@ -39,9 +39,18 @@ impl Httpd {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let (mpm_module, mpm_conf) = match mpm {
-            Mpm::Event => ("mpm_event", "StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 64\n"),
-            Mpm::Worker => ("mpm_worker", "StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 64\n"),
-            Mpm::Prefork => ("mpm_prefork", "StartServers 3\nMinSpareServers 2\nMaxRequestWorkers 16\n"),
+            Mpm::Event => (
+                "mpm_event",
+                "StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 64\n",
+            ),
+            Mpm::Worker => (
+                "mpm_worker",
+                "StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 64\n",
+            ),
+            Mpm::Prefork => (
+                "mpm_prefork",
+                "StartServers 3\nMinSpareServers 2\nMaxRequestWorkers 16\n",
+            ),
         };
         let conf = format!(
             "ServerRoot {d}\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\nErrorLog {d}/logs/error.log\n\
@@ -71,7 +80,11 @@ impl Httpd {
             )));
         }
         let child = Child::from_pid_file("apache2", &pid_file, Duration::from_secs(10))?;
-        let h = Httpd { dir: dir.to_owned(), port, child };
+        let h = Httpd {
+            dir: dir.to_owned(),
+            port,
+            child,
+        };
         wait_for_port(h.addr(), Duration::from_secs(10))?;
         Ok(h)
     }
@@ -106,7 +119,17 @@ pub fn config_test(dir: &Path, body: &str) -> io::Result<(bool, String)> {
         port = free_port()
     );
     std::fs::write(dir.join("httpd.conf"), conf)?;
-    let out = Command::new(APACHE2).arg("-d").arg(dir).arg("-f").arg(dir.join("httpd.conf")).arg("-t").output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(APACHE2)
+        .arg("-d")
+        .arg(dir)
+        .arg("-f")
+        .arg(dir.join("httpd.conf"))
+        .arg("-t")
+        .output()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok((out.status.success(), text))
 }

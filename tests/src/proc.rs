@@ -88,12 +88,16 @@ impl Child {
 
     /// Track a daemon by the pid it writes into `pid_file` (waits for the file to appear).
     pub fn from_pid_file(name: &str, pid_file: &Path, timeout: Duration) -> io::Result<Child> {
-        let pid = wait_until(&format!("{name} to write {}", pid_file.display()), timeout, || {
-            std::fs::read_to_string(pid_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<i32>().ok())
-                .filter(|&p| p > 0)
-        })?;
+        let pid = wait_until(
+            &format!("{name} to write {}", pid_file.display()),
+            timeout,
+            || {
+                std::fs::read_to_string(pid_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<i32>().ok())
+                    .filter(|&p| p > 0)
+            },
+        )?;
         Ok(Child {
             name: name.to_string(),
             pid,

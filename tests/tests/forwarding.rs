@@ -12,12 +12,20 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    use std::process::{Command, Stdio};
     use std::io::Write;
-    let mut c = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::process::{Command, Stdio};
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     c.stdin.take().unwrap().write_all(data).unwrap();
     let out = c.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[test]
@@ -25,7 +33,14 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     let node = Node::start("n1", Some("s3cret"), &[]).unwrap();
     let workers = format!("worker.list=app\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.app.secret=s3cret\n", node.port);
     let dir = tmp("ajp13");
-    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* app\n").unwrap();
+    let httpd = front(
+        &dir,
+        Connector::ModRjk,
+        Mpm::Event,
+        &workers,
+        "JkMount /* app\n",
+    )
+    .unwrap();
     let a = httpd.addr();
 
     let r = http::get(a, "/1k", &[]).unwrap();
@@ -49,11 +64,22 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     assert!(r.text().contains(r#""query":"x=1""#), "{}", r.text());
 
     for code in [201u16, 404, 500, 503] {
-        assert_eq!(http::get(a, &format!("/status/{code}"), &[]).unwrap().status, code);
+        assert_eq!(
+            http::get(a, &format!("/status/{code}"), &[])
+                .unwrap()
+                .status,
+            code
+        );
     }
     // A path that is not UTF-8 once decoded is forwarded (re-encoded), as mod_jk does.
     let r = http::get(a, "/caf%E9", &[]).unwrap();
-    assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "{} {}", r.status, r.text());
+    assert_eq!(
+        r.header("X-Rjk-Node"),
+        Some("n1"),
+        "{} {}",
+        r.status,
+        r.text()
+    );
     let r = http::get(a, "/download?bytes=300000&chunk=7000", &[]).unwrap();
     assert_eq!(r.body.len(), 300_000);
 
@@ -63,8 +89,15 @@ fn an_ajp13_worker_serves_gets_posts_heads_and_headers() {
     httpd.stop();
     // JkLogFile (JkLogLevel error): the failure, in mod_jk's line shape, with the request id slot.
     let log = std::fs::read_to_string(dir.join("logs/jk.log")).unwrap_or_default();
-    assert!(log.lines().any(|l| l.contains("] [error] [NO-ID] GET /1k → worker app member app:")), "{log}");
-    assert!(!log.contains("/upload"), "successes are not logged at level error: {log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("] [error] [NO-ID] GET /1k → worker app member app:")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("/upload"),
+        "successes are not logged at level error: {log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -78,11 +111,20 @@ fn big_bodies_chunked_uploads_64k_packets_and_client_aborts() {
         node.port
     );
     let dir = tmp("bodies");
-    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /* app\n").unwrap();
+    let httpd = front(
+        &dir,
+        Connector::ModRjk,
+        Mpm::Event,
+        &workers,
+        "JkMount /* app\n",
+    )
+    .unwrap();
     let a = httpd.addr();
 
     // 10 MiB up and down, with checksums.
-    let body: Vec<u8> = (0..10 * 1_048_576u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect();
+    let body: Vec<u8> = (0..10 * 1_048_576u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
     let r = http::request(a, "POST", "/upload", &[], &body).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains(&sha256_hex(&body)), "{}", r.text());
@@ -102,14 +144,19 @@ fn big_bodies_chunked_uploads_64k_packets_and_client_aborts() {
     req.extend_from_slice(b"0\r\n\r\n");
     let r = http::raw(a, &req).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains(&format!("\"length\":{}", sent.len())), "{}", r.text());
+    assert!(
+        r.text().contains(&format!("\"length\":{}", sent.len())),
+        "{}",
+        r.text()
+    );
     assert!(r.text().contains(&sha256_hex(&sent)), "{}", r.text());
 
     // A client that goes away mid-download does not poison the next requests.
     {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(a).unwrap();
-        s.write_all(b"GET /download?bytes=50000000&chunk=65536 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /download?bytes=50000000&chunk=65536 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut buf = vec![0u8; 200_000];
         let mut got = 0;
         while got < buf.len() {
@@ -120,7 +167,11 @@ fn big_bodies_chunked_uploads_64k_packets_and_client_aborts() {
     }
     for i in 0..20 {
         let r = http::get(a, "/1k", &[]).unwrap();
-        assert_eq!((r.status, r.body.len()), (200, 1024), "request {i} after the abort");
+        assert_eq!(
+            (r.status, r.body.len()),
+            (200, 1024),
+            "request {i} after the abort"
+        );
     }
     httpd.stop();
     drop(node);

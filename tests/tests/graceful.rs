@@ -16,9 +16,16 @@ fn graceful_restarts_under_load_fail_no_request() {
 }
 
 fn run(c: Connector) {
-    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
-    let workers = format!("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}", member_lines(&nodes, |_| String::new()));
-    let dir = std::env::temp_dir().join(format!("rjk-graceful-{}-{}", c.name(), std::process::id()));
+    let nodes = vec![
+        Node::start("n1", None, &[]).unwrap(),
+        Node::start("n2", None, &[]).unwrap(),
+    ];
+    let workers = format!(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}",
+        member_lines(&nodes, |_| String::new())
+    );
+    let dir =
+        std::env::temp_dir().join(format!("rjk-graceful-{}-{}", c.name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let jk = "JkMount /* lb\nJkMount /jkstatus jkstatus\n";
     let workers = format!("{workers}worker.list=jkstatus\nworker.jkstatus.type=status\n");
@@ -26,7 +33,10 @@ fn run(c: Connector) {
     let addr = httpd.addr();
     let elected = || -> u64 {
         let p = http::get(addr, "/jkstatus?mime=prop", &[]).unwrap().text();
-        p.lines().filter(|l| l.contains(".elected=")).filter_map(|l| l.split('=').nth(1)?.parse::<u64>().ok()).sum()
+        p.lines()
+            .filter(|l| l.contains(".elected="))
+            .filter_map(|l| l.split('=').nth(1)?.parse::<u64>().ok())
+            .sum()
     };
     for _ in 0..50 {
         assert_eq!(http::get(addr, "/1k", &[]).unwrap().status, 200);
@@ -53,12 +63,30 @@ fn run(c: Connector) {
         })
     };
     for round in 0..2 {
-        let out = Command::new(APACHE2).arg("-d").arg(&dir).arg("-f").arg(dir.join("httpd.conf")).args(["-k", "graceful"]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(APACHE2)
+            .arg("-d")
+            .arg(&dir)
+            .arg("-f")
+            .arg(dir.join("httpd.conf"))
+            .args(["-k", "graceful"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Wait until the restarted generation answers before the next restart.
-        rjk_tests::wait_until("the new generation", std::time::Duration::from_secs(20), || {
-            std::fs::read_to_string(dir.join("logs/error.log")).ok().filter(|l| l.matches("resuming normal operations").count() >= 2 + round).map(|_| ())
-        })
+        rjk_tests::wait_until(
+            "the new generation",
+            std::time::Duration::from_secs(20),
+            || {
+                std::fs::read_to_string(dir.join("logs/error.log"))
+                    .ok()
+                    .filter(|l| l.matches("resuming normal operations").count() >= 2 + round)
+                    .map(|_| ())
+            },
+        )
         .unwrap();
     }
     stop.store(true, Ordering::Relaxed);
@@ -66,11 +94,21 @@ fn run(c: Connector) {
     // The shared counters survived both restarts (mod_rjk keeps its table in the process pool).
     let after = elected();
     if c == Connector::ModRjk {
-        assert!(after >= before + ok as u64, "counters survive graceful restarts: {before} before, {after} after {ok} more requests");
+        assert!(
+            after >= before + ok as u64,
+            "counters survive graceful restarts: {before} before, {after} after {ok} more requests"
+        );
     }
     httpd.stop();
     drop(nodes);
-    assert!(failed.is_empty(), "{}: {} failed of {}: {:?}", c.name(), failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(5)]);
+    assert!(
+        failed.is_empty(),
+        "{}: {} failed of {}: {:?}",
+        c.name(),
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
     assert!(ok >= 200, "the load ran: {ok}");
     let _ = std::fs::remove_dir_all(&dir);
 }

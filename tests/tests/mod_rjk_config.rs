@@ -5,7 +5,10 @@ use rjk_tests::http;
 use rjk_tests::httpd::{config_test, Httpd, Mpm};
 
 fn module() -> String {
-    format!("LoadModule jk_module {}\n", rjk_tests::workspace_bin("libmod_rjk.so").display())
+    format!(
+        "LoadModule jk_module {}\n",
+        rjk_tests::workspace_bin("libmod_rjk.so").display()
+    )
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -19,7 +22,10 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn config_errors_stop_the_config_test_with_file_line_and_suggestion() {
     let dir = tmp("conftest-bad");
     std::fs::write(dir.join("workers.properties"), "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.lbfactr=2\nworker.n1.port=8009\n").unwrap();
-    let body = format!("{}JkWorkersFile workers.properties\nJkWorkerProperty worker.n1.hots=x\n", module());
+    let body = format!(
+        "{}JkWorkersFile workers.properties\nJkWorkerProperty worker.n1.hots=x\n",
+        module()
+    );
     let (ok, out) = config_test(&dir, &body).unwrap();
     assert!(!ok, "apache2 -t passed:\n{out}");
     let conf = dir.join("httpd.conf").display().to_string();
@@ -67,6 +73,9 @@ fn a_good_config_passes_and_the_module_answers_to_mod_jk_names() {
     let resp = http::get(httpd.addr(), "/", &[]).unwrap();
     let server = resp.header("Server").unwrap_or_default().to_owned();
     httpd.stop();
-    assert!(server.contains(concat!("mod_rjk/", env!("CARGO_PKG_VERSION"))), "Server: {server}");
+    assert!(
+        server.contains(concat!("mod_rjk/", env!("CARGO_PKG_VERSION"))),
+        "Server: {server}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,23 +14,38 @@ fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMa
     for _ in 0..n {
         let r = http::get(addr, "/1k", &headers).unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
-        *seen.entry(r.header("X-Rjk-Node").unwrap_or("?").to_owned()).or_insert(0) += 1;
+        *seen
+            .entry(r.header("X-Rjk-Node").unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
     }
     seen
 }
 
 fn nonce(page: &str) -> String {
-    let at = page.find("name=\"nonce\" value=\"").expect("the manager page has forms") + 20;
+    let at = page
+        .find("name=\"nonce\" value=\"")
+        .expect("the manager page has forms")
+        + 20;
     page[at..].split('"').next().unwrap().to_owned()
 }
 
 fn post(addr: std::net::SocketAddr, body: &str) -> http::Response {
-    http::request(addr, "POST", "/jk-manager", &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).unwrap()
+    http::request(
+        addr,
+        "POST",
+        "/jk-manager",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn drain_stop_and_activate_through_the_status_page() {
-    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let nodes = vec![
+        Node::start("n1", None, &[]).unwrap(),
+        Node::start("n2", None, &[]).unwrap(),
+    ];
     let workers = format!(
         "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\n{}",
         member_lines(&nodes, |_| String::new())
@@ -51,29 +66,61 @@ fn drain_stop_and_activate_through_the_status_page() {
     let r = post(a, &format!("cmd=update&w=lb&sw=n1&vwa=S&nonce={n}"));
     assert_eq!(r.status, 303, "{}", r.text());
     assert_eq!(counts(a, 40, None), BTreeMap::from([("n2".to_owned(), 40)]));
-    assert_eq!(counts(a, 10, Some("JSESSIONID=ABC.n1")), BTreeMap::from([("n2".to_owned(), 10)]));
+    assert_eq!(
+        counts(a, 10, Some("JSESSIONID=ABC.n1")),
+        BTreeMap::from([("n2".to_owned(), 10)])
+    );
 
     // Disable n1 (drain): new requests go to n2, n1's sessions still reach n1.
-    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n1&vwa=D&nonce={n}")).status, 303);
+    assert_eq!(
+        post(a, &format!("cmd=update&w=lb&sw=n1&vwa=D&nonce={n}")).status,
+        303
+    );
     assert_eq!(counts(a, 40, None), BTreeMap::from([("n2".to_owned(), 40)]));
-    assert_eq!(counts(a, 10, Some("JSESSIONID=ABC.n1")), BTreeMap::from([("n1".to_owned(), 10)]));
+    assert_eq!(
+        counts(a, 10, Some("JSESSIONID=ABC.n1")),
+        BTreeMap::from([("n1".to_owned(), 10)])
+    );
     let prop = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
     assert!(prop.contains("worker.n1.activation=DIS\n"), "{prop}");
 
     // Activate: traffic returns to both.
-    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n*&vwa=A&nonce={n}")).status, 303);
+    assert_eq!(
+        post(a, &format!("cmd=update&w=lb&sw=n*&vwa=A&nonce={n}")).status,
+        303
+    );
     assert_eq!(counts(a, 40, None).len(), 2);
     // A change of weight through the same form.
-    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n2&vwf=3&nonce={n}")).status, 303);
+    assert_eq!(
+        post(a, &format!("cmd=update&w=lb&sw=n2&vwf=3&nonce={n}")).status,
+        303
+    );
     let prop = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
-    assert!(prop.contains("worker.n2.lbfactor=3\n") && prop.contains("worker.n1.activation=ACT\n"), "{prop}");
+    assert!(
+        prop.contains("worker.n2.lbfactor=3\n") && prop.contains("worker.n1.activation=ACT\n"),
+        "{prop}"
+    );
     // Refusals: a forged nonce, an unknown member.
-    assert_eq!(post(a, "cmd=update&w=lb&sw=n1&vwa=S&nonce=forged").status, 403);
-    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=zz&vwa=S&nonce={n}")).status, 400);
+    assert_eq!(
+        post(a, "cmd=update&w=lb&sw=n1&vwa=S&nonce=forged").status,
+        403
+    );
+    assert_eq!(
+        post(a, &format!("cmd=update&w=lb&sw=zz&vwa=S&nonce={n}")).status,
+        400
+    );
     // Changes over GET are refused here; a worker with allow_get_updates=true accepts them.
-    assert_eq!(http::get(a, "/jk-manager?cmd=update&w=lb&sw=n1&vwa=S", &[]).unwrap().status, 405);
+    assert_eq!(
+        http::get(a, "/jk-manager?cmd=update&w=lb&sw=n1&vwa=S", &[])
+            .unwrap()
+            .status,
+        405
+    );
     let log = std::fs::read_to_string(dir.join("logs/error.log")).unwrap_or_default();
-    assert!(log.contains("status change by - from 127.0.0.1"), "changes are logged: {log}");
+    assert!(
+        log.contains("status change by - from 127.0.0.1"),
+        "changes are logged: {log}"
+    );
     httpd.stop();
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
@@ -81,14 +128,24 @@ fn drain_stop_and_activate_through_the_status_page() {
 
 #[test]
 fn allow_get_updates_lets_old_scripts_change_state_with_get() {
-    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let nodes = vec![
+        Node::start("n1", None, &[]).unwrap(),
+        Node::start("n2", None, &[]).unwrap(),
+    ];
     let workers = format!(
         "worker.list=lb,jkstatus\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jkstatus.type=status\nworker.jkstatus.allow_get_updates=true\n{}",
         member_lines(&nodes, |_| String::new())
     );
     let dir = std::env::temp_dir().join(format!("rjk-status-get-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, "JkMount /1k lb\nJkMount /jkstatus jkstatus\n").unwrap();
+    let httpd = front(
+        &dir,
+        Connector::ModRjk,
+        Mpm::Event,
+        &workers,
+        "JkMount /1k lb\nJkMount /jkstatus jkstatus\n",
+    )
+    .unwrap();
     let a = httpd.addr();
     // The mod_jk-era script: a plain GET with mime=txt.
     let r = http::get(a, "/jkstatus?cmd=update&mime=txt&w=lb&sw=n1&vwa=S", &[]).unwrap();
@@ -103,7 +160,10 @@ fn allow_get_updates_lets_old_scripts_change_state_with_get() {
 /// stopped and started again (mod_jk loses it).
 #[test]
 fn runtime_changes_survive_a_restart_with_persist_file() {
-    let nodes = vec![Node::start("n1", None, &[]).unwrap(), Node::start("n2", None, &[]).unwrap()];
+    let nodes = vec![
+        Node::start("n1", None, &[]).unwrap(),
+        Node::start("n2", None, &[]).unwrap(),
+    ];
     let dir = std::env::temp_dir().join(format!("rjk-status-persist-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -119,12 +179,19 @@ fn runtime_changes_survive_a_restart_with_persist_file() {
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();
     let a = httpd.addr();
     let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
-    assert_eq!(post(a, &format!("cmd=update&w=lb&sw=n1&vwa=S&nonce={n}")).status, 303);
+    assert_eq!(
+        post(a, &format!("cmd=update&w=lb&sw=n1&vwa=S&nonce={n}")).status,
+        303
+    );
     httpd.stop();
     let saved = std::fs::read_to_string(dir.join("changes.properties")).unwrap();
     assert!(saved.contains("lb.n1.activation=S\n"), "{saved}");
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();
-    assert_eq!(counts(httpd.addr(), 20, None), BTreeMap::from([("n2".to_owned(), 20)]), "n1 stays stopped");
+    assert_eq!(
+        counts(httpd.addr(), 20, None),
+        BTreeMap::from([("n2".to_owned(), 20)]),
+        "n1 stays stopped"
+    );
     httpd.stop();
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);

@@ -15,7 +15,11 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 fn workers() -> String {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workers.properties.example"
+    ))
+    .unwrap();
     // Nothing listens on the example's ports: the status page does not need backends.
     example
 }
@@ -34,9 +38,25 @@ fn prop(text: &str) -> BTreeMap<String, Vec<String>> {
 
 /// Keys whose values are runtime facts (times, counters, versions) rather than configuration.
 fn runtime_key(k: &str) -> bool {
-    ["time_", "last_reset", "web_server", "jk_version", "server_", "time_to_", "address", "map.", "elected", "lbvalue", "lbmult", "state", "good", "degraded", "bad"]
-        .iter()
-        .any(|p| k.contains(p))
+    [
+        "time_",
+        "last_reset",
+        "web_server",
+        "jk_version",
+        "server_",
+        "time_to_",
+        "address",
+        "map.",
+        "elected",
+        "lbvalue",
+        "lbmult",
+        "state",
+        "good",
+        "degraded",
+        "bad",
+    ]
+    .iter()
+    .any(|p| k.contains(p))
 }
 
 #[test]
@@ -52,7 +72,12 @@ fn prop_output_has_mod_jk_keys_and_configuration_values() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let (jk, rjk) = (&outputs[0], &outputs[1]);
-    let keys = |m: &BTreeMap<String, Vec<String>>| m.keys().filter(|k| !k.contains(".map.")).cloned().collect::<BTreeSet<_>>();
+    let keys = |m: &BTreeMap<String, Vec<String>>| {
+        m.keys()
+            .filter(|k| !k.contains(".map."))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
     assert_eq!(keys(jk), keys(rjk), "the same keys (maps aside)");
     let mut diffs = Vec::new();
     for (k, v) in jk {
@@ -77,7 +102,13 @@ fn every_format_and_the_normalised_path_reach_the_status_worker() {
     ] {
         let r = http::get(httpd.addr(), &format!("/jk-status?{q}"), &[]).unwrap();
         assert_eq!(r.status, 200, "{q}: {}", r.text());
-        assert!(r.header("Content-Type").unwrap_or_default().starts_with(ctype), "{q}: {:?}", r.header("Content-Type"));
+        assert!(
+            r.header("Content-Type")
+                .unwrap_or_default()
+                .starts_with(ctype),
+            "{q}: {:?}",
+            r.header("Content-Type")
+        );
         assert!(r.text().contains(needle), "{q}: {}", r.text());
     }
     // /app/..;/jk-status is normalised to /jk-status before mapping, as mod_jk ≥ 1.2.46 does.
@@ -89,15 +120,35 @@ fn every_format_and_the_normalised_path_reach_the_status_worker() {
     assert_eq!(r.status, 200);
     assert!(r.text().contains("worker.a1.route=A.a1\n"), "{}", r.text());
     assert!(!r.text().contains("change-me"), "{}", r.text());
-    assert!(http::get(httpd.addr(), "/jk-status?cmd=version", &[]).unwrap().text().contains("mod_rjk/"));
+    assert!(http::get(httpd.addr(), "/jk-status?cmd=version", &[])
+        .unwrap()
+        .text()
+        .contains("mod_rjk/"));
     // escaping above the root is refused
     assert_eq!(http::get(httpd.addr(), "/..;/x", &[]).unwrap().status, 400);
     // the read-only worker refuses changes; the manager refuses GET changes and foreign forms
-    let r = http::get(httpd.addr(), "/jk-status?cmd=update&w=cluster&sw=a1&vwa=D", &[]).unwrap();
+    let r = http::get(
+        httpd.addr(),
+        "/jk-status?cmd=update&w=cluster&sw=a1&vwa=D",
+        &[],
+    )
+    .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
-    let r = http::get(httpd.addr(), "/jk-manager?cmd=update&w=cluster&sw=a1&vwa=D", &[]).unwrap();
+    let r = http::get(
+        httpd.addr(),
+        "/jk-manager?cmd=update&w=cluster&sw=a1&vwa=D",
+        &[],
+    )
+    .unwrap();
     assert_eq!(r.status, 405, "{}", r.text());
-    let r = http::request(httpd.addr(), "POST", "/jk-manager", &[("Content-Type", "application/x-www-form-urlencoded")], b"cmd=update&w=cluster&sw=a1&vwa=D&nonce=forged").unwrap();
+    let r = http::request(
+        httpd.addr(),
+        "POST",
+        "/jk-manager",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"cmd=update&w=cluster&sw=a1&vwa=D&nonce=forged",
+    )
+    .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
     httpd.stop();
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,7 +160,9 @@ fn every_format_and_the_normalised_path_reach_the_status_worker() {
 fn prometheus_output_parses_with_the_reference_parser() {
     let dir = tmp("prometheus");
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers(), JK).unwrap();
-    let text = http::get(httpd.addr(), "/jk-status?mime=prometheus", &[]).unwrap().text();
+    let text = http::get(httpd.addr(), "/jk-status?mime=prometheus", &[])
+        .unwrap()
+        .text();
     httpd.stop();
     let _ = std::fs::remove_dir_all(&dir);
     let script = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n\
@@ -125,7 +178,11 @@ fn prometheus_output_parses_with_the_reference_parser() {
     c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = c.wait_with_output().unwrap();
     let parsed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "the parser refused it: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the parser refused it: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(parsed.contains("rjk_member_requests counter rjk_member_requests_total [('balancer', 'cluster'), ('member', 'a1')] 0"), "{parsed}");
     assert!(parsed.contains("rjk_member_activation gauge rjk_member_activation [('activation', 'DIS'), ('balancer', 'cluster'), ('member', 'b2')] 1"), "{parsed}");
     assert!(parsed.contains("rjk_balancer_members gauge rjk_balancer_members [('balancer', 'cluster'), ('rating', 'good')] 3"), "{parsed}");

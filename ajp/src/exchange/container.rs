@@ -157,7 +157,10 @@ impl ContainerExchange {
         }
     }
 
-    fn receive_one<'a>(&mut self, buf: &'a [u8]) -> Result<Option<(ContainerEvent<'a>, usize)>, Error> {
+    fn receive_one<'a>(
+        &mut self,
+        buf: &'a [u8],
+    ) -> Result<Option<(ContainerEvent<'a>, usize)>, Error> {
         if self.phase == Phase::Closed {
             return Err(Error::Unexpected {
                 what: "data",

@@ -59,7 +59,10 @@ impl AjpWorker {
         let mut port = p.int("port", 8009);
         if !(0..=65535).contains(&port.value) {
             let at = port.origin.location().cloned();
-            p.error(at.as_ref(), format!("port {} is not a TCP port (0..65535)", port.value));
+            p.error(
+                at.as_ref(),
+                format!("port {} is not a TCP port (0..65535)", port.value),
+            );
             port = Setting::default(8009);
         }
         let socket_timeout = p.int("socket_timeout", 0);
@@ -67,39 +70,70 @@ impl AjpWorker {
             "socket_connect_timeout",
             Setting::derived(socket_timeout.value * 1000, "socket_timeout × 1000"),
         );
-        let ping_mode = p.parsed("ping_mode", Setting::default(PingMode::default()), PingMode::parse);
+        let ping_mode = p.parsed(
+            "ping_mode",
+            Setting::default(PingMode::default()),
+            PingMode::parse,
+        );
         let ping_timeout = p.int("ping_timeout", 10000);
         let pm = ping_mode.value;
         let by_mode = |on: bool, v: i64, why: &str| {
-            if on { Setting::derived(v, why.to_owned()) } else { Setting::default(0) }
+            if on {
+                Setting::derived(v, why.to_owned())
+            } else {
+                Setting::default(0)
+            }
         };
-        let connect_timeout = p.int_or("connect_timeout", by_mode(pm.connect, ping_timeout.value, "ping_mode C: ping_timeout"));
-        let prepost_timeout = p.int_or("prepost_timeout", by_mode(pm.prepost, ping_timeout.value, "ping_mode P: ping_timeout"));
+        let connect_timeout = p.int_or(
+            "connect_timeout",
+            by_mode(pm.connect, ping_timeout.value, "ping_mode C: ping_timeout"),
+        );
+        let prepost_timeout = p.int_or(
+            "prepost_timeout",
+            by_mode(pm.prepost, ping_timeout.value, "ping_mode P: ping_timeout"),
+        );
         let connection_ping_interval = p.int_or(
             "connection_ping_interval",
-            by_mode(pm.interval, ping_timeout.value / 100, "ping_mode I: ping_timeout / 100"),
+            by_mode(
+                pm.interval,
+                ping_timeout.value / 100,
+                "ping_mode I: ping_timeout / 100",
+            ),
         );
 
-        let size = p.parsed("connection_pool_size", Setting::derived(None, "threads per web server process"), |s| value::int(s).map(Some));
+        let size = p.parsed(
+            "connection_pool_size",
+            Setting::derived(None, "threads per web server process"),
+            |s| value::int(s).map(Some),
+        );
         let min_default = match size.value {
             Some(n) => Setting::derived(Some((n + 1) / 2), "(connection_pool_size + 1) / 2"),
             None => Setting::derived(None, "(connection_pool_size + 1) / 2"),
         };
-        let connection_pool_minsize = p.parsed("connection_pool_minsize", min_default, |s| value::int(s).map(Some));
+        let connection_pool_minsize = p.parsed("connection_pool_minsize", min_default, |s| {
+            value::int(s).map(Some)
+        });
 
         let mut retries = p.int("retries", 2);
         p.at_least("retries", &mut retries, 1);
         let retry_interval = p.int("retry_interval", 100);
         let connection_acquire_timeout = p.int_or(
             "connection_acquire_timeout",
-            Setting::derived(retries.value * retry_interval.value, "retries × retry_interval"),
+            Setting::derived(
+                retries.value * retry_interval.value,
+                "retries × retry_interval",
+            ),
         );
         if connection_acquire_timeout.value <= 0 {
             let at = connection_acquire_timeout.origin.location().cloned();
             p.error(at.as_ref(), "connection_acquire_timeout is 0: no request could ever get a connection (set retry_interval > 0)".into());
         }
 
-        let fail_on_status = p.parsed("fail_on_status", Setting::default(Vec::new()), parse_statuses);
+        let fail_on_status = p.parsed(
+            "fail_on_status",
+            Setting::default(Vec::new()),
+            parse_statuses,
+        );
         let mut max_packet_size = p.int("max_packet_size", 8192);
         clamp_packet_size(p, &mut max_packet_size);
         let mut socket_buffer = p.int("socket_buffer", 0);
@@ -113,7 +147,9 @@ impl AjpWorker {
         let route = p.string("route", name);
         p.short_string("route", &route);
         let domain = match (p.is_set("domain"), route.value.split_once('.')) {
-            (false, Some((d, _))) => Setting::derived(d.to_owned(), format!("from route `{}`", route.value)),
+            (false, Some((d, _))) => {
+                Setting::derived(d.to_owned(), format!("from route `{}`", route.value))
+            }
             _ => p.string("domain", ""),
         };
         p.short_string("domain", &domain);
@@ -168,29 +204,54 @@ impl AjpWorker {
             row("socket_connect_timeout", &self.socket_connect_timeout),
             row("socket_keepalive", &self.socket_keepalive),
             row("socket_buffer", &self.socket_buffer),
-            Row { name: "ping_mode", value: self.ping_mode.value.letters(), origin: &self.ping_mode.origin },
+            Row {
+                name: "ping_mode",
+                value: self.ping_mode.value.letters(),
+                origin: &self.ping_mode.origin,
+            },
             row("ping_timeout", &self.ping_timeout),
             row("connect_timeout", &self.connect_timeout),
             row("prepost_timeout", &self.prepost_timeout),
             row("connection_ping_interval", &self.connection_ping_interval),
-            Row { name: "connection_pool_size", value: opt(&self.connection_pool_size.value), origin: &self.connection_pool_size.origin },
-            Row { name: "connection_pool_minsize", value: opt(&self.connection_pool_minsize.value), origin: &self.connection_pool_minsize.origin },
+            Row {
+                name: "connection_pool_size",
+                value: opt(&self.connection_pool_size.value),
+                origin: &self.connection_pool_size.origin,
+            },
+            Row {
+                name: "connection_pool_minsize",
+                value: opt(&self.connection_pool_minsize.value),
+                origin: &self.connection_pool_minsize.origin,
+            },
             row("connection_pool_timeout", &self.connection_pool_timeout),
-            row("connection_acquire_timeout", &self.connection_acquire_timeout),
+            row(
+                "connection_acquire_timeout",
+                &self.connection_acquire_timeout,
+            ),
             row("reply_timeout", &self.reply_timeout),
             row("retries", &self.retries),
             row("retry_interval", &self.retry_interval),
             row("recovery_options", &self.recovery_options),
             Row {
                 name: "fail_on_status",
-                value: self.fail_on_status.value.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+                value: self
+                    .fail_on_status
+                    .value
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 origin: &self.fail_on_status.origin,
             },
             row("busy_limit", &self.busy_limit),
             row("max_packet_size", &self.max_packet_size),
             Row {
                 name: "secret",
-                value: if self.secret.value.is_some() { "(set)".into() } else { String::new() },
+                value: if self.secret.value.is_some() {
+                    "(set)".into()
+                } else {
+                    String::new()
+                },
                 origin: &self.secret.origin,
             },
             row("lbfactor", &self.lbfactor),
@@ -198,7 +259,11 @@ impl AjpWorker {
             row("domain", &self.domain),
             row("redirect", &self.redirect),
             row("distance", &self.distance),
-            Row { name: "activation", value: self.activation.value.name().into(), origin: &self.activation.origin },
+            Row {
+                name: "activation",
+                value: self.activation.value.name().into(),
+                origin: &self.activation.origin,
+            },
         ]
     }
 }
@@ -206,14 +271,34 @@ impl AjpWorker {
 /// `activation`, else the deprecated `stopped=true` / `disabled=true` booleans.
 fn read_activation(p: &mut Props<'_>) -> Setting<Activation> {
     if p.is_set("activation") {
-        return p.parsed("activation", Setting::default(Activation::Active), Activation::parse);
+        return p.parsed(
+            "activation",
+            Setting::default(Activation::Active),
+            Activation::parse,
+        );
     }
-    for (attr, act) in [("stopped", Activation::Stopped), ("disabled", Activation::Disabled)] {
+    for (attr, act) in [
+        ("stopped", Activation::Stopped),
+        ("disabled", Activation::Disabled),
+    ] {
         if let Some(prop) = p.raw(attr).cloned() {
             match value::boolean(&prop.value) {
                 Ok(true) => {
-                    p.warn(Some(&prop.at), format!("`{attr}` is deprecated: write `activation={}`", act.name()));
-                    return Setting { value: act, origin: Origin::Deprecated { name: if attr == "stopped" { "stopped" } else { "disabled" }, at: prop.at } };
+                    p.warn(
+                        Some(&prop.at),
+                        format!("`{attr}` is deprecated: write `activation={}`", act.name()),
+                    );
+                    return Setting {
+                        value: act,
+                        origin: Origin::Deprecated {
+                            name: if attr == "stopped" {
+                                "stopped"
+                            } else {
+                                "disabled"
+                            },
+                            at: prop.at,
+                        },
+                    };
                 }
                 Ok(false) => {}
                 Err(e) => p.error(Some(&prop.at), format!("{attr}: {e}")),
@@ -242,7 +327,9 @@ fn parse_statuses(s: &str) -> Result<Vec<i64>, String> {
         .into_iter()
         .map(|item| match value::int(item) {
             Ok(n) if (100..=599).contains(&n.abs()) => Ok(n),
-            _ => Err(format!("`{item}` is not an HTTP status (100..599, negative to keep the member usable)")),
+            _ => Err(format!(
+                "`{item}` is not an HTTP status (100..599, negative to keep the member usable)"
+            )),
         })
         .collect()
 }

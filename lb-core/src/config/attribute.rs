@@ -21,12 +21,36 @@ pub struct Applies {
     pub status: bool,
 }
 
-const AJP: Applies = Applies { ajp: true, lb: false, status: false };
-const LB: Applies = Applies { ajp: false, lb: true, status: false };
-const STATUS: Applies = Applies { ajp: false, lb: false, status: true };
-const AJP_LB: Applies = Applies { ajp: true, lb: true, status: false };
-const ALL: Applies = Applies { ajp: true, lb: true, status: true };
-const NONE: Applies = Applies { ajp: false, lb: false, status: false };
+const AJP: Applies = Applies {
+    ajp: true,
+    lb: false,
+    status: false,
+};
+const LB: Applies = Applies {
+    ajp: false,
+    lb: true,
+    status: false,
+};
+const STATUS: Applies = Applies {
+    ajp: false,
+    lb: false,
+    status: true,
+};
+const AJP_LB: Applies = Applies {
+    ajp: true,
+    lb: true,
+    status: false,
+};
+const ALL: Applies = Applies {
+    ajp: true,
+    lb: true,
+    status: true,
+};
+const NONE: Applies = Applies {
+    ajp: false,
+    lb: false,
+    status: false,
+};
 
 /// What an old name means today.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,11 +74,21 @@ pub struct Attribute {
 }
 
 const fn a(name: &'static str, repeat: Repeat, applies: Applies) -> Attribute {
-    Attribute { name, repeat, applies, deprecated: None }
+    Attribute {
+        name,
+        repeat,
+        applies,
+        deprecated: None,
+    }
 }
 
 const fn old(name: &'static str, repeat: Repeat, applies: Applies, d: Deprecated) -> Attribute {
-    Attribute { name, repeat, applies, deprecated: Some(d) }
+    Attribute {
+        name,
+        repeat,
+        applies,
+        deprecated: Some(d),
+    }
 }
 
 use Deprecated::*;
@@ -124,8 +158,18 @@ pub const ATTRIBUTES: &[Attribute] = &[
     // rjk's own: keep runtime changes (activation, factor, ...) across restarts in this file.
     a("persist_file", Unique, STATUS),
     old("cachesize", Unique, AJP, RenamedTo("connection_pool_size")),
-    old("cache_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),
-    old("recycle_timeout", Unique, AJP, RenamedTo("connection_pool_timeout")),
+    old(
+        "cache_timeout",
+        Unique,
+        AJP,
+        RenamedTo("connection_pool_timeout"),
+    ),
+    old(
+        "recycle_timeout",
+        Unique,
+        AJP,
+        RenamedTo("connection_pool_timeout"),
+    ),
     old("balanced_workers", List, LB, RenamedTo("balance_workers")),
     old("jvm_route", Unique, AJP, RenamedTo("route")),
     old("lb_factor", Unique, AJP, RenamedTo("lbfactor")),
@@ -152,5 +196,8 @@ pub fn find(name: &str) -> Option<&'static Attribute> {
 
 /// Names an operator should be pointed to in "did you mean" hints (current names only).
 pub fn current_names() -> impl Iterator<Item = &'static str> {
-    ATTRIBUTES.iter().filter(|a| a.deprecated.is_none()).map(|a| a.name)
+    ATTRIBUTES
+        .iter()
+        .filter(|a| a.deprecated.is_none())
+        .map(|a| a.name)
 }

@@ -73,7 +73,13 @@ impl Diagnostics {
         self.push(Severity::Warning, at, worker, message);
     }
 
-    fn push(&mut self, severity: Severity, at: Option<&Location>, worker: Option<&str>, message: String) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        at: Option<&Location>,
+        worker: Option<&str>,
+        message: String,
+    ) {
         self.list.push(Diagnostic {
             severity,
             at: at.cloned(),

@@ -46,7 +46,10 @@ impl LbWorker {
         }
         let balance_workers = p.list("balance_workers", &[]);
         if balance_workers.value.is_empty() {
-            p.error(None, "an lb worker needs members: set `balance_workers`".into());
+            p.error(
+                None,
+                "an lb worker needs members: set `balance_workers`".into(),
+            );
         }
         let session_cookie_path = p.string("session_cookie_path", "/");
         LbWorker {
@@ -72,11 +75,23 @@ impl LbWorker {
 
     pub fn rows(&self) -> Vec<Row<'_>> {
         vec![
-            Row { name: "balance_workers", value: self.balance_workers.value.join(","), origin: &self.balance_workers.origin },
+            Row {
+                name: "balance_workers",
+                value: self.balance_workers.value.join(","),
+                origin: &self.balance_workers.origin,
+            },
             row("sticky_session", &self.sticky_session),
             row("sticky_session_force", &self.sticky_session_force),
-            Row { name: "method", value: self.method.value.name().into(), origin: &self.method.origin },
-            Row { name: "lock", value: self.lock.value.name().into(), origin: &self.lock.origin },
+            Row {
+                name: "method",
+                value: self.method.value.name().into(),
+                origin: &self.method.origin,
+            },
+            Row {
+                name: "lock",
+                value: self.lock.value.name().into(),
+                origin: &self.lock.origin,
+            },
             row("retries", &self.retries),
             row("lb_retries", &self.lb_retries),
             row("retry_interval", &self.retry_interval),
@@ -89,7 +104,11 @@ impl LbWorker {
             row("session_cookie_path", &self.session_cookie_path),
             Row {
                 name: "secret",
-                value: if self.secret.value.is_some() { "(set)".into() } else { String::new() },
+                value: if self.secret.value.is_some() {
+                    "(set)".into()
+                } else {
+                    String::new()
+                },
                 origin: &self.secret.origin,
             },
         ]

@@ -20,22 +20,37 @@ pub fn apply(map: &PropertyMap, workers: &mut BTreeMap<String, Worker>, diags: &
     let lbs: Vec<(String, Vec<String>, bool)> = workers
         .values()
         .filter_map(|w| match &w.kind {
-            Kind::Lb(lb) => Some((w.name.clone(), lb.balance_workers.value.clone(), lb.local_worker_only.value)),
+            Kind::Lb(lb) => Some((
+                w.name.clone(),
+                lb.balance_workers.value.clone(),
+                lb.local_worker_only.value,
+            )),
             _ => None,
         })
         .collect();
     for (lb, members, only) in lbs {
         let local = |m: &str| {
-            map.get(&format!("worker.{m}.local_worker")).map(|p| (value::boolean(&p.value).unwrap_or(false), p.at.clone()))
+            map.get(&format!("worker.{m}.local_worker"))
+                .map(|p| (value::boolean(&p.value).unwrap_or(false), p.at.clone()))
         };
-        let marked: Vec<(String, bool)> = members.iter().filter_map(|m| local(m).map(|(on, _)| (m.clone(), on))).collect();
+        let marked: Vec<(String, bool)> = members
+            .iter()
+            .filter_map(|m| local(m).map(|(on, _)| (m.clone(), on)))
+            .collect();
         if let Some(p) = map.get(&format!("worker.{lb}.local_worker_only")) {
             if value::boolean(&p.value).is_err() {
-                diags.error(Some(&p.at), Some(&lb), format!("local_worker_only: `{}` is not a boolean", p.value));
+                diags.error(
+                    Some(&p.at),
+                    Some(&lb),
+                    format!("local_worker_only: `{}` is not a boolean", p.value),
+                );
             }
         }
         if !marked.iter().any(|(_, on)| *on) {
-            for m in members.iter().filter_map(|m| local(m).map(|(_, at)| (m, at))) {
+            for m in members
+                .iter()
+                .filter_map(|m| local(m).map(|(_, at)| (m, at)))
+            {
                 diags.warn(Some(&m.1), Some(m.0), "`local_worker` is deprecated and no member of this lb is local: it has no effect".into());
             }
             continue;
@@ -45,22 +60,41 @@ pub fn apply(map: &PropertyMap, workers: &mut BTreeMap<String, Worker>, diags: &
             if local(m).is_some_and(|(on, _)| on) {
                 continue;
             }
-            let Some(Worker { kind: Kind::Ajp(a), .. }) = workers.get_mut(m) else { continue };
+            let Some(Worker {
+                kind: Kind::Ajp(a), ..
+            }) = workers.get_mut(m)
+            else {
+                continue;
+            };
             let why = format!("1.2.7 local_worker mapping in lb `{lb}`");
             if !a.distance.is_explicit() {
-                a.distance = Setting { value: 1, origin: Origin::Derived(why.clone()) };
+                a.distance = Setting {
+                    value: 1,
+                    origin: Origin::Derived(why.clone()),
+                };
                 mapped.push(format!("{m}: distance=1"));
             }
             if only && !a.activation.is_explicit() {
-                a.activation = Setting { value: Activation::Disabled, origin: Origin::Derived(why) };
+                a.activation = Setting {
+                    value: Activation::Disabled,
+                    origin: Origin::Derived(why),
+                };
                 mapped.push(format!("{m}: activation=Disabled"));
             }
         }
         let at = members.iter().find_map(|m| local(m).map(|(_, at)| at));
-        diags.warn(at.as_ref(), Some(&lb), format!(
-            "deprecated local_worker{} honoured as: {}",
-            if only { "/local_worker_only" } else { "" },
-            if mapped.is_empty() { "nothing to change".to_owned() } else { mapped.join(", ") }
-        ));
+        diags.warn(
+            at.as_ref(),
+            Some(&lb),
+            format!(
+                "deprecated local_worker{} honoured as: {}",
+                if only { "/local_worker_only" } else { "" },
+                if mapped.is_empty() {
+                    "nothing to change".to_owned()
+                } else {
+                    mapped.join(", ")
+                }
+            ),
+        );
     }
 }

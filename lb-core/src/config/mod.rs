@@ -29,8 +29,8 @@ pub use ajp::AjpWorker;
 pub use attribute::{Attribute, ATTRIBUTES};
 pub use diag::{Diagnostic, Diagnostics, Location, Severity};
 pub use lb::LbWorker;
-pub use properties::{Property, PropertyMap};
 pub(crate) use properties::substitute;
+pub use properties::{Property, PropertyMap};
 pub use setting::{Origin, Row, Setting};
 pub use status::StatusWorker;
 pub use suggest::closest;
@@ -65,7 +65,9 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 }
 
@@ -103,7 +105,11 @@ impl Loader {
                 self.map.read_file_text(&text, path, &mut self.diags);
                 self.files.push(path.to_owned());
             }
-            Err(e) => self.diags.error(None, None, format!("cannot read workers file {}: {e}", path.display())),
+            Err(e) => self.diags.error(
+                None,
+                None,
+                format!("cannot read workers file {}: {e}", path.display()),
+            ),
         }
     }
 

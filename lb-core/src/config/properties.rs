@@ -77,7 +77,11 @@ impl PropertyMap {
     /// One `key=value` line (a file line without its comment, or a `JkWorkerProperty` argument).
     pub fn read_line(&mut self, line: &str, at: &Location, diags: &mut Diagnostics) {
         if line.len() > MAX_LINE {
-            diags.error(Some(at), None, format!("line is {} bytes long; the limit is {MAX_LINE}", line.len()));
+            diags.error(
+                Some(at),
+                None,
+                format!("line is {} bytes long; the limit is {MAX_LINE}", line.len()),
+            );
             return;
         }
         let line = line.trim();
@@ -85,17 +89,31 @@ impl PropertyMap {
             return;
         }
         let Some((key, value)) = line.split_once('=') else {
-            diags.warn(Some(at), None, format!("ignored: `{line}` has no `=` (expected key=value)"));
+            diags.warn(
+                Some(at),
+                None,
+                format!("ignored: `{line}` has no `=` (expected key=value)"),
+            );
             return;
         };
         let (key, value) = (key.trim(), value.trim());
         if key.is_empty() {
-            diags.warn(Some(at), None, "ignored: the line has no key before `=`".into());
+            diags.warn(
+                Some(at),
+                None,
+                "ignored: the line has no key before `=`".into(),
+            );
             return;
         }
         if value.is_empty() {
             // mod_jk drops these silently; say so, since the operator probably meant something.
-            diags.warn(Some(at), None, format!("ignored: `{key}` has an empty value (a property cannot be set to nothing)"));
+            diags.warn(
+                Some(at),
+                None,
+                format!(
+                    "ignored: `{key}` has an empty value (a property cannot be set to nothing)"
+                ),
+            );
             return;
         }
         let Some((key, via)) = self.check_key(key, at, diags) else {
@@ -106,7 +124,12 @@ impl PropertyMap {
     }
 
     /// Validate a key; returns the name to store it under (successor of a renamed attribute).
-    fn check_key(&self, key: &str, at: &Location, diags: &mut Diagnostics) -> Option<(String, Option<&'static str>)> {
+    fn check_key(
+        &self,
+        key: &str,
+        at: &Location,
+        diags: &mut Diagnostics,
+    ) -> Option<(String, Option<&'static str>)> {
         if !key.starts_with("worker.") {
             return Some((key.to_owned(), None)); // a free variable for $(...)
         }
@@ -123,25 +146,39 @@ impl PropertyMap {
             return None;
         }
         if attr == "list" || attr == "maintain" {
-            diags.error(Some(at), Some(worker), format!("`{attr}` is a global property: write `worker.{attr}`, not `{key}`"));
+            diags.error(
+                Some(at),
+                Some(worker),
+                format!("`{attr}` is a global property: write `worker.{attr}`, not `{key}`"),
+            );
             return None;
         }
         match attribute::find(attr) {
-            Some(a) => match a.deprecated {
-                Some(Deprecated::RenamedTo(new)) => {
-                    let note = match a.name {
+            Some(a) => {
+                match a.deprecated {
+                    Some(Deprecated::RenamedTo(new)) => {
+                        let note = match a.name {
                         "lb_factor" => " (mod_jk refuses this name; the mod_jk 1.2.7 sample config used it)",
                         "recycle_timeout" => " (mod_jk ignores it; rjk honours it as the idle timeout it meant)",
                         _ => "",
                     };
-                    diags.warn(Some(at), Some(worker), format!("`{}` is deprecated: read as `{new}`{note}", a.name));
-                    Some((format!("worker.{worker}.{new}"), Some(a.name)))
+                        diags.warn(
+                            Some(at),
+                            Some(worker),
+                            format!("`{}` is deprecated: read as `{new}`{note}", a.name),
+                        );
+                        Some((format!("worker.{worker}.{new}"), Some(a.name)))
+                    }
+                    _ => Some((key.to_owned(), None)),
                 }
-                _ => Some((key.to_owned(), None)),
-            },
+            }
             None => {
                 let hint = suggest::hint(attr, attribute::current_names());
-                diags.error(Some(at), Some(worker), format!("unknown attribute `{attr}`{hint}"));
+                diags.error(
+                    Some(at),
+                    Some(worker),
+                    format!("unknown attribute `{attr}`{hint}"),
+                );
                 None
             }
         }
@@ -152,9 +189,22 @@ impl PropertyMap {
         substitute(value, |name| self.value(name).map(str::to_owned))
     }
 
-    fn store(&mut self, key: String, value: String, at: &Location, via: Option<&'static str>, diags: &mut Diagnostics) {
+    fn store(
+        &mut self,
+        key: String,
+        value: String,
+        at: &Location,
+        via: Option<&'static str>,
+        diags: &mut Diagnostics,
+    ) {
         let Some(&i) = self.index.get(&key) else {
-            self.insert(Property { key, value, at: at.clone(), via, template: None });
+            self.insert(Property {
+                key,
+                value,
+                at: at.clone(),
+                via,
+                template: None,
+            });
             return;
         };
         let attr = split_worker_key(&key).map(|(_, a)| a);
@@ -189,10 +239,21 @@ impl PropertyMap {
                 ));
             }
             _ => {
-                diags.warn(Some(at), None, format!(
-                    "`{key}` set again: `{value}` replaces `{}` from {}", old.value, old.at
-                ));
-                *old = Property { key, value, at: at.clone(), via, template: None };
+                diags.warn(
+                    Some(at),
+                    None,
+                    format!(
+                        "`{key}` set again: `{value}` replaces `{}` from {}",
+                        old.value, old.at
+                    ),
+                );
+                *old = Property {
+                    key,
+                    value,
+                    at: at.clone(),
+                    via,
+                    template: None,
+                };
             }
         }
     }
@@ -206,7 +267,9 @@ pub(crate) fn substitute(value: &str, known: impl Fn(&str) -> Option<String>) ->
     let mut rest = value;
     let mut count = 0;
     while let Some(start) = rest.find("$(") {
-        let Some(len) = rest[start + 2..].find(')') else { break };
+        let Some(len) = rest[start + 2..].find(')') else {
+            break;
+        };
         count += 1;
         if count > MAX_SUBSTITUTIONS {
             break;

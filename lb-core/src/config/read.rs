@@ -14,8 +14,14 @@ pub struct Props<'a> {
 
 fn origin_of(p: &Property) -> Origin {
     match (&p.template, p.via) {
-        (Some(from), _) => Origin::Template { from: from.clone(), at: p.at.clone() },
-        (None, Some(name)) => Origin::Deprecated { name, at: p.at.clone() },
+        (Some(from), _) => Origin::Template {
+            from: from.clone(),
+            at: p.at.clone(),
+        },
+        (None, Some(name)) => Origin::Deprecated {
+            name,
+            at: p.at.clone(),
+        },
         (None, None) => Origin::Line(p.at.clone()),
     }
 }
@@ -38,10 +44,20 @@ impl Props<'_> {
     }
 
     /// A value parsed by `parse`; on a parse error the error is reported and the default kept.
-    pub fn parsed<T>(&mut self, attr: &str, default: Setting<T>, parse: impl Fn(&str) -> Result<T, String>) -> Setting<T> {
-        let Some(p) = self.raw(attr).cloned() else { return default };
+    pub fn parsed<T>(
+        &mut self,
+        attr: &str,
+        default: Setting<T>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Setting<T> {
+        let Some(p) = self.raw(attr).cloned() else {
+            return default;
+        };
         match parse(&p.value) {
-            Ok(v) => Setting { value: v, origin: origin_of(&p) },
+            Ok(v) => Setting {
+                value: v,
+                origin: origin_of(&p),
+            },
             Err(e) => {
                 self.error(Some(&p.at), format!("{attr}: {e}"));
                 default
@@ -62,7 +78,9 @@ impl Props<'_> {
     }
 
     pub fn string(&mut self, attr: &str, default: &str) -> Setting<String> {
-        self.parsed(attr, Setting::default(default.to_owned()), |s| Ok(s.to_owned()))
+        self.parsed(attr, Setting::default(default.to_owned()), |s| {
+            Ok(s.to_owned())
+        })
     }
 
     pub fn opt_string(&mut self, attr: &str) -> Setting<Option<String>> {
@@ -71,14 +89,19 @@ impl Props<'_> {
 
     pub fn list(&mut self, attr: &str, default: &[&str]) -> Setting<Vec<String>> {
         let d = Setting::default(default.iter().map(|s| s.to_string()).collect());
-        self.parsed(attr, d, |s| Ok(value::list(s).into_iter().map(str::to_owned).collect()))
+        self.parsed(attr, d, |s| {
+            Ok(value::list(s).into_iter().map(str::to_owned).collect())
+        })
     }
 
     /// Raise a number below `min` to it, with a warning naming the line.
     pub fn at_least(&mut self, attr: &str, s: &mut Setting<i64>, min: i64) {
         if s.value < min {
             let at = s.origin.location().cloned();
-            self.warn(at.as_ref(), format!("{attr}={} is below the minimum; using {min}", s.value));
+            self.warn(
+                at.as_ref(),
+                format!("{attr}={} is below the minimum; using {min}", s.value),
+            );
             s.value = min;
         }
     }
@@ -87,8 +110,15 @@ impl Props<'_> {
     pub fn short_string(&mut self, attr: &str, s: &Setting<String>) {
         if s.value.len() > super::MAX_SHM_STRING {
             let at = s.origin.location().cloned();
-            self.error(at.as_ref(), format!(
-                "{attr} `{}` is {} characters long; mod_jk's limit is {}", s.value, s.value.len(), super::MAX_SHM_STRING));
+            self.error(
+                at.as_ref(),
+                format!(
+                    "{attr} `{}` is {} characters long; mod_jk's limit is {}",
+                    s.value,
+                    s.value.len(),
+                    super::MAX_SHM_STRING
+                ),
+            );
         }
     }
 }

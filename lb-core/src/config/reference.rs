@@ -39,20 +39,38 @@ fn resolve_one(
         return true;
     };
     let ok = (|| {
-        let Some(target) = r.value.strip_prefix("worker.").map(|t| t.trim_end_matches('.')) else {
-            diags.error(Some(&r.at), Some(worker), format!(
-                "reference `{}` must name a worker as `worker.<name>`", r.value));
+        let Some(target) = r
+            .value
+            .strip_prefix("worker.")
+            .map(|t| t.trim_end_matches('.'))
+        else {
+            diags.error(
+                Some(&r.at),
+                Some(worker),
+                format!(
+                    "reference `{}` must name a worker as `worker.<name>`",
+                    r.value
+                ),
+            );
             return false;
         };
         if chain.iter().any(|c| c == target) || target == worker {
             let mut path = chain.clone();
             path.push(worker.to_owned());
             path.push(target.to_owned());
-            diags.error(Some(&r.at), Some(worker), format!("references form a loop: {}", path.join(" → ")));
+            diags.error(
+                Some(&r.at),
+                Some(worker),
+                format!("references form a loop: {}", path.join(" → ")),
+            );
             return false;
         }
         if chain.len() >= MAX_DEPTH {
-            diags.error(Some(&r.at), Some(worker), format!("reference chain deeper than {MAX_DEPTH} workers"));
+            diags.error(
+                Some(&r.at),
+                Some(worker),
+                format!("reference chain deeper than {MAX_DEPTH} workers"),
+            );
             return false;
         }
         chain.push(worker.to_owned());
@@ -68,17 +86,27 @@ fn resolve_one(
             .cloned()
             .collect();
         if copies.is_empty() {
-            let names: Vec<String> = map.iter().filter_map(|p| split_worker_key(&p.key).map(|(w, _)| w.to_owned())).collect();
+            let names: Vec<String> = map
+                .iter()
+                .filter_map(|p| split_worker_key(&p.key).map(|(w, _)| w.to_owned()))
+                .collect();
             let hint = suggest::hint(target, names.iter().map(String::as_str));
-            diags.error(Some(&r.at), Some(worker), format!(
-                "reference target `worker.{target}` has no properties{hint}"));
+            diags.error(
+                Some(&r.at),
+                Some(worker),
+                format!("reference target `worker.{target}` has no properties{hint}"),
+            );
             return false;
         }
         for p in copies {
             let key = format!("worker.{worker}.{}", &p.key[prefix.len()..]);
             if map.get(&key).is_none() {
                 let from = p.template.clone().unwrap_or_else(|| target.to_owned());
-                map.insert(Property { key, template: Some(from), ..p });
+                map.insert(Property {
+                    key,
+                    template: Some(from),
+                    ..p
+                });
             }
         }
         true

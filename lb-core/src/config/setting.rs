@@ -24,7 +24,9 @@ pub enum Origin {
 impl Origin {
     pub fn location(&self) -> Option<&Location> {
         match self {
-            Origin::Line(at) | Origin::Deprecated { at, .. } | Origin::Template { at, .. } => Some(at),
+            Origin::Line(at) | Origin::Deprecated { at, .. } | Origin::Template { at, .. } => {
+                Some(at)
+            }
             _ => None,
         }
     }
@@ -64,11 +66,17 @@ pub struct Setting<T> {
 
 impl<T> Setting<T> {
     pub fn default(value: T) -> Self {
-        Setting { value, origin: Origin::Default }
+        Setting {
+            value,
+            origin: Origin::Default,
+        }
     }
 
     pub fn derived(value: T, why: impl Into<String>) -> Self {
-        Setting { value, origin: Origin::Derived(why.into()) }
+        Setting {
+            value,
+            origin: Origin::Derived(why.into()),
+        }
     }
 
     pub fn is_default(&self) -> bool {
@@ -90,5 +98,9 @@ pub struct Row<'a> {
 }
 
 pub fn row<'a, T: fmt::Display>(name: &'static str, s: &'a Setting<T>) -> Row<'a> {
-    Row { name, value: s.value.to_string(), origin: &s.origin }
+    Row {
+        name,
+        value: s.value.to_string(),
+        origin: &s.origin,
+    }
 }

@@ -43,18 +43,42 @@ impl StatusWorker {
         let opt = |s: &Setting<Option<String>>| s.value.clone().unwrap_or_default();
         let list = |s: &Setting<Vec<String>>| s.value.join(",");
         vec![
-            Row { name: "css", value: opt(&self.css), origin: &self.css.origin },
+            Row {
+                name: "css",
+                value: opt(&self.css),
+                origin: &self.css.origin,
+            },
             row("read_only", &self.read_only),
-            Row { name: "user", value: list(&self.user), origin: &self.user.origin },
+            Row {
+                name: "user",
+                value: list(&self.user),
+                origin: &self.user.origin,
+            },
             row("user_case_insensitive", &self.user_case_insensitive),
-            Row { name: "good", value: list(&self.good), origin: &self.good.origin },
-            Row { name: "bad", value: list(&self.bad), origin: &self.bad.origin },
+            Row {
+                name: "good",
+                value: list(&self.good),
+                origin: &self.good.origin,
+            },
+            Row {
+                name: "bad",
+                value: list(&self.bad),
+                origin: &self.bad.origin,
+            },
             row("prefix", &self.prefix),
             row("ns", &self.ns),
             row("xmlns", &self.xmlns),
-            Row { name: "doctype", value: opt(&self.doctype), origin: &self.doctype.origin },
+            Row {
+                name: "doctype",
+                value: opt(&self.doctype),
+                origin: &self.doctype.origin,
+            },
             row("allow_get_updates", &self.allow_get_updates),
-            Row { name: "persist_file", value: opt(&self.persist_file), origin: &self.persist_file.origin },
+            Row {
+                name: "persist_file",
+                value: opt(&self.persist_file),
+                origin: &self.persist_file.origin,
+            },
         ]
     }
 }

@@ -26,7 +26,8 @@ fn errors(text: &str) -> Vec<String> {
 }
 
 fn ajp<'a>(w: &'a Workers, name: &str) -> &'a AjpWorker {
-    w.ajp(name).unwrap_or_else(|| panic!("no ajp worker {name}"))
+    w.ajp(name)
+        .unwrap_or_else(|| panic!("no ajp worker {name}"))
 }
 
 fn lb<'a>(w: &'a Workers, name: &str) -> &'a LbWorker {
@@ -54,15 +55,26 @@ fn comments_trimming_and_first_equals() {
     let a = ajp(&w, "a");
     assert_eq!(a.host.value, "h=1");
     assert_eq!(a.port.value, 8010);
-    assert_eq!(a.port.origin, Origin::Line(Location::new("w.properties", 4)));
+    assert_eq!(
+        a.port.origin,
+        Origin::Line(Location::new("w.properties", 4))
+    );
 }
 
 #[test]
 fn empty_values_and_lines_without_equals_are_reported_and_ignored() {
     let (w, msgs) = load_ok("worker.list=a\nworker.a.host=\nnonsense line\n");
     assert_eq!(ajp(&w, "a").host.value, "localhost");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:2: warning:") && m.contains("empty value")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:3: warning:") && m.contains("no `=`")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:2: warning:") && m.contains("empty value")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:3: warning:") && m.contains("no `=`")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
@@ -85,7 +97,11 @@ fn duplicates_lists_concatenate_unique_overwrite_with_warning() {
     assert_eq!(w.list.value, vec!["lb", "n2"]);
     assert_eq!(lb(&w, "lb").balance_workers.value, vec!["n1", "n2"]);
     assert_eq!(ajp(&w, "n2").port.value, 3);
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:8: warning:") && m.contains("replaces `2`")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:8: warning:") && m.contains("replaces `2`")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
@@ -114,12 +130,30 @@ fn ajp_defaults_match_mod_jk() {
     let rows: Vec<(&str, String)> = a.rows().into_iter().map(|r| (r.name, r.value)).collect();
     let get = |n: &str| rows.iter().find(|r| r.0 == n).map(|r| r.1.clone()).unwrap();
     for (name, want) in [
-        ("port", "8009"), ("socket_timeout", "0"), ("socket_connect_timeout", "0"), ("socket_keepalive", "false"),
-        ("socket_buffer", "0"), ("ping_mode", ""), ("ping_timeout", "10000"), ("connect_timeout", "0"),
-        ("prepost_timeout", "0"), ("connection_ping_interval", "0"), ("connection_pool_timeout", "0"),
-        ("connection_acquire_timeout", "200"), ("reply_timeout", "0"), ("retries", "2"), ("retry_interval", "100"),
-        ("recovery_options", "0"), ("busy_limit", "0"), ("max_packet_size", "8192"), ("lbfactor", "1"),
-        ("route", "a"), ("domain", ""), ("redirect", ""), ("distance", "0"), ("activation", "ACT"),
+        ("port", "8009"),
+        ("socket_timeout", "0"),
+        ("socket_connect_timeout", "0"),
+        ("socket_keepalive", "false"),
+        ("socket_buffer", "0"),
+        ("ping_mode", ""),
+        ("ping_timeout", "10000"),
+        ("connect_timeout", "0"),
+        ("prepost_timeout", "0"),
+        ("connection_ping_interval", "0"),
+        ("connection_pool_timeout", "0"),
+        ("connection_acquire_timeout", "200"),
+        ("reply_timeout", "0"),
+        ("retries", "2"),
+        ("retry_interval", "100"),
+        ("recovery_options", "0"),
+        ("busy_limit", "0"),
+        ("max_packet_size", "8192"),
+        ("lbfactor", "1"),
+        ("route", "a"),
+        ("domain", ""),
+        ("redirect", ""),
+        ("distance", "0"),
+        ("activation", "ACT"),
         ("connection_pool_size", "threads per process"),
     ] {
         assert_eq!(get(name), want, "{name}");
@@ -143,7 +177,14 @@ fn derived_defaults() {
     assert_eq!(a.domain.value, "dom1");
     assert!(matches!(a.domain.origin, Origin::Derived(_)));
     let b = ajp(&w, "b");
-    assert_eq!((b.connect_timeout.value, b.prepost_timeout.value, b.connection_ping_interval.value), (0, 10000, 0));
+    assert_eq!(
+        (
+            b.connect_timeout.value,
+            b.prepost_timeout.value,
+            b.connection_ping_interval.value
+        ),
+        (0, 10000, 0)
+    );
 }
 
 #[test]
@@ -158,20 +199,45 @@ fn clamping_is_reported() {
     assert_eq!(ajp(&w, "a").retries.value, 1);
     assert_eq!(ajp(&w, "a").lbfactor.value, 1);
     assert_eq!(lb(&w, "l").recover_time.value, 1);
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:2: warning:") && m.contains("adjusted to 10240")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:4: warning:") && m.contains("retries=0")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:2: warning:") && m.contains("adjusted to 10240")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:4: warning:") && m.contains("retries=0")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
 fn lb_defaults_match_mod_jk() {
-    let (w, _) = load_ok("worker.list=l\nworker.l.type=lb\nworker.l.balance_workers=a\nworker.a.port=1\n");
+    let (w, _) =
+        load_ok("worker.list=l\nworker.l.type=lb\nworker.l.balance_workers=a\nworker.a.port=1\n");
     let l = lb(&w, "l");
     assert!(l.sticky_session.value && !l.sticky_session_force.value);
     assert_eq!(l.method.value, Method::Request);
     assert_eq!(l.lock.value, Lock::Optimistic);
-    assert_eq!((l.retries.value, l.lb_retries.value, l.retry_interval.value), (2, 2, 100));
-    assert_eq!((l.recover_time.value, l.error_escalation_time.value, l.max_reply_timeouts.value), (60, 30, 0));
-    assert_eq!((l.session_cookie.value.as_str(), l.session_path.value.as_str()), ("JSESSIONID", ";jsessionid"));
+    assert_eq!(
+        (l.retries.value, l.lb_retries.value, l.retry_interval.value),
+        (2, 2, 100)
+    );
+    assert_eq!(
+        (
+            l.recover_time.value,
+            l.error_escalation_time.value,
+            l.max_reply_timeouts.value
+        ),
+        (60, 30, 0)
+    );
+    assert_eq!(
+        (
+            l.session_cookie.value.as_str(),
+            l.session_path.value.as_str()
+        ),
+        ("JSESSIONID", ";jsessionid")
+    );
     assert_eq!(l.session_cookie_path.value, "/");
     assert!(!l.set_session_cookie.value);
     // members need not be listed
@@ -196,7 +262,9 @@ fn all_errors_are_reported_together() {
     assert_eq!(e.len(), 3, "{e:#?}");
     assert!(e[0].contains("`prot` (did you mean `port`?)"));
     assert!(e[1].contains("`hots` (did you mean `host`?)"));
-    assert!(e[2].starts_with("w.properties:4: error: worker `a`: port: `abc` is not a whole number"));
+    assert!(
+        e[2].starts_with("w.properties:4: error: worker `a`: port: `abc` is not a whole number")
+    );
 }
 
 #[test]
@@ -206,7 +274,14 @@ fn bad_values_name_what_is_expected() {
          worker.l.sticky_session=perhaps\nworker.a.activation=X\nworker.a.fail_on_status=500,abc\nworker.a.ping_mode=Z\nworker.a.port=70000\n",
     );
     let all = e.join("\n");
-    for want in ["method", "is not a boolean", "is not an activation", "`abc` is not an HTTP status", "`Z` in ping_mode", "port 70000 is not a TCP port"] {
+    for want in [
+        "method",
+        "is not a boolean",
+        "is not an activation",
+        "`abc` is not an HTTP status",
+        "`Z` in ping_mode",
+        "port 70000 is not a TCP port",
+    ] {
         assert!(all.contains(want), "missing {want}: {all}");
     }
 }
@@ -228,27 +303,51 @@ fn deprecated_names_map_with_warnings() {
     assert_eq!(n1.connection_pool_timeout.value, 30);
     assert_eq!(n1.route.value, "r1");
     assert_eq!(n1.lbfactor.value, 3);
-    assert!(matches!(n1.lbfactor.origin, Origin::Deprecated { name: "lb_factor", .. }));
+    assert!(matches!(
+        n1.lbfactor.origin,
+        Origin::Deprecated {
+            name: "lb_factor",
+            ..
+        }
+    ));
     let n2 = ajp(&w, "n2");
     assert_eq!(n2.activation.value, Activation::Disabled);
     assert_eq!(n2.connection_pool_timeout.value, 15);
     assert_eq!(lb(&w, "lb").balance_workers.value, vec!["n1", "n2"]);
-    for (line, word) in [(3, "balanced_workers"), (4, "cachesize"), (5, "cache_timeout"), (6, "jvm_route"), (7, "lb_factor"), (8, "disabled"), (9, "recycle_timeout")] {
+    for (line, word) in [
+        (3, "balanced_workers"),
+        (4, "cachesize"),
+        (5, "cache_timeout"),
+        (6, "jvm_route"),
+        (7, "lb_factor"),
+        (8, "disabled"),
+        (9, "recycle_timeout"),
+    ] {
         let prefix = format!("w.properties:{line}: warning:");
-        assert!(msgs.iter().any(|m| m.starts_with(&prefix) && m.contains(word)), "{word}: {msgs:#?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with(&prefix) && m.contains(word)),
+            "{word}: {msgs:#?}"
+        );
     }
 }
 
 #[test]
 fn current_name_wins_over_deprecated() {
-    let (w, msgs) = load_ok("worker.list=a\nworker.a.connection_pool_size=5\nworker.a.cachesize=10\n");
+    let (w, msgs) =
+        load_ok("worker.list=a\nworker.a.connection_pool_size=5\nworker.a.cachesize=10\n");
     assert_eq!(ajp(&w, "a").connection_pool_size.value, Some(5));
-    assert!(msgs.iter().any(|m| m.contains("the current name wins")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.contains("the current name wins")),
+        "{msgs:?}"
+    );
 }
 
 #[test]
 fn stopped_flag_and_activation() {
-    let (w, _) = load_ok("worker.list=a,b\nworker.a.stopped=1\nworker.b.activation=s\nworker.b.disabled=true\n");
+    let (w, _) = load_ok(
+        "worker.list=a,b\nworker.a.stopped=1\nworker.b.activation=s\nworker.b.disabled=true\n",
+    );
     assert_eq!(ajp(&w, "a").activation.value, Activation::Stopped);
     assert_eq!(ajp(&w, "b").activation.value, Activation::Stopped);
 }
@@ -259,10 +358,24 @@ fn local_worker_settings_are_honoured() {
         "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b,c\nworker.lb.local_worker_only=1\n\
          worker.a.local_worker=1\nworker.b.local_worker=0\nworker.c.port=8010\nworker.c.distance=5\n",
     );
-    assert_eq!((ajp(&w, "a").distance.value, ajp(&w, "a").activation.value), (0, Activation::Active));
-    assert_eq!((ajp(&w, "b").distance.value, ajp(&w, "b").activation.value), (1, Activation::Disabled));
-    assert_eq!((ajp(&w, "c").distance.value, ajp(&w, "c").activation.value), (5, Activation::Disabled));
-    assert!(msgs.iter().any(|m| m.contains("honoured as: b: distance=1, b: activation=Disabled, c: activation=Disabled")), "{msgs:#?}");
+    assert_eq!(
+        (ajp(&w, "a").distance.value, ajp(&w, "a").activation.value),
+        (0, Activation::Active)
+    );
+    assert_eq!(
+        (ajp(&w, "b").distance.value, ajp(&w, "b").activation.value),
+        (1, Activation::Disabled)
+    );
+    assert_eq!(
+        (ajp(&w, "c").distance.value, ajp(&w, "c").activation.value),
+        (5, Activation::Disabled)
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains(
+            "honoured as: b: distance=1, b: activation=Disabled, c: activation=Disabled"
+        )),
+        "{msgs:#?}"
+    );
 }
 
 #[test]
@@ -276,8 +389,20 @@ fn templates_multi_hop() {
     assert_eq!(n1.host.value, "h1");
     assert_eq!(n1.port.value, 8200);
     assert!(n1.socket_keepalive.value);
-    assert_eq!(n1.port.origin, Origin::Template { from: "mid".into(), at: Location::new("w.properties", 5) });
-    assert_eq!(n1.socket_keepalive.origin, Origin::Template { from: "base".into(), at: Location::new("w.properties", 3) });
+    assert_eq!(
+        n1.port.origin,
+        Origin::Template {
+            from: "mid".into(),
+            at: Location::new("w.properties", 5)
+        }
+    );
+    assert_eq!(
+        n1.socket_keepalive.origin,
+        Origin::Template {
+            from: "base".into(),
+            at: Location::new("w.properties", 3)
+        }
+    );
 }
 
 #[test]
@@ -287,15 +412,23 @@ fn template_errors() {
     let e = errors("worker.list=a\nworker.a.reference=worker.b\nworker.b.reference=worker.a\n");
     assert!(e[0].contains("references form a loop: a → b → a"), "{e:?}");
     let e = errors("worker.list=a\nworker.a.reference=b\n");
-    assert!(e[0].contains("must name a worker as `worker.<name>`"), "{e:?}");
+    assert!(
+        e[0].contains("must name a worker as `worker.<name>`"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn lb_member_errors() {
     let e = errors("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=node1,nod2\nworker.node1.port=1\nworker.node2.port=2\n");
     assert_eq!(e, vec!["w.properties:3: error: worker `lb`: member `nod2` is not defined (no worker.nod2.* properties) (did you mean `node2`?)"]);
-    let e = errors("worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=s\nworker.s.type=status\n");
-    assert!(e[0].contains("member `s` is a worker of type status"), "{e:?}");
+    let e = errors(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=s\nworker.s.type=status\n",
+    );
+    assert!(
+        e[0].contains("member `s` is a worker of type status"),
+        "{e:?}"
+    );
     let e = errors("worker.list=lb\nworker.lb.type=lb\n");
     assert!(e[0].contains("needs members"), "{e:?}");
 }
@@ -305,7 +438,12 @@ fn duplicate_routes_and_bad_redirects() {
     let e = errors(
         "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.a.route=r1\nworker.b.route=r1\n",
     );
-    assert!(e[0].starts_with("w.properties:5: error: worker `lb`: members `a` and `b` have the same route `r1`"), "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "w.properties:5: error: worker `lb`: members `a` and `b` have the same route `r1`"
+        ),
+        "{e:?}"
+    );
     let e = errors(
         "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.a.route=node1\nworker.b.route=node2\nworker.a.redirect=nod2\n",
     );
@@ -317,16 +455,25 @@ fn names_over_mod_jk_limits() {
     let long = "n".repeat(61);
     let e = errors(&format!("worker.list={long}\nworker.{long}.type=ajp13\n"));
     assert!(e[0].contains("mod_jk's limit is 60"), "{e:?}");
-    let e = errors(&format!("worker.list=a\nworker.a.route={}\n", "r".repeat(64)));
+    let e = errors(&format!(
+        "worker.list=a\nworker.a.route={}\n",
+        "r".repeat(64)
+    ));
     assert!(e[0].contains("mod_jk's limit is 63"), "{e:?}");
 }
 
 #[test]
 fn unsupported_and_unknown_types() {
     let e = errors("worker.list=a\nworker.a.type=ajp14\n");
-    assert!(e[0].contains("worker type `ajp14` is not supported"), "{e:?}");
+    assert!(
+        e[0].contains("worker type `ajp14` is not supported"),
+        "{e:?}"
+    );
     let e = errors("worker.list=a\nworker.a.type=ajp31\n");
-    assert!(e[0].contains("unknown worker type `ajp31` (did you mean `ajp13`?)"), "{e:?}");
+    assert!(
+        e[0].contains("unknown worker type `ajp31` (did you mean `ajp13`?)"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -335,9 +482,15 @@ fn secret_is_inherited_from_the_lb() {
         "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=a,b\nworker.lb.secret=s3\nworker.a.port=1\nworker.b.secret=own\n",
     );
     assert_eq!(ajp(&w, "a").secret.value.as_deref(), Some("s3"));
-    assert_eq!(ajp(&w, "a").secret.origin, Origin::Inherited { from: "lb".into() });
+    assert_eq!(
+        ajp(&w, "a").secret.origin,
+        Origin::Inherited { from: "lb".into() }
+    );
     assert_eq!(ajp(&w, "b").secret.value.as_deref(), Some("own"));
-    assert!(ajp(&w, "a").rows().iter().all(|r| !r.value.contains("s3")), "secrets are never displayed");
+    assert!(
+        ajp(&w, "a").rows().iter().all(|r| !r.value.contains("s3")),
+        "secrets are never displayed"
+    );
 }
 
 #[test]
@@ -345,20 +498,41 @@ fn directive_lines_come_first_and_the_file_overrides() {
     let mut l = Loader::new();
     l.directive_property("worker.list=a", Location::new("httpd.conf", 7));
     l.directive_property("worker.a.port=8011", Location::new("httpd.conf", 8));
-    l.workers_text("worker.a.port=8012\nworker.a.host=$(ServerRoot)x\n", Path::new("w.properties"));
+    l.workers_text(
+        "worker.a.port=8012\nworker.a.host=$(ServerRoot)x\n",
+        Path::new("w.properties"),
+    );
     l.server_root(Path::new("/srv"));
     let r = l.finish();
     let w = r.workers.unwrap();
     assert_eq!(ajp(&w, "a").port.value, 8012);
-    assert!(r.diagnostics.iter().any(|d| d.to_string().starts_with("w.properties:1: warning:") && d.to_string().contains("from httpd.conf:8")));
+    assert!(r
+        .diagnostics
+        .iter()
+        .any(|d| d.to_string().starts_with("w.properties:1: warning:")
+            && d.to_string().contains("from httpd.conf:8")));
 }
 
 #[test]
 fn unused_and_inapplicable_settings_are_warned() {
-    let (_, msgs) = load_ok("worker.list=a\nworker.a.sticky_session=1\nworker.b.port=1\nworker.a.mx=512\n");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:2:") && m.contains("`sticky_session` has no effect on a worker of type ajp13")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:3:") && m.contains("worker `b`: defined but unused")), "{msgs:#?}");
-    assert!(msgs.iter().any(|m| m.starts_with("w.properties:4:") && m.contains("`mx` has no effect")), "{msgs:#?}");
+    let (_, msgs) =
+        load_ok("worker.list=a\nworker.a.sticky_session=1\nworker.b.port=1\nworker.a.mx=512\n");
+    assert!(
+        msgs.iter().any(|m| m.starts_with("w.properties:2:")
+            && m.contains("`sticky_session` has no effect on a worker of type ajp13")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:3:")
+                && m.contains("worker `b`: defined but unused")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:4:") && m.contains("`mx` has no effect")),
+        "{msgs:#?}"
+    );
 }
 
 #[test]
@@ -371,7 +545,9 @@ fn mount_property_lists_patterns() {
 #[test]
 fn status_worker_defaults() {
     let (w, _) = load_ok("worker.list=jk\nworker.jk.type=status\nworker.jk.user=admin,ops\n");
-    let Kind::Status(s) = &w.get("jk").unwrap().kind else { panic!() };
+    let Kind::Status(s) = &w.get("jk").unwrap().kind else {
+        panic!()
+    };
     assert_eq!(s.user.value, vec!["admin", "ops"]);
     assert_eq!(s.good.value, vec!["a.o", "a.n", "a.b", "a.r"]);
     assert_eq!(s.prefix.value, "worker");

@@ -30,13 +30,17 @@ pub fn boolean(s: &str) -> Result<bool, String> {
     match lower.as_bytes().first() {
         Some(b't' | b'y') => Ok(true),
         Some(b'f' | b'n') => Ok(false),
-        _ => Err(format!("`{s}` is not a boolean (use true/false, on/off, yes/no, 1/0)")),
+        _ => Err(format!(
+            "`{s}` is not a boolean (use true/false, on/off, yes/no, 1/0)"
+        )),
     }
 }
 
 /// Space, tab and comma separate list items; empty items vanish.
 pub fn list(s: &str) -> Vec<&str> {
-    s.split([' ', '\t', ',']).filter(|x| !x.is_empty()).collect()
+    s.split([' ', '\t', ','])
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,7 +57,9 @@ impl Activation {
             Some(b'A' | b'0') => Ok(Activation::Active),
             Some(b'D' | b'1') => Ok(Activation::Disabled),
             Some(b'S' | b'2') => Ok(Activation::Stopped),
-            _ => Err(format!("`{s}` is not an activation (Active, Disabled or Stopped)")),
+            _ => Err(format!(
+                "`{s}` is not an activation (Active, Disabled or Stopped)"
+            )),
         }
     }
 
@@ -84,7 +90,9 @@ impl Method {
             Some(b'B' | b'2') => Ok(Method::Busyness),
             Some(b'S' | b'3') => Ok(Method::Sessions),
             Some(b'N' | b'4') => Ok(Method::Next),
-            _ => Err(format!("`{s}` is not a method (Request, Session, Next, Traffic or Busyness)")),
+            _ => Err(format!(
+                "`{s}` is not a method (Request, Session, Next, Traffic or Busyness)"
+            )),
         }
     }
 
@@ -139,20 +147,34 @@ impl PingMode {
                 'C' => m.connect = true,
                 'P' => m.prepost = true,
                 'I' => m.interval = true,
-                'A' => m = PingMode { connect: true, prepost: true, interval: true },
+                'A' => {
+                    m = PingMode {
+                        connect: true,
+                        prepost: true,
+                        interval: true,
+                    }
+                }
                 ' ' | ',' => {}
-                other => return Err(format!("`{other}` in ping_mode `{s}` is not one of C, P, I, A")),
+                other => {
+                    return Err(format!(
+                        "`{other}` in ping_mode `{s}` is not one of C, P, I, A"
+                    ))
+                }
             }
         }
         Ok(m)
     }
 
     pub fn letters(self) -> String {
-        [(self.connect, 'C'), (self.prepost, 'P'), (self.interval, 'I')]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, c)| *c)
-            .collect()
+        [
+            (self.connect, 'C'),
+            (self.prepost, 'P'),
+            (self.interval, 'I'),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, c)| *c)
+        .collect()
     }
 }
 
@@ -166,7 +188,9 @@ mod tests {
         assert_eq!(int(" -1 "), Ok(-1));
         assert_eq!(int("64k"), Ok(65536));
         assert_eq!(int("2M"), Ok(2 * 1024 * 1024));
-        assert!(int("12x").unwrap_err().contains("`12x` is not a whole number"));
+        assert!(int("12x")
+            .unwrap_err()
+            .contains("`12x` is not a whole number"));
         assert!(int("k").is_err());
     }
 

@@ -74,14 +74,20 @@ impl Workers {
 
     /// Every `mount` pattern of the listed workers, in worker order.
     pub fn mounts(&self) -> impl Iterator<Item = &WorkerMount> {
-        self.workers.values().filter(|w| w.listed).flat_map(|w| w.mounts.iter())
+        self.workers
+            .values()
+            .filter(|w| w.listed)
+            .flat_map(|w| w.mounts.iter())
     }
 }
 
 pub fn build(map: &PropertyMap, diags: &mut Diagnostics) -> Workers {
     let list = read_list(map, diags);
     let maintain = read_maintain(map, diags);
-    let defined: BTreeSet<&str> = map.iter().filter_map(|p| split_worker_key(&p.key).map(|(w, _)| w)).collect();
+    let defined: BTreeSet<&str> = map
+        .iter()
+        .filter_map(|p| split_worker_key(&p.key).map(|(w, _)| w))
+        .collect();
 
     let mut workers = BTreeMap::new();
     for name in &list.value {
@@ -99,7 +105,11 @@ pub fn build(map: &PropertyMap, diags: &mut Diagnostics) -> Workers {
     local::apply(map, &mut workers, diags);
     warn_unused(map, &defined, &workers, diags);
     warn_inapplicable(map, &workers, diags);
-    Workers { list, maintain, workers }
+    Workers {
+        list,
+        maintain,
+        workers,
+    }
 }
 
 fn read_list(map: &PropertyMap, diags: &mut Diagnostics) -> Setting<Vec<String>> {
@@ -114,21 +124,36 @@ fn read_list(map: &PropertyMap, diags: &mut Diagnostics) -> Setting<Vec<String>>
             names.push(n.to_owned());
         }
     }
-    Setting { value: names, origin: Origin::Line(p.at.clone()) }
+    Setting {
+        value: names,
+        origin: Origin::Line(p.at.clone()),
+    }
 }
 
 fn read_maintain(map: &PropertyMap, diags: &mut Diagnostics) -> Setting<i64> {
-    let Some(p) = map.get("worker.maintain") else { return Setting::default(60) };
+    let Some(p) = map.get("worker.maintain") else {
+        return Setting::default(60);
+    };
     match value::int(&p.value) {
         Ok(n) if n < 0 => {
-            diags.warn(Some(&p.at), None, format!("worker.maintain={n} is negative; using 0 (maintenance off)"));
-            Setting { value: 0, origin: Origin::Line(p.at.clone()) }
+            diags.warn(
+                Some(&p.at),
+                None,
+                format!("worker.maintain={n} is negative; using 0 (maintenance off)"),
+            );
+            Setting {
+                value: 0,
+                origin: Origin::Line(p.at.clone()),
+            }
         }
         Ok(n) => {
             if n == 0 {
                 diags.warn(Some(&p.at), None, "worker.maintain=0 turns maintenance off: members in error are never recovered except by forced recovery".into());
             }
-            Setting { value: n, origin: Origin::Line(p.at.clone()) }
+            Setting {
+                value: n,
+                origin: Origin::Line(p.at.clone()),
+            }
         }
         Err(e) => {
             diags.error(Some(&p.at), None, format!("worker.maintain: {e}"));
@@ -137,13 +162,31 @@ fn read_maintain(map: &PropertyMap, diags: &mut Diagnostics) -> Setting<i64> {
     }
 }
 
-fn build_worker(map: &PropertyMap, name: &str, listed: bool, diags: &mut Diagnostics) -> Option<Worker> {
-    let type_at = map.get(&format!("worker.{name}.type")).map(|p| p.at.clone());
+fn build_worker(
+    map: &PropertyMap,
+    name: &str,
+    listed: bool,
+    diags: &mut Diagnostics,
+) -> Option<Worker> {
+    let type_at = map
+        .get(&format!("worker.{name}.type"))
+        .map(|p| p.at.clone());
     if name.len() > MAX_NAME {
-        diags.error(type_at.as_ref(), Some(name), format!("the name is {} characters long; mod_jk's limit is {MAX_NAME}", name.len()));
+        diags.error(
+            type_at.as_ref(),
+            Some(name),
+            format!(
+                "the name is {} characters long; mod_jk's limit is {MAX_NAME}",
+                name.len()
+            ),
+        );
     }
     let ty = map.value(&format!("worker.{name}.type")).unwrap_or("ajp13");
-    let mut p = Props { map, worker: name, diags };
+    let mut p = Props {
+        map,
+        worker: name,
+        diags,
+    };
     let kind = match ty {
         "ajp13" => Kind::Ajp(AjpWorker::read(&mut p, name)),
         "lb" => Kind::Lb(LbWorker::read(&mut p)),
@@ -155,26 +198,49 @@ fn build_worker(map: &PropertyMap, name: &str, listed: bool, diags: &mut Diagnos
         }
         other => {
             let hint = suggest::hint(other, ["ajp13", "lb", "status"]);
-            p.error(type_at.as_ref(), format!("unknown worker type `{other}`{hint}; valid types are ajp13, lb and status"));
+            p.error(
+                type_at.as_ref(),
+                format!(
+                    "unknown worker type `{other}`{hint}; valid types are ajp13, lb and status"
+                ),
+            );
             return None;
         }
     };
     let mounts = match map.get(&format!("worker.{name}.mount")) {
         Some(m) => value::list(&m.value)
             .into_iter()
-            .map(|pattern| WorkerMount { worker: name.to_owned(), pattern: pattern.to_owned(), at: m.at.clone() })
+            .map(|pattern| WorkerMount {
+                worker: name.to_owned(),
+                pattern: pattern.to_owned(),
+                at: m.at.clone(),
+            })
             .collect(),
         None => Vec::new(),
     };
-    Some(Worker { name: name.to_owned(), kind, listed, mounts })
+    Some(Worker {
+        name: name.to_owned(),
+        kind,
+        listed,
+        mounts,
+    })
 }
 
 /// Create every lb member (members need not be listed), checking they exist and are ajp13.
-fn add_members(map: &PropertyMap, defined: &BTreeSet<&str>, workers: &mut BTreeMap<String, Worker>, diags: &mut Diagnostics) {
+fn add_members(
+    map: &PropertyMap,
+    defined: &BTreeSet<&str>,
+    workers: &mut BTreeMap<String, Worker>,
+    diags: &mut Diagnostics,
+) {
     let lbs: Vec<(String, Vec<String>, Option<Location>)> = workers
         .values()
         .filter_map(|w| match &w.kind {
-            Kind::Lb(lb) => Some((w.name.clone(), lb.balance_workers.value.clone(), lb.balance_workers.origin.location().cloned())),
+            Kind::Lb(lb) => Some((
+                w.name.clone(),
+                lb.balance_workers.value.clone(),
+                lb.balance_workers.origin.location().cloned(),
+            )),
             _ => None,
         })
         .collect();
@@ -182,11 +248,19 @@ fn add_members(map: &PropertyMap, defined: &BTreeSet<&str>, workers: &mut BTreeM
         for m in members {
             if !defined.contains(m.as_str()) {
                 let hint = suggest::hint(&m, defined.iter().copied());
-                diags.error(at.as_ref(), Some(&lb), format!("member `{m}` is not defined (no worker.{m}.* properties){hint}"));
+                diags.error(
+                    at.as_ref(),
+                    Some(&lb),
+                    format!("member `{m}` is not defined (no worker.{m}.* properties){hint}"),
+                );
                 continue;
             }
             if m == lb {
-                diags.error(at.as_ref(), Some(&lb), "an lb cannot be its own member".into());
+                diags.error(
+                    at.as_ref(),
+                    Some(&lb),
+                    "an lb cannot be its own member".into(),
+                );
                 continue;
             }
             if !workers.contains_key(&m) {
@@ -196,8 +270,14 @@ fn add_members(map: &PropertyMap, defined: &BTreeSet<&str>, workers: &mut BTreeM
             }
             if let Some(w) = workers.get(&m) {
                 if !matches!(w.kind, Kind::Ajp(_)) {
-                    diags.error(at.as_ref(), Some(&lb), format!(
-                        "member `{m}` is a worker of type {}: lb members must be ajp13 workers", w.kind.type_name()));
+                    diags.error(
+                        at.as_ref(),
+                        Some(&lb),
+                        format!(
+                            "member `{m}` is a worker of type {}: lb members must be ajp13 workers",
+                            w.kind.type_name()
+                        ),
+                    );
                 }
             }
         }
@@ -214,29 +294,48 @@ fn check_lbs(workers: &mut BTreeMap<String, Worker>, diags: &mut Diagnostics) {
         })
         .collect();
     for (name, lb) in lbs {
-        let members: Vec<String> = lb.balance_workers.value.iter().filter(|m| workers.contains_key(*m)).cloned().collect();
+        let members: Vec<String> = lb
+            .balance_workers
+            .value
+            .iter()
+            .filter(|m| workers.contains_key(*m))
+            .cloned()
+            .collect();
         let mut routes: BTreeMap<String, String> = BTreeMap::new();
         for m in &members {
-            let Some(Kind::Ajp(a)) = workers.get(m).map(|w| &w.kind) else { continue };
+            let Some(Kind::Ajp(a)) = workers.get(m).map(|w| &w.kind) else {
+                continue;
+            };
             if let Some(other) = routes.insert(a.route.value.clone(), m.clone()) {
                 diags.error(a.route.origin.location(), Some(&name), format!(
                     "members `{other}` and `{m}` have the same route `{}`: sessions could not tell them apart", a.route.value));
             }
         }
         for m in &members {
-            let Some(Kind::Ajp(a)) = workers.get(m).map(|w| &w.kind) else { continue };
+            let Some(Kind::Ajp(a)) = workers.get(m).map(|w| &w.kind) else {
+                continue;
+            };
             let r = &a.redirect.value;
             if !r.is_empty() && !routes.contains_key(r) {
                 let hint = suggest::hint(r, routes.keys().map(String::as_str));
-                diags.error(a.redirect.origin.location(), Some(m), format!(
-                    "redirect `{r}` is not the route of a member of lb `{name}`{hint}"));
+                diags.error(
+                    a.redirect.origin.location(),
+                    Some(m),
+                    format!("redirect `{r}` is not the route of a member of lb `{name}`{hint}"),
+                );
             }
         }
         if let Some(secret) = &lb.secret.value {
             for m in &members {
-                if let Some(Worker { kind: Kind::Ajp(a), .. }) = workers.get_mut(m) {
+                if let Some(Worker {
+                    kind: Kind::Ajp(a), ..
+                }) = workers.get_mut(m)
+                {
                     if a.secret.value.is_none() {
-                        a.secret = Setting { value: Some(secret.clone()), origin: Origin::Inherited { from: name.clone() } };
+                        a.secret = Setting {
+                            value: Some(secret.clone()),
+                            origin: Origin::Inherited { from: name.clone() },
+                        };
                     }
                 }
             }
@@ -245,30 +344,61 @@ fn check_lbs(workers: &mut BTreeMap<String, Worker>, diags: &mut Diagnostics) {
 }
 
 /// Properties of workers nobody uses are probably a typo in worker.list or balance_workers.
-fn warn_unused(map: &PropertyMap, defined: &BTreeSet<&str>, workers: &BTreeMap<String, Worker>, diags: &mut Diagnostics) {
+fn warn_unused(
+    map: &PropertyMap,
+    defined: &BTreeSet<&str>,
+    workers: &BTreeMap<String, Worker>,
+    diags: &mut Diagnostics,
+) {
     let templates: BTreeSet<String> = map
         .iter()
         .filter(|p| p.key.ends_with(".reference"))
-        .filter_map(|p| p.value.strip_prefix("worker.").map(|t| t.trim_end_matches('.').to_owned()))
+        .filter_map(|p| {
+            p.value
+                .strip_prefix("worker.")
+                .map(|t| t.trim_end_matches('.').to_owned())
+        })
         .collect();
     for name in defined {
         if workers.contains_key(*name) || templates.contains(*name) {
             continue;
         }
-        let at = map.iter().find(|p| split_worker_key(&p.key).is_some_and(|(w, _)| w == *name)).map(|p| p.at.clone());
-        diags.warn(at.as_ref(), Some(name), "defined but unused: not in worker.list, not an lb member, not a template".into());
+        let at = map
+            .iter()
+            .find(|p| split_worker_key(&p.key).is_some_and(|(w, _)| w == *name))
+            .map(|p| p.at.clone());
+        diags.warn(
+            at.as_ref(),
+            Some(name),
+            "defined but unused: not in worker.list, not an lb member, not a template".into(),
+        );
     }
 }
 
 /// An attribute written for a worker type it has no effect on (e.g. `sticky_session` on an
 /// ajp13 worker) is accepted, as by mod_jk, but reported.
-fn warn_inapplicable(map: &PropertyMap, workers: &BTreeMap<String, Worker>, diags: &mut Diagnostics) {
+fn warn_inapplicable(
+    map: &PropertyMap,
+    workers: &BTreeMap<String, Worker>,
+    diags: &mut Diagnostics,
+) {
     for p in map.iter().filter(|p| p.template.is_none()) {
-        let Some((name, attr)) = split_worker_key(&p.key) else { continue };
+        let Some((name, attr)) = split_worker_key(&p.key) else {
+            continue;
+        };
         let Some(w) = workers.get(name) else { continue };
-        let Some(a) = attribute::find(p.via.unwrap_or(attr)) else { continue };
+        let Some(a) = attribute::find(p.via.unwrap_or(attr)) else {
+            continue;
+        };
         if a.deprecated == Some(Deprecated::NoEffect) || a.name == "secretkey" {
-            diags.warn(Some(&p.at), Some(name), format!("`{}` has no effect (a setting of long-gone worker types)", a.name));
+            diags.warn(
+                Some(&p.at),
+                Some(name),
+                format!(
+                    "`{}` has no effect (a setting of long-gone worker types)",
+                    a.name
+                ),
+            );
             continue;
         }
         if a.deprecated == Some(Deprecated::Local) {
@@ -280,8 +410,15 @@ fn warn_inapplicable(map: &PropertyMap, workers: &BTreeMap<String, Worker>, diag
             Kind::Status(_) => a.applies.status,
         } || matches!(a.name, "type" | "reference" | "mount");
         if !applies {
-            diags.warn(Some(&p.at), Some(name), format!(
-                "`{}` has no effect on a worker of type {}", a.name, w.kind.type_name()));
+            diags.warn(
+                Some(&p.at),
+                Some(name),
+                format!(
+                    "`{}` has no effect on a worker of type {}",
+                    a.name,
+                    w.kind.type_name()
+                ),
+            );
         }
     }
 }

@@ -53,7 +53,11 @@ const URIS: &[(&str, ForwardUri)] = &[
     ("ForwardURIEscaped", ForwardUri::Escaped),
 ];
 
-const DEPRECATED: &[&str] = &["CollapseSlashesAll", "CollapseSlashesNone", "CollapseSlashesUnmount"];
+const DEPRECATED: &[&str] = &[
+    "CollapseSlashesAll",
+    "CollapseSlashesNone",
+    "CollapseSlashesUnmount",
+];
 
 /// What one server's `JkOptions` lines say, before inheritance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,7 +77,10 @@ pub struct Options {
 impl Default for Options {
     /// mod_jk's default: ForwardURIProxy and ForwardKeySize.
     fn default() -> Self {
-        Options { bits: Flag::FORWARD_KEY_SIZE.0, forward_uri: ForwardUri::Proxy }
+        Options {
+            bits: Flag::FORWARD_KEY_SIZE.0,
+            forward_uri: ForwardUri::Proxy,
+        }
     }
 }
 
@@ -135,9 +142,16 @@ impl OptionLines {
                 problems.push(Problem::Warning(format!(
                     "JkOptions: `{name}` is deprecated and ignored: slashes are always collapsed before matching")));
             } else {
-                let names = FLAGS.iter().map(|(n, _)| *n).chain(URIS.iter().map(|(n, _)| *n));
-                let hint = closest(name, names).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-                problems.push(Problem::Error(format!("JkOptions: unknown option `{name}`{hint}")));
+                let names = FLAGS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(URIS.iter().map(|(n, _)| *n));
+                let hint = closest(name, names)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                problems.push(Problem::Error(format!(
+                    "JkOptions: unknown option `{name}`{hint}"
+                )));
             }
         }
         problems
@@ -159,14 +173,24 @@ mod tests {
     #[test]
     fn vhost_inherits_then_applies_its_own_plus_and_minus() {
         let mut global = OptionLines::default();
-        assert!(global.read("+FlushPackets RejectUnsafeURI -ForwardKeySize ForwardURICompatUnparsed").is_empty());
+        assert!(global
+            .read("+FlushPackets RejectUnsafeURI -ForwardKeySize ForwardURICompatUnparsed")
+            .is_empty());
         let mut vhost = OptionLines::default();
         assert!(vhost.read("-FlushPackets +ForwardKeySize").is_empty());
         let g = Options::default().with(&global);
-        assert!(g.has(Flag::FLUSH_PACKETS) && g.has(Flag::REJECT_UNSAFE_URI) && !g.has(Flag::FORWARD_KEY_SIZE));
+        assert!(
+            g.has(Flag::FLUSH_PACKETS)
+                && g.has(Flag::REJECT_UNSAFE_URI)
+                && !g.has(Flag::FORWARD_KEY_SIZE)
+        );
         assert_eq!(g.forward_uri, ForwardUri::CompatUnparsed);
         let v = g.with(&vhost);
-        assert!(!v.has(Flag::FLUSH_PACKETS) && v.has(Flag::REJECT_UNSAFE_URI) && v.has(Flag::FORWARD_KEY_SIZE));
+        assert!(
+            !v.has(Flag::FLUSH_PACKETS)
+                && v.has(Flag::REJECT_UNSAFE_URI)
+                && v.has(Flag::FORWARD_KEY_SIZE)
+        );
         assert_eq!(v.forward_uri, ForwardUri::CompatUnparsed);
     }
 
@@ -185,7 +209,12 @@ mod tests {
         let mut l = OptionLines::default();
         let p = l.read("-ForwardURIProxy FlushPakets CollapseSlashesAll");
         assert_eq!(p[0], Problem::Error("JkOptions: `-ForwardURIProxy` cannot be used: the ForwardURI options replace each other, so enable the one you want".into()));
-        assert_eq!(p[1], Problem::Error("JkOptions: unknown option `FlushPakets` (did you mean `FlushPackets`?)".into()));
+        assert_eq!(
+            p[1],
+            Problem::Error(
+                "JkOptions: unknown option `FlushPakets` (did you mean `FlushPackets`?)".into()
+            )
+        );
         assert!(matches!(&p[2], Problem::Warning(w) if w.contains("deprecated and ignored")));
     }
 }

@@ -132,13 +132,42 @@ impl Default for ServerSettings {
 
 /// Every directive name rjk knows (for "did you mean" on misspelt ones in `rjk check`).
 pub const NAMES: &[&str] = &[
-    "JkWorkersFile", "JkWorkerProperty", "JkShmFile", "JkShmSize", "JkMountFile", "JkMountFileReload",
-    "JkMount", "JkUnMount", "JkMountCopy", "JkStripSession", "JkAutoAlias", "JkWorkerIndicator",
-    "JkWatchdogInterval", "JkLogFile", "JkLogLevel", "JkLogStampFormat", "JkRequestLogFormat", "JkExtractSSL",
-    "JkHTTPSIndicator", "JkSSLPROTOCOLIndicator", "JkCERTSIndicator", "JkCIPHERIndicator", "JkSESSIONIndicator",
-    "JkKEYSIZEIndicator", "JkCERTCHAINPrefix", "JkRequestIdIndicator", "JkRemoteAddrIndicator",
-    "JkRemotePortIndicator", "JkRemoteHostIndicator", "JkRemoteUserIndicator", "JkAuthTypeIndicator",
-    "JkLocalNameIndicator", "JkLocalAddrIndicator", "JkLocalPortIndicator", "JkIgnoreCLIndicator", "JkOptions",
+    "JkWorkersFile",
+    "JkWorkerProperty",
+    "JkShmFile",
+    "JkShmSize",
+    "JkMountFile",
+    "JkMountFileReload",
+    "JkMount",
+    "JkUnMount",
+    "JkMountCopy",
+    "JkStripSession",
+    "JkAutoAlias",
+    "JkWorkerIndicator",
+    "JkWatchdogInterval",
+    "JkLogFile",
+    "JkLogLevel",
+    "JkLogStampFormat",
+    "JkRequestLogFormat",
+    "JkExtractSSL",
+    "JkHTTPSIndicator",
+    "JkSSLPROTOCOLIndicator",
+    "JkCERTSIndicator",
+    "JkCIPHERIndicator",
+    "JkSESSIONIndicator",
+    "JkKEYSIZEIndicator",
+    "JkCERTCHAINPrefix",
+    "JkRequestIdIndicator",
+    "JkRemoteAddrIndicator",
+    "JkRemotePortIndicator",
+    "JkRemoteHostIndicator",
+    "JkRemoteUserIndicator",
+    "JkAuthTypeIndicator",
+    "JkLocalNameIndicator",
+    "JkLocalAddrIndicator",
+    "JkLocalPortIndicator",
+    "JkIgnoreCLIndicator",
+    "JkOptions",
     "JkEnvVar",
 ];
 
@@ -156,7 +185,11 @@ pub fn server_settings<'a>(
     let mut mounts: Vec<MountLine> = Vec::new();
     let path = |p: &str| {
         let p = p.trim().trim_matches('"');
-        if Path::new(p).is_absolute() { PathBuf::from(p) } else { server_root.join(p) }
+        if Path::new(p).is_absolute() {
+            PathBuf::from(p)
+        } else {
+            server_root.join(p)
+        }
     };
     for (line, inherited) in lines {
         let at = &line.at;
@@ -166,7 +199,11 @@ pub fn server_settings<'a>(
         let mut warnings: Vec<String> = Vec::new();
         let mut err = |m: String| errors.push(m);
         let name = line.name.as_str();
-        let num = |v: &str| v.trim().parse::<i64>().map_err(|_| format!("{name}: `{v}` is not a whole number"));
+        let num = |v: &str| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("{name}: `{v}` is not a whole number"))
+        };
         match name.to_ascii_lowercase().as_str() {
             "jkworkersfile" | "jkworkerproperty" => {}
             "jkoptions" => {
@@ -177,7 +214,13 @@ pub fn server_settings<'a>(
                     }
                 }
             }
-            "jklogfile" => s.log_file = Some(if word.starts_with('|') { word } else { path(&word).display().to_string() }),
+            "jklogfile" => {
+                s.log_file = Some(if word.starts_with('|') {
+                    word
+                } else {
+                    path(&word).display().to_string()
+                })
+            }
             "jkloglevel" => match Level::parse(&word) {
                 Ok(l) => s.log_level = l,
                 Err(m) => err(m),
@@ -187,8 +230,12 @@ pub fn server_settings<'a>(
             "jkshmfile" => s.shm_file = Some(path(&word)),
             "jkshmsize" => match num(&word) {
                 // KB, at least mod_jk's minimum, aligned to its 384-byte slots.
-                Ok(kb) if kb > 0 => s.shm_size = Some(((kb as u64 * 1024).max(74112)).div_ceil(384) * 384),
-                Ok(_) => err(format!("JkShmSize: `{word}` must be a positive number of kilobytes")),
+                Ok(kb) if kb > 0 => {
+                    s.shm_size = Some(((kb as u64 * 1024).max(74112)).div_ceil(384) * 384)
+                }
+                Ok(_) => err(format!(
+                    "JkShmSize: `{word}` must be a positive number of kilobytes"
+                )),
                 Err(m) => err(m),
             },
             "jkwatchdoginterval" => match num(&word) {
@@ -204,7 +251,10 @@ pub fn server_settings<'a>(
                 "on" => s.mount_copy = MountCopy::On,
                 "off" => s.mount_copy = MountCopy::Off,
                 "all" if inherited || !is_vhost => global_copy_all = true,
-                "all" => err("JkMountCopy All is only allowed in the main server; use On in a virtual host".into()),
+                "all" => err(
+                    "JkMountCopy All is only allowed in the main server; use On in a virtual host"
+                        .into(),
+                ),
                 _ => err(format!("JkMountCopy must be All, On or Off, not `{word}`")),
             },
             "jkmount" | "jkunmount" => match mount_line(line, inherited) {
@@ -214,9 +264,13 @@ pub fn server_settings<'a>(
             "jkstripsession" => {
                 let mut w = args.split_whitespace();
                 match w.next().map(str::to_ascii_lowercase).as_deref() {
-                    Some("on") => s.strip_session = Some(w.next().unwrap_or(";jsessionid").to_owned()),
+                    Some("on") => {
+                        s.strip_session = Some(w.next().unwrap_or(";jsessionid").to_owned())
+                    }
                     Some("off") => s.strip_session = None,
-                    _ => err(format!("JkStripSession must be On or Off [name], not `{args}`")),
+                    _ => err(format!(
+                        "JkStripSession must be On or Off [name], not `{args}`"
+                    )),
                 }
             }
             "jkautoalias" => s.auto_alias = Some(path(&word)),
@@ -240,13 +294,23 @@ pub fn server_settings<'a>(
             other => match indicator(&mut s.indicators, other) {
                 Some(slot) => *slot = word,
                 None => {
-                    let hint = closest(name, NAMES.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+                    let hint = closest(name, NAMES.iter().copied())
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default();
                     err(format!("unknown directive `{name}`{hint}"));
                 }
             },
         }
-        let found = errors.into_iter().map(|m| (Severity::Error, m)).chain(warnings.into_iter().map(|m| (Severity::Warning, m)));
-        diags.extend(found.map(|(severity, message)| Diagnostic { severity, at: Some(at.clone()), worker: None, message }));
+        let found = errors
+            .into_iter()
+            .map(|m| (Severity::Error, m))
+            .chain(warnings.into_iter().map(|m| (Severity::Warning, m)));
+        diags.extend(found.map(|(severity, message)| Diagnostic {
+            severity,
+            at: Some(at.clone()),
+            worker: None,
+            message,
+        }));
     }
     s.options = Options::default().with(&opts);
     if is_vhost && s.mount_copy == MountCopy::Off && !global_copy_all {
@@ -286,18 +350,47 @@ fn indicator<'a>(i: &'a mut Indicators, lower_name: &str) -> Option<&'a mut Stri
 /// `JkMount /uri worker` or, inside `<Location /uri>`, `JkMount worker` (exactly that path).
 fn mount_line(line: &JkLine, inherited: bool) -> Result<MountLine, String> {
     let unmount = line.name.eq_ignore_ascii_case("JkUnMount");
-    let words: Vec<&str> = line.args.split_whitespace().map(|w| w.trim_matches('"')).collect();
+    let words: Vec<&str> = line
+        .args
+        .split_whitespace()
+        .map(|w| w.trim_matches('"'))
+        .collect();
     let (uri, worker) = match (&line.location, words.as_slice()) {
         (None, [uri, worker]) => (uri.to_string(), worker.to_string()),
-        (None, [_]) => return Err(format!("{} needs a path when not defined in a location", line.name)),
+        (None, [_]) => {
+            return Err(format!(
+                "{} needs a path when not defined in a location",
+                line.name
+            ))
+        }
         (Some(loc), [worker]) => (loc.clone(), worker.to_string()),
-        (Some(_), [_, _]) => return Err(format!("{} can not have a path when defined in a location", line.name)),
-        _ => return Err(format!("{} takes a path and a worker name, not `{}`", line.name, line.args.trim())),
+        (Some(_), [_, _]) => {
+            return Err(format!(
+                "{} can not have a path when defined in a location",
+                line.name
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{} takes a path and a worker name, not `{}`",
+                line.name,
+                line.args.trim()
+            ))
+        }
     };
     if !uri.starts_with('/') {
-        return Err(format!("{} context should start with /, not `{uri}`", line.name));
+        return Err(format!(
+            "{} context should start with /, not `{uri}`",
+            line.name
+        ));
     }
-    Ok(MountLine { unmount, uri, worker, at: line.at.clone(), inherited })
+    Ok(MountLine {
+        unmount,
+        uri,
+        worker,
+        at: line.at.clone(),
+        inherited,
+    })
 }
 
 #[cfg(test)]
@@ -306,7 +399,12 @@ mod tests {
     use crate::directive::options::{Flag, ForwardUri};
 
     fn l(name: &str, args: &str, n: u32) -> JkLine {
-        JkLine { name: name.into(), args: args.into(), at: Location::new("httpd.conf", n), location: None }
+        JkLine {
+            name: name.into(),
+            args: args.into(),
+            at: Location::new("httpd.conf", n),
+            location: None,
+        }
     }
 
     #[test]
@@ -323,29 +421,54 @@ mod tests {
 
     #[test]
     fn a_vhost_inherits_and_overrides() {
-        let main = [l("JkLogLevel", "debug", 1), l("JkOptions", "+FlushPackets", 2), l("JkMount", "/a/* w1", 3), l("JkEnvVar", "X dflt", 4)];
-        let own = [l("JkLogLevel", "error", 10), l("JkMount", "/b/* w2", 11), l("JkRemoteAddrIndicator", "MY_ADDR", 12), l("JkEnvVar", "Y", 13)];
-        let lines = main.iter().map(|x| (x, true)).chain(own.iter().map(|x| (x, false)));
+        let main = [
+            l("JkLogLevel", "debug", 1),
+            l("JkOptions", "+FlushPackets", 2),
+            l("JkMount", "/a/* w1", 3),
+            l("JkEnvVar", "X dflt", 4),
+        ];
+        let own = [
+            l("JkLogLevel", "error", 10),
+            l("JkMount", "/b/* w2", 11),
+            l("JkRemoteAddrIndicator", "MY_ADDR", 12),
+            l("JkEnvVar", "Y", 13),
+        ];
+        let lines = main
+            .iter()
+            .map(|x| (x, true))
+            .chain(own.iter().map(|x| (x, false)));
         let (s, d) = server_settings(lines, true, Path::new("/srv"));
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(s.log_level, Level::Error);
         assert!(s.options.has(Flag::FLUSH_PACKETS));
         assert_eq!(s.indicators.remote_addr, "MY_ADDR");
-        assert_eq!(s.env_vars, vec![("X".into(), Some("dflt".into())), ("Y".into(), None)]);
+        assert_eq!(
+            s.env_vars,
+            vec![("X".into(), Some("dflt".into())), ("Y".into(), None)]
+        );
         // without JkMountCopy the main server's mounts stay there
-        assert_eq!(s.mounts.iter().map(|m| m.uri.as_str()).collect::<Vec<_>>(), vec!["/b/*"]);
+        assert_eq!(
+            s.mounts.iter().map(|m| m.uri.as_str()).collect::<Vec<_>>(),
+            vec!["/b/*"]
+        );
     }
 
     #[test]
     fn mount_copy_on_and_all() {
         let main = [l("JkMount", "/a/* w1", 1), l("JkMountCopy", "All", 2)];
         let own = [l("JkMount", "/b/* w2", 10)];
-        let lines = main.iter().map(|x| (x, true)).chain(own.iter().map(|x| (x, false)));
+        let lines = main
+            .iter()
+            .map(|x| (x, true))
+            .chain(own.iter().map(|x| (x, false)));
         let (s, _) = server_settings(lines, true, Path::new("/"));
         assert_eq!(s.mounts.len(), 2);
         let own = [l("JkMountCopy", "All", 10)];
         let (_, d) = server_settings(own.iter().map(|x| (x, false)), true, Path::new("/"));
-        assert!(d[0].message.contains("only allowed in the main server"), "{d:?}");
+        assert!(
+            d[0].message.contains("only allowed in the main server"),
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -354,20 +477,45 @@ mod tests {
         inside.location = Some("/jkstatus".into());
         let (s, d) = server_settings([(&inside, false)], false, Path::new("/"));
         assert!(d.is_empty());
-        assert_eq!((s.mounts[0].uri.as_str(), s.mounts[0].worker.as_str()), ("/jkstatus", "status"));
-        let bad = [l("JkMount", "worker", 1), l("JkUnMount", "app/* w", 2), l("JkMountCopy", "maybe", 3), l("JkLogLevel", "loud", 4), l("JkMountt", "/x w", 5)];
+        assert_eq!(
+            (s.mounts[0].uri.as_str(), s.mounts[0].worker.as_str()),
+            ("/jkstatus", "status")
+        );
+        let bad = [
+            l("JkMount", "worker", 1),
+            l("JkUnMount", "app/* w", 2),
+            l("JkMountCopy", "maybe", 3),
+            l("JkLogLevel", "loud", 4),
+            l("JkMountt", "/x w", 5),
+        ];
         let (_, d) = server_settings(bad.iter().map(|x| (x, false)), false, Path::new("/"));
         let m: Vec<String> = d.iter().map(|d| d.to_string()).collect();
-        assert_eq!(m[0], "httpd.conf:1: error: JkMount needs a path when not defined in a location");
-        assert_eq!(m[1], "httpd.conf:2: error: JkUnMount context should start with /, not `app/*`");
-        assert_eq!(m[2], "httpd.conf:3: error: JkMountCopy must be All, On or Off, not `maybe`");
+        assert_eq!(
+            m[0],
+            "httpd.conf:1: error: JkMount needs a path when not defined in a location"
+        );
+        assert_eq!(
+            m[1],
+            "httpd.conf:2: error: JkUnMount context should start with /, not `app/*`"
+        );
+        assert_eq!(
+            m[2],
+            "httpd.conf:3: error: JkMountCopy must be All, On or Off, not `maybe`"
+        );
         assert!(m[3].starts_with("httpd.conf:4: error: JkLogLevel: unknown level `loud`"));
-        assert_eq!(m[4], "httpd.conf:5: error: unknown directive `JkMountt` (did you mean `JkMount`?)");
+        assert_eq!(
+            m[4],
+            "httpd.conf:5: error: unknown directive `JkMountt` (did you mean `JkMount`?)"
+        );
     }
 
     #[test]
     fn paths_relative_to_server_root_and_shm_size() {
-        let lines = [l("JkShmFile", "run/jk.shm", 1), l("JkLogFile", "\"|/usr/bin/rotatelogs x 86400\"", 2), l("JkShmSize", "10", 3)];
+        let lines = [
+            l("JkShmFile", "run/jk.shm", 1),
+            l("JkLogFile", "\"|/usr/bin/rotatelogs x 86400\"", 2),
+            l("JkShmSize", "10", 3),
+        ];
         let (s, _) = server_settings(lines.iter().map(|x| (x, false)), false, Path::new("/srv"));
         assert_eq!(s.shm_file.as_deref(), Some(Path::new("/srv/run/jk.shm")));
         assert_eq!(s.log_file.as_deref(), Some("|/usr/bin/rotatelogs x 86400"));

@@ -36,7 +36,6 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-
 impl Plan for Balanced<'_> {
     fn next(&mut self) -> Step {
         match self.req.next(now()) {

@@ -88,11 +88,21 @@ pub struct Prepared {
 
 /// Build the request for worker `lb` (its session settings; `None` for an ajp13 worker),
 /// mapped by a rule with `ext`, under server settings `s`.
-pub fn prepare(req: &dyn RequestFacts, s: &ServerSettings, lb: Option<&LbWorker>, ext: &Extensions) -> Prepared {
+pub fn prepare(
+    req: &dyn RequestFacts,
+    s: &ServerSettings,
+    lb: Option<&LbWorker>,
+    ext: &Extensions,
+) -> Prepared {
     let ind = &s.indicators;
     let env = |name: &str| req.env(name);
     // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
-    let uri = uri::forward_uri_bytes(req.original_uri(), req.unparsed_uri(), s.options.forward_uri).into_owned();
+    let uri = uri::forward_uri_bytes(
+        req.original_uri(),
+        req.unparsed_uri(),
+        s.options.forward_uri,
+    )
+    .into_owned();
 
     let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let (mut chunked, mut length) = (false, None::<u64>);
@@ -133,7 +143,11 @@ pub fn prepare(req: &dyn RequestFacts, s: &ServerSettings, lb: Option<&LbWorker>
         cert: owned(env(&ind.certs)),
         cipher: owned(env(&ind.cipher)),
         session: owned(env(&ind.session)),
-        key_size: s.options.has(Flag::FORWARD_KEY_SIZE).then(|| number(env(&ind.key_size))).flatten(),
+        key_size: s
+            .options
+            .has(Flag::FORWARD_KEY_SIZE)
+            .then(|| number(env(&ind.key_size)))
+            .flatten(),
         protocol: owned(env(&ind.ssl_protocol)),
     });
     let env_attrs = s
@@ -155,7 +169,12 @@ pub fn prepare(req: &dyn RequestFacts, s: &ServerSettings, lb: Option<&LbWorker>
         let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
         let ignore_env = env("JK_STICKY_IGNORE").map(|v| String::from_utf8_lossy(v).into_owned());
         let route_env = env("JK_ROUTE").map(|v| String::from_utf8_lossy(v).into_owned());
-        let rs = route::RequestSession { uri: &fwd, cookies: &cookies, sticky_ignore_env: ignore_env.as_deref(), route_env: route_env.as_deref() };
+        let rs = route::RequestSession {
+            uri: &fwd,
+            cookies: &cookies,
+            sticky_ignore_env: ignore_env.as_deref(),
+            route_env: route_env.as_deref(),
+        };
         route::sticky_session_id(lb, Some(ext), &rs).map(|c| c.into_owned())
     });
     let reply_timeout = number::<i64>(env("JK_REPLY_TIMEOUT"))
@@ -194,8 +213,16 @@ pub fn prepare(req: &dyn RequestFacts, s: &ServerSettings, lb: Option<&LbWorker>
 impl Prepared {
     /// Lend the engine a [`RequestHead`] over this request's data.
     pub fn with_head<R>(&self, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
-        let headers: Vec<(&[u8], &[u8])> = self.headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
-        let env: Vec<(&[u8], &[u8])> = self.env.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let headers: Vec<(&[u8], &[u8])> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect();
+        let env: Vec<(&[u8], &[u8])> = self
+            .env
+            .iter()
+            .map(|(n, v)| (n.as_slice(), v.as_slice()))
+            .collect();
         let tls = self.tls.as_ref().map(|t| Tls {
             cert: t.cert.as_deref(),
             cipher: t.cipher.as_deref(),
@@ -261,7 +288,10 @@ mod tests {
             }
         }
         fn env(&self, name: &str) -> Option<&[u8]> {
-            self.env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
+            self.env
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_bytes())
         }
         fn client(&self) -> (&[u8], u16) {
             (b"203.0.113.7", 51544)
@@ -284,7 +314,10 @@ mod tests {
     }
 
     fn header<'a>(p: &'a Prepared, name: &str) -> Option<&'a [u8]> {
-        p.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v.as_slice())
+        p.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.as_slice())
     }
 
     #[test]
@@ -292,34 +325,76 @@ mod tests {
         let s = ServerSettings::default();
         let none = prepare(&Facts::default(), &s, None, &Extensions::default());
         assert_eq!(none.body, RequestBody::None);
-        assert_eq!(header(&none, "content-length"), Some(&b"0"[..]), "mod_jk's Content-Length: 0");
-        assert_eq!(none.uri, b"/app/a%20b", "ForwardURIProxy re-encodes the decoded path");
+        assert_eq!(
+            header(&none, "content-length"),
+            Some(&b"0"[..]),
+            "mod_jk's Content-Length: 0"
+        );
+        assert_eq!(
+            none.uri, b"/app/a%20b",
+            "ForwardURIProxy re-encodes the decoded path"
+        );
 
-        let cl = Facts { headers: vec![("Content-Length", "10")], ..Facts::default() };
-        assert_eq!(prepare(&cl, &s, None, &Extensions::default()).body, RequestBody::Length(10));
+        let cl = Facts {
+            headers: vec![("Content-Length", "10")],
+            ..Facts::default()
+        };
+        assert_eq!(
+            prepare(&cl, &s, None, &Extensions::default()).body,
+            RequestBody::Length(10)
+        );
 
-        let chunked = Facts { headers: vec![("Transfer-Encoding", "chunked"), ("Content-Length", "10")], ..Facts::default() };
+        let chunked = Facts {
+            headers: vec![("Transfer-Encoding", "chunked"), ("Content-Length", "10")],
+            ..Facts::default()
+        };
         let p = prepare(&chunked, &s, None, &Extensions::default());
         assert_eq!(p.body, RequestBody::Chunked);
-        assert_eq!(header(&p, "content-length"), None, "no length for a chunked body");
+        assert_eq!(
+            header(&p, "content-length"),
+            None,
+            "no length for a chunked body"
+        );
 
-        let ignore = Facts { headers: vec![("Content-Length", "10")], env: vec![("JK_IGNORE_CL", "1")] };
+        let ignore = Facts {
+            headers: vec![("Content-Length", "10")],
+            env: vec![("JK_IGNORE_CL", "1")],
+        };
         let p = prepare(&ignore, &s, None, &Extensions::default());
-        assert_eq!((p.body, header(&p, "content-length")), (RequestBody::Chunked, None));
+        assert_eq!(
+            (p.body, header(&p, "content-length")),
+            (RequestBody::Chunked, None)
+        );
     }
 
     #[test]
     fn indicators_addresses_tls_and_env_attributes() {
         let mut s = ServerSettings::default();
-        s.env_vars = vec![("APP_TIER".into(), Some("gold".into())), ("UNSET".into(), None)];
+        s.env_vars = vec![
+            ("APP_TIER".into(), Some("gold".into())),
+            ("UNSET".into(), None),
+        ];
         let f = Facts {
-            env: vec![("JK_REMOTE_ADDR", "198.51.100.1"), ("HTTPS", "on"), ("SSL_CIPHER", "AES"), ("SSL_CIPHER_USEKEYSIZE", "256"), ("JK_REPLY_TIMEOUT", "1500"), ("JK_STATELESS", "")],
+            env: vec![
+                ("JK_REMOTE_ADDR", "198.51.100.1"),
+                ("HTTPS", "on"),
+                ("SSL_CIPHER", "AES"),
+                ("SSL_CIPHER_USEKEYSIZE", "256"),
+                ("JK_REPLY_TIMEOUT", "1500"),
+                ("JK_STATELESS", ""),
+            ],
             ..Facts::default()
         };
         let p = prepare(&f, &s, None, &Extensions::default());
-        assert_eq!((p.remote_addr.as_slice(), p.remote_port), (&b"198.51.100.1"[..], 51544));
+        assert_eq!(
+            (p.remote_addr.as_slice(), p.remote_port),
+            (&b"198.51.100.1"[..], 51544)
+        );
         let tls = p.tls.as_ref().unwrap();
-        assert_eq!((tls.cipher.as_deref(), tls.key_size), (Some(&b"AES"[..]), Some(256)));
+        assert_eq!(
+            (tls.cipher.as_deref(), tls.key_size),
+            (Some(&b"AES"[..]), Some(256))
+        );
         assert_eq!(p.env, vec![(b"APP_TIER".to_vec(), b"gold".to_vec())]);
         assert_eq!(p.options.reply_timeout, Some(Duration::from_millis(1500)));
         assert!(p.options.stateless);
@@ -330,15 +405,33 @@ mod tests {
             l
         });
         let p = prepare(&Facts::default(), &physical, None, &Extensions::default());
-        assert_eq!((p.remote_addr.as_slice(), p.remote_port), (&b"10.0.0.1"[..], 40000));
+        assert_eq!(
+            (p.remote_addr.as_slice(), p.remote_port),
+            (&b"10.0.0.1"[..], 40000)
+        );
     }
 
     #[test]
     fn the_mount_may_override_reply_timeout_and_the_environment_wins() {
         let s = ServerSettings::default();
-        let ext = Extensions { reply_timeout: Some(300), ..Extensions::default() };
-        assert_eq!(prepare(&Facts::default(), &s, None, &ext).options.reply_timeout, Some(Duration::from_millis(300)));
-        let f = Facts { env: vec![("JK_REPLY_TIMEOUT", "0")], ..Facts::default() };
-        assert_eq!(prepare(&f, &s, None, &ext).options.reply_timeout, Some(Duration::ZERO), "0 turns it off");
+        let ext = Extensions {
+            reply_timeout: Some(300),
+            ..Extensions::default()
+        };
+        assert_eq!(
+            prepare(&Facts::default(), &s, None, &ext)
+                .options
+                .reply_timeout,
+            Some(Duration::from_millis(300))
+        );
+        let f = Facts {
+            env: vec![("JK_REPLY_TIMEOUT", "0")],
+            ..Facts::default()
+        };
+        assert_eq!(
+            prepare(&f, &s, None, &ext).options.reply_timeout,
+            Some(Duration::ZERO),
+            "0 turns it off"
+        );
     }
 }

@@ -61,14 +61,29 @@ pub enum Near {
 impl Near {
     /// How `rule` (which does not match) nearly matches `uri`, if it does.
     pub fn between(rule: &Rule, uri: &str) -> Option<Near> {
-        if let Some(base) = rule.pattern.strip_suffix("/*").filter(|b| *b == uri && !b.is_empty()) {
-            return Some(Near::WantsTrailingSlash { base: base.to_owned() });
+        if let Some(base) = rule
+            .pattern
+            .strip_suffix("/*")
+            .filter(|b| *b == uri && !b.is_empty())
+        {
+            return Some(Near::WantsTrailingSlash {
+                base: base.to_owned(),
+            });
         }
-        if !rule.is_wildcard() && uri.strip_prefix(rule.pattern.as_str()).is_some_and(|rest| rest.starts_with('/') || rule.pattern.ends_with('/')) {
+        if !rule.is_wildcard()
+            && uri
+                .strip_prefix(rule.pattern.as_str())
+                .is_some_and(|rest| rest.starts_with('/') || rule.pattern.ends_with('/'))
+        {
             return Some(Near::ExactOnly);
         }
-        let folded = Rule { pattern: rule.pattern.to_ascii_lowercase(), ..rule.clone() };
-        folded.matches(&uri.to_ascii_lowercase()).then_some(Near::CaseDiffers)
+        let folded = Rule {
+            pattern: rule.pattern.to_ascii_lowercase(),
+            ..rule.clone()
+        };
+        folded
+            .matches(&uri.to_ascii_lowercase())
+            .then_some(Near::CaseDiffers)
     }
 }
 
@@ -128,7 +143,10 @@ impl MountTable {
         let refused = self.refusal(uri);
         let winner = match refused {
             Some(_) => None,
-            None => self.rules().iter().position(|r| !r.disabled && !r.exclusion && r.matches(uri)),
+            None => self
+                .rules()
+                .iter()
+                .position(|r| !r.disabled && !r.exclusion && r.matches(uri)),
         };
         let cancel = winner.and_then(|w| self.cancelling(uri, &self.rules()[w].worker));
         let verdicts = self
@@ -146,14 +164,19 @@ impl MountTable {
                     match winner {
                         None => Outcome::NothingToCancel,
                         Some(w) if cancel == Some(i) => Outcome::Cancels { winner: w },
-                        Some(w) if rule.worker == self.rules()[w].worker || rule.worker == "*" => Outcome::Cancels { winner: w },
+                        Some(w) if rule.worker == self.rules()[w].worker || rule.worker == "*" => {
+                            Outcome::Cancels { winner: w }
+                        }
                         Some(_) => Outcome::OtherWorker,
                     }
                 } else {
                     match (winner, cancel) {
                         (Some(w), Some(by)) if w == i => Outcome::Excluded { by },
                         (Some(w), None) if w == i => Outcome::Matched,
-                        (Some(w), _) => Outcome::Shadowed { by: w, because: Order::between(&self.rules()[w], rule) },
+                        (Some(w), _) => Outcome::Shadowed {
+                            by: w,
+                            because: Order::between(&self.rules()[w], rule),
+                        },
                         (None, _) => Outcome::Matched, // unreachable: a match would be the winner
                     }
                 };
@@ -161,10 +184,18 @@ impl MountTable {
             })
             .collect();
         let result = match (winner, cancel) {
-            (Some(w), None) => Some(Match { worker: &self.rules()[w].worker, rule: &self.rules()[w], extensions: &self.rules()[w].extensions }),
+            (Some(w), None) => Some(Match {
+                worker: &self.rules()[w].worker,
+                rule: &self.rules()[w],
+                extensions: &self.rules()[w].extensions,
+            }),
             _ => None,
         };
-        Explanation { verdicts, result, refused }
+        Explanation {
+            verdicts,
+            result,
+            refused,
+        }
     }
 }
 
@@ -181,10 +212,17 @@ impl Outcome {
             Outcome::NoMatch => "pattern does not match".into(),
             Outcome::NearMiss(near) => format!("pattern does not match: {near}"),
             Outcome::Matched => "matches: this rule decides".into(),
-            Outcome::Shadowed { by, because } => format!("matches, but {} comes first: {because}", at(*by)),
-            Outcome::Excluded { by } => format!("matches, but is cancelled by the exclusion {}", at(*by)),
+            Outcome::Shadowed { by, because } => {
+                format!("matches, but {} comes first: {because}", at(*by))
+            }
+            Outcome::Excluded { by } => {
+                format!("matches, but is cancelled by the exclusion {}", at(*by))
+            }
             Outcome::Cancels { winner } => format!("exclusion matches and cancels {}", at(*winner)),
-            Outcome::OtherWorker => "exclusion matches, but names another worker than the one that matched: ignored".into(),
+            Outcome::OtherWorker => {
+                "exclusion matches, but names another worker than the one that matched: ignored"
+                    .into()
+            }
             Outcome::NothingToCancel => "exclusion matches, but no rule mapped the URI".into(),
         }
     }

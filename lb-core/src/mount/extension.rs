@@ -86,11 +86,25 @@ impl Extensions {
                     let statuses: Vec<i64> = members(value).map(|s| atoi(s).0).collect();
                     first_list(&mut ext.fail_on_status, statuses, key, &mut warnings)
                 }
-                "session_cookie" => first(&mut ext.session_cookie, value.to_owned(), key, &mut warnings),
-                "session_cookie_path" => first(&mut ext.session_cookie_path, value.to_owned(), key, &mut warnings),
+                "session_cookie" => first(
+                    &mut ext.session_cookie,
+                    value.to_owned(),
+                    key,
+                    &mut warnings,
+                ),
+                "session_cookie_path" => first(
+                    &mut ext.session_cookie_path,
+                    value.to_owned(),
+                    key,
+                    &mut warnings,
+                ),
                 "session_path" => {
                     // `session_path=;jsessionid`: the value is the next piece; none leaves it unset.
-                    let value = if value.is_empty() { pieces.next() } else { Some(value) };
+                    let value = if value.is_empty() {
+                        pieces.next()
+                    } else {
+                        Some(value)
+                    };
                     if let Some(v) = value {
                         first(&mut ext.session_path, v.to_owned(), key, &mut warnings)
                     }
@@ -98,7 +112,11 @@ impl Extensions {
                 _ => return Err(unknown(piece, key)),
             }
         }
-        Ok(Parsed { worker, extensions: ext, warnings })
+        Ok(Parsed {
+            worker,
+            extensions: ext,
+            warnings,
+        })
     }
 
     /// Whether the rule sets any member activation (meaningful for lb workers only).
@@ -144,7 +162,9 @@ fn first_list<T>(slot: &mut Vec<T>, value: Vec<T>, key: &str, warnings: &mut Vec
     if slot.is_empty() {
         *slot = value;
     } else {
-        warnings.push(format!("rule extension `{key}` given twice: the second is ignored, as in mod_jk"));
+        warnings.push(format!(
+            "rule extension `{key}` given twice: the second is ignored, as in mod_jk"
+        ));
     }
 }
 
@@ -152,7 +172,9 @@ fn first<T>(slot: &mut Option<T>, value: T, key: &str, warnings: &mut Vec<String
     if slot.is_none() {
         *slot = Some(value);
     } else {
-        warnings.push(format!("rule extension `{key}` given twice: the second is ignored, as in mod_jk"));
+        warnings.push(format!(
+            "rule extension `{key}` given twice: the second is ignored, as in mod_jk"
+        ));
     }
 }
 
@@ -166,7 +188,9 @@ pub(crate) fn atoi(v: &str) -> (i64, bool) {
         _ => (false, t),
     };
     let end = digits.bytes().take_while(u8::is_ascii_digit).count();
-    let n = digits[..end].bytes().fold(0i64, |n, d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')));
+    let n = digits[..end].bytes().fold(0i64, |n, d| {
+        n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
     (if neg { -n } else { n }, end > 0 && end == digits.len())
 }
 
@@ -182,7 +206,11 @@ mod tests {
     fn worker_name_is_the_first_non_empty_piece() {
         assert_eq!(Extensions::parse("lb").unwrap().worker, "lb");
         assert_eq!(Extensions::parse("lb;;stateless=1").unwrap().worker, "lb");
-        assert_eq!(Extensions::parse(";lb").unwrap().worker, "lb", "strtok skips leading `;`");
+        assert_eq!(
+            Extensions::parse(";lb").unwrap().worker,
+            "lb",
+            "strtok skips leading `;`"
+        );
         assert_eq!(Extensions::parse("").unwrap().worker, "");
     }
 
@@ -190,11 +218,23 @@ mod tests {
     fn reply_timeout() {
         assert_eq!(ext("w;reply_timeout=5000").reply_timeout, Some(5000));
         assert_eq!(ext("w;reply_timeout=0").reply_timeout, Some(0));
-        assert_eq!(ext("w;reply_timeout=-1").reply_timeout, None, "negative is mod_jk's unset");
+        assert_eq!(
+            ext("w;reply_timeout=-1").reply_timeout,
+            None,
+            "negative is mod_jk's unset"
+        );
         assert_eq!(ext("w").reply_timeout, None);
         let p = Extensions::parse("w;reply_timeout=5s").unwrap();
-        assert_eq!(p.extensions.reply_timeout, Some(5), "atoi reads the leading digits");
-        assert!(p.warnings[0].contains("not a whole number"), "{:?}", p.warnings);
+        assert_eq!(
+            p.extensions.reply_timeout,
+            Some(5),
+            "atoi reads the leading digits"
+        );
+        assert!(
+            p.warnings[0].contains("not a whole number"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]
@@ -221,7 +261,10 @@ mod tests {
 
     #[test]
     fn fail_on_status_list() {
-        assert_eq!(ext("w;fail_on_status=500,-503 404").fail_on_status, [500, -503, 404]);
+        assert_eq!(
+            ext("w;fail_on_status=500,-503 404").fail_on_status,
+            [500, -503, 404]
+        );
         let p = Extensions::parse("w;fail_on_status=500;fail_on_status=404").unwrap();
         assert_eq!(p.extensions.fail_on_status, [500]);
         assert!(p.warnings[0].contains("given twice"));
@@ -231,25 +274,48 @@ mod tests {
     fn session_extensions() {
         let e = ext("lb;session_cookie=SID;session_path=;sid;session_cookie_path=/x");
         assert_eq!(e.session_cookie.as_deref(), Some("SID"));
-        assert_eq!(e.session_path.as_deref(), Some("sid"), "`;` before the name is lost to the split");
+        assert_eq!(
+            e.session_path.as_deref(),
+            Some("sid"),
+            "`;` before the name is lost to the split"
+        );
         assert_eq!(e.session_cookie_path.as_deref(), Some("/x"));
-        assert_eq!(ext("lb;session_path=jsid").session_path.as_deref(), Some("jsid"));
-        assert_eq!(ext("lb;session_path=").session_path, None, "nothing follows: unset");
-        assert_eq!(e.session_names(), ["session_cookie", "session_path", "session_cookie_path"]);
+        assert_eq!(
+            ext("lb;session_path=jsid").session_path.as_deref(),
+            Some("jsid")
+        );
+        assert_eq!(
+            ext("lb;session_path=").session_path,
+            None,
+            "nothing follows: unset"
+        );
+        assert_eq!(
+            e.session_names(),
+            ["session_cookie", "session_path", "session_cookie_path"]
+        );
         assert!(e.has_session() && !ext("lb;stateless=1").has_session());
     }
 
     #[test]
     fn unknown_extensions_are_errors_with_a_suggestion() {
         let e = Extensions::parse("lb;stateles=1").unwrap_err();
-        assert_eq!(e, "unknown rule extension `stateles=1`; did you mean `stateless`?");
+        assert_eq!(
+            e,
+            "unknown rule extension `stateles=1`; did you mean `stateless`?"
+        );
         let e = Extensions::parse("lb;reply_timout=10").unwrap_err();
         assert!(e.ends_with("did you mean `reply_timeout`?"), "{e}");
         let e = Extensions::parse("lb;stateless").unwrap_err();
-        assert!(e.contains("`stateless`"), "a name without `=` is not an extension: {e}");
+        assert!(
+            e.contains("`stateless`"),
+            "a name without `=` is not an extension: {e}"
+        );
         let e = Extensions::parse("lb;colour=red").unwrap_err();
         assert!(e.contains("known extensions: reply_timeout"), "{e}");
-        assert!(Extensions::parse("lb;reply_timeout =5").is_err(), "the name must be exact");
+        assert!(
+            Extensions::parse("lb;reply_timeout =5").is_err(),
+            "the name must be exact"
+        );
     }
 
     #[test]

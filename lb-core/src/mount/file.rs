@@ -41,7 +41,10 @@ impl MountFile {
         for (n, line) in text.lines().enumerate() {
             let at = Location::new(path, n as u32 + 1);
             if line.len() > MAX_LINE {
-                warnings.push((at, format!("ignored: the line is longer than {MAX_LINE} bytes")));
+                warnings.push((
+                    at,
+                    format!("ignored: the line is longer than {MAX_LINE} bytes"),
+                ));
                 continue;
             }
             let line = line.split('#').next().unwrap_or("").trim();
@@ -49,19 +52,33 @@ impl MountFile {
                 continue;
             }
             let Some((key, value)) = line.split_once('=') else {
-                warnings.push((at, format!("ignored: `{line}` has no `=` (expected pattern=worker)")));
+                warnings.push((
+                    at,
+                    format!("ignored: `{line}` has no `=` (expected pattern=worker)"),
+                ));
                 continue;
             };
             let (key, value) = (key.trim(), value.trim());
             if key.is_empty() || value.is_empty() {
-                warnings.push((at, format!("ignored: `{line}` needs both a pattern and a worker")));
+                warnings.push((
+                    at,
+                    format!("ignored: `{line}` needs both a pattern and a worker"),
+                ));
                 continue;
             }
-            let value = crate::config::substitute(value, |name| seen.get(name).map(|&i| entries[i].2.clone()));
+            let value = crate::config::substitute(value, |name| {
+                seen.get(name).map(|&i| entries[i].2.clone())
+            });
             match seen.get(key) {
                 Some(&i) => {
                     let old = &mut entries[i];
-                    warnings.push((at.clone(), format!("`{key}` is mapped again: `{value}` replaces `{}` from line {}", old.2, old.1.line)));
+                    warnings.push((
+                        at.clone(),
+                        format!(
+                            "`{key}` is mapped again: `{value}` replaces `{}` from line {}",
+                            old.2, old.1.line
+                        ),
+                    ));
                     old.1 = at;
                     old.2 = value;
                 }
@@ -84,6 +101,12 @@ impl MountFile {
                 Err(e) => errors.push(e),
             }
         }
-        MountFile { path: path.to_owned(), rules, errors, warnings, modified: None }
+        MountFile {
+            path: path.to_owned(),
+            rules,
+            errors,
+            warnings,
+            modified: None,
+        }
     }
 }

@@ -34,7 +34,8 @@ struct Watched {
 }
 
 fn epoch_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What a reload did.
@@ -43,20 +44,40 @@ pub enum Reload {
     /// Not due yet, or the file's time has not changed.
     Unchanged,
     /// The file's rules were replaced.
-    Replaced { rules: usize, errors: Vec<RuleError>, warnings: Vec<(Location, String)> },
+    Replaced {
+        rules: usize,
+        errors: Vec<RuleError>,
+        warnings: Vec<(Location, String)>,
+    },
 }
 
 impl SharedTable {
     /// A table that never reloads.
     pub fn fixed(table: MountTable) -> Self {
-        SharedTable { current: RwLock::new(Arc::new(table)), file: None }
+        SharedTable {
+            current: RwLock::new(Arc::new(table)),
+            file: None,
+        }
     }
 
     /// A table whose rules from `file` (already read into it) are re-read when the file changes,
     /// checked at most every `interval` (mod_jk: `JkMountFileReload`, default 60 s).
-    pub fn watching(table: MountTable, file: &MountFile, interval: Duration, now: SystemTime) -> Self {
-        let watched = Watched { path: file.path.clone(), interval, checked_ms: AtomicU64::new(epoch_ms(now)), modified: Mutex::new(file.modified) };
-        SharedTable { current: RwLock::new(Arc::new(table)), file: Some(watched) }
+    pub fn watching(
+        table: MountTable,
+        file: &MountFile,
+        interval: Duration,
+        now: SystemTime,
+    ) -> Self {
+        let watched = Watched {
+            path: file.path.clone(),
+            interval,
+            checked_ms: AtomicU64::new(epoch_ms(now)),
+            modified: Mutex::new(file.modified),
+        };
+        SharedTable {
+            current: RwLock::new(Arc::new(table)),
+            file: Some(watched),
+        }
     }
 
     /// The table to map this request with; it stays valid even if a reload swaps in another.
@@ -69,7 +90,9 @@ impl SharedTable {
     /// rules changed. While one request checks, the others go on with the current table. A file
     /// that cannot be read keeps the old rules (the error is returned; the next check retries).
     pub fn reload_if_changed(&self, now: SystemTime) -> io::Result<Reload> {
-        let Some(w) = &self.file else { return Ok(Reload::Unchanged) };
+        let Some(w) = &self.file else {
+            return Ok(Reload::Unchanged);
+        };
         let interval_ms = u64::try_from(w.interval.as_millis()).unwrap_or(u64::MAX);
         let now_ms = epoch_ms(now);
         let due = |checked: u64| interval_ms > 0 && now_ms.saturating_sub(checked) > interval_ms;
@@ -101,6 +124,10 @@ impl SharedTable {
         let rules = file.rules.len();
         let next = current.with_file_rules(&file.path, file.rules);
         *current = Arc::new(next);
-        Reload::Replaced { rules, errors: file.errors, warnings: file.warnings }
+        Reload::Replaced {
+            rules,
+            errors: file.errors,
+            warnings: file.warnings,
+        }
     }
 }

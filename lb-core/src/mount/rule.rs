@@ -69,7 +69,13 @@ pub struct RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} ({})", self.source.location(), self.message, self.source.kind())
+        write!(
+            f,
+            "{}: {} ({})",
+            self.source.location(),
+            self.message,
+            self.source.kind()
+        )
     }
 }
 
@@ -94,14 +100,20 @@ impl Rule {
     /// (`/app|/*` → `/app` and `/app/*`), except in a worker's `mount` property where mod_jk
     /// does not expand it.
     pub fn parse(pattern: &str, worker: &str, source: Source) -> Result<Vec<Rule>, RuleError> {
-        let error = |message: String| RuleError { source: source.clone(), message };
-        let parsed = Extensions::parse(worker).map_err(|e| error(format!("`{pattern}` → `{worker}`: {e}")))?;
+        let error = |message: String| RuleError {
+            source: source.clone(),
+            message,
+        };
+        let parsed = Extensions::parse(worker)
+            .map_err(|e| error(format!("`{pattern}` → `{worker}`: {e}")))?;
         let (name, extensions, mut warnings) = (parsed.worker, parsed.extensions, parsed.warnings);
         if name.is_empty() {
             return Err(error(format!("`{pattern}` has no worker name")));
         }
         let patterns = match (pattern.split_once('|'), &source) {
-            (Some((first, rest)), Source::JkMount(_) | Source::File(_)) => vec![first.to_owned(), format!("{first}{rest}")],
+            (Some((first, rest)), Source::JkMount(_) | Source::File(_)) => {
+                vec![first.to_owned(), format!("{first}{rest}")]
+            }
             (Some(_), Source::WorkerMount(_)) => {
                 warnings.push(format!(
                     "`|` is not a shortcut in a worker's mount property (mod_jk does not expand it there): `{pattern}` matches a literal `|`"
@@ -142,7 +154,10 @@ impl Rule {
     pub fn parse_mapping(text: &str, source: Source) -> Result<Vec<Rule>, RuleError> {
         match text.split_once('=') {
             Some((pattern, worker)) => Rule::parse(pattern.trim(), worker.trim(), source),
-            None => Err(RuleError { source, message: format!("`{text}` is not `pattern=worker`") }),
+            None => Err(RuleError {
+                source,
+                message: format!("`{text}` is not `pattern=worker`"),
+            }),
         }
     }
 
@@ -162,7 +177,13 @@ impl Rule {
 
     /// The rule as mod_jk would print it: `-!/pattern=worker`.
     pub fn text(&self) -> String {
-        format!("{}{}{}={}", if self.disabled { "-" } else { "" }, if self.exclusion { "!" } else { "" }, self.pattern, self.worker)
+        format!(
+            "{}{}{}={}",
+            if self.disabled { "-" } else { "" },
+            if self.exclusion { "!" } else { "" },
+            self.pattern,
+            self.worker
+        )
     }
 }
 

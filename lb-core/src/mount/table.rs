@@ -45,14 +45,23 @@ impl MountTable {
     /// Add rules and restore the matching order.
     pub fn extend(&mut self, rules: impl IntoIterator<Item = Rule>) {
         self.rules.extend(rules);
-        self.rules.sort_by_key(|r| (Reverse(r.pattern.matches('/').count()), Reverse(r.pattern.len()), Reverse(r.source.rank())));
+        self.rules.sort_by_key(|r| {
+            (
+                Reverse(r.pattern.matches('/').count()),
+                Reverse(r.pattern.len()),
+                Reverse(r.source.rank()),
+            )
+        });
     }
 
     /// A server's `JkMount`/`JkUnMount` lines. The same pattern twice (per kind) keeps the last,
     /// as mod_jk's per-server map does, except that a virtual host's own line always beats one
     /// copied from the main server (`JkMountCopy` keeps existing entries). Bad lines are
     /// returned; the others are added.
-    pub fn add_mount_lines<'l>(&mut self, lines: impl IntoIterator<Item = &'l MountLine>) -> Vec<RuleError> {
+    pub fn add_mount_lines<'l>(
+        &mut self,
+        lines: impl IntoIterator<Item = &'l MountLine>,
+    ) -> Vec<RuleError> {
         let mut last: Vec<&MountLine> = Vec::new();
         for line in lines {
             let same = |l: &&MountLine| l.unmount == line.unmount && l.uri == line.uri;
@@ -68,10 +77,17 @@ impl MountTable {
             let source = Source::JkMount(line.at.clone());
             if !line.uri.starts_with('/') {
                 let what = if line.unmount { "JkUnMount" } else { "JkMount" };
-                errors.push(RuleError { source, message: format!("{what} `{}`: the path must start with `/`", line.uri) });
+                errors.push(RuleError {
+                    source,
+                    message: format!("{what} `{}`: the path must start with `/`", line.uri),
+                });
                 continue;
             }
-            let pattern = if line.unmount { format!("!{}", line.uri) } else { line.uri.clone() };
+            let pattern = if line.unmount {
+                format!("!{}", line.uri)
+            } else {
+                line.uri.clone()
+            };
             match Rule::parse(&pattern, &line.worker, source) {
                 Ok(r) => rules.extend(r),
                 Err(e) => errors.push(e),
@@ -82,7 +98,10 @@ impl MountTable {
     }
 
     /// Patterns from workers' `mount` properties.
-    pub fn add_worker_mounts<'w>(&mut self, mounts: impl IntoIterator<Item = &'w crate::config::WorkerMount>) -> Vec<RuleError> {
+    pub fn add_worker_mounts<'w>(
+        &mut self,
+        mounts: impl IntoIterator<Item = &'w crate::config::WorkerMount>,
+    ) -> Vec<RuleError> {
         let mut errors = Vec::new();
         let mut rules = Vec::new();
         for m in mounts {
@@ -97,8 +116,16 @@ impl MountTable {
 
     /// A copy with every rule from `file` replaced by `rules` (a mount file reload).
     pub fn with_file_rules(&self, file: &Path, rules: Vec<Rule>) -> MountTable {
-        let mut next = MountTable { rules: Vec::with_capacity(self.rules.len()), reject_unsafe: self.reject_unsafe };
-        next.rules.extend(self.rules.iter().filter(|r| r.source.file().is_none_or(|f| &**f != file)).cloned());
+        let mut next = MountTable {
+            rules: Vec::with_capacity(self.rules.len()),
+            reject_unsafe: self.reject_unsafe,
+        };
+        next.rules.extend(
+            self.rules
+                .iter()
+                .filter(|r| r.source.file().is_none_or(|f| &**f != file))
+                .cloned(),
+        );
         next.extend(rules);
         next
     }
@@ -121,11 +148,18 @@ impl MountTable {
         if self.refusal(uri).is_some() {
             return None;
         }
-        let rule = self.rules.iter().find(|r| !r.disabled && !r.exclusion && r.matches(uri))?;
+        let rule = self
+            .rules
+            .iter()
+            .find(|r| !r.disabled && !r.exclusion && r.matches(uri))?;
         if self.cancelling(uri, &rule.worker).is_some() {
             return None;
         }
-        Some(Match { worker: &rule.worker, rule, extensions: &rule.extensions })
+        Some(Match {
+            worker: &rule.worker,
+            rule,
+            extensions: &rule.extensions,
+        })
     }
 
     /// [`map`](Self::map) for a normalised path that need not be UTF-8 ([`crate::uri::normalise_bytes`]).
@@ -141,7 +175,9 @@ impl MountTable {
 
     /// The first enabled exclusion for `worker` (or `*`) that matches.
     pub(super) fn cancelling(&self, uri: &str, worker: &str) -> Option<usize> {
-        self.rules.iter().position(|r| r.exclusion && !r.disabled && (r.worker == worker || r.worker == "*") && r.matches(uri))
+        self.rules.iter().position(|r| {
+            r.exclusion && !r.disabled && (r.worker == worker || r.worker == "*") && r.matches(uri)
+        })
     }
 }
 

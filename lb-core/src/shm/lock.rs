@@ -23,7 +23,10 @@ pub struct TableLock<'a> {
 impl<'a> TableLock<'a> {
     pub(crate) fn acquire(owner: &'a AtomicU32) -> TableLock<'a> {
         let me = std::process::id() & !WAITERS;
-        if owner.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        if owner
+            .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
             return TableLock { owner };
         }
         // Once this process has slept, it takes the lock marked contended, so its release wakes
@@ -33,7 +36,10 @@ impl<'a> TableLock<'a> {
         loop {
             let cur = owner.load(Ordering::Relaxed);
             if cur == 0 {
-                if owner.compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                if owner
+                    .compare_exchange(0, mine, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
                     return TableLock { owner };
                 }
                 continue;
@@ -51,13 +57,18 @@ impl<'a> TableLock<'a> {
             if holder != me && !alive(holder) {
                 // The holder died: take the lock over (keeping the bit, so others are woken).
                 let next = me | (cur & WAITERS);
-                if owner.compare_exchange(cur, next, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                if owner
+                    .compare_exchange(cur, next, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
                     return TableLock { owner };
                 }
                 continue;
             }
             if cur & WAITERS == 0
-                && owner.compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed).is_err()
+                && owner
+                    .compare_exchange(cur, cur | WAITERS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
             {
                 continue;
             }
@@ -77,11 +88,22 @@ impl Drop for TableLock<'_> {
 
 /// Sleep while `word` still holds `expected`, at most `timeout`; any wake-up or change returns.
 fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
-    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
     // SAFETY: `word` is a live, aligned 32-bit atomic (in the shared table); FUTEX_WAIT (not
     // the private variant) keys on the physical page, so it works across processes mapping it.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const libc::timespec, std::ptr::null::<u32>(), 0);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0,
+        );
     }
 }
 
@@ -89,7 +111,15 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: as above; waking has no memory effects.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX, std::ptr::null::<libc::timespec>(), std::ptr::null::<u32>(), 0);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0,
+        );
     }
 }
 

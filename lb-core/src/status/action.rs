@@ -74,7 +74,10 @@ pub struct Refusal {
 }
 
 fn refuse(status: u16, message: impl Into<String>) -> Refusal {
-    Refusal { status, message: message.into() }
+    Refusal {
+        status,
+        message: message.into(),
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,7 +104,10 @@ impl StatusRequest {
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -114,7 +120,8 @@ pub fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -141,8 +148,17 @@ pub fn parse(query: &str) -> Result<StatusRequest, Refusal> {
             "w" => r.worker = Some(v),
             "sw" => r.sub_worker = Some(v),
             "att" => r.attribute = Some(v),
-            "opt" => r.opt = v.parse().map_err(|_| refuse(400, format!("opt `{v}` is not a number")))?,
-            "re" => r.refresh = Some(v.parse().map_err(|_| refuse(400, format!("re `{v}` is not a number of seconds")))?),
+            "opt" => {
+                r.opt = v
+                    .parse()
+                    .map_err(|_| refuse(400, format!("opt `{v}` is not a number")))?
+            }
+            "re" => {
+                r.refresh = Some(
+                    v.parse()
+                        .map_err(|_| refuse(400, format!("re `{v}` is not a number of seconds")))?,
+                )
+            }
             "nonce" => r.nonce = Some(v),
             _ => r.params.push((k, v)),
         }
@@ -151,10 +167,16 @@ pub fn parse(query: &str) -> Result<StatusRequest, Refusal> {
 }
 
 fn lookup<T: Copy>(table: &[(&'static str, T)], v: &str, what: &str) -> Result<T, Refusal> {
-    table.iter().find(|(n, _)| n.eq_ignore_ascii_case(v)).map(|(_, t)| *t).ok_or_else(|| {
-        let hint = closest(v, table.iter().map(|(n, _)| *n)).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-        refuse(400, format!("unknown {what} `{v}`{hint}"))
-    })
+    table
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(v))
+        .map(|(_, t)| *t)
+        .ok_or_else(|| {
+            let hint = closest(v, table.iter().map(|(n, _)| *n))
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            refuse(400, format!("unknown {what} `{v}`{hint}"))
+        })
 }
 
 /// Who may do what on one status worker.
@@ -170,13 +192,28 @@ pub struct Access<'a> {
 
 /// Decide whether `req` may run. `expected_nonce` is the nonce of the pages this worker hands
 /// out; a state change needs POST with it.
-pub fn authorize(req: &StatusRequest, method: &str, remote_user: Option<&str>, access: &Access<'_>, expected_nonce: &str) -> Result<(), Refusal> {
+pub fn authorize(
+    req: &StatusRequest,
+    method: &str,
+    remote_user: Option<&str>,
+    access: &Access<'_>,
+    expected_nonce: &str,
+) -> Result<(), Refusal> {
     if !access.users.is_empty() {
         let allowed = remote_user.is_some_and(|u| {
-            access.users.iter().any(|x| if access.user_case_insensitive { x.eq_ignore_ascii_case(u) } else { x == u })
+            access.users.iter().any(|x| {
+                if access.user_case_insensitive {
+                    x.eq_ignore_ascii_case(u)
+                } else {
+                    x == u
+                }
+            })
         });
         if !allowed {
-            return Err(refuse(403, "access denied: this status worker only serves its configured users"));
+            return Err(refuse(
+                403,
+                "access denied: this status worker only serves its configured users",
+            ));
         }
     }
     let cmd = req.cmd();
@@ -197,8 +234,14 @@ pub fn authorize(req: &StatusRequest, method: &str, remote_user: Option<&str>, a
     }
     match &req.nonce {
         Some(n) if constant_time_eq(n.as_bytes(), expected_nonce.as_bytes()) => Ok(()),
-        Some(_) => Err(refuse(403, "stale or foreign form: reload the status page and try again")),
-        None => Err(refuse(403, "missing form nonce: changes must come from the status page")),
+        Some(_) => Err(refuse(
+            403,
+            "stale or foreign form: reload the status page and try again",
+        )),
+        None => Err(refuse(
+            403,
+            "missing form nonce: changes must come from the status page",
+        )),
     }
 }
 
@@ -208,7 +251,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// `sw` may use `*` and `?` for updates: the member names it selects, in order.
 pub fn matching<'a>(pattern: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    names.into_iter().filter(|n| crate::wildcard::matches(pattern, n)).collect()
+    names
+        .into_iter()
+        .filter(|n| crate::wildcard::matches(pattern, n))
+        .collect()
 }
 
 /// A typed change from an `update`.
@@ -246,8 +292,9 @@ pub enum Change {
 
 /// The update parameters mod_jk knows, with the attribute names `att` uses.
 pub const PARAMETERS: &[&str] = &[
-    "vlr", "vlri", "vlt", "vlee", "vlx", "vls", "vlf", "vlm", "vll", "vwa", "vwf", "vwn", "vwr", "vwc", "vwd", "vahst",
-    "vaprt", "vacpt", "vapng", "vact", "vapt", "vart", "var", "vari", "vacpi", "varo", "vabl", "vamps",
+    "vlr", "vlri", "vlt", "vlee", "vlx", "vls", "vlf", "vlm", "vll", "vwa", "vwf", "vwn", "vwr",
+    "vwc", "vwd", "vahst", "vaprt", "vacpt", "vapng", "vact", "vapt", "vart", "var", "vari",
+    "vacpi", "varo", "vabl", "vamps",
 ];
 
 /// Parse one update parameter; values out of range are refused with what is allowed.
@@ -255,13 +302,20 @@ pub fn change(param: &str, value: &str) -> Result<Change, Refusal> {
     let int = |min: i64| -> Result<i64, Refusal> {
         match crate::config::value_int(value) {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(refuse(400, format!("{param}: `{value}` must be a whole number ≥ {min}"))),
+            _ => Err(refuse(
+                400,
+                format!("{param}: `{value}` must be a whole number ≥ {min}"),
+            )),
         }
     };
-    let boolean = || crate::config::value_bool(value).map_err(|e| refuse(400, format!("{param}: {e}")));
+    let boolean =
+        || crate::config::value_bool(value).map_err(|e| refuse(400, format!("{param}: {e}")));
     let text = |max: usize| {
         if value.len() > max {
-            Err(refuse(400, format!("{param}: longer than {max} characters")))
+            Err(refuse(
+                400,
+                format!("{param}: longer than {max} characters"),
+            ))
         } else {
             Ok(value.to_owned())
         }
@@ -274,9 +328,15 @@ pub fn change(param: &str, value: &str) -> Result<Change, Refusal> {
         "vlx" => Change::MaxReplyTimeouts(int(0)?),
         "vls" => Change::StickySession(boolean()?),
         "vlf" => Change::StickySessionForce(boolean()?),
-        "vlm" => Change::Method(Method::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?),
-        "vll" => Change::Lock(Lock::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?),
-        "vwa" => Change::Activation(Activation::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?),
+        "vlm" => {
+            Change::Method(Method::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?)
+        }
+        "vll" => {
+            Change::Lock(Lock::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?)
+        }
+        "vwa" => Change::Activation(
+            Activation::parse(value).map_err(|e| refuse(400, format!("{param}: {e}")))?,
+        ),
         "vwf" => Change::LbFactor(int(1)?),
         "vwn" => Change::Route(text(crate::config::MAX_SHM_STRING)?),
         "vwr" => Change::Redirect(text(crate::config::MAX_SHM_STRING)?),
@@ -296,8 +356,13 @@ pub fn change(param: &str, value: &str) -> Result<Change, Refusal> {
         "vabl" => Change::BusyLimit(int(0)?),
         "vamps" => Change::MaxPacketSize(int(8192)?.min(65536)),
         other => {
-            let hint = closest(other, PARAMETERS.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-            return Err(refuse(400, format!("unknown update parameter `{other}`{hint}")));
+            let hint = closest(other, PARAMETERS.iter().copied())
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            return Err(refuse(
+                400,
+                format!("unknown update parameter `{other}`{hint}"),
+            ));
         }
     })
 }
@@ -314,7 +379,11 @@ pub fn changes(req: &StatusRequest) -> Result<Vec<(Option<usize>, Change)>, Refu
         }
         return Ok(out);
     }
-    req.params.iter().filter(|(k, _)| k.starts_with('v')).map(|(k, v)| Ok((None, change(k, v)?))).collect()
+    req.params
+        .iter()
+        .filter(|(k, _)| k.starts_with('v'))
+        .map(|(k, v)| Ok((None, change(k, v)?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -327,22 +396,49 @@ mod tests {
         assert_eq!((r.cmd(), r.mime()), (Cmd::Update, Mime::Txt));
         assert_eq!(r.sub_worker.as_deref(), Some("node*"));
         assert_eq!(r.opt, 256);
-        assert_eq!(changes(&r).unwrap(), vec![(None, Change::Activation(Activation::Disabled)), (None, Change::LbFactor(3))]);
+        assert_eq!(
+            changes(&r).unwrap(),
+            vec![
+                (None, Change::Activation(Activation::Disabled)),
+                (None, Change::LbFactor(3))
+            ]
+        );
         assert_eq!(parse("").unwrap().cmd(), Cmd::List);
-        assert_eq!(parse("cmd=lst").unwrap_err(), Refusal { status: 400, message: "unknown cmd `lst` (did you mean `list`?)".into() });
+        assert_eq!(
+            parse("cmd=lst").unwrap_err(),
+            Refusal {
+                status: 400,
+                message: "unknown cmd `lst` (did you mean `list`?)".into()
+            }
+        );
     }
 
     #[test]
     fn attribute_updates_take_values_per_member() {
         let r = parse("cmd=update&w=lb&att=vwf&val0=1&val1=4").unwrap();
-        assert_eq!(changes(&r).unwrap(), vec![(Some(0), Change::LbFactor(1)), (Some(1), Change::LbFactor(4))]);
+        assert_eq!(
+            changes(&r).unwrap(),
+            vec![
+                (Some(0), Change::LbFactor(1)),
+                (Some(1), Change::LbFactor(4))
+            ]
+        );
     }
 
     #[test]
     fn bad_values_are_refused_with_the_rule() {
-        assert_eq!(change("vwf", "0").unwrap_err().message, "vwf: `0` must be a whole number ≥ 1");
-        assert!(change("vwa", "X").unwrap_err().message.contains("not an activation"));
-        assert_eq!(change("vwq", "1").unwrap_err().message, "unknown update parameter `vwq` (did you mean `vwa`?)");
+        assert_eq!(
+            change("vwf", "0").unwrap_err().message,
+            "vwf: `0` must be a whole number ≥ 1"
+        );
+        assert!(change("vwa", "X")
+            .unwrap_err()
+            .message
+            .contains("not an activation"));
+        assert_eq!(
+            change("vwq", "1").unwrap_err().message,
+            "unknown update parameter `vwq` (did you mean `vwa`?)"
+        );
     }
 
     #[test]
@@ -352,14 +448,38 @@ mod tests {
         let rw = Access::default();
         assert_eq!(authorize(&list, "GET", None, &rw, "abc"), Ok(()));
         assert_eq!(authorize(&upd, "POST", None, &rw, "abc"), Ok(()));
-        assert_eq!(authorize(&upd, "GET", None, &rw, "abc").unwrap_err().status, 405);
-        assert_eq!(authorize(&upd, "POST", None, &rw, "other").unwrap_err().status, 403);
+        assert_eq!(
+            authorize(&upd, "GET", None, &rw, "abc").unwrap_err().status,
+            405
+        );
+        assert_eq!(
+            authorize(&upd, "POST", None, &rw, "other")
+                .unwrap_err()
+                .status,
+            403
+        );
         let no_nonce = parse("cmd=update&w=lb&sw=n1&vwa=S").unwrap();
-        assert_eq!(authorize(&no_nonce, "POST", None, &rw, "abc").unwrap_err().status, 403);
-        let old = Access { allow_get_updates: true, ..Access::default() };
+        assert_eq!(
+            authorize(&no_nonce, "POST", None, &rw, "abc")
+                .unwrap_err()
+                .status,
+            403
+        );
+        let old = Access {
+            allow_get_updates: true,
+            ..Access::default()
+        };
         assert_eq!(authorize(&no_nonce, "GET", None, &old, "abc"), Ok(()));
-        let ro = Access { read_only: true, ..Access::default() };
-        assert_eq!(authorize(&upd, "POST", None, &ro, "abc").unwrap_err().status, 403);
+        let ro = Access {
+            read_only: true,
+            ..Access::default()
+        };
+        assert_eq!(
+            authorize(&upd, "POST", None, &ro, "abc")
+                .unwrap_err()
+                .status,
+            403
+        );
         assert_eq!(authorize(&list, "GET", None, &ro, "abc"), Ok(()));
     }
 
@@ -367,11 +487,26 @@ mod tests {
     fn user_lists_are_enforced() {
         let users = vec!["Admin".to_owned()];
         let list = parse("").unwrap();
-        let a = Access { users: &users, ..Access::default() };
+        let a = Access {
+            users: &users,
+            ..Access::default()
+        };
         assert_eq!(authorize(&list, "GET", Some("Admin"), &a, "n"), Ok(()));
-        assert_eq!(authorize(&list, "GET", Some("admin"), &a, "n").unwrap_err().status, 403);
-        assert_eq!(authorize(&list, "GET", None, &a, "n").unwrap_err().status, 403);
-        let ci = Access { users: &users, user_case_insensitive: true, ..Access::default() };
+        assert_eq!(
+            authorize(&list, "GET", Some("admin"), &a, "n")
+                .unwrap_err()
+                .status,
+            403
+        );
+        assert_eq!(
+            authorize(&list, "GET", None, &a, "n").unwrap_err().status,
+            403
+        );
+        let ci = Access {
+            users: &users,
+            user_case_insensitive: true,
+            ..Access::default()
+        };
         assert_eq!(authorize(&list, "GET", Some("admin"), &ci, "n"), Ok(()));
     }
 

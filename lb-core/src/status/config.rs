@@ -42,7 +42,10 @@ fn member(name: &str, a: &AjpWorker, lb: bool) -> Member {
 /// The listed lb and ajp13 workers with their configured values; `maps` lists the rules of the
 /// server the page is served for.
 pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot {
-    let mut snap = Snapshot { now, ..Snapshot::default() };
+    let mut snap = Snapshot {
+        now,
+        ..Snapshot::default()
+    };
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
         match &w.kind {
@@ -84,7 +87,12 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
         .map(|r| MapEntry {
             worker: r.worker.clone(),
             server: None,
-            uri: format!("{}{}{}", if r.disabled { "-" } else { "" }, if r.exclusion { "!" } else { "" }, r.pattern),
+            uri: format!(
+                "{}{}{}",
+                if r.disabled { "-" } else { "" },
+                if r.exclusion { "!" } else { "" },
+                r.pattern
+            ),
             kind: format!(
                 "{}{}{}",
                 if r.disabled { "Disabled " } else { "" },
@@ -95,7 +103,13 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
             reply_timeout: r.extensions.reply_timeout.unwrap_or(-1),
             sticky_ignore: r.extensions.sticky_ignore as i64,
             stateless: r.extensions.stateless as i64,
-            fail_on_status: r.extensions.fail_on_status.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+            fail_on_status: r
+                .extensions
+                .fail_on_status
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
             active: r.extensions.active.join(","),
             disabled: r.extensions.disabled.join(","),
             stopped: r.extensions.stopped.join(","),

@@ -53,11 +53,22 @@ fn bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// One action button: a POST form with the nonce and the update parameters.
-fn button(out: &mut String, page: &Page<'_>, lb: &str, member: &str, params: &[(&str, &str)], label: &str) {
+fn button(
+    out: &mut String,
+    page: &Page<'_>,
+    lb: &str,
+    member: &str,
+    params: &[(&str, &str)],
+    label: &str,
+) {
     let _ = write!(
         out,
         "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
@@ -68,7 +79,12 @@ fn button(out: &mut String, page: &Page<'_>, lb: &str, member: &str, params: &[(
         escape(member)
     );
     for (k, v) in params {
-        let _ = write!(out, "<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v));
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(k),
+            escape(v)
+        );
     }
     let _ = write!(out, "<button>{}</button></form>", escape(label));
 }
@@ -76,8 +92,15 @@ fn button(out: &mut String, page: &Page<'_>, lb: &str, member: &str, params: &[(
 fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &Member, now: i64) {
     let Some(x) = &m.lb else { return };
     let r = rate(m, view.good, view.bad);
-    let recover = if x.state == State::Error { format!("{}–{} s", x.time_to_recover.0, x.time_to_recover.1) } else { String::new() };
-    let last_error = m.error_time.map(|t| format!("{} s ago", now - t)).unwrap_or_default();
+    let recover = if x.state == State::Error {
+        format!("{}–{} s", x.time_to_recover.0, x.time_to_recover.1)
+    } else {
+        String::new()
+    };
+    let last_error = m
+        .error_time
+        .map(|t| format!("{} s ago", now - t))
+        .unwrap_or_default();
     let _ = write!(
         out,
         "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\"><span class=\"st {}\">{}</span></td>\
@@ -104,9 +127,20 @@ fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &
     );
     if !page.read_only {
         out.push_str("<td class=\"l\">");
-        for (act, letter, label) in [(Activation::Active, "A", "Activate"), (Activation::Disabled, "D", "Disable"), (Activation::Stopped, "S", "Stop")] {
+        for (act, letter, label) in [
+            (Activation::Active, "A", "Activate"),
+            (Activation::Disabled, "D", "Disable"),
+            (Activation::Stopped, "S", "Stop"),
+        ] {
             if x.activation != act {
-                button(out, page, lb, &m.name, &[("cmd", "update"), ("vwa", letter)], label);
+                button(
+                    out,
+                    page,
+                    lb,
+                    &m.name,
+                    &[("cmd", "update"), ("vwa", letter)],
+                    label,
+                );
             }
         }
         if x.state == State::Error {
@@ -130,20 +164,38 @@ fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &
 }
 
 pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
+    let mut out =
+        String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     let title = format!("rjk status — {}:{}", snap.server_name, snap.server_port);
     let _ = writeln!(out, "<title>{}</title>", escape(&title));
     if page.refresh > 0 {
-        let _ = writeln!(out, "<meta http-equiv=\"refresh\" content=\"{}\">", page.refresh);
+        let _ = writeln!(
+            out,
+            "<meta http-equiv=\"refresh\" content=\"{}\">",
+            page.refresh
+        );
     }
-    let _ = writeln!(out, "<meta name=\"viewport\" content=\"width=device-width\"><style>{STYLE}</style>");
+    let _ = writeln!(
+        out,
+        "<meta name=\"viewport\" content=\"width=device-width\"><style>{STYLE}</style>"
+    );
     if let Some(css) = page.css {
         let _ = writeln!(out, "<link rel=\"stylesheet\" href=\"{}\">", escape(css));
     }
     // Stop the refresh while someone is typing a new factor.
     out.push_str("<script>document.addEventListener('focusin',e=>{if(e.target.tagName==='INPUT'){for(const m of document.querySelectorAll('meta[http-equiv=refresh]'))m.remove()}});</script>\n");
     let _ = writeln!(out, "</head><body>\n<h1>{}</h1>", escape(&title));
-    let _ = writeln!(out, "<p class=\"sub\">{} · {} · {}</p>", escape(&snap.web_server), escape(super::VERSION), if page.read_only { "read-only" } else { "changes take effect at once in every process" });
+    let _ = writeln!(
+        out,
+        "<p class=\"sub\">{} · {} · {}</p>",
+        escape(&snap.web_server),
+        escape(super::VERSION),
+        if page.read_only {
+            "read-only"
+        } else {
+            "changes take effect at once in every process"
+        }
+    );
     for b in &snap.balancers {
         let (g, d, x) = super::rating::counts(&b.members, view.good, view.bad);
         let _ = writeln!(out, "<h2>Balancer {} <span class=\"st good\">{g} good</span> <span class=\"st degraded\">{d} degraded</span> <span class=\"st bad\">{x} bad</span></h2>", escape(&b.name));

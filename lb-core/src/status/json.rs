@@ -45,7 +45,10 @@ fn value(v: &Value) -> String {
 }
 
 fn object(fields: &Fields, extra: &[(&str, String)]) -> String {
-    let mut parts: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{}", string(k), value(v))).collect();
+    let mut parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{}", string(k), value(v)))
+        .collect();
     parts.extend(extra.iter().map(|(k, v)| format!("{}:{v}", string(k))));
     format!("{{{}}}", parts.join(","))
 }
@@ -61,7 +64,10 @@ fn maps(snap: &Snapshot, worker: &str) -> String {
             let f: Fields = record::map(i + 1, e)
                 .into_iter()
                 .map(|(k, v)| match (k, v.plain().parse::<i64>()) {
-                    ("reply_timeout" | "sticky_ignore" | "stateless" | "use_server_errors", Ok(n)) => (k, Value::Int(n)),
+                    (
+                        "reply_timeout" | "sticky_ignore" | "stateless" | "use_server_errors",
+                        Ok(n),
+                    ) => (k, Value::Int(n)),
                     _ => (k, v),
                 })
                 .collect();
@@ -84,8 +90,20 @@ pub fn json(snap: &Snapshot, view: &View<'_>) -> String {
         .iter()
         .map(|b| {
             let members: Vec<String> = b.members.iter().map(|m| member(m, snap.now)).collect();
-            let fields = record::balancer(b, snap.now, view.good, view.bad, super::map_count(snap, &b.name));
-            object(&fields, &[("members", format!("[{}]", members.join(","))), ("maps", maps(snap, &b.name))])
+            let fields = record::balancer(
+                b,
+                snap.now,
+                view.good,
+                view.bad,
+                super::map_count(snap, &b.name),
+            );
+            object(
+                &fields,
+                &[
+                    ("members", format!("[{}]", members.join(","))),
+                    ("maps", maps(snap, &b.name)),
+                ],
+            )
         })
         .collect();
     let ajp: Vec<String> = snap

@@ -16,13 +16,13 @@ mod text;
 mod time;
 mod xml;
 
-pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
-pub use rating::{rate, Rating};
-pub use runtime::overlay;
 pub use config::from_config;
 pub use html::{html, Page};
 pub use json::json;
+pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
 pub use prometheus::prometheus;
+pub use rating::{rate, Rating};
+pub use runtime::overlay;
 pub use text::{prop, txt};
 pub use xml::{xml, Xml};
 

@@ -61,7 +61,11 @@ pub fn rate(m: &Member, good: &[String], bad: &[String]) -> Rating {
 }
 
 /// (good, degraded, bad) counts of a balancer's members.
-pub fn counts<'a>(members: impl IntoIterator<Item = &'a Member>, good: &[String], bad: &[String]) -> (usize, usize, usize) {
+pub fn counts<'a>(
+    members: impl IntoIterator<Item = &'a Member>,
+    good: &[String],
+    bad: &[String],
+) -> (usize, usize, usize) {
     let mut c = (0, 0, 0);
     for m in members {
         match rate(m, good, bad) {

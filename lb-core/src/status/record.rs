@@ -39,13 +39,29 @@ fn jk_bool(b: bool) -> Value {
 pub fn header(snap: &Snapshot) -> (Fields, Fields, Fields) {
     let (datetime, tz) = crate::status::time::datetime(snap.now);
     (
-        vec![("name", s(&snap.server_name)), ("port", Value::Int(snap.server_port.into()))],
-        vec![("datetime", s(&datetime)), ("tz", s(&tz)), ("unix", Value::Int(snap.now))],
-        vec![("web_server", Value::Quoted(snap.web_server.clone())), ("jk_version", s(crate::status::VERSION))],
+        vec![
+            ("name", s(&snap.server_name)),
+            ("port", Value::Int(snap.server_port.into())),
+        ],
+        vec![
+            ("datetime", s(&datetime)),
+            ("tz", s(&tz)),
+            ("unix", Value::Int(snap.now)),
+        ],
+        vec![
+            ("web_server", Value::Quoted(snap.web_server.clone())),
+            ("jk_version", s(crate::status::VERSION)),
+        ],
     )
 }
 
-pub fn balancer(b: &Balancer, now: i64, good: &[String], bad: &[String], map_count: usize) -> Fields {
+pub fn balancer(
+    b: &Balancer,
+    now: i64,
+    good: &[String],
+    bad: &[String],
+    map_count: usize,
+) -> Fields {
     let (g, d, x) = rating::counts(&b.members, good, bad);
     vec![
         ("name", s(&b.name)),
@@ -65,8 +81,14 @@ pub fn balancer(b: &Balancer, now: i64, good: &[String], bad: &[String], map_cou
         ("busy", Value::Int(b.busy)),
         ("max_busy", Value::Int(b.max_busy)),
         ("map_count", Value::Int(map_count as i64)),
-        ("time_to_maintenance_min", Value::Int(b.time_to_maintenance.0)),
-        ("time_to_maintenance_max", Value::Int(b.time_to_maintenance.1)),
+        (
+            "time_to_maintenance_min",
+            Value::Int(b.time_to_maintenance.0),
+        ),
+        (
+            "time_to_maintenance_max",
+            Value::Int(b.time_to_maintenance.1),
+        ),
         ("last_reset_at", Value::Int(b.last_reset_at)),
         ("last_reset_ago", Value::Int(now - b.last_reset_at)),
     ]
@@ -80,14 +102,27 @@ pub fn member(m: &Member, now: i64) -> Fields {
         ("host", s(&m.host)),
         ("port", Value::Int(m.port.into())),
         ("address", s(&m.address)),
-        ("source", s(if m.source.is_empty() { "undefined" } else { &m.source })),
-        ("connection_pool_timeout", Value::Int(m.connection_pool_timeout)),
+        (
+            "source",
+            s(if m.source.is_empty() {
+                "undefined"
+            } else {
+                &m.source
+            }),
+        ),
+        (
+            "connection_pool_timeout",
+            Value::Int(m.connection_pool_timeout),
+        ),
         ("ping_timeout", Value::Int(m.ping_timeout)),
         ("connect_timeout", Value::Int(m.connect_timeout)),
         ("prepost_timeout", Value::Int(m.prepost_timeout)),
         ("reply_timeout", Value::Int(m.reply_timeout)),
         ("retries", Value::Int(m.retries)),
-        ("connection_ping_interval", Value::Int(m.connection_ping_interval)),
+        (
+            "connection_ping_interval",
+            Value::Int(m.connection_ping_interval),
+        ),
         ("recovery_options", Value::Int(m.recovery_options)),
         ("busy_limit", Value::Int(m.busy_limit)),
         ("max_packet_size", Value::Int(m.max_packet_size)),
@@ -107,7 +142,10 @@ pub fn member(m: &Member, now: i64) -> Fields {
             ("sessions", Value::Uint(lb.sessions)),
             ("errors", Value::Uint(m.errors)),
         ]),
-        None => f.extend([("used", Value::Uint(m.used)), ("errors", Value::Uint(m.errors))]),
+        None => f.extend([
+            ("used", Value::Uint(m.used)),
+            ("errors", Value::Uint(m.errors)),
+        ]),
     }
     f.extend([
         ("client_errors", Value::Uint(m.client_errors)),
@@ -126,7 +164,10 @@ pub fn member(m: &Member, now: i64) -> Fields {
         ]),
         None => f.push(("map_count", Value::Int(m.map_count))),
     }
-    f.extend([("last_reset_at", Value::Int(m.last_reset_at)), ("last_reset_ago", Value::Int(now - m.last_reset_at))]);
+    f.extend([
+        ("last_reset_at", Value::Int(m.last_reset_at)),
+        ("last_reset_ago", Value::Int(now - m.last_reset_at)),
+    ]);
     if let Some(t) = m.error_time {
         let (datetime, tz) = crate::status::time::datetime(t);
         f.extend([
@@ -156,7 +197,10 @@ pub fn map(id: usize, e: &MapEntry) -> Fields {
         ("active", q(&e.active)),
         ("disabled", q(&e.disabled)),
         ("stopped", q(&e.stopped)),
-        ("use_server_errors", Value::Quoted(e.use_server_errors.to_string())),
+        (
+            "use_server_errors",
+            Value::Quoted(e.use_server_errors.to_string()),
+        ),
     ]);
     f
 }

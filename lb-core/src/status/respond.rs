@@ -3,7 +3,9 @@
 //! [`respond`], log [`Reply::change`] and write the reply; they decide nothing.
 
 use super::action::{self, Access, Change, Cmd, Mime, Refusal, StatusRequest};
-use super::{from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, View, Xml};
+use super::{
+    from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, View, Xml,
+};
 use crate::balancer::{Balancer, LbChange, MemberChange};
 use crate::config::{StatusWorker, Workers};
 use crate::mount::MountTable;
@@ -42,11 +44,24 @@ pub struct Reply {
 }
 
 fn text(status: u16, body: String) -> Reply {
-    Reply { status, content_type: "text/plain; charset=utf-8", body, location: None, change: None, persist_error: None }
+    Reply {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body,
+        location: None,
+        change: None,
+        persist_error: None,
+    }
 }
 
 /// Answer `method` with `params` (query string, plus the form body of a POST) from `user`.
-pub fn respond(ctx: &Context<'_>, s: &StatusWorker, method: &str, params: &str, user: Option<&str>) -> Reply {
+pub fn respond(
+    ctx: &Context<'_>,
+    s: &StatusWorker,
+    method: &str,
+    params: &str,
+    user: Option<&str>,
+) -> Reply {
     let parsed = match action::parse(params) {
         Ok(p) => p,
         Err(e) => return text(e.status, format!("{}\n", e.message)),
@@ -62,18 +77,33 @@ pub fn respond(ctx: &Context<'_>, s: &StatusWorker, method: &str, params: &str, 
     }
     match parsed.cmd() {
         Cmd::List | Cmd::Show | Cmd::Edit => render(ctx, s, &parsed),
-        Cmd::Version => text(200, format!("Server: {}\nJK Version: {}\n", ctx.web_server, super::VERSION)),
-        Cmd::Dump => text(200, ctx.dump.iter().map(|(k, v)| format!("{k}={v}\n")).collect()),
+        Cmd::Version => text(
+            200,
+            format!(
+                "Server: {}\nJK Version: {}\n",
+                ctx.web_server,
+                super::VERSION
+            ),
+        ),
+        Cmd::Dump => text(
+            200,
+            ctx.dump.iter().map(|(k, v)| format!("{k}={v}\n")).collect(),
+        ),
         Cmd::Update | Cmd::Reset | Cmd::Recover => match apply(ctx, &parsed) {
             Err(e) => text(e.status, format!("{}\n", e.message)),
             Ok(done) => {
                 let persist_error = s.persist_file.value.as_ref().and_then(|path| {
                     let lbs = ctx.balancers.iter().map(|(n, b)| (*n, *b));
-                    persist::save(std::path::Path::new(path), &persist::render(lbs, ctx.now)).err().map(|e| format!("{path}: {e}"))
+                    persist::save(std::path::Path::new(path), &persist::render(lbs, ctx.now))
+                        .err()
+                        .map(|e| format!("{path}: {e}"))
                 });
                 let mut reply = if parsed.mime() == Mime::Html {
                     // Back to the page the form was on (POST-redirect-GET).
-                    Reply { location: Some(ctx.uri.to_owned()), ..text(303, String::new()) }
+                    Reply {
+                        location: Some(ctx.uri.to_owned()),
+                        ..text(303, String::new())
+                    }
                 } else {
                     text(200, format!("OK: {done}\n"))
                 };
@@ -97,21 +127,41 @@ fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
         snap.balancers.retain(|b| &b.name == w);
         snap.ajp_workers.retain(|m| &m.name == w);
     }
-    let view = View { prefix: &s.prefix.value, good: &s.good.value, bad: &s.bad.value };
+    let view = View {
+        prefix: &s.prefix.value,
+        good: &s.good.value,
+        bad: &s.bad.value,
+    };
     let mime = p.mime();
     let body = match mime {
         Mime::Html => html(
             &snap,
             &view,
-            &Page { uri: ctx.uri, read_only: s.read_only.value, nonce: ctx.nonce, refresh: p.refresh.unwrap_or(0), css: s.css.value.as_deref() },
+            &Page {
+                uri: ctx.uri,
+                read_only: s.read_only.value,
+                nonce: ctx.nonce,
+                refresh: p.refresh.unwrap_or(0),
+                css: s.css.value.as_deref(),
+            },
         ),
-        Mime::Xml => xml(&snap, &view, Xml { ns: &s.ns.value, xmlns: &s.xmlns.value }),
+        Mime::Xml => xml(
+            &snap,
+            &view,
+            Xml {
+                ns: &s.ns.value,
+                xmlns: &s.xmlns.value,
+            },
+        ),
         Mime::Txt => txt(&snap, &view),
         Mime::Prop => prop(&snap, &view),
         Mime::Json => json(&snap, &view),
         Mime::Prometheus => prometheus(&snap, &view),
     };
-    Reply { content_type: mime.content_type(), ..text(200, body) }
+    Reply {
+        content_type: mime.content_type(),
+        ..text(200, body)
+    }
 }
 
 fn refuse(status: u16, message: String) -> Refusal {
@@ -121,14 +171,27 @@ fn refuse(status: u16, message: String) -> Refusal {
 /// Apply an update/reset/recover to the balancer named by `w` (members by `sw`, wildcards
 /// allowed). Every process sees it through the shared table.
 fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
-    let name = p.worker.as_deref().ok_or_else(|| refuse(400, "which worker? (w=...)".into()))?;
+    let name = p
+        .worker
+        .as_deref()
+        .ok_or_else(|| refuse(400, "which worker? (w=...)".into()))?;
     let lb = ctx
         .balancers
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, b)| *b)
-        .ok_or_else(|| refuse(400, format!("`{name}` is not a load balancer of this server")))?;
-    let names: Vec<String> = lb.stats(ctx.now).members.into_iter().map(|m| m.name).collect();
+        .ok_or_else(|| {
+            refuse(
+                400,
+                format!("`{name}` is not a load balancer of this server"),
+            )
+        })?;
+    let names: Vec<String> = lb
+        .stats(ctx.now)
+        .members
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
     let members: Vec<usize> = match &p.sub_worker {
         Some(sw) => {
             let hit = action::matching(sw, names.iter().map(String::as_str));
@@ -139,7 +202,13 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
         }
         None => Vec::new(),
     };
-    let target = format!("{name}{}", p.sub_worker.as_ref().map(|s| format!("/{s}")).unwrap_or_default());
+    let target = format!(
+        "{name}{}",
+        p.sub_worker
+            .as_ref()
+            .map(|s| format!("/{s}"))
+            .unwrap_or_default()
+    );
     match p.cmd() {
         Cmd::Reset => {
             if members.is_empty() {
@@ -159,12 +228,19 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
         _ => {
             let changes = action::changes(p)?;
             if changes.is_empty() {
-                return Err(refuse(400, "nothing to change: give a v... parameter".into()));
+                return Err(refuse(
+                    400,
+                    "nothing to change: give a v... parameter".into(),
+                ));
             }
             let mut done = Vec::new();
             for (index, c) in changes {
                 let targets: Vec<usize> = match index {
-                    Some(i) => names.get(i).and_then(|n| lb.member_index(n)).into_iter().collect(),
+                    Some(i) => names
+                        .get(i)
+                        .and_then(|n| lb.member_index(n))
+                        .into_iter()
+                        .collect(),
                     None => members.clone(),
                 };
                 let what = format!("{c:?}");
@@ -175,7 +251,8 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
                         return Err(refuse(400, format!("{what} needs a member (sw=...)")));
                     }
                     for &m in &targets {
-                        lb.change(m, mc.clone()).map_err(|e| refuse(400, e.to_string()))?;
+                        lb.change(m, mc.clone())
+                            .map_err(|e| refuse(400, e.to_string()))?;
                     }
                 } else {
                     return Err(refuse(501, format!("{what}: connection settings are changed by editing workers.properties and reloading the server")));
@@ -228,26 +305,64 @@ mod tests {
         let mut l = Loader::new();
         l.workers_text("worker.list=lb,st\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.n1.port=1\nworker.n2.port=2\nworker.st.type=status\n", std::path::Path::new("w"));
         let workers = l.finish().workers.unwrap();
-        let Kind::Status(st) = &workers.get("st").unwrap().kind else { panic!() };
-        let Kind::Lb(lbw) = &workers.get("lb").unwrap().kind else { panic!() };
-        let members: Vec<_> = ["n1", "n2"].iter().map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap())).collect();
-        let lb = Balancer::new(&crate::assemble::lb_spec("lb", lbw, 60), &members, Arc::new(ShmTable::heap(1, 2)), 0).unwrap();
+        let Kind::Status(st) = &workers.get("st").unwrap().kind else {
+            panic!()
+        };
+        let Kind::Lb(lbw) = &workers.get("lb").unwrap().kind else {
+            panic!()
+        };
+        let members: Vec<_> = ["n1", "n2"]
+            .iter()
+            .map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap()))
+            .collect();
+        let lb = Balancer::new(
+            &crate::assemble::lb_spec("lb", lbw, 60),
+            &members,
+            Arc::new(ShmTable::heap(1, 2)),
+            0,
+        )
+        .unwrap();
         let table = MountTable::new();
         let balancers = [("lb", &lb)];
         let ctx = Context {
-            workers: &workers, table: &table, balancers: &balancers, nonce: "N", server_name: "h", server_port: 80,
-            web_server: "test", uri: "/st", dump: &[], now: 0,
+            workers: &workers,
+            table: &table,
+            balancers: &balancers,
+            nonce: "N",
+            server_name: "h",
+            server_port: 80,
+            web_server: "test",
+            uri: "/st",
+            dump: &[],
+            now: 0,
         };
         let r = respond(&ctx, st, "GET", "cmd=update&w=lb&sw=n1&vwa=S", None);
         assert_eq!(r.status, 405, "{}", r.body);
-        let r = respond(&ctx, st, "POST", "cmd=update&w=lb&sw=n1&vwa=S&nonce=N", None);
-        assert_eq!((r.status, r.location.as_deref()), (303, Some("/st")), "{}", r.body);
+        let r = respond(
+            &ctx,
+            st,
+            "POST",
+            "cmd=update&w=lb&sw=n1&vwa=S&nonce=N",
+            None,
+        );
+        assert_eq!(
+            (r.status, r.location.as_deref()),
+            (303, Some("/st")),
+            "{}",
+            r.body
+        );
         assert_eq!(r.change.as_deref(), Some("lb/n1: Activation(Stopped)"));
         assert_eq!(lb.stats(0).members[0].activation, Activation::Stopped);
         let r = respond(&ctx, st, "GET", "mime=prop", None);
         assert!(r.body.contains("worker.n1.activation=STP\n"), "{}", r.body);
         assert_eq!(r.content_type, "text/plain; charset=utf-8");
-        let r = respond(&ctx, st, "POST", "cmd=update&w=lb&sw=n1&vaprt=9&nonce=N", None);
+        let r = respond(
+            &ctx,
+            st,
+            "POST",
+            "cmd=update&w=lb&sw=n1&vaprt=9&nonce=N",
+            None,
+        );
         assert_eq!(r.status, 501);
     }
 }

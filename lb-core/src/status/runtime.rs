@@ -6,7 +6,9 @@ use crate::balancer::LbStats;
 
 /// Overlay `stats` of balancer `name` onto `snap`, as of `now` (Unix seconds).
 pub fn overlay(snap: &mut Snapshot, name: &str, stats: &LbStats) {
-    let Some(b) = snap.balancers.iter_mut().find(|b| b.name == name) else { return };
+    let Some(b) = snap.balancers.iter_mut().find(|b| b.name == name) else {
+        return;
+    };
     b.busy = stats.busy as i64;
     b.max_busy = stats.max_busy as i64;
     b.last_reset_at = stats.last_reset;
@@ -15,7 +17,9 @@ pub fn overlay(snap: &mut Snapshot, name: &str, stats: &LbStats) {
     let t = stats.time_to_maintenance.max(0);
     b.time_to_maintenance = (t, t + interval);
     for m in b.members.iter_mut() {
-        let Some(s) = stats.members.iter().find(|s| s.name == m.name) else { continue };
+        let Some(s) = stats.members.iter().find(|s| s.name == m.name) else {
+            continue;
+        };
         m.used = s.elected;
         m.errors = s.errors;
         m.client_errors = s.client_errors;

@@ -15,10 +15,25 @@ use crate::config::Activation;
 
 fn field(text: &str, key: &str) -> i64 {
     let at = text.find(key).unwrap_or_else(|| panic!("{key} missing")) + key.len();
-    text[at..].trim_start_matches('"').chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap()
+    text[at..]
+        .trim_start_matches('"')
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }
 
-fn member(name: &str, port: u16, route: &str, domain: &str, activation: Activation, lbfactor: i64, lbmult: u64, reset: i64) -> Member {
+fn member(
+    name: &str,
+    port: u16,
+    route: &str,
+    domain: &str,
+    activation: Activation,
+    lbfactor: i64,
+    lbmult: u64,
+    reset: i64,
+) -> Member {
     Member {
         name: name.into(),
         host: "localhost".into(),
@@ -48,7 +63,10 @@ fn member(name: &str, port: u16, route: &str, domain: &str, activation: Activati
 fn snapshot(golden: &str) -> Snapshot {
     let now = field(golden, "unix=");
     let reset = field(golden, "last_reset_at=");
-    let tm = (field(golden, "time_to_maintenance_min="), field(golden, "time_to_maintenance_max="));
+    let tm = (
+        field(golden, "time_to_maintenance_min="),
+        field(golden, "time_to_maintenance_max="),
+    );
     Snapshot {
         server_name: "127.0.0.1".into(),
         server_port: 18999,
@@ -78,7 +96,10 @@ fn snapshot(golden: &str) -> Snapshot {
 }
 
 fn view() -> (Vec<String>, Vec<String>) {
-    (vec!["a.o".into(), "a.n".into(), "a.b".into(), "a.r".into()], vec!["s".into(), "e".into()])
+    (
+        vec!["a.o".into(), "a.n".into(), "a.b".into(), "a.r".into()],
+        vec!["s".into(), "e".into()],
+    )
 }
 
 /// Our output with mod_jk's version string, and the golden with its local time fields (the
@@ -110,7 +131,18 @@ fn txt_matches_mod_jk() {
     let golden = include_str!("golden/mod_jk.txt");
     let snap = snapshot(golden);
     let (good, bad) = view();
-    compare(txt(&snap, &View { prefix: "worker", good: &good, bad: &bad }), golden, snap.now);
+    compare(
+        txt(
+            &snap,
+            &View {
+                prefix: "worker",
+                good: &good,
+                bad: &bad,
+            },
+        ),
+        golden,
+        snap.now,
+    );
 }
 
 #[test]
@@ -118,7 +150,18 @@ fn prop_matches_mod_jk() {
     let golden = include_str!("golden/mod_jk.prop");
     let snap = snapshot(golden);
     let (good, bad) = view();
-    compare(prop(&snap, &View { prefix: "worker", good: &good, bad: &bad }), golden, snap.now);
+    compare(
+        prop(
+            &snap,
+            &View {
+                prefix: "worker",
+                good: &good,
+                bad: &bad,
+            },
+        ),
+        golden,
+        snap.now,
+    );
 }
 
 #[test]
@@ -129,7 +172,11 @@ fn ratings_follow_good_and_bad_rules() {
     m.lb.as_mut().unwrap().state = State::Error;
     assert_eq!(rate(&m, &good, &bad), Rating::Bad);
     m.lb.as_mut().unwrap().state = State::Probe;
-    assert_eq!(rate(&m, &good, &bad), Rating::Good, "probe counts as recovering");
+    assert_eq!(
+        rate(&m, &good, &bad),
+        Rating::Good,
+        "probe counts as recovering"
+    );
     m.lb.as_mut().unwrap().activation = Activation::Disabled;
     assert_eq!(rate(&m, &good, &bad), Rating::Degraded);
     m.lb.as_mut().unwrap().activation = Activation::Stopped;
@@ -141,7 +188,18 @@ fn xml_matches_mod_jk() {
     let golden = include_str!("golden/mod_jk.xml");
     let snap = snapshot(golden);
     let (good, bad) = view();
-    let ours = xml(&snap, &View { prefix: "worker", good: &good, bad: &bad }, Xml { ns: "jk:", xmlns: "xmlns:jk=\"http://tomcat.apache.org\"" });
+    let ours = xml(
+        &snap,
+        &View {
+            prefix: "worker",
+            good: &good,
+            bad: &bad,
+        },
+        Xml {
+            ns: "jk:",
+            xmlns: "xmlns:jk=\"http://tomcat.apache.org\"",
+        },
+    );
     compare_xml(ours, golden, snap.now);
 }
 
@@ -171,8 +229,18 @@ fn json_is_typed_and_escaped() {
     let mut snap = snapshot(golden);
     snap.balancers[0].members[0].lb.as_mut().unwrap().route = "we\"ird\\".into();
     let (good, bad) = view();
-    let j = json(&snap, &View { prefix: "worker", good: &good, bad: &bad });
-    assert!(j.contains("\"sticky_session\":true,\"sticky_session_force\":false"), "{j}");
+    let j = json(
+        &snap,
+        &View {
+            prefix: "worker",
+            good: &good,
+            bad: &bad,
+        },
+    );
+    assert!(
+        j.contains("\"sticky_session\":true,\"sticky_session_force\":false"),
+        "{j}"
+    );
     assert!(j.contains("\"port\":8101"), "{j}");
     assert!(j.contains("\"route\":\"we\\\"ird\\\\\""), "{j}");
     assert!(j.contains("\"good\":1,\"degraded\":1,\"bad\":0"), "{j}");
@@ -184,12 +252,31 @@ fn prometheus_has_families_labels_and_eof() {
     let mut snap = snapshot(golden);
     snap.balancers[0].members[0].used = 42;
     let (good, bad) = view();
-    let p = prometheus(&snap, &View { prefix: "worker", good: &good, bad: &bad });
+    let p = prometheus(
+        &snap,
+        &View {
+            prefix: "worker",
+            good: &good,
+            bad: &bad,
+        },
+    );
     assert!(p.contains("# TYPE rjk_member_requests counter\n"), "{p}");
-    assert!(p.contains("rjk_member_requests_total{balancer=\"lb\",member=\"n1\"} 42\n"), "{p}");
-    assert!(p.contains("rjk_member_state{balancer=\"lb\",member=\"n2\",state=\"OK/IDLE\"} 1\n"), "{p}");
-    assert!(p.contains("rjk_member_activation{balancer=\"lb\",member=\"n2\",activation=\"DIS\"} 1\n"), "{p}");
-    assert!(p.contains("rjk_balancer_members{balancer=\"lb\",rating=\"degraded\"} 1\n"), "{p}");
+    assert!(
+        p.contains("rjk_member_requests_total{balancer=\"lb\",member=\"n1\"} 42\n"),
+        "{p}"
+    );
+    assert!(
+        p.contains("rjk_member_state{balancer=\"lb\",member=\"n2\",state=\"OK/IDLE\"} 1\n"),
+        "{p}"
+    );
+    assert!(
+        p.contains("rjk_member_activation{balancer=\"lb\",member=\"n2\",activation=\"DIS\"} 1\n"),
+        "{p}"
+    );
+    assert!(
+        p.contains("rjk_balancer_members{balancer=\"lb\",rating=\"degraded\"} 1\n"),
+        "{p}"
+    );
     assert!(p.ends_with("# EOF\n"));
 }
 
@@ -199,30 +286,78 @@ fn html_escapes_and_offers_post_actions_with_the_nonce() {
     let mut snap = snapshot(golden);
     snap.balancers[0].members[0].name = "<script>x</script>".into();
     let (good, bad) = view();
-    let v = View { prefix: "worker", good: &good, bad: &bad };
-    let page = Page { uri: "/jk-manager", read_only: false, nonce: "N0NCE", refresh: 10, css: None };
+    let v = View {
+        prefix: "worker",
+        good: &good,
+        bad: &bad,
+    };
+    let page = Page {
+        uri: "/jk-manager",
+        read_only: false,
+        nonce: "N0NCE",
+        refresh: 10,
+        css: None,
+    };
     let h = html(&snap, &v, &page);
     assert!(!h.contains("<script>x</script>"), "names are escaped");
     assert!(h.contains("&lt;script&gt;x&lt;/script&gt;"));
     assert!(h.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
-    assert_eq!(h.matches("method=\"post\"").count(), h.matches("<form").count(), "every form posts");
-    assert_eq!(h.matches("name=\"nonce\" value=\"N0NCE\"").count(), h.matches("<form").count(), "every form carries the nonce");
-    assert!(h.contains("name=\"vwa\" value=\"D\"><button>Disable</button>"), "active member can be disabled");
-    assert!(h.contains("name=\"vwa\" value=\"A\"><button>Activate</button>"), "disabled member can be activated");
-    let ro = html(&snap, &v, &Page { read_only: true, ..page });
+    assert_eq!(
+        h.matches("method=\"post\"").count(),
+        h.matches("<form").count(),
+        "every form posts"
+    );
+    assert_eq!(
+        h.matches("name=\"nonce\" value=\"N0NCE\"").count(),
+        h.matches("<form").count(),
+        "every form carries the nonce"
+    );
+    assert!(
+        h.contains("name=\"vwa\" value=\"D\"><button>Disable</button>"),
+        "active member can be disabled"
+    );
+    assert!(
+        h.contains("name=\"vwa\" value=\"A\"><button>Activate</button>"),
+        "disabled member can be activated"
+    );
+    let ro = html(
+        &snap,
+        &v,
+        &Page {
+            read_only: true,
+            ..page
+        },
+    );
     assert!(!ro.contains("<form"), "read-only pages have no actions");
 }
 
 #[test]
 fn a_snapshot_from_the_configuration_lists_every_setting() {
     let mut l = crate::config::Loader::new();
-    l.workers_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../workers.properties.example")));
+    l.workers_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../workers.properties.example"
+    )));
     let workers = l.finish().workers.unwrap();
     let mut table = crate::mount::MountTable::new();
-    table.extend(crate::mount::Rule::parse("/app/*", "cluster;reply_timeout=5", crate::mount::Source::JkMount(crate::config::Location::new("h", 1))).unwrap());
+    table.extend(
+        crate::mount::Rule::parse(
+            "/app/*",
+            "cluster;reply_timeout=5",
+            crate::mount::Source::JkMount(crate::config::Location::new("h", 1)),
+        )
+        .unwrap(),
+    );
     let snap = from_config(&workers, &table, 1_000_000);
     let (good, bad) = view();
-    let p = prop(&snap, &View { prefix: "worker", good: &good, bad: &bad });
+    let p = prop(
+        &snap,
+        &View {
+            prefix: "worker",
+            good: &good,
+            bad: &bad,
+        },
+    );
     for line in [
         "worker.list=cluster\n",
         "worker.cluster.method=Request\n",

@@ -21,7 +21,11 @@ fn txt_fields(out: &mut String, fields: &Fields) {
 pub fn txt(snap: &Snapshot, view: &View<'_>) -> String {
     let mut out = String::new();
     let (server, time, software) = record::header(snap);
-    for (label, f) in [("Server:", &server), ("Time:", &time), ("Software:", &software)] {
+    for (label, f) in [
+        ("Server:", &server),
+        ("Time:", &time),
+        ("Software:", &software),
+    ] {
         out.push_str(label);
         txt_fields(&mut out, f);
     }
@@ -30,7 +34,16 @@ pub fn txt(snap: &Snapshot, view: &View<'_>) -> String {
     }
     for b in &snap.balancers {
         out.push_str("Balancer Worker:");
-        txt_fields(&mut out, &record::balancer(b, snap.now, view.good, view.bad, super::map_count(snap, &b.name)));
+        txt_fields(
+            &mut out,
+            &record::balancer(
+                b,
+                snap.now,
+                view.good,
+                view.bad,
+                super::map_count(snap, &b.name),
+            ),
+        );
         for m in &b.members {
             out.push_str("Member:");
             let mut f = vec![("name", Value::Str(m.name.clone()))];
@@ -77,13 +90,25 @@ pub fn prop(snap: &Snapshot, view: &View<'_>) -> String {
     }
     for b in &snap.balancers {
         line("list", &b.name);
-        for (k, v) in record::balancer(b, snap.now, view.good, view.bad, super::map_count(snap, &b.name)).iter().skip(1) {
+        for (k, v) in record::balancer(
+            b,
+            snap.now,
+            view.good,
+            view.bad,
+            super::map_count(snap, &b.name),
+        )
+        .iter()
+        .skip(1)
+        {
             line(&format!("{}.{k}", b.name), &v.plain());
         }
         for m in &b.members {
             line(&format!("{}.balance_workers", b.name), &m.name);
             for (k, v) in record::member(m, snap.now) {
-                line(&format!("{}.{}", member_owner(k, &b.name, &m.name), prop_key(k)), &v.plain());
+                line(
+                    &format!("{}.{}", member_owner(k, &b.name, &m.name), prop_key(k)),
+                    &v.plain(),
+                );
             }
         }
         maps_prop(&mut line, snap, &b.name);
@@ -105,7 +130,11 @@ pub fn prop(snap: &Snapshot, view: &View<'_>) -> String {
 
 /// mod_jk files a member's reset and error times under its balancer's name in this format.
 fn member_owner<'a>(key: &str, lb: &'a str, member: &'a str) -> &'a str {
-    if key.starts_with("last_reset_") || key.starts_with("error_time_") { lb } else { member }
+    if key.starts_with("last_reset_") || key.starts_with("error_time_") {
+        lb
+    } else {
+        member
+    }
 }
 
 /// Two keys carry a space in mod_jk's properties output; consumers match them as printed.

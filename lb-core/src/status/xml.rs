@@ -39,9 +39,20 @@ impl W<'_> {
     fn open(&mut self, indent: usize, name: &str, fields: &Fields, children: bool) {
         let _ = writeln!(self.out, "{:indent$}<{}{name}", "", self.ns);
         for (k, v) in fields {
-            let _ = writeln!(self.out, "{:i$}{k}=\"{}\"", "", escape(&v.plain()), i = indent + 2);
+            let _ = writeln!(
+                self.out,
+                "{:i$}{k}=\"{}\"",
+                "",
+                escape(&v.plain()),
+                i = indent + 2
+            );
         }
-        let _ = writeln!(self.out, "{:indent$}{}", "", if children { ">" } else { "/>" });
+        let _ = writeln!(
+            self.out,
+            "{:indent$}{}",
+            "",
+            if children { ">" } else { "/>" }
+        );
     }
 
     fn close(&mut self, indent: usize, name: &str) {
@@ -51,7 +62,10 @@ impl W<'_> {
 
 /// mod_jk prints an XML member's `connection_ping_interval` before `retries`.
 fn xml_order(mut f: Fields) -> Fields {
-    if let (Some(r), Some(c)) = (f.iter().position(|x| x.0 == "retries"), f.iter().position(|x| x.0 == "connection_ping_interval")) {
+    if let (Some(r), Some(c)) = (
+        f.iter().position(|x| x.0 == "retries"),
+        f.iter().position(|x| x.0 == "connection_ping_interval"),
+    ) {
         let cpi = f.remove(c);
         f.insert(r, cpi);
     }
@@ -60,21 +74,38 @@ fn xml_order(mut f: Fields) -> Fields {
 
 pub fn xml(snap: &Snapshot, view: &View<'_>, x: Xml<'_>) -> String {
     let ns = if x.ns == "-" { "" } else { x.ns };
-    let mut w = W { out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n"), ns };
+    let mut w = W {
+        out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n"),
+        ns,
+    };
     let _ = write!(w.out, "<{ns}status");
     if x.xmlns != "-" {
         let _ = write!(w.out, "\n  {}", x.xmlns);
     }
     w.out.push_str(">\n");
     let (server, time, software) = record::header(snap);
-    let software: Fields = software.into_iter().map(|(k, v)| (k, Value::Str(v.plain()))).collect();
+    let software: Fields = software
+        .into_iter()
+        .map(|(k, v)| (k, Value::Str(v.plain())))
+        .collect();
     w.open(0, "server", &server, false);
     w.open(0, "time", &time, false);
     w.open(0, "software", &software, false);
     if !snap.balancers.is_empty() {
-        w.open(0, "balancers", &vec![("count", Value::Int(snap.balancers.len() as i64))], true);
+        w.open(
+            0,
+            "balancers",
+            &vec![("count", Value::Int(snap.balancers.len() as i64))],
+            true,
+        );
         for b in &snap.balancers {
-            let fields = record::balancer(b, snap.now, view.good, view.bad, super::map_count(snap, &b.name));
+            let fields = record::balancer(
+                b,
+                snap.now,
+                view.good,
+                view.bad,
+                super::map_count(snap, &b.name),
+            );
             w.open(2, "balancer", &fields, true);
             for m in &b.members {
                 let mut f = vec![("name", Value::Str(m.name.clone()))];
@@ -87,7 +118,12 @@ pub fn xml(snap: &Snapshot, view: &View<'_>, x: Xml<'_>) -> String {
         w.close(0, "balancers");
     }
     if !snap.ajp_workers.is_empty() {
-        w.open(0, "ajp_workers", &vec![("count", Value::Int(snap.ajp_workers.len() as i64))], true);
+        w.open(
+            0,
+            "ajp_workers",
+            &vec![("count", Value::Int(snap.ajp_workers.len() as i64))],
+            true,
+        );
         for m in &snap.ajp_workers {
             let mut f = vec![("name", Value::Str(m.name.clone()))];
             f.extend(record::member(m, snap.now));
@@ -96,7 +132,10 @@ pub fn xml(snap: &Snapshot, view: &View<'_>, x: Xml<'_>) -> String {
         }
         w.close(0, "ajp_workers");
     }
-    let result = vec![("type", Value::Str("OK".into())), ("message", Value::Str("Action finished".into()))];
+    let result = vec![
+        ("type", Value::Str("OK".into())),
+        ("message", Value::Str("Action finished".into())),
+    ];
     w.open(2, "result", &result, false);
     w.close(0, "status");
     w.out

@@ -10,8 +10,12 @@ use super::UriError;
 /// [`decode_bytes`] to go on with them as httpd does.
 pub fn decode(raw: &str) -> Result<Cow<'_, str>, UriError> {
     match decode_bytes(raw)? {
-        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(|_| UriError::NotUtf8),
-        Cow::Owned(v) => String::from_utf8(v).map(Cow::Owned).map_err(|_| UriError::NotUtf8),
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|_| UriError::NotUtf8),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|_| UriError::NotUtf8),
     }
 }
 
@@ -30,7 +34,10 @@ pub fn decode_bytes(raw: &str) -> Result<Cow<'_, [u8]>, UriError> {
             i += 1;
             continue;
         }
-        let byte = match (bytes.get(i + 1).and_then(hex), bytes.get(i + 2).and_then(hex)) {
+        let byte = match (
+            bytes.get(i + 1).and_then(hex),
+            bytes.get(i + 2).and_then(hex),
+        ) {
             (Some(h), Some(l)) => h << 4 | l,
             _ => return Err(UriError::BadEscape(i)),
         };

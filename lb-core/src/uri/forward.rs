@@ -26,12 +26,18 @@ pub fn forward_uri<'a>(original: &'a str, unparsed: &'a str, mode: ForwardUri) -
 /// [`forward_uri`] for paths that need not be UTF-8 (httpd's `r->uri` after decoding `%E9`):
 /// `Proxy` and `Escaped` turn every such byte into `%XX`, exactly as mod_jk does, so a Latin-1
 /// URL reaches the backend as the client sent it.
-pub fn forward_uri_bytes<'a>(original: &'a [u8], unparsed: &'a [u8], mode: ForwardUri) -> Cow<'a, [u8]> {
+pub fn forward_uri_bytes<'a>(
+    original: &'a [u8],
+    unparsed: &'a [u8],
+    mode: ForwardUri,
+) -> Cow<'a, [u8]> {
     match mode {
         ForwardUri::Proxy => escape(original, b"0123456789ABCDEF"),
         ForwardUri::Escaped => escape(original, b"0123456789abcdef"),
         ForwardUri::Compat => Cow::Borrowed(original),
-        ForwardUri::CompatUnparsed => Cow::Borrowed(unparsed.split(|&b| b == b'?').next().unwrap_or(b"")),
+        ForwardUri::CompatUnparsed => {
+            Cow::Borrowed(unparsed.split(|&b| b == b'?').next().unwrap_or(b""))
+        }
     }
 }
 
@@ -49,7 +55,11 @@ fn escape<'a>(s: &'a [u8], digits: &[u8; 16]) -> Cow<'a, [u8]> {
         if plain(b) {
             out.push(b);
         } else {
-            out.extend_from_slice(&[b'%', digits[usize::from(b >> 4)], digits[usize::from(b & 15)]]);
+            out.extend_from_slice(&[
+                b'%',
+                digits[usize::from(b >> 4)],
+                digits[usize::from(b & 15)],
+            ]);
         }
     }
     Cow::Owned(out)

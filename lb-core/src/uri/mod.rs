@@ -60,9 +60,15 @@ impl fmt::Display for UriError {
         match self {
             UriError::NotAbsolute => f.write_str("the path does not start with `/`"),
             UriError::AboveRoot => f.write_str("a `..` segment climbs above the root"),
-            UriError::BadEscape(at) => write!(f, "`%` at offset {at} is not followed by two hex digits"),
-            UriError::EncodedSlash => f.write_str("an encoded slash (`%2F`) is not allowed in the path"),
-            UriError::EncodedNul => f.write_str("an encoded NUL (`%00`) is not allowed in the path"),
+            UriError::BadEscape(at) => {
+                write!(f, "`%` at offset {at} is not followed by two hex digits")
+            }
+            UriError::EncodedSlash => {
+                f.write_str("an encoded slash (`%2F`) is not allowed in the path")
+            }
+            UriError::EncodedNul => {
+                f.write_str("an encoded NUL (`%00`) is not allowed in the path")
+            }
             UriError::NotUtf8 => f.write_str("the decoded path is not UTF-8"),
         }
     }

@@ -13,7 +13,8 @@ use super::UriError;
 pub fn normalise(path: &str) -> Result<String, UriError> {
     let out = normalise_bytes(path.as_bytes())?;
     // Only whole pieces cut at ASCII `/` and `;` were removed, so UTF-8 in is UTF-8 out.
-    Ok(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// [`normalise`] for a path that need not be UTF-8: httpd decodes `%E9` to the byte 0xE9 and

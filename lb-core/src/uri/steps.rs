@@ -56,7 +56,10 @@ pub fn normalise_steps(path: &str) -> (Vec<Step>, Result<String, UriError>) {
     for (pass, run) in passes {
         match run(&current) {
             Ok(after) if after != current => {
-                steps.push(Step { pass, after: after.clone() });
+                steps.push(Step {
+                    pass,
+                    after: after.clone(),
+                });
                 current = after;
             }
             Ok(_) => {}
@@ -67,7 +70,10 @@ pub fn normalise_steps(path: &str) -> (Vec<Step>, Result<String, UriError>) {
 }
 
 fn without_parameters(p: &str) -> String {
-    p.split('/').map(|seg| seg.split(';').next().unwrap_or("")).collect::<Vec<_>>().join("/")
+    p.split('/')
+        .map(|seg| seg.split(';').next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn collapse_slashes(p: &str) -> String {
@@ -125,16 +131,29 @@ mod tests {
         assert_eq!(
             steps,
             [
-                Step { pass: Pass::PathParameters, after: "/app/../jkstatus".into() },
-                Step { pass: Pass::DotDots, after: "/jkstatus".into() },
+                Step {
+                    pass: Pass::PathParameters,
+                    after: "/app/../jkstatus".into()
+                },
+                Step {
+                    pass: Pass::DotDots,
+                    after: "/jkstatus".into()
+                },
             ]
         );
         let (steps, out) = normalise_steps("//a/./b/");
         assert_eq!(out.as_deref(), Ok("/a/b/"));
-        assert_eq!(steps.iter().map(|s| s.pass).collect::<Vec<_>>(), [Pass::Slashes, Pass::Dots]);
+        assert_eq!(
+            steps.iter().map(|s| s.pass).collect::<Vec<_>>(),
+            [Pass::Slashes, Pass::Dots]
+        );
         let (steps, out) = normalise_steps("/a;x/../..");
         assert_eq!(out, Err(UriError::AboveRoot));
-        assert_eq!(steps.len(), 1, "the passes before the failing one are still told");
+        assert_eq!(
+            steps.len(),
+            1,
+            "the passes before the failing one are still told"
+        );
         assert_eq!(normalise_steps("/plain"), (vec![], Ok("/plain".into())));
         assert_eq!(normalise_steps("x").1, Err(UriError::NotAbsolute));
         assert_eq!(normalise_steps("*").1.as_deref(), Ok("*"));

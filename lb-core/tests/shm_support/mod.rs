@@ -34,11 +34,21 @@ impl ForkedChild {
     pub fn wait(mut self) -> i32 {
         // SAFETY: pidfd_open on our own, not yet reaped child; the descriptor is closed below.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid, 0) } as libc::c_int;
-        assert!(fd >= 0, "pidfd_open failed: {}", std::io::Error::last_os_error());
-        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        assert!(
+            fd >= 0,
+            "pidfd_open failed: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         let ready = loop {
-            let left = deadline.saturating_duration_since(Instant::now()).as_millis() as libc::c_int;
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as libc::c_int;
             // SAFETY: one valid pollfd.
             let r = unsafe { libc::poll(&mut pfd, 1, left) };
             if r > 0 || left == 0 {
@@ -54,7 +64,12 @@ impl ForkedChild {
         let mut status = 0;
         // SAFETY: our own child, now exited; `status` is a valid out pointer.
         let r = unsafe { libc::waitpid(self.pid, &mut status, 0) };
-        assert_eq!(r, self.pid, "waitpid failed: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            r,
+            self.pid,
+            "waitpid failed: {}",
+            std::io::Error::last_os_error()
+        );
         self.reaped = true;
         if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
