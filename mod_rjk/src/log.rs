@@ -23,7 +23,7 @@ pub fn server(s: *const ffi::server_rec, level: Level, startup: bool, msg: &str)
     // SAFETY: jk_module is initialised by httpd before any hook runs; the format is a literal
     // "%s" with one C string argument, both alive for the call.
     unsafe {
-        let index = (*(&raw const crate::module::jk_module)).module_index;
+        let index = crate::module::jk_module.module_index;
         ffi::ap_log_error_(
             c"mod_rjk".as_ptr(),
             0,

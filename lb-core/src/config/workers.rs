@@ -34,6 +34,9 @@ pub struct Worker {
     pub mounts: Vec<WorkerMount>,
 }
 
+// Built once per configuration and never moved on a hot path: boxing the large variant
+// would only add indirection to every access.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     Ajp(AjpWorker),

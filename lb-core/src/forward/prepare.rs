@@ -369,11 +369,13 @@ mod tests {
 
     #[test]
     fn indicators_addresses_tls_and_env_attributes() {
-        let mut s = ServerSettings::default();
-        s.env_vars = vec![
-            ("APP_TIER".into(), Some("gold".into())),
-            ("UNSET".into(), None),
-        ];
+        let s = ServerSettings {
+            env_vars: vec![
+                ("APP_TIER".into(), Some("gold".into())),
+                ("UNSET".into(), None),
+            ],
+            ..ServerSettings::default()
+        };
         let f = Facts {
             env: vec![
                 ("JK_REMOTE_ADDR", "198.51.100.1"),
