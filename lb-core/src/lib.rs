@@ -22,6 +22,7 @@ pub mod forward;
 pub mod log;
 pub mod mount;
 pub mod pool;
+pub mod request_log;
 pub mod route;
 pub mod shm;
 pub mod status;

@@ -133,6 +133,22 @@ impl Logger {
         level >= self.level
     }
 
+    /// A `JkRequestLogFormat` line: written at every log level, with only the time stamp in
+    /// front (mod_jk's request level).
+    pub fn request(&self, line: &str) {
+        self.write(&format!(
+            "{}{line}\n",
+            stamp(&self.stamp, SystemTime::now())
+        ));
+    }
+
+    fn write(&self, line: &str) {
+        if let Ok(mut sink) = self.sink.lock() {
+            let _ = sink.write_all(line.as_bytes());
+            let _ = sink.flush();
+        }
+    }
+
     /// Write one line; `request_id` is the JkRequestIdIndicator value (`NO-ID` when absent).
     pub fn log(&self, level: Level, request_id: Option<&str>, msg: fmt::Arguments<'_>) {
         if !self.enabled(level) {
@@ -147,10 +163,7 @@ impl Logger {
             request_id.unwrap_or("NO-ID"),
             msg
         );
-        if let Ok(mut sink) = self.sink.lock() {
-            let _ = sink.write_all(line.as_bytes());
-            let _ = sink.flush();
-        }
+        self.write(&line);
     }
 }
 
@@ -193,6 +206,10 @@ mod tests {
             text.ends_with("] [error] [abc] member n1 in error\n"),
             "{text}"
         );
+        let quiet = Logger::new(Level::Emerg, Some("[stamp] "), Box::new(buf.clone()));
+        quiet.request("lb GET /x 200");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with("\n[stamp] lb GET /x 200\n"), "{text}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use lb_core::forward::spec::{FailOnStatus, RecoveryOptions};
 use lb_core::forward::{
     forward, AjpWorkerSpec, Failure, ForwardOptions, RequestBody, RequestHead, Worker,
 };
+use lb_core::mount::Extensions;
 
 fn spec(addr: SocketAddr) -> AjpWorkerSpec {
     let mut s = AjpWorkerSpec::new("w1", addr, 4);
@@ -205,6 +206,69 @@ fn fail_on_status_replaces_the_response_with_503() {
         // The worker's retries apply to a status failure too.
         assert_eq!(b.requests(), 2);
     }
+}
+
+#[test]
+fn a_mounts_fail_on_status_replaces_the_workers() {
+    let b = Backend::start(Act::status(404));
+    let mut s = spec(b.addr());
+    s.fail_on_status = FailOnStatus(vec![500]);
+    let w = ajp13(s);
+    let rule = Extensions {
+        fail_on_status: vec![404],
+        ..Extensions::default()
+    };
+    let mut head = RequestHead::get(b"/");
+    let mut c = Client::new();
+    assert_eq!(
+        forward(&w, &head, &mut c).status,
+        404,
+        "the worker's list alone"
+    );
+    head.rule = Some(&rule);
+    let mut c = Client::new();
+    let r = forward(&w, &head, &mut c);
+    assert_eq!(r.status, 503, "{:?}", r.failure);
+    assert_eq!(c.heads_written, 0);
+}
+
+#[test]
+fn use_server_errors_withholds_the_backends_error_response() {
+    let b = Backend::start(Act::status(401));
+    let w = ajp13(spec(b.addr()));
+    let rule = Extensions {
+        use_server_errors: 400,
+        ..Extensions::default()
+    };
+    let mut head = RequestHead::get(b"/");
+    head.rule = Some(&rule);
+    for _ in 0..2 {
+        let mut c = Client::new();
+        let r = forward(&w, &head, &mut c);
+        assert_eq!(r.status, 401);
+        assert!(r.failure.is_none(), "{:?}", r.failure);
+        assert!(!r.response_started, "the web server writes its own page");
+        assert_eq!((c.heads_written, c.out.len()), (0, 0));
+        assert_eq!(
+            c.kept,
+            [(
+                "WWW-Authenticate".to_owned(),
+                "Basic realm=\"t\"".to_owned()
+            )]
+        );
+    }
+    assert_eq!(
+        b.accepted(),
+        1,
+        "the withheld response was read to its end: reused"
+    );
+    // Below the threshold the backend's response goes through.
+    let b = Backend::start(Act::status(302));
+    let w = ajp13(spec(b.addr()));
+    let mut c = Client::new();
+    let r = forward(&w, &head, &mut c);
+    assert!(r.response_started);
+    assert_eq!(c.text(), "status page");
 }
 
 #[test]

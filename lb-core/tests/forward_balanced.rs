@@ -10,6 +10,7 @@ use std::time::Duration;
 use backend::{refused_addr, Act, Backend, Client};
 use lb_core::balancer::{Balancer, LbSpec, MemberSpec, State};
 use lb_core::forward::{forward, AjpWorkerSpec, RequestHead, Worker};
+use lb_core::mount::Extensions;
 use lb_core::shm::ShmTable;
 
 fn member(name: &str, addr: SocketAddr) -> AjpWorkerSpec {
@@ -62,6 +63,41 @@ fn the_balancer_fails_over_and_marks_the_dead_member() {
     let seen = b.seen();
     assert_eq!(seen[0].route.as_deref(), Some("tc2"));
     assert_eq!(seen[0].attribute("JK_LB_ACTIVATION"), Some("ACT"));
+}
+
+#[test]
+fn a_mounts_activations_override_the_members_own() {
+    let b1 = Backend::start(Act::ok("one"));
+    let b2 = Backend::start(Act::ok("two"));
+    let w = balanced(&[("tc1", b1.addr()), ("tc2", b2.addr())]);
+    let rule = Extensions::parse("lb;stopped=tc1").unwrap().extensions;
+    for _ in 0..6 {
+        let mut head = RequestHead::get(b"/");
+        head.rule = Some(&rule);
+        // Even its own sessions: stopped takes no traffic at all.
+        head.session_id = Some("ABC.tc1");
+        let mut c = Client::new();
+        assert_eq!(forward(&w, &head, &mut c).served_by(), Some(1));
+    }
+    assert_eq!(b1.requests(), 0);
+    let rule = Extensions::parse("lb;disabled=tc2").unwrap().extensions;
+    for session in [None, Some("ABC.tc2")] {
+        let mut head = RequestHead::get(b"/");
+        head.rule = Some(&rule);
+        head.session_id = session;
+        let mut c = Client::new();
+        let r = forward(&w, &head, &mut c);
+        // Disabled: only its sessions reach it, and it is told so.
+        let want = if session.is_some() { 1 } else { 0 };
+        assert_eq!(r.served_by(), Some(want), "session {session:?}");
+    }
+    let last = b2.seen().pop().unwrap();
+    assert_eq!(last.attribute("JK_LB_ACTIVATION"), Some("DIS"));
+    // Without the rule tc1's sessions reach it again: the override was per request.
+    let mut head = RequestHead::get(b"/");
+    head.session_id = Some("ABC.tc1");
+    let mut c = Client::new();
+    assert_eq!(forward(&w, &head, &mut c).served_by(), Some(0));
 }
 
 #[test]

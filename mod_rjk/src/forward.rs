@@ -10,7 +10,7 @@ use lb_core::config::Kind;
 use lb_core::forward::prepare::{prepare, RequestFacts};
 use lb_core::forward::{self, ServerSide};
 use lb_core::log::Level;
-use lb_core::mount::Extensions;
+use lb_core::mount::NO_EXTENSIONS;
 
 use crate::ffi;
 use crate::request::HttpdRequest;
@@ -40,6 +40,10 @@ impl ServerSide for HttpdRequest<'_> {
 
     fn client_gone(&self) -> bool {
         HttpdRequest::client_gone(self)
+    }
+
+    fn keep_for_error_page(&mut self, name: &[u8], value: &[u8]) {
+        self.add_error_header(name, value);
     }
 }
 
@@ -98,10 +102,9 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     };
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
-    let no_extensions = Extensions::default();
     let ext = matched
         .as_ref()
-        .map_or(&no_extensions, |(table, i)| &table.rules()[*i].extensions);
+        .map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions);
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| forward::forward(engine, head, req));
@@ -134,10 +137,13 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     for (k, v) in done.notes() {
         req.set_note(k.as_bytes(), v.as_bytes());
     }
+    let took = forward::notes::duration(started.elapsed());
+    req.set_note(b"JK_REQUEST_DURATION", took.as_bytes());
+    // When nothing of the response reached httpd (failures, `use_server_errors`), httpd
+    // renders its error page (ErrorDocument) for the status.
     if done.response_started {
         ffi::OK
     } else {
-        // httpd renders its error page for the status (503/502/504/500/413...).
         done.status as c_int
     }
 }

@@ -38,6 +38,12 @@ pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
             std::ptr::null(),
             ffi::APR_HOOK_MIDDLE,
         );
+        ffi::ap_hook_log_transaction(
+            Some(crate::request_log::log_transaction),
+            std::ptr::null(),
+            std::ptr::null(),
+            ffi::APR_HOOK_MIDDLE,
+        );
         ffi::ap_hook_child_init(
             Some(child_init),
             std::ptr::null(),

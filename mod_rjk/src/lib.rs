@@ -17,6 +17,7 @@ mod hooks;
 mod log;
 mod module;
 mod request;
+mod request_log;
 mod runtime;
 mod setup;
 mod status;

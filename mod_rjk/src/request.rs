@@ -129,6 +129,17 @@ impl<'r> HttpdRequest<'r> {
     pub fn auth_type(&self) -> Option<&[u8]> {
         opt_bytes(self.r.ap_auth_type)
     }
+    /// A header httpd keeps on its own error page (`err_headers_out`).
+    pub fn add_error_header(&mut self, name: &[u8], value: &[u8]) {
+        // SAFETY: r is live; the copies live in its pool.
+        unsafe {
+            ffi::apr_table_add(
+                self.r.err_headers_out,
+                self.pool_str(name),
+                self.pool_str(value),
+            )
+        };
+    }
     pub fn header_only(&self) -> bool {
         self.r.header_only != 0
     }

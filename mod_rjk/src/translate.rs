@@ -51,7 +51,8 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         }
         let _ = rt.mounts.reload_if_changed(std::time::SystemTime::now());
         let table = rt.mounts.current();
-        if table.rules().is_empty() {
+        let alias = rt.settings.auto_alias.as_deref();
+        if table.rules().is_empty() && alias.is_none() {
             return ffi::DECLINED;
         }
         // Bytes, not str: httpd's decoded path may hold any byte (`/caf%E9`), and mod_jk maps
@@ -73,7 +74,10 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
             }
         };
         let Some(m) = table.map_bytes(&normalised) else {
-            return ffi::DECLINED;
+            return match alias {
+                Some(dir) => auto_alias(r, dir, &normalised),
+                None => ffi::DECLINED,
+            };
         };
         let pool = (*r).pool;
         // The handler needs the rule's extensions: keep the table it came from (a reload may
@@ -95,13 +99,57 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
     })
 }
 
-/// Mapped requests have no file behind them: skip httpd's directory walk and file checks.
-pub unsafe extern "C" fn map_to_storage(r: *mut ffi::request_rec) -> c_int {
-    crate::guard::guard("map_to_storage", ffi::DECLINED, || unsafe {
-        if ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()).is_null() {
-            ffi::DECLINED
-        } else {
+/// `JkAutoAlias`: an unmapped request for a webapp's static file is served from its
+/// directory (lb-core decides; httpd serves the file).
+///
+/// # Safety
+/// `r` must be a live request.
+unsafe fn auto_alias(r: *mut ffi::request_rec, dir: &std::path::Path, path: &[u8]) -> c_int {
+    use lb_core::uri::AutoAlias;
+    use std::os::unix::ffi::OsStrExt;
+    match lb_core::uri::auto_alias(dir, path, |p| p.is_dir()) {
+        None => ffi::DECLINED,
+        Some(AutoAlias::Serve(file)) => {
+            let file = std::ffi::CString::new(file.as_os_str().as_bytes()).unwrap_or_default();
+            unsafe { (*r).filename = ffi::apr_pstrdup((*r).pool, file.as_ptr()) };
             ffi::OK
         }
+        Some(refused) => refused.status().map_or(ffi::DECLINED, c_int::from),
+    }
+}
+
+/// Mapped requests have no file behind them: skip httpd's directory walk and file checks.
+/// Unmapped ones lose their session path parameter under `JkStripSession`, so httpd finds the
+/// file (`/img/a.png;jsessionid=...`).
+pub unsafe extern "C" fn map_to_storage(r: *mut ffi::request_rec) -> c_int {
+    crate::guard::guard("map_to_storage", ffi::DECLINED, || unsafe {
+        if !ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()).is_null() {
+            return ffi::OK;
+        }
+        let name = of_server((*r).server)
+            .runtime
+            .as_ref()
+            .and_then(|rt| rt.settings.strip_session.clone());
+        if let Some(name) = name {
+            for field in [&mut (*r).uri, &mut (*r).filename] {
+                strip(field, (*r).pool, name.as_bytes());
+            }
+        }
+        ffi::DECLINED
     })
+}
+
+/// Replace the C string in `field` by its copy without the session parameter `name`.
+///
+/// # Safety
+/// `field` must hold NULL or a NUL-terminated string; `pool` must be the request pool.
+unsafe fn strip(field: &mut *mut std::os::raw::c_char, pool: *mut ffi::apr_pool_t, name: &[u8]) {
+    if field.is_null() {
+        return;
+    }
+    let current = unsafe { CStr::from_ptr(*field) }.to_bytes();
+    if let Some(stripped) = lb_core::uri::strip_session_id_bytes(current, name) {
+        let c = std::ffi::CString::new(stripped).unwrap_or_default();
+        *field = unsafe { ffi::apr_pstrdup(pool, c.as_ptr()) };
+    }
 }

@@ -385,6 +385,8 @@ async fn status_and_header_pages() {
         let r = c.request(&get(&format!("/status/{code}"))).await;
         assert_eq!(r.status, code);
     }
+    let r = c.request(&get("/status/404?empty=1")).await;
+    assert_eq!((r.status, r.body.len()), (404, 0));
     let r = c.request(&get("/status/204")).await;
     assert_eq!((r.status, r.body.len()), (204, 0));
     // Every answer names the node, so a balancer's choice is visible without a session.

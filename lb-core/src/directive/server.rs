@@ -86,7 +86,7 @@ pub struct ServerSettings {
     pub log_file: Option<String>,
     pub log_level: Level,
     pub log_stamp: Option<String>,
-    pub request_log_format: Option<String>,
+    pub request_log_format: Option<crate::request_log::RequestLogFormat>,
     pub shm_file: Option<PathBuf>,
     /// Bytes.
     pub shm_size: Option<u64>,
@@ -226,7 +226,10 @@ pub fn server_settings<'a>(
                 Err(m) => err(m),
             },
             "jklogstampformat" => s.log_stamp = Some(word),
-            "jkrequestlogformat" => s.request_log_format = Some(word),
+            "jkrequestlogformat" => match crate::request_log::RequestLogFormat::parse(&word) {
+                Ok(f) => s.request_log_format = Some(f),
+                Err(m) => err(m),
+            },
             "jkshmfile" => s.shm_file = Some(path(&word)),
             "jkshmsize" => match num(&word) {
                 // KB, at least mod_jk's minimum, aligned to its 384-byte slots.

@@ -12,7 +12,7 @@ use super::failure::Failure;
 use super::request::{self, MemberFields};
 use super::selector::Traffic;
 use super::server::{RequestHead, ServerSide};
-use super::spec::StatusMatch;
+use super::spec::{check_status, StatusMatch};
 use super::timeouts::ReplyWait;
 
 /// What the attempt did that outlives it.
@@ -23,6 +23,9 @@ pub struct Progress {
     /// The status the backend answered (once its head arrived).
     pub status: Option<u16>,
     pub traffic: Traffic,
+    /// `use_server_errors` matched: the backend's head and body are withheld so the web
+    /// server answers with its own error page for `status`.
+    pub blocked: bool,
 }
 
 /// What to do after one event, decided while the event still borrows the read buffer.
@@ -142,7 +145,12 @@ fn on_event(
         ProxyEvent::Headers(h) => {
             let status = h.status();
             progress.status = Some(status);
-            if let Some(m) = spec.fail_on_status.check(status) {
+            // A mount's list replaces the worker's, as in mod_jk.
+            let matched = match head.rule.filter(|r| !r.fail_on_status.is_empty()) {
+                Some(r) => check_status(r.fail_on_status.iter().copied(), status),
+                None => spec.fail_on_status.check(status),
+            };
+            if let Some(m) = matched {
                 // Nothing reaches the client; the request may go elsewhere.
                 return Err(Failure::Status {
                     status,
@@ -152,6 +160,18 @@ fn on_event(
             if server.client_gone() {
                 return Err(Failure::ClientGone);
             }
+            let threshold = head.rule.map_or(0, |r| r.use_server_errors);
+            if threshold > 0 && i64::from(status) >= threshold {
+                progress.blocked = true;
+                if status == 401 {
+                    for (n, v) in h.headers() {
+                        if n.eq_ignore_ascii_case(b"www-authenticate") {
+                            server.keep_for_error_page(n, v);
+                        }
+                    }
+                }
+                return Ok(Next::Continue);
+            }
             progress.response_started = true;
             server.write_head(&h).map_err(gone)?;
             if head.options.flush_header {
@@ -159,6 +179,8 @@ fn on_event(
             }
             Ok(Next::Continue)
         }
+        ProxyEvent::Body(_) if progress.blocked => Ok(Next::Continue),
+        ProxyEvent::Flush if progress.blocked => Ok(Next::Continue),
         ProxyEvent::Body(data) => {
             if server.client_gone() {
                 return Err(Failure::ClientGone);

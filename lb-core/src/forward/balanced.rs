@@ -18,11 +18,21 @@ pub struct Balanced<'a> {
 }
 
 impl<'a> Balanced<'a> {
-    /// `session_id`: the request's session id (`crate::route::session_id`).
-    pub fn new(lb: &'a Balancer, session_id: Option<&'a str>, flags: Flags) -> Self {
+    /// `session_id`: the request's session id (`crate::route::session_id`); `activations`:
+    /// the mount's per-member overrides, if it has any.
+    pub fn new(
+        lb: &'a Balancer,
+        session_id: Option<&'a str>,
+        flags: Flags,
+        activations: Option<&'a [Option<Activation>]>,
+    ) -> Self {
+        let req = lb.request(session_id, flags);
         Balanced {
             lb,
-            req: lb.request(session_id, flags),
+            req: match activations {
+                Some(a) => req.with_activations(a),
+                None => req,
+            },
             busy: None,
             route: String::new(),
         }

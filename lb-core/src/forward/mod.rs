@@ -217,7 +217,12 @@ pub fn forward<'w>(
                 sticky_ignore: head.options.sticky_ignore,
                 stateless: head.options.stateless,
             };
-            let mut plan = Balanced::new(lb, head.session_id, flags);
+            // Resolved per request, and only for the rare mount that names members.
+            let activations = head
+                .rule
+                .filter(|r| r.has_activation())
+                .map(|r| r.activations(worker.members.iter().map(|p| p.spec().name.as_str())));
+            let mut plan = Balanced::new(lb, head.session_id, flags, activations.as_deref());
             run(worker, &mut plan, head, server)
         }
     }

@@ -38,6 +38,11 @@ pub struct MemberValues {
     pub state: &'static str,
 }
 
+/// `JK_REQUEST_DURATION`: seconds and microseconds, as mod_jk writes it.
+pub fn duration(d: std::time::Duration) -> String {
+    format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+}
+
 /// The notes of one forwarded request, rendered only when the log asks. `values` gives the
 /// shared counters of a member when the worker has them (a balanced worker); the FIRST/LAST
 /// values are then read at render time, not at the moment of each attempt as mod_jk does.
@@ -48,7 +53,11 @@ pub fn render(
     last: Option<&Attempted<'_>>,
     values: &dyn Fn(usize) -> Option<MemberValues>,
 ) -> Vec<(&'static str, String)> {
-    let mut notes = vec![("JK_WORKER_NAME", worker.to_owned())];
+    let kind = if is_lb { "lb" } else { "ajp13" };
+    let mut notes = vec![
+        ("JK_WORKER_NAME", worker.to_owned()),
+        ("JK_WORKER_TYPE", kind.to_owned()),
+    ];
     if let Some(l) = last {
         notes.push(("JK_WORKER_ROUTE", l.route.to_owned()));
     }
@@ -122,7 +131,14 @@ mod tests {
         assert_eq!(get("JK_LB_FIRST_STATE"), Some("ERR"));
         assert_eq!(get("JK_LB_LAST_STATE"), Some("OK"));
         assert_eq!(get("JK_LB_LAST_ACTIVATION"), Some("ACT"));
-        assert!(render("w", false, None, Some(&last), &|_| None).len() == 2);
+        assert_eq!(get("JK_WORKER_TYPE"), Some("lb"));
+        let plain = render("w", false, None, Some(&last), &|_| None);
+        assert_eq!(plain.len(), 3);
+        assert_eq!(plain[1], ("JK_WORKER_TYPE", "ajp13".to_owned()));
+        assert_eq!(
+            duration(std::time::Duration::from_micros(2_000_042)),
+            "2.000042"
+        );
         let counted = |_| {
             Some(MemberValues {
                 value: 7,

@@ -62,9 +62,10 @@ struct TlsData {
     protocol: Option<Vec<u8>>,
 }
 
-/// A request ready to forward: owns its data; [`Prepared::with_head`] lends the engine a view.
+/// A request ready to forward: owns its data (but for the mount rule it was mapped by);
+/// [`Prepared::with_head`] lends the engine a view.
 #[derive(Clone, Debug)]
-pub struct Prepared {
+pub struct Prepared<'e> {
     pub method: Vec<u8>,
     /// The forwarded URI (ForwardURI* form).
     pub uri: Vec<u8>,
@@ -84,16 +85,17 @@ pub struct Prepared {
     /// The sticky session id, for an lb request that has one.
     pub session: Option<String>,
     options: ForwardOptions,
+    rule: Option<&'e Extensions>,
 }
 
 /// Build the request for worker `lb` (its session settings; `None` for an ajp13 worker),
 /// mapped by a rule with `ext`, under server settings `s`.
-pub fn prepare(
+pub fn prepare<'e>(
     req: &dyn RequestFacts,
     s: &ServerSettings,
     lb: Option<&LbWorker>,
-    ext: &Extensions,
-) -> Prepared {
+    ext: &'e Extensions,
+) -> Prepared<'e> {
     let ind = &s.indicators;
     let env = |name: &str| req.env(name);
     // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
@@ -207,10 +209,11 @@ pub fn prepare(
             stateless: env_flag(env("JK_STATELESS")) || ext.stateless,
         },
         session,
+        rule: ext.steers_engine().then_some(ext),
     }
 }
 
-impl Prepared {
+impl Prepared<'_> {
     /// Lend the engine a [`RequestHead`] over this request's data.
     pub fn with_head<R>(&self, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
         let headers: Vec<(&[u8], &[u8])> = self
@@ -250,6 +253,7 @@ impl Prepared {
             session_id: self.session.as_deref(),
             route: self.session.as_deref().and_then(route::route_of),
             options: self.options,
+            rule: self.rule,
         };
         f(&head)
     }
@@ -259,6 +263,7 @@ impl Prepared {
 mod tests {
     use super::*;
     use crate::directive::server::ServerSettings;
+    use crate::mount::NO_EXTENSIONS;
 
     #[derive(Default)]
     struct Facts {
@@ -323,7 +328,7 @@ mod tests {
     #[test]
     fn body_modes_and_content_length() {
         let s = ServerSettings::default();
-        let none = prepare(&Facts::default(), &s, None, &Extensions::default());
+        let none = prepare(&Facts::default(), &s, None, &NO_EXTENSIONS);
         assert_eq!(none.body, RequestBody::None);
         assert_eq!(
             header(&none, "content-length"),
@@ -340,7 +345,7 @@ mod tests {
             ..Facts::default()
         };
         assert_eq!(
-            prepare(&cl, &s, None, &Extensions::default()).body,
+            prepare(&cl, &s, None, &NO_EXTENSIONS).body,
             RequestBody::Length(10)
         );
 
@@ -348,7 +353,7 @@ mod tests {
             headers: vec![("Transfer-Encoding", "chunked"), ("Content-Length", "10")],
             ..Facts::default()
         };
-        let p = prepare(&chunked, &s, None, &Extensions::default());
+        let p = prepare(&chunked, &s, None, &NO_EXTENSIONS);
         assert_eq!(p.body, RequestBody::Chunked);
         assert_eq!(
             header(&p, "content-length"),
@@ -360,7 +365,7 @@ mod tests {
             headers: vec![("Content-Length", "10")],
             env: vec![("JK_IGNORE_CL", "1")],
         };
-        let p = prepare(&ignore, &s, None, &Extensions::default());
+        let p = prepare(&ignore, &s, None, &NO_EXTENSIONS);
         assert_eq!(
             (p.body, header(&p, "content-length")),
             (RequestBody::Chunked, None)
@@ -387,7 +392,7 @@ mod tests {
             ],
             ..Facts::default()
         };
-        let p = prepare(&f, &s, None, &Extensions::default());
+        let p = prepare(&f, &s, None, &NO_EXTENSIONS);
         assert_eq!(
             (p.remote_addr.as_slice(), p.remote_port),
             (&b"198.51.100.1"[..], 51544)
@@ -406,7 +411,7 @@ mod tests {
             l.read("+ForwardPhysicalAddress");
             l
         });
-        let p = prepare(&Facts::default(), &physical, None, &Extensions::default());
+        let p = prepare(&Facts::default(), &physical, None, &NO_EXTENSIONS);
         assert_eq!(
             (p.remote_addr.as_slice(), p.remote_port),
             (&b"10.0.0.1"[..], 40000)

@@ -4,6 +4,8 @@
 use std::io;
 use std::time::Duration;
 
+use crate::mount::Extensions;
+
 /// How the request body arrives from the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestBody {
@@ -74,6 +76,9 @@ pub struct RequestHead<'a> {
     /// The sticky route in that session id (after the last `.`), for simple selectors.
     pub route: Option<&'a str>,
     pub options: ForwardOptions,
+    /// The mount's extensions that steer the engine (`active=`/`disabled=`/`stopped=`,
+    /// `fail_on_status=`, `use_server_errors=`); `None` when the rule sets none of them.
+    pub rule: Option<&'a Extensions>,
 }
 
 impl<'a> RequestHead<'a> {
@@ -99,6 +104,7 @@ impl<'a> RequestHead<'a> {
             session_id: None,
             route: None,
             options: ForwardOptions::default(),
+            rule: None,
         }
     }
 }
@@ -119,4 +125,9 @@ pub trait ServerSide {
 
     /// The client connection is known to be closed (httpd's `connection->aborted`).
     fn client_gone(&self) -> bool;
+
+    /// A backend header that survives onto the web server's own error page
+    /// (`use_server_errors`: the `WWW-Authenticate` of a 401). Servers without error pages
+    /// ignore it.
+    fn keep_for_error_page(&mut self, _name: &[u8], _value: &[u8]) {}
 }

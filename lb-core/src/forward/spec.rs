@@ -63,17 +63,22 @@ pub enum StatusMatch {
 
 impl FailOnStatus {
     pub fn check(&self, status: u16) -> Option<StatusMatch> {
-        let s = i32::from(status);
-        self.0.iter().find_map(|&v| {
-            if v == s {
-                Some(StatusMatch::Fatal)
-            } else if v == -s {
-                Some(StatusMatch::Soft)
-            } else {
-                None
-            }
-        })
+        check_status(self.0.iter().map(|&v| i64::from(v)), status)
     }
+}
+
+/// `status` against a `fail_on_status` list (the worker's, or a mount's `fail_on_status=`).
+pub fn check_status(list: impl IntoIterator<Item = i64>, status: u16) -> Option<StatusMatch> {
+    let s = i64::from(status);
+    list.into_iter().find_map(|v| {
+        if v == s {
+            Some(StatusMatch::Fatal)
+        } else if v == -s {
+            Some(StatusMatch::Soft)
+        } else {
+            None
+        }
+    })
 }
 
 /// One AJP worker as the connection pool and the forwarding engine see it.

@@ -55,6 +55,22 @@ pub struct Parsed<'a> {
     pub warnings: Vec<String>,
 }
 
+/// A rule with no extensions (what `SetHandler jakarta-servlet` requests are mapped by).
+pub static NO_EXTENSIONS: Extensions = Extensions {
+    reply_timeout: None,
+    sticky_ignore: false,
+    stateless: false,
+    active: Vec::new(),
+    disabled: Vec::new(),
+    stopped: Vec::new(),
+    fail_on_status: Vec::new(),
+    use_server_errors: 0,
+    session_cookie: None,
+    session_path: None,
+    set_session_cookie: false,
+    session_cookie_path: None,
+};
+
 impl Extensions {
     /// Split `worker;ext=value...`. An unknown extension is an error saying what was meant.
     pub fn parse(text: &str) -> Result<Parsed<'_>, String> {
@@ -122,6 +138,36 @@ impl Extensions {
     /// Whether the rule sets any member activation (meaningful for lb workers only).
     pub fn has_activation(&self) -> bool {
         !(self.active.is_empty() && self.disabled.is_empty() && self.stopped.is_empty())
+    }
+
+    /// Whether the forwarding engine needs this rule: member activations, `fail_on_status`,
+    /// `use_server_errors` (the rest is applied before forwarding).
+    pub fn steers_engine(&self) -> bool {
+        self.has_activation() || !self.fail_on_status.is_empty() || self.use_server_errors > 0
+    }
+
+    /// The rule's activation for each member, in the order of `members` (`None`: the member's
+    /// own). mod_jk applies `active=` first, then `disabled=`, then `stopped=`, so the last list
+    /// naming a member wins.
+    pub fn activations<'m>(
+        &self,
+        members: impl Iterator<Item = &'m str>,
+    ) -> Vec<Option<crate::config::Activation>> {
+        use crate::config::Activation;
+        let lists = [
+            (&self.active, Activation::Active),
+            (&self.disabled, Activation::Disabled),
+            (&self.stopped, Activation::Stopped),
+        ];
+        members
+            .map(|m| {
+                lists
+                    .iter()
+                    .rev()
+                    .find(|(names, _)| names.iter().any(|n| n == m))
+                    .map(|(_, a)| *a)
+            })
+            .collect()
     }
 
     /// Whether the rule sets any session extension (meaningful for lb workers only).
@@ -245,6 +291,8 @@ mod tests {
         assert!(!ext("w;stateless=true").stateless, "atoi(\"true\") is 0");
         assert!(ext("w;set_session_cookie=1").set_session_cookie);
         assert_eq!(ext("w;use_server_errors=400").use_server_errors, 400);
+        assert!(ext("w;use_server_errors=400").steers_engine());
+        assert!(!ext("w;sticky_ignore=1;reply_timeout=5").steers_engine());
     }
 
     #[test]
@@ -257,6 +305,17 @@ mod tests {
         let p = Extensions::parse("lb;active=n1;active=n2").unwrap();
         assert_eq!(p.extensions.active, ["n1"]);
         assert!(p.warnings[0].contains("given twice"));
+    }
+
+    #[test]
+    fn activations_by_member_the_last_list_wins() {
+        use crate::config::Activation::*;
+        let e = ext("lb;active=n2;disabled=n1,n2;stopped=n3");
+        assert_eq!(
+            e.activations(["n1", "n2", "n3", "n4"].into_iter()),
+            [Some(Disabled), Some(Disabled), Some(Stopped), None]
+        );
+        assert!(e.steers_engine());
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub mod rule;
 pub mod table;
 
 pub use explain::{Explanation, Near, Order, Outcome, Verdict};
-pub use extension::Extensions;
+pub use extension::{Extensions, NO_EXTENSIONS};
 pub use file::MountFile;
 pub use reload::{Reload, SharedTable};
 pub use rule::{Rule, RuleError, Source};

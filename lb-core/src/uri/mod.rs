@@ -8,18 +8,21 @@
 //!
 //! [`decode`] turns a raw request-target (as typed into `rjk map` or read from the wire) into
 //! the decoded path the adapters already have. [`is_unsafe`] is `JkOptions +RejectUnsafeURI`;
-//! [`strip_session_id`] is `JkStripSession` for requests that are not forwarded;
+//! [`strip_session_id`] is `JkStripSession` for requests that are not forwarded, and
+//! [`auto_alias`] is `JkAutoAlias` for them;
 //! [`normalise_steps`] tells which of mod_jk's passes changed a path (for `rjk map`).
 //!
 //! httpd's decoded path may hold bytes that are not UTF-8 (`/caf%E9` → `caf\xE9`); mod_jk maps
 //! and forwards those, so every step has a `_bytes` form an adapter can use on `r->uri` as is.
 
+mod alias;
 mod decode;
 mod forward;
 mod normalise;
 mod steps;
 mod strip;
 
+pub use alias::{auto_alias, AutoAlias};
 pub use decode::{decode, decode_bytes};
 pub use forward::{forward_uri, forward_uri_bytes};
 pub use normalise::{is_unsafe, normalise, normalise_bytes};

@@ -18,6 +18,8 @@ pub struct Client {
     pub heads_written: usize,
     /// The client goes away once this many body bytes were written.
     pub gone_after: Option<usize>,
+    /// Headers kept for the web server's own error page.
+    pub kept: Vec<(String, String)>,
 }
 
 impl Client {
@@ -86,5 +88,12 @@ impl ServerSide for Client {
 
     fn client_gone(&self) -> bool {
         self.gone_after.is_some_and(|n| self.out.len() >= n)
+    }
+
+    fn keep_for_error_page(&mut self, name: &[u8], value: &[u8]) {
+        self.kept.push((
+            String::from_utf8_lossy(name).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
     }
 }

@@ -447,11 +447,18 @@ fn serve(stream: TcpStream, shared: &Shared, id: usize) -> io::Result<bool> {
                 }
                 let conn = id.to_string();
                 let len = body.len().to_string();
-                let headers: [(&[u8], &[u8]); 3] = [
+                let challenge: &[u8] = if status == 401 {
+                    b"Basic realm=\"t\""
+                } else {
+                    b""
+                };
+                let headers: [(&[u8], &[u8]); 4] = [
                     (b"Content-Type", b"text/plain"),
                     (b"Content-Length", len.as_bytes()),
                     (b"X-Conn", conn.as_bytes()),
+                    (b"WWW-Authenticate", challenge),
                 ];
+                let headers = headers.into_iter().filter(|(_, v)| !v.is_empty());
                 c.ex.send_headers(status, status.to_string().as_bytes(), headers, &mut c.out)
                     .map_err(other)?;
                 let per = body.len().div_ceil(chunks.max(1)).max(1);

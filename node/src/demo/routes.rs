@@ -44,7 +44,7 @@ async fn route_request(route: &str, req: Request<Body>) -> Response<DemoBody> {
         "/set" => set(&req),
         "/get" => get(&req),
         "/1k" => text(StatusCode::OK, "text/plain", Bytes::from_static(&ONE_KIB)),
-        p if p.starts_with("/status/") => status(&p["/status/".len()..]),
+        p if p.starts_with("/status/") => status(&p["/status/".len()..], &req),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     }
 }
@@ -245,7 +245,9 @@ async fn slow(req: &Request<Body>) -> Response<DemoBody> {
     text(StatusCode::OK, "text/plain", format!("slept {ms} ms\n"))
 }
 
-fn status(code: &str) -> Response<DemoBody> {
+/// `/status/N`: answer N with a short text, or with no body at all given `?empty=1` (what a
+/// servlet's `sendError` without an error page looks like to the connector).
+fn status(code: &str, req: &Request<Body>) -> Response<DemoBody> {
     let Some(s) = code
         .parse::<u16>()
         .ok()
@@ -254,7 +256,8 @@ fn status(code: &str) -> Response<DemoBody> {
     else {
         return bad("status must be a number from 200 to 999");
     };
-    if s == StatusCode::NO_CONTENT || s == StatusCode::NOT_MODIFIED {
+    let empty = query::get(req.uri().query(), "empty").is_some_and(|v| v == "1");
+    if empty || s == StatusCode::NO_CONTENT || s == StatusCode::NOT_MODIFIED {
         let mut r = Response::new(Empty::new().map_err(|never| match never {}).boxed());
         *r.status_mut() = s;
         return r;

@@ -1,0 +1,92 @@
+//! The log_transaction hook: `JkRequestLogFormat` lines for the requests a worker served. The
+//! format and its items are lb-core's; this presents the finished `request_rec`.
+
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int};
+
+use lb_core::request_log::RequestLogFacts;
+
+use crate::conf::of_server;
+use crate::ffi;
+use crate::translate::WORKER_NOTE;
+
+struct Finished<'r>(&'r ffi::request_rec);
+
+fn bytes<'a>(p: *const c_char) -> &'a [u8] {
+    if p.is_null() {
+        return b"";
+    }
+    // SAFETY: httpd's strings are NUL-terminated and live as long as the request.
+    unsafe { CStr::from_ptr(p) }.to_bytes()
+}
+
+impl Finished<'_> {
+    fn note(&self, name: &CStr) -> Option<&[u8]> {
+        // SAFETY: the request and its notes table are live during log_transaction.
+        let v = unsafe { ffi::apr_table_get(self.0.notes, name.as_ptr()) };
+        (!v.is_null()).then(|| bytes(v))
+    }
+}
+
+impl RequestLogFacts for Finished<'_> {
+    fn duration(&self) -> Option<&[u8]> {
+        self.note(c"JK_REQUEST_DURATION")
+    }
+    fn request_line(&self) -> &[u8] {
+        bytes(self.0.the_request)
+    }
+    fn uri(&self) -> &[u8] {
+        bytes(self.0.uri)
+    }
+    fn status(&self) -> u16 {
+        self.0.status.clamp(0, 999) as u16
+    }
+    fn bytes_sent(&self) -> Option<u64> {
+        (self.0.sent_bodyct != 0).then_some(self.0.bytes_sent.max(0) as u64)
+    }
+    fn server_name(&self) -> &[u8] {
+        // SAFETY: r is live; the name lives in its pools.
+        bytes(unsafe { ffi::ap_get_server_name(self.0 as *const _ as *mut _) })
+    }
+    fn virtual_host(&self) -> &[u8] {
+        // SAFETY: every request has its server.
+        unsafe { self.0.server.as_ref() }.map_or(&b""[..], |s| bytes(s.server_hostname))
+    }
+    fn server_port(&self) -> u16 {
+        match unsafe { self.0.server.as_ref() }.map_or(0, |s| s.port) {
+            0 => unsafe { ffi::ap_get_server_port(self.0) },
+            p => p,
+        }
+    }
+    fn protocol(&self) -> &[u8] {
+        bytes(self.0.protocol)
+    }
+    fn method(&self) -> &[u8] {
+        bytes(self.0.method)
+    }
+    fn query(&self) -> Option<&[u8]> {
+        (!self.0.args.is_null()).then(|| bytes(self.0.args))
+    }
+    fn worker(&self) -> Option<&[u8]> {
+        self.note(WORKER_NOTE)
+    }
+    fn route(&self) -> Option<&[u8]> {
+        self.note(c"JK_WORKER_ROUTE")
+    }
+}
+
+pub unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> c_int {
+    crate::guard::guard("log_transaction", ffi::DECLINED, || unsafe {
+        let Some(rt) = of_server((*r).server).runtime.clone() else {
+            return ffi::DECLINED;
+        };
+        let (Some(log), Some(format)) = (&rt.log, &rt.settings.request_log_format) else {
+            return ffi::DECLINED;
+        };
+        let done = Finished(&*r);
+        if done.worker().is_some_and(|w| !w.is_empty()) {
+            log.request(&format.render(&done));
+        }
+        ffi::DECLINED
+    })
+}

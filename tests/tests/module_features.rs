@@ -1,0 +1,221 @@
+//! The httpd-side features around forwarding, each checked on Debian's mod_jk and on mod_rjk
+//! with one configuration: JkRequestLogFormat lines, bodiless backend errors, httpd's error
+//! page for `use_server_errors`, per-mount member activation, JkStripSession and JkAutoAlias.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::http;
+use rjk_tests::httpd::{Httpd, Mpm};
+
+const JK: &str = "\
+JkMount /1k lb
+JkMount /status/* lb
+JkMount /quiet/* lb;stopped=n1
+JkMount /status/5* lb;use_server_errors=500
+JkRequestLogFormat \"%w %R %m %U%q %s %b %T\"
+JkStripSession On
+";
+
+struct Front {
+    _nodes: Vec<Node>,
+    httpd: Httpd,
+    dir: PathBuf,
+}
+
+impl Front {
+    fn start(c: Connector, test: &str) -> Front {
+        let nodes = vec![
+            Node::start("n1", None, &[]).unwrap(),
+            Node::start("n2", None, &[]).unwrap(),
+        ];
+        let workers = format!(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}",
+            member_lines(&nodes, |_| String::new())
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "rjk-features-{test}-{}-{}",
+            c.name(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let webapps = dir.join("webapps");
+        write(&dir.join("htdocs/plain.txt"), "static file\n");
+        write(&webapps.join("shop/img/logo.txt"), "the shop's logo\n");
+        write(&webapps.join("shop/WEB-INF/web.xml"), "<web-app/>\n");
+        write(&webapps.join("old.war"), "PK");
+        let jk = format!("{JK}JkAutoAlias {}\n", webapps.display());
+        let httpd = front(&dir, c, Mpm::Event, &workers, &jk).unwrap();
+        Front {
+            _nodes: nodes,
+            httpd,
+            dir,
+        }
+    }
+
+    fn get(&self, path: &str) -> http::Response {
+        http::get(self.addr(), path, &[]).unwrap()
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.httpd.addr()
+    }
+
+    fn jk_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("logs/jk.log")).unwrap_or_default()
+    }
+
+    fn stop(self) {
+        self.httpd.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn both(test: &str, f: impl Fn(Connector, &Front)) {
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let front = Front::start(c, test);
+        f(c, &front);
+        front.stop();
+    }
+}
+
+#[test]
+fn request_log_lines_follow_the_format() {
+    both("request-log", |c, f| {
+        let r = f.get("/1k?x=1");
+        assert_eq!(r.status, 200);
+        let node = r.header("X-Rjk-Node").unwrap().to_owned();
+        assert_eq!(f.get("/status/503").status, 503);
+        // The line is written after the response; poll for it.
+        let log = rjk_tests::proc::wait_until(
+            "the request lines in JkLogFile",
+            std::time::Duration::from_secs(10),
+            || {
+                let log = f.jk_log();
+                log.contains("/status/503").then_some(log)
+            },
+        )
+        .unwrap_or_else(|e| panic!("{c:?}: {e}: {}", f.jk_log()));
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(" GET /")).collect();
+        assert_eq!(lines.len(), 2, "{c:?}: {log}");
+        // `[stamp] lb n1 GET /1k?x=1 200 1024 0.001234`
+        let first = lines[0].split("] ").last().unwrap();
+        let words: Vec<&str> = first.split(' ').collect();
+        assert_eq!(
+            words[..6],
+            ["lb", node.as_str(), "GET", "/1k?x=1", "200", "1024"],
+            "{c:?}: {first}"
+        );
+        let (secs, micros) = words[6].split_once('.').unwrap();
+        assert!(
+            secs.parse::<u64>().is_ok() && micros.len() == 6,
+            "{c:?}: {first}"
+        );
+        assert!(
+            lines[1].contains(" GET /status/503 503 "),
+            "{c:?}: {}",
+            lines[1]
+        );
+        // Only forwarded requests are logged.
+        assert_eq!(f.get("/plain.txt").status, 200);
+        assert!(!f.jk_log().contains("plain.txt"), "{c:?}");
+    });
+}
+
+#[test]
+fn a_bodiless_backend_error_passes_through_as_with_mod_jk() {
+    // mod_jk 1.2.48 hands an empty 404 from the backend to the client as it is (its "no body"
+    // branch never fires once the head was sent); mod_rjk does the same.
+    both("bodiless", |c, f| {
+        let r = f.get("/status/404?empty=1");
+        assert_eq!((r.status, r.body.len()), (404, 0), "{c:?}: {}", r.text());
+        assert!(r.header("X-Rjk-Node").is_some(), "{c:?}");
+    });
+}
+
+#[test]
+fn use_server_errors_hands_statuses_from_the_threshold_to_httpd() {
+    both("server-errors", |c, f| {
+        // `/status/5*` carries use_server_errors=500: httpd's page, not the backend's.
+        let r = f.get("/status/503");
+        assert_eq!(r.status, 503, "{c:?}");
+        assert!(
+            r.text().contains("<title>503 Service Unavailable</title>"),
+            "{c:?}: {}",
+            r.text()
+        );
+        assert_eq!(
+            r.header("X-Rjk-Node"),
+            None,
+            "{c:?}: the backend's headers are dropped"
+        );
+        // Below the threshold the backend's page goes through.
+        let r = f.get("/status/404");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (404, "status 404\n"),
+            "{c:?}"
+        );
+    });
+}
+
+#[test]
+fn a_mount_can_stop_a_member_for_its_urls_only() {
+    both("mount-stop", |c, f| {
+        let mut seen = BTreeSet::new();
+        for _ in 0..12 {
+            let r = f.get("/quiet/1k");
+            // rjk-node answers an unknown path with 404 and its name.
+            seen.insert(r.header("X-Rjk-Node").unwrap_or("?").to_owned());
+        }
+        assert_eq!(seen, BTreeSet::from(["n2".to_owned()]), "{c:?}");
+        // A session on n1 is refused there too: stopped takes nothing.
+        let r = http::get(f.addr(), "/quiet/1k", &[("Cookie", "JSESSIONID=A.n1")]).unwrap();
+        assert_eq!(r.header("X-Rjk-Node"), Some("n2"), "{c:?}");
+        // Other mounts still reach n1.
+        let r = http::get(f.addr(), "/1k", &[("Cookie", "JSESSIONID=A.n1")]).unwrap();
+        assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "{c:?}");
+    });
+}
+
+#[test]
+fn strip_session_lets_httpd_find_its_own_files() {
+    both("strip", |c, f| {
+        let r = f.get("/plain.txt;jsessionid=ABC.n1");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "static file\n"),
+            "{c:?}"
+        );
+        // Forwarded requests keep the parameter (the backend needs it).
+        let r = f.get("/status/200;jsessionid=ABC.n1");
+        assert_eq!(
+            r.header("X-Rjk-Node"),
+            Some("n1"),
+            "{c:?}: sticky by the path parameter"
+        );
+    });
+}
+
+#[test]
+fn auto_alias_serves_webapp_files_and_hides_what_tomcat_hides() {
+    both("alias", |c, f| {
+        let r = f.get("/shop/img/logo.txt");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "the shop's logo\n"),
+            "{c:?}"
+        );
+        assert_eq!(f.get("/shop/WEB-INF/web.xml").status, 404, "{c:?}");
+        assert_eq!(f.get("/shop/web-inf/web.xml").status, 404, "{c:?}");
+        assert_eq!(f.get("/old.war").status, 403, "{c:?}");
+        assert_eq!(f.get("/elsewhere/x.txt").status, 404, "{c:?}");
+    });
+}
