@@ -38,7 +38,7 @@ impl Browser {
         let mut cmd = Command::new(CHROMIUM);
         // Port 0: Chromium picks a free port and writes it to DevToolsActivePort, so no other
         // process can take it in between. Root here, hence --no-sandbox. Background services
-        // are off: the test talks to loopback only.
+        // are off and no name resolves: the test talks to loopback only.
         cmd.args([
             "--headless=new",
             "--no-sandbox",
@@ -52,6 +52,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--disable-default-apps",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg("about:blank")
