@@ -13,9 +13,7 @@ pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};
 /// Path of a binary built from this workspace (`rjk`, `rjk-node`), in the same profile as the
 /// test. The Makefile builds every binary before running tests; say so if it is missing.
 pub fn workspace_bin(name: &str) -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let target = target_dir();
     let profile = if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -28,4 +26,12 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
         p.display()
     );
     p
+}
+
+/// The workspace's cargo target directory (`CARGO_TARGET_DIR`, else `target/`): where binaries
+/// are found and where tests leave artifacts (screenshots) for people to look at.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
 }
