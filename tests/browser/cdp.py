@@ -100,7 +100,7 @@ def shot(p, path):
 # that the next one can be told apart.
 FIND_BUTTON = """(() => {
   const row = [...document.querySelectorAll('tr')]
-    .find(r => r.cells[0] && r.cells[0].textContent.trim() === %(member)s);
+    .find(r => r.dataset.member === %(member)s);
   if (!row) return 'no row for member ' + %(member)s;
   const b = [...row.querySelectorAll('button')].find(b => b.textContent.trim() === %(label)s);
   if (!b) return 'no ' + %(label)s + ' button in the row of ' + %(member)s;

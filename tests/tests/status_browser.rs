@@ -103,7 +103,7 @@ impl Browser {
     /// reordered table is still read right.
     fn cell(&self, member: &str, column: &str) -> String {
         self.cdp(&["eval", &format!(
-            "(() => {{ const row = [...document.querySelectorAll('tr')].find(r => r.cells[0] && r.cells[0].textContent.trim() === '{member}'); \
+            "(() => {{ const row = [...document.querySelectorAll('tr')].find(r => r.dataset.member === '{member}'); \
              const heads = [...row.closest('table').rows[0].cells].map(c => c.textContent.trim()); \
              return row.cells[heads.indexOf('{column}')].textContent.trim(); }})()"
         )])
@@ -111,10 +111,13 @@ impl Browser {
 
     /// The labels of the buttons in the row of `member`.
     fn buttons(&self, member: &str) -> String {
-        self.cdp(&["eval", &format!(
-            "[...[...document.querySelectorAll('tr')].find(r => r.cells[0] && r.cells[0].textContent.trim() === '{member}')\
+        self.cdp(&[
+            "eval",
+            &format!(
+            "[...[...document.querySelectorAll('tr')].find(r => r.dataset.member === '{member}')\
              .querySelectorAll('button')].map(b => b.textContent.trim()).join(',')"
-        )])
+        ),
+        ])
     }
 }
 

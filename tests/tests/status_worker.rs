@@ -187,3 +187,70 @@ fn prometheus_output_parses_with_the_reference_parser() {
     assert!(parsed.contains("rjk_member_activation gauge rjk_member_activation [('activation', 'DIS'), ('balancer', 'cluster'), ('member', 'b2')] 1"), "{parsed}");
     assert!(parsed.contains("rjk_balancer_members gauge rjk_balancer_members [('balancer', 'cluster'), ('rating', 'good')] 3"), "{parsed}");
 }
+
+/// `cmd=edit` forms post changes that take effect; `opt` bits hide what they name in every
+/// format, and 0x20 shows a read-write worker's page without actions.
+#[test]
+fn the_edit_form_changes_a_member_and_opt_hides_parts() {
+    let dir = tmp("edit");
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers(), JK).unwrap();
+    let a = httpd.addr();
+    let page = http::get(a, "/jk-manager?cmd=edit&w=cluster&sw=a1", &[])
+        .unwrap()
+        .text();
+    assert!(
+        page.contains("name=\"vwf\" min=\"1\" value=\"1\""),
+        "{page}"
+    );
+    let at = page.find("name=\"nonce\" value=\"").expect("a form") + 20;
+    let nonce = &page[at..at + page[at..].find('"').unwrap()];
+    let r = http::request(
+        a,
+        "POST",
+        "/jk-manager",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("nonce={nonce}&cmd=update&w=cluster&sw=a1&vwa=A&vwf=5&vwd=1&vwn=A.a1&vwr=&vwc=A")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 303, "{}", r.text());
+    let p = prop(&http::get(a, "/jk-status?mime=prop", &[]).unwrap().text());
+    assert_eq!(p["worker.a1.lbfactor"], ["5"]);
+    assert_eq!(p["worker.a1.distance"], ["1"]);
+    let lb = http::get(a, "/jk-manager?cmd=edit&w=cluster", &[]).unwrap();
+    assert!(lb.text().contains("name=\"vlr\""), "{}", lb.text());
+    assert_eq!(
+        http::get(a, "/jk-status?cmd=edit&w=cluster&sw=a1", &[])
+            .unwrap()
+            .status,
+        403,
+        "read-only workers have no edit page"
+    );
+    assert_eq!(
+        http::get(a, "/jk-manager?cmd=edit&w=cluster&sw=zz", &[])
+            .unwrap()
+            .status,
+        404
+    );
+
+    let maps = |q: &str| {
+        let t = http::get(a, &format!("/jk-status?mime=prop{q}"), &[])
+            .unwrap()
+            .text();
+        t.lines().filter(|l| l.contains(".map.")).count()
+    };
+    assert!(maps("") > 0);
+    assert_eq!(maps("&opt=2"), 0);
+    let txt = http::get(a, "/jk-status?mime=txt&opt=1", &[])
+        .unwrap()
+        .text();
+    assert!(txt.contains("Balancer Worker: name=cluster"), "{txt}");
+    assert!(!txt.contains("Member: name=a1"), "{txt}");
+    let html = http::get(a, "/jk-manager?opt=32", &[]).unwrap().text();
+    assert!(
+        html.contains("<table>") && !html.contains("<form"),
+        "{html}"
+    );
+    httpd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

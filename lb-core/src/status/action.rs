@@ -111,6 +111,19 @@ impl StatusRequest {
     }
 }
 
+/// `%xx` encoding of one query component (everything but unreserved characters).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// `%xx` and `+` decoding of one query component.
 pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();

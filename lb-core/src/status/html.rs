@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::model::{Member, Snapshot, State};
 use super::rating::{rate, Rating};
 use super::xml::escape;
-use super::View;
+use super::{Show, View};
 use crate::config::Activation;
 
 /// How the page is served.
@@ -25,13 +25,17 @@ pub struct Page<'a> {
     pub refresh: u32,
     /// The status worker's `css` (a stylesheet URL), added after the built-in style.
     pub css: Option<&'a str>,
+    /// The request's `opt` bits (the data bits were applied to the snapshot already).
+    pub show: Show,
 }
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d232a;background:#f7f8fa}\
 h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:1.6rem 0 .4rem}.sub{color:#5c6670;margin:0 0 1rem}\
-table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;width:100%}\
-th,td{padding:.35rem .55rem;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}\
-th{background:#eef1f4;font-weight:600}td.l,th.l{text-align:left}\
+div.wrap{overflow-x:auto}table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px #0002;width:100%}\
+th,td{padding:.3rem .45rem;border-bottom:1px solid #e4e7eb;text-align:right;white-space:nowrap}\
+th{background:#eef1f4;font-weight:600;white-space:normal}td.l,th.l{text-align:left}td.act{white-space:normal;min-width:13rem}\
+a.btn{font-size:.85em;padding:.1rem .45rem;margin:0 .1rem;border:1px solid #8a949e;border-radius:3px;color:inherit;text-decoration:none;background:#f3f4f6}\
+label{display:block;margin:.4rem 0}label span{display:inline-block;min-width:12rem}\
 .st{display:inline-block;padding:.05rem .45rem;border-radius:.7rem;font-size:.85em;font-weight:600}\
 .good{background:#d7f5dd;color:#0f5b22}.degraded{background:#fff1c2;color:#6b4e00}.bad{background:#fbd5d5;color:#8a1111}\
 form{display:inline}button{font:inherit;font-size:.85em;padding:.1rem .45rem;margin:0 .1rem;cursor:pointer}\
@@ -57,6 +61,15 @@ fn bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The `cmd=edit` page of balancer `lb` (or of its member `member`).
+pub(super) fn edit_link(uri: &str, lb: &str, member: Option<&str>) -> String {
+    let enc = super::action::percent_encode;
+    match member {
+        Some(m) => format!("{uri}?cmd=edit&w={}&sw={}", enc(lb), enc(m)),
+        None => format!("{uri}?cmd=edit&w={}", enc(lb)),
     }
 }
 
@@ -92,29 +105,46 @@ fn button(
 fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &Member, now: i64) {
     let Some(x) = &m.lb else { return };
     let r = rate(m, view.good, view.bad);
-    let recover = if x.state == State::Error {
-        format!("{}–{} s", x.time_to_recover.0, x.time_to_recover.1)
-    } else {
-        String::new()
-    };
-    let last_error = m
+    // Last error and time to recovery share a cell; the address sits under the name.
+    let mut last_error = m
         .error_time
         .map(|t| format!("{} s ago", now - t))
         .unwrap_or_default();
+    if x.state == State::Error {
+        let _ = write!(
+            last_error,
+            " (recovery in {}–{} s)",
+            x.time_to_recover.0, x.time_to_recover.1
+        );
+    }
     let _ = write!(
         out,
-        "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\"><span class=\"st {}\">{}</span></td>\
-         <td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td>\
-         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td>",
-        escape(&m.name),
-        escape(&format!("{}:{}", m.host, m.port)),
+        "<tr data-member=\"{n}\"><td class=\"l\">{n}",
+        n = escape(&m.name)
+    );
+    if !page.show.has(Show::NO_AJP_CONF) {
+        let _ = write!(
+            out,
+            "<br><small>{}</small>",
+            escape(&format!("{}:{}", m.host, m.port))
+        );
+    }
+    let route = if x.domain.is_empty() {
+        x.route.clone()
+    } else {
+        format!("{} ({})", x.route, x.domain)
+    };
+    let _ = write!(
+        out,
+        "</td><td class=\"l\"><span class=\"st {}\">{}</span></td>\
+         <td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td>\
+         <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td class=\"l\">{}</td>",
         class(r),
         escape(x.state.text()),
         escape(x.activation.name()),
         x.lbfactor,
         x.distance,
-        escape(&x.domain),
-        escape(&x.route),
+        escape(&route),
         x.lbvalue,
         m.busy,
         m.used,
@@ -123,10 +153,9 @@ fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &
         bytes(m.transferred),
         bytes(m.read),
         escape(&last_error),
-        escape(&recover),
     );
     if !page.read_only {
-        out.push_str("<td class=\"l\">");
+        out.push_str("<td class=\"l act\">");
         for (act, letter, label) in [
             (Activation::Active, "A", "Activate"),
             (Activation::Disabled, "D", "Disable"),
@@ -147,17 +176,11 @@ fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &
             button(out, page, lb, &m.name, &[("cmd", "recover")], "Recover");
         }
         button(out, page, lb, &m.name, &[("cmd", "reset")], "Reset");
+        // Factor, distance, domain, route and redirect are set on the member's edit page.
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
-             <input type=\"hidden\" name=\"cmd\" value=\"update\"><input type=\"hidden\" name=\"w\" value=\"{}\">\
-             <input type=\"hidden\" name=\"sw\" value=\"{}\"><input type=\"number\" min=\"1\" name=\"vwf\" value=\"{}\" \
-             aria-label=\"factor\"><button>Set factor</button></form></td>",
-            escape(page.uri),
-            escape(page.nonce),
-            escape(lb),
-            escape(&m.name),
-            x.lbfactor
+            "<a class=\"btn\" href=\"{}\">Edit…</a></td>",
+            escape(&edit_link(page.uri, lb, Some(&m.name)))
         );
     }
     out.push_str("</tr>\n");
@@ -185,11 +208,16 @@ pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
     // Stop the refresh while someone is typing a new factor.
     out.push_str("<script>document.addEventListener('focusin',e=>{if(e.target.tagName==='INPUT'){for(const m of document.querySelectorAll('meta[http-equiv=refresh]'))m.remove()}});</script>\n");
     let _ = writeln!(out, "</head><body>\n<h1>{}</h1>", escape(&title));
+    // httpd's banner names us already unless ServerTokens hides modules.
+    let software = if snap.web_server.contains(super::VERSION) {
+        snap.web_server.clone()
+    } else {
+        format!("{} · {}", snap.web_server, super::VERSION)
+    };
     let _ = writeln!(
         out,
-        "<p class=\"sub\">{} · {} · {}</p>",
-        escape(&snap.web_server),
-        escape(super::VERSION),
+        "<p class=\"sub\">{} · {}</p>",
+        escape(&software),
         if page.read_only {
             "read-only"
         } else {
@@ -197,16 +225,30 @@ pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
         }
     );
     for b in &snap.balancers {
-        let (g, d, x) = super::rating::counts(&b.members, view.good, view.bad);
-        let _ = writeln!(out, "<h2>Balancer {} <span class=\"st good\">{g} good</span> <span class=\"st degraded\">{d} degraded</span> <span class=\"st bad\">{x} bad</span></h2>", escape(&b.name));
-        let _ = writeln!(
-            out,
-            "<p class=\"cfg\">method {} · sticky {} · force {} · retries {} · recover after {} s · busy {} (max {})</p>",
-            escape(b.method), b.sticky_session, b.sticky_session_force, b.retries, b.recover_time, b.busy, b.max_busy
-        );
-        out.push_str("<table><tr><th class=\"l\">Member</th><th class=\"l\">Address</th><th class=\"l\">State</th><th class=\"l\">Activation</th>\
-                      <th>Factor</th><th>Distance</th><th class=\"l\">Domain</th><th class=\"l\">Route</th><th>LB value</th><th>Busy</th>\
-                      <th>Requests</th><th>Sessions</th><th>Errors</th><th>Sent</th><th>Received</th><th class=\"l\">Last error</th><th>Recovery in</th>");
+        let _ = write!(out, "<h2>Balancer {}", escape(&b.name));
+        if !page.show.has(Show::NO_LB_SUMMARY) {
+            let (g, d, x) = super::rating::counts(&b.members, view.good, view.bad);
+            let _ = write!(out, " <span class=\"st good\">{g} good</span> <span class=\"st degraded\">{d} degraded</span> <span class=\"st bad\">{x} bad</span>");
+        }
+        out.push_str("</h2>\n");
+        if !page.show.has(Show::NO_LB_CONF) {
+            let _ = write!(
+                out,
+                "<p class=\"cfg\">method {} · sticky {} · force {} · retries {} · recover after {} s · busy {} (max {})",
+                escape(b.method), b.sticky_session, b.sticky_session_force, b.retries, b.recover_time, b.busy, b.max_busy
+            );
+            if !page.read_only {
+                let _ = write!(
+                    out,
+                    " · <a href=\"{}\">edit</a>",
+                    escape(&edit_link(page.uri, &b.name, None))
+                );
+            }
+            out.push_str("</p>\n");
+        }
+        out.push_str("<div class=\"wrap\"><table><tr><th class=\"l\">Member</th><th class=\"l\">State</th><th class=\"l\">Activation</th>\
+                      <th>Factor</th><th>Distance</th><th class=\"l\">Route (domain)</th><th>LB value</th><th>Busy</th>\
+                      <th>Requests</th><th>Sessions</th><th>Errors</th><th>Sent / received</th><th class=\"l\">Last error</th>");
         if !page.read_only {
             out.push_str("<th class=\"l\">Actions</th>");
         }
@@ -214,7 +256,7 @@ pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
         for m in &b.members {
             member_row(&mut out, page, view, &b.name, m, snap.now);
         }
-        out.push_str("</table>\n");
+        out.push_str("</table></div>\n");
     }
     if !snap.ajp_workers.is_empty() {
         out.push_str("<h2>AJP workers</h2>\n<table><tr><th class=\"l\">Worker</th><th class=\"l\">Address</th><th>Requests</th><th>Errors</th><th>Busy</th><th>Sent</th><th>Received</th></tr>\n");

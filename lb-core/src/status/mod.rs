@@ -3,9 +3,11 @@
 
 pub mod action;
 mod config;
+mod edit;
 mod html;
 mod json;
 mod model;
+mod options;
 pub mod persist;
 mod prometheus;
 mod rating;
@@ -17,9 +19,11 @@ mod time;
 mod xml;
 
 pub use config::from_config;
+pub use edit::edit;
 pub use html::{html, Page};
 pub use json::json;
 pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
+pub use options::Show;
 pub use prometheus::prometheus;
 pub use rating::{rate, Rating};
 pub use runtime::overlay;

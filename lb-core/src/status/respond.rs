@@ -4,7 +4,8 @@
 
 use super::action::{self, Access, Change, Cmd, Mime, Refusal, StatusRequest};
 use super::{
-    from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, View, Xml,
+    edit, from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, Show, View,
+    Xml,
 };
 use crate::balancer::{Balancer, LbChange, MemberChange};
 use crate::config::{StatusWorker, Workers};
@@ -127,24 +128,37 @@ fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
         snap.balancers.retain(|b| &b.name == w);
         snap.ajp_workers.retain(|m| &m.name == w);
     }
+    let show = Show(p.opt);
+    show.filter(&mut snap);
     let view = View {
         prefix: &s.prefix.value,
         good: &s.good.value,
         bad: &s.bad.value,
     };
     let mime = p.mime();
-    let body = match mime {
-        Mime::Html => html(
-            &snap,
-            &view,
-            &Page {
-                uri: ctx.uri,
-                read_only: s.read_only.value,
-                nonce: ctx.nonce,
-                refresh: p.refresh.unwrap_or(0),
-                css: s.css.value.as_deref(),
+    let page = Page {
+        uri: ctx.uri,
+        read_only: s.read_only.value || show.has(Show::READ_ONLY),
+        nonce: ctx.nonce,
+        refresh: p.refresh.unwrap_or(0),
+        css: s.css.value.as_deref(),
+        show,
+    };
+    if let (Cmd::Edit, Mime::Html) = (p.cmd(), mime) {
+        let lb = p.worker.as_deref().unwrap_or_default();
+        return match edit(&snap, &page, lb, p.sub_worker.as_deref()) {
+            Some(body) => Reply {
+                content_type: mime.content_type(),
+                ..text(200, body)
             },
-        ),
+            None => text(
+                404,
+                format!("nothing to edit: `{lb}` (w=) must be a balancer of this server and sw= one of its members\n"),
+            ),
+        };
+    }
+    let body = match mime {
+        Mime::Html => html(&snap, &view, &page),
         Mime::Xml => xml(
             &snap,
             &view,

@@ -96,6 +96,27 @@ fn snapshot(golden: &str) -> Snapshot {
     }
 }
 
+/// The golden state with one map, for tests elsewhere in the status module.
+pub(crate) fn sample() -> Snapshot {
+    let mut snap = snapshot(include_str!("golden/mod_jk.txt"));
+    snap.maps.push(MapEntry {
+        worker: "lb".into(),
+        uri: "/app/*".into(),
+        ..MapEntry::default()
+    });
+    snap.ajp_workers.push(member(
+        "solo",
+        8103,
+        "solo",
+        "",
+        Activation::Active,
+        1,
+        0,
+        0,
+    ));
+    snap
+}
+
 fn view() -> (Vec<String>, Vec<String>) {
     (
         vec!["a.o".into(), "a.n".into(), "a.b".into(), "a.r".into()],
@@ -298,6 +319,7 @@ fn html_escapes_and_offers_post_actions_with_the_nonce() {
         nonce: "N0NCE",
         refresh: 10,
         css: None,
+        show: Show::default(),
     };
     let h = html(&snap, &v, &page);
     assert!(!h.contains("<script>x</script>"), "names are escaped");
