@@ -10,19 +10,46 @@ use crate::ffi;
 use crate::request::HttpdRequest;
 use crate::translate::{HANDLER, WORKER_NOTE};
 
+/// httpd's handler name for a directory (`DIR_MAGIC_TYPE`).
+const DIRECTORY: &str = "httpd/unix-directory";
+
 pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
     crate::guard::guard("handler", ffi::HTTP_INTERNAL_SERVER_ERROR, || unsafe {
-        if (*r).handler.is_null() || cstr((*r).handler) != HANDLER.to_str().unwrap_or_default() {
-            return ffi::DECLINED;
-        }
         let Some(rt) = of_server((*r).server).runtime.clone() else {
             return ffi::DECLINED;
         };
+        let handler = if (*r).handler.is_null() {
+            ""
+        } else {
+            cstr((*r).handler)
+        };
+        // JkOptions +ForwardDirectories: directory requests httpd has no index for go to the
+        // worker too (mod_jk's DIR_MAGIC_TYPE case).
+        let directory = handler == DIRECTORY
+            && rt
+                .settings
+                .options
+                .has(lb_core::directive::options::Flag::FORWARD_DIRECTORIES);
+        if handler != HANDLER.to_str().unwrap_or_default() && !directory {
+            return ffi::DECLINED;
+        }
         let mut name = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr())).to_owned();
         if name.is_empty() {
             let indicator =
                 std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
             name = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr())).to_owned();
+        }
+        if name.is_empty() {
+            // As mod_jk: map the (normalised) URI once more.
+            let uri = cstr((*r).uri).as_bytes();
+            if let Ok(n) = lb_core::uri::normalise_bytes(uri) {
+                if let Some(m) = rt.mounts.current().map_bytes(&n) {
+                    name = m.worker.to_owned();
+                }
+            }
+        }
+        if name.is_empty() {
+            return ffi::DECLINED;
         }
         let name = name.split(';').next().unwrap_or("").to_owned();
         let Some(worker) = rt.global.workers.get(&name) else {

@@ -27,6 +27,11 @@ struct Front {
 
 impl Front {
     fn start(c: Connector, test: &str) -> Front {
+        Front::start_with(c, test, "")
+    }
+
+    /// With more httpd lines after the shared ones.
+    fn start_with(c: Connector, test: &str, more: &str) -> Front {
         let nodes = vec![
             Node::start("n1", None, &[]).unwrap(),
             Node::start("n2", None, &[]).unwrap(),
@@ -46,7 +51,8 @@ impl Front {
         write(&webapps.join("shop/img/logo.txt"), "the shop's logo\n");
         write(&webapps.join("shop/WEB-INF/web.xml"), "<web-app/>\n");
         write(&webapps.join("old.war"), "PK");
-        let jk = format!("{JK}JkAutoAlias {}\n", webapps.display());
+        std::fs::create_dir_all(dir.join("htdocs/d")).unwrap();
+        let jk = format!("{JK}JkAutoAlias {}\n{more}", webapps.display());
         let httpd = front(&dir, c, Mpm::Event, &workers, &jk).unwrap();
         Front {
             _nodes: nodes,
@@ -218,4 +224,23 @@ fn auto_alias_serves_webapp_files_and_hides_what_tomcat_hides() {
         assert_eq!(f.get("/old.war").status, 403, "{c:?}");
         assert_eq!(f.get("/elsewhere/x.txt").status, 404, "{c:?}");
     });
+}
+
+#[test]
+fn forward_directories_sends_index_less_directories_to_the_worker() {
+    let more = "LoadModule env_module /usr/lib/apache2/modules/mod_env.so\n\
+                LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so\nTypesConfig /etc/mime.types\n\
+                JkOptions +ForwardDirectories\n<Location /d/>\n  SetEnv JK_WORKER_NAME lb\n</Location>\n";
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let f = Front::start_with(c, "dirs", more);
+        let r = f.get("/d/");
+        // rjk-node answers the unknown path /d/ with its 404 page and its name.
+        assert_eq!(r.status, 404, "{c:?}: {}", r.text());
+        assert!(
+            r.header("X-Rjk-Node").is_some(),
+            "{c:?}: forwarded: {:?}",
+            r.headers
+        );
+        f.stop();
+    }
 }
