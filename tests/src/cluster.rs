@@ -127,3 +127,23 @@ pub fn member_lines(nodes: &[Node], extra: impl Fn(&Node) -> String) -> String {
         })
         .collect()
 }
+
+/// One rjk-node per route, default flags.
+pub fn nodes(routes: &[&str]) -> Vec<Node> {
+    routes
+        .iter()
+        .map(|r| Node::start(r, None, &[]).unwrap())
+        .collect()
+}
+
+/// workers.properties for a balancer `lb` over `nodes`, with `also` (e.g. a status worker
+/// defined in `extra`) in worker.list.
+pub fn lb_workers(nodes: &[Node], also: &[&str], extra: &str) -> String {
+    let routes: Vec<&str> = nodes.iter().map(|n| n.route.as_str()).collect();
+    let list: String = also.iter().map(|w| format!(",{w}")).collect();
+    format!(
+        "worker.list=lb{list}\nworker.lb.type=lb\nworker.lb.balance_workers={}\n{extra}{}",
+        routes.join(","),
+        member_lines(nodes, |_| String::new())
+    )
+}

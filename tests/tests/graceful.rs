@@ -4,7 +4,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::cluster::{front, lb_workers, nodes, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::{Mpm, APACHE2};
 
@@ -16,14 +16,8 @@ fn graceful_restarts_under_load_fail_no_request() {
 }
 
 fn run(c: Connector) {
-    let nodes = vec![
-        Node::start("n1", None, &[]).unwrap(),
-        Node::start("n2", None, &[]).unwrap(),
-    ];
-    let workers = format!(
-        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}",
-        member_lines(&nodes, |_| String::new())
-    );
+    let nodes = nodes(&["n1", "n2"]);
+    let workers = lb_workers(&nodes, &[], "");
     let dir =
         std::env::temp_dir().join(format!("rjk-graceful-{}-{}", c.name(), std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::cluster::{front, lb_workers, nodes, Connector, Node};
 use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
 
@@ -32,14 +32,8 @@ impl Front {
 
     /// With more httpd lines after the shared ones.
     fn start_with(c: Connector, test: &str, more: &str) -> Front {
-        let nodes = vec![
-            Node::start("n1", None, &[]).unwrap(),
-            Node::start("n2", None, &[]).unwrap(),
-        ];
-        let workers = format!(
-            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\n{}",
-            member_lines(&nodes, |_| String::new())
-        );
+        let nodes = nodes(&["n1", "n2"]);
+        let workers = lb_workers(&nodes, &[], "");
         let dir = std::env::temp_dir().join(format!(
             "rjk-features-{test}-{}-{}",
             c.name(),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::cluster::{front, lb_workers, nodes, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::Mpm;
 
@@ -42,14 +42,8 @@ fn post(addr: std::net::SocketAddr, body: &str) -> http::Response {
 
 #[test]
 fn drain_stop_and_activate_through_the_status_page() {
-    let nodes = vec![
-        Node::start("n1", None, &[]).unwrap(),
-        Node::start("n2", None, &[]).unwrap(),
-    ];
-    let workers = format!(
-        "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\n{}",
-        member_lines(&nodes, |_| String::new())
-    );
+    let nodes = nodes(&["n1", "n2"]);
+    let workers = lb_workers(&nodes, &["jk-manager"], "worker.jk-manager.type=status\n");
     let dir = std::env::temp_dir().join(format!("rjk-status-actions-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let jk = "JkMount /1k lb\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
@@ -128,13 +122,11 @@ fn drain_stop_and_activate_through_the_status_page() {
 
 #[test]
 fn allow_get_updates_lets_old_scripts_change_state_with_get() {
-    let nodes = vec![
-        Node::start("n1", None, &[]).unwrap(),
-        Node::start("n2", None, &[]).unwrap(),
-    ];
-    let workers = format!(
-        "worker.list=lb,jkstatus\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jkstatus.type=status\nworker.jkstatus.allow_get_updates=true\n{}",
-        member_lines(&nodes, |_| String::new())
+    let nodes = nodes(&["n1", "n2"]);
+    let workers = lb_workers(
+        &nodes,
+        &["jkstatus"],
+        "worker.jkstatus.type=status\nworker.jkstatus.allow_get_updates=true\n",
     );
     let dir = std::env::temp_dir().join(format!("rjk-status-get-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -160,20 +152,20 @@ fn allow_get_updates_lets_old_scripts_change_state_with_get() {
 /// stopped and started again (mod_jk loses it).
 #[test]
 fn runtime_changes_survive_a_restart_with_persist_file() {
-    let nodes = vec![
-        Node::start("n1", None, &[]).unwrap(),
-        Node::start("n2", None, &[]).unwrap(),
-    ];
+    let nodes = nodes(&["n1", "n2"]);
     let dir = std::env::temp_dir().join(format!("rjk-status-persist-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // httpd's children (User www-data) write the file: the directory must let them.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let workers = format!(
-        "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\nworker.jk-manager.persist_file={}/changes.properties\n{}",
-        dir.display(),
-        member_lines(&nodes, |_| String::new())
+    let workers = lb_workers(
+        &nodes,
+        &["jk-manager"],
+        &format!(
+            "worker.jk-manager.type=status\nworker.jk-manager.persist_file={}/changes.properties\n",
+            dir.display()
+        ),
     );
     let jk = "JkMount /1k lb\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();

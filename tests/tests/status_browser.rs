@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rjk_tests::cluster::{front, member_lines, Connector, Node};
+use rjk_tests::cluster::{front, lb_workers, nodes, Connector};
 use rjk_tests::httpd::Mpm;
 use rjk_tests::{http, wait_until, Child};
 
@@ -171,14 +171,8 @@ fn disable_a_member_with_a_click_in_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
     // First, so that a missing browser fails the test before anything else starts.
     let browser = Browser::start(&dir.join("chromium"));
-    let nodes = vec![
-        Node::start("n1", None, &[]).unwrap(),
-        Node::start("n2", None, &[]).unwrap(),
-    ];
-    let workers = format!(
-        "worker.list=lb,jk-manager\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.jk-manager.type=status\n{}",
-        member_lines(&nodes, |_| String::new())
-    );
+    let nodes = nodes(&["n1", "n2"]);
+    let workers = lb_workers(&nodes, &["jk-manager"], "worker.jk-manager.type=status\n");
     let jk = "JkMount /1k lb\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
     let httpd = front(&dir, Connector::ModRjk, Mpm::Event, &workers, jk).unwrap();
     let a = httpd.addr();

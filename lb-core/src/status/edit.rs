@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::html::{edit_link, Page};
+use super::html::{edit_link, form_start, Page};
 use super::model::{Balancer, Member, Snapshot};
 use super::xml::escape;
 use crate::config::Activation;
@@ -34,21 +34,8 @@ pub fn edit(snap: &Snapshot, page: &Page<'_>, lb: &str, member: Option<&str>) ->
         t = escape(&title),
         back = escape(page.uri)
     );
-    let _ = write!(
-        out,
-        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
-         <input type=\"hidden\" name=\"cmd\" value=\"update\"><input type=\"hidden\" name=\"w\" value=\"{}\">",
-        escape(page.uri),
-        escape(page.nonce),
-        escape(lb)
-    );
-    if let Some(name) = member {
-        let _ = write!(
-            out,
-            "<input type=\"hidden\" name=\"sw\" value=\"{}\">",
-            escape(name)
-        );
-    }
+    form_start(&mut out, page, lb, member);
+    out.push_str("<input type=\"hidden\" name=\"cmd\" value=\"update\">");
     out.push_str(&fields);
     let _ = writeln!(
         out,
@@ -180,7 +167,7 @@ mod tests {
     fn member_form_has_its_values_and_posts_an_update_with_the_nonce() {
         let snap = crate::status::tests::sample();
         let h = edit(&snap, &page(), "lb", Some("n2")).unwrap();
-        assert!(h.contains("<form method=\"post\" action=\"/jk-manager\"><input type=\"hidden\" name=\"nonce\" value=\"N0NCE\"><input type=\"hidden\" name=\"cmd\" value=\"update\"><input type=\"hidden\" name=\"w\" value=\"lb\"><input type=\"hidden\" name=\"sw\" value=\"n2\">"), "{h}");
+        assert!(h.contains("<form method=\"post\" action=\"/jk-manager\"><input type=\"hidden\" name=\"nonce\" value=\"N0NCE\"><input type=\"hidden\" name=\"w\" value=\"lb\"><input type=\"hidden\" name=\"sw\" value=\"n2\"><input type=\"hidden\" name=\"cmd\" value=\"update\">"), "{h}");
         assert!(
             h.contains("<option value=\"D\" selected>Disabled</option>"),
             "{h}"

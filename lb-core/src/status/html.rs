@@ -73,6 +73,25 @@ pub(super) fn edit_link(uri: &str, lb: &str, member: Option<&str>) -> String {
     }
 }
 
+/// A POST form back to the status worker with the page's nonce, for `lb` (and `member`).
+pub(super) fn form_start(out: &mut String, page: &Page<'_>, lb: &str, member: Option<&str>) {
+    let _ = write!(
+        out,
+        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
+         <input type=\"hidden\" name=\"w\" value=\"{}\">",
+        escape(page.uri),
+        escape(page.nonce),
+        escape(lb)
+    );
+    if let Some(m) = member {
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"sw\" value=\"{}\">",
+            escape(m)
+        );
+    }
+}
+
 /// One action button: a POST form with the nonce and the update parameters.
 fn button(
     out: &mut String,
@@ -82,15 +101,7 @@ fn button(
     params: &[(&str, &str)],
     label: &str,
 ) {
-    let _ = write!(
-        out,
-        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
-         <input type=\"hidden\" name=\"w\" value=\"{}\"><input type=\"hidden\" name=\"sw\" value=\"{}\">",
-        escape(page.uri),
-        escape(page.nonce),
-        escape(lb),
-        escape(member)
-    );
+    form_start(out, page, lb, Some(member));
     for (k, v) in params {
         let _ = write!(
             out,
