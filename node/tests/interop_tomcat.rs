@@ -5,6 +5,7 @@ mod common;
 
 use common::procs::*;
 use common::{body, json_field, sha256};
+use rjk_tests::tomcat::{Tomcat, TomcatConfig};
 
 const SECRET: &str = "s3cr3t";
 
@@ -133,7 +134,7 @@ fn head_status_and_body(port: u16, path: &str) -> String {
 fn rjk_node_answers_like_tomcat_through_mod_jk() {
     let dir = TempDir::new("vs-tomcat");
     let tc_base = dir.path().join("tomcat");
-    let tomcat = Tomcat::start(&tc_base, "tc1", Some(SECRET), 8192);
+    let tomcat = Tomcat::start(&tc_base, &TomcatConfig::new("tc1", Some(SECRET))).unwrap();
     let node = rjk_node("n1", &["--secret", SECRET]);
     let (d1, d2) = (dir.path().join("h-tomcat"), dir.path().join("h-node"));
     let h_tomcat = front(&d1, tomcat.ajp.port());

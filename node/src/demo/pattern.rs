@@ -1,8 +1,11 @@
 //! `/download`'s body: a deterministic byte pattern produced chunk by chunk, optionally with a
-//! flush (an empty data frame, which the node turns into an empty AJP body chunk) after each.
+//! flush (an empty data frame, which the node turns into an empty AJP body chunk) after each,
+//! and optionally a pause before each chunk but the first (a producer that holds data back).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
@@ -22,6 +25,8 @@ pub(crate) struct Pattern {
     chunk: usize,
     flush: bool,
     flush_due: bool,
+    pause: Duration,
+    sleeping: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Pattern {
@@ -32,7 +37,15 @@ impl Pattern {
             chunk: chunk.max(1),
             flush,
             flush_due: false,
+            pause: Duration::ZERO,
+            sleeping: None,
         }
+    }
+
+    /// Wait `pause` before producing each chunk after the first.
+    pub fn with_pause(mut self, pause: Duration) -> Pattern {
+        self.pause = pause;
+        self
     }
 }
 
@@ -42,7 +55,7 @@ impl http_body::Body for Pattern {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if self.flush_due {
             self.flush_due = false;
@@ -50,6 +63,16 @@ impl http_body::Body for Pattern {
         }
         if self.pos >= self.len {
             return Poll::Ready(None);
+        }
+        if self.pos > 0 && !self.pause.is_zero() {
+            let pause = self.pause;
+            let sleep = self
+                .sleeping
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(pause)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.sleeping = None;
         }
         let n = (self.len - self.pos).min(self.chunk as u64);
         let data: Vec<u8> = (self.pos..self.pos + n).map(pattern_byte).collect();

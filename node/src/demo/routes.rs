@@ -228,8 +228,12 @@ fn download(req: &Request<Body>) -> Response<DemoBody> {
     if bytes > MAX_DOWNLOAD || chunk == 0 || chunk > 16 << 20 {
         return bad("bytes must be at most 4 GiB and chunk 1..16 MiB");
     }
+    let Some(pause) = num_param(req, "pause_ms", 0u64).filter(|&m| m <= MAX_SLOW_MS) else {
+        return bad("pause_ms must be a number up to 600000");
+    };
     let flush = query::get(req.uri().query(), "flush").is_some_and(|v| v == "1");
-    let mut r = Response::new(Pattern::new(bytes, chunk, flush).boxed());
+    let body = Pattern::new(bytes, chunk, flush).with_pause(Duration::from_millis(pause));
+    let mut r = Response::new(body.boxed());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),

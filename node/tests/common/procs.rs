@@ -1,6 +1,7 @@
-//! Real processes for interop tests: rjk-node binaries, a private Debian apache2, Tomcat 10,
-//! and curl as the HTTP client. Every process is stopped by pid (`rjk_tests::Child`), also
-//! when a test fails; a missing binary fails the test with what to install.
+//! Real processes for interop tests: rjk-node binaries, a private Debian apache2 and curl as
+//! the HTTP client (Tomcat 10 is `rjk_tests::tomcat`, shared with the workspace's end-to-end
+//! tests). Every process is stopped by pid (`rjk_tests::Child`), also when a test fails; a
+//! missing binary fails the test with what to install.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -12,7 +13,6 @@ use rjk_tests::{free_port, wait_for_port, Child};
 
 pub const APACHE2: &str = "/usr/sbin/apache2";
 pub const MODULES: &str = "/usr/lib/apache2/modules";
-pub const TOMCAT_HOME: &str = "/usr/share/tomcat10";
 pub const START: Duration = Duration::from_secs(30);
 
 /// Fail (never skip) when a tool the test needs is missing: CI installs all of them.
@@ -165,84 +165,3 @@ pub fn curl(url: &str, args: &[&str]) -> Http {
         body: out.stdout,
     }
 }
-
-/// Tomcat 10 with a private CATALINA_BASE: jvmRoute `route`, an AJP connector (with
-/// `secret` when given) and a ROOT webapp whose pages answer like the demo's.
-pub struct Tomcat {
-    pub child: Child,
-    pub ajp: SocketAddr,
-}
-
-impl Tomcat {
-    pub fn start(base: &Path, route: &str, secret: Option<&str>, packet_size: usize) -> Tomcat {
-        require(&format!("{TOMCAT_HOME}/bin/catalina.sh"), "tomcat10");
-        let (http, ajp, shutdown) = (free_port(), free_port(), free_port());
-        for sub in ["conf", "logs", "temp", "work", "webapps/ROOT"] {
-            std::fs::create_dir_all(base.join(sub)).unwrap();
-        }
-        for f in ["web.xml", "context.xml", "catalina.properties"] {
-            std::fs::copy(format!("/etc/tomcat10/{f}"), base.join("conf").join(f)).unwrap();
-        }
-        std::fs::write(
-            base.join("conf/logging.properties"),
-            "handlers = java.util.logging.ConsoleHandler\n.level = WARNING\n",
-        )
-        .unwrap();
-        let secret_attr = match secret {
-            Some(s) => format!("secret=\"{s}\""),
-            None => "secretRequired=\"false\"".into(),
-        };
-        std::fs::write(
-            base.join("conf/server.xml"),
-            format!(
-                "<Server port=\"{shutdown}\" shutdown=\"SHUTDOWN\"><Service name=\"Catalina\">\n\
-                 <Connector port=\"{http}\" address=\"127.0.0.1\" protocol=\"HTTP/1.1\"/>\n\
-                 <Connector port=\"{ajp}\" address=\"127.0.0.1\" protocol=\"AJP/1.3\" \
-                 {secret_attr} packetSize=\"{packet_size}\" maxThreads=\"50\"/>\n\
-                 <Engine name=\"Catalina\" defaultHost=\"localhost\" jvmRoute=\"{route}\">\n\
-                 <Host name=\"localhost\" appBase=\"webapps\" unpackWARs=\"false\" \
-                 autoDeploy=\"false\"/></Engine></Service></Server>\n"
-            ),
-        )
-        .unwrap();
-        let root = base.join("webapps/ROOT");
-        std::fs::write(root.join("1k"), vec![b'x'; 1024]).unwrap();
-        std::fs::write(root.join("upload.jsp"), UPLOAD_JSP).unwrap();
-        std::fs::write(root.join("session.jsp"), SESSION_JSP).unwrap();
-        let child = Child::spawn(
-            "tomcat",
-            Command::new(format!("{TOMCAT_HOME}/bin/catalina.sh"))
-                .arg("run")
-                .env("CATALINA_BASE", base)
-                .env("CATALINA_HOME", TOMCAT_HOME)
-                .env(
-                    "JAVA_OPTS",
-                    "-Xms128m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1",
-                )
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(base.join("logs/console.log")).unwrap()),
-        )
-        .unwrap();
-        let ajp: SocketAddr = format!("127.0.0.1:{ajp}").parse().unwrap();
-        wait_for_port(ajp, Duration::from_secs(90)).unwrap();
-        Tomcat { child, ajp }
-    }
-}
-
-/// Reads the body as it streams and answers with the demo's `/upload` JSON.
-const UPLOAD_JSP: &str = r#"<%@ page contentType="application/json" trimDirectiveWhitespaces="true" %><%
-java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-java.io.InputStream in = request.getInputStream();
-byte[] buf = new byte[65536]; long len = 0; int n;
-while ((n = in.read(buf)) > 0) { md.update(buf, 0, n); len += n; }
-StringBuilder hex = new StringBuilder();
-for (byte b : md.digest()) hex.append(String.format("%02x", b));
-out.print("{\"length\":" + len + ",\"sha256\":\"" + hex + "\"}");
-%>"#;
-
-/// The demo's `/session`: a counter in the session.
-const SESSION_JSP: &str = r#"<%@ page contentType="application/json" trimDirectiveWhitespaces="true" %><%
-Integer c = (Integer) session.getAttribute("counter"); c = (c == null) ? 1 : c + 1;
-session.setAttribute("counter", c);
-out.print("{\"id\":\"" + session.getId() + "\",\"counter\":" + c + "}");
-%>"#;
