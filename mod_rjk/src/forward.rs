@@ -10,7 +10,7 @@ use lb_core::config::Kind;
 use lb_core::forward::prepare::{prepare, RequestFacts};
 use lb_core::forward::{self, ServerSide};
 use lb_core::log::Level;
-use lb_core::mount::NO_EXTENSIONS;
+use lb_core::mount::{Extensions, NO_EXTENSIONS};
 
 use crate::ffi;
 use crate::request::HttpdRequest;
@@ -92,7 +92,14 @@ impl RequestFacts for HttpdRequest<'_> {
     }
 }
 
-pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_int {
+/// Forward through worker `name`; `given` are extensions that came with the name in
+/// `JK_WORKER_NAME` (they replace the matched rule's).
+pub fn serve(
+    req: &mut HttpdRequest<'_>,
+    rt: &ServerRuntime,
+    name: &str,
+    given: Option<&Extensions>,
+) -> c_int {
     let Some(engine) = rt.global.engines.get(name) else {
         return ffi::HTTP_SERVICE_UNAVAILABLE;
     };
@@ -102,9 +109,11 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, name: &str) -> c_in
     };
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
-    let ext = matched
-        .as_ref()
-        .map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions);
+    let ext = given.unwrap_or_else(|| {
+        matched
+            .as_ref()
+            .map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions)
+    });
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| forward::forward(engine, head, req));

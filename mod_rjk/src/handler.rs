@@ -4,6 +4,7 @@
 use std::os::raw::c_int;
 
 use lb_core::config::Kind;
+use lb_core::mount::Extensions;
 
 use crate::conf::{cstr, of_server};
 use crate::ffi;
@@ -51,7 +52,22 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         if name.is_empty() {
             return ffi::DECLINED;
         }
-        let name = name.split(';').next().unwrap_or("").to_owned();
+        // `JK_WORKER_NAME=lb;stopped=n1`: extensions given with the name apply to this request
+        // (mod_jk parses them per request too; it drops an unknown one, rjk says so).
+        let (name, extensions) = match Extensions::parse(&name) {
+            Ok(p) => (
+                p.worker.to_owned(),
+                name.contains(';').then_some(p.extensions),
+            ),
+            Err(e) => {
+                crate::log::request(
+                    r,
+                    crate::log::Level::Error,
+                    &format!("mod_rjk: worker name `{name}` for {}: {e}", cstr((*r).uri)),
+                );
+                return ffi::HTTP_INTERNAL_SERVER_ERROR;
+            }
+        };
         let Some(worker) = rt.global.workers.get(&name) else {
             crate::log::request(
                 r,
@@ -64,7 +80,9 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         let mut req = HttpdRequest::new(r);
         match &worker.kind {
             Kind::Status(s) => crate::status::serve(&mut req, &rt, s, &uri),
-            Kind::Ajp(_) | Kind::Lb(_) => crate::forward::serve(&mut req, &rt, &name),
+            Kind::Ajp(_) | Kind::Lb(_) => {
+                crate::forward::serve(&mut req, &rt, &name, extensions.as_ref())
+            }
         }
     })
 }

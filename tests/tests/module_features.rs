@@ -221,10 +221,11 @@ fn auto_alias_serves_webapp_files_and_hides_what_tomcat_hides() {
 }
 
 #[test]
-fn forward_directories_sends_index_less_directories_to_the_worker() {
+fn forward_directories_and_worker_names_from_the_environment() {
     let more = "LoadModule env_module /usr/lib/apache2/modules/mod_env.so\n\
                 LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so\nTypesConfig /etc/mime.types\n\
-                JkOptions +ForwardDirectories\n<Location /d/>\n  SetEnv JK_WORKER_NAME lb\n</Location>\n";
+                JkOptions +ForwardDirectories\n<Location /d/>\n  SetEnv JK_WORKER_NAME lb\n</Location>\n\
+                <Location /e/>\n  SetHandler jakarta-servlet\n  SetEnv JK_WORKER_NAME lb;stopped=n1\n</Location>\n";
     for c in [Connector::ModJk, Connector::ModRjk] {
         let f = Front::start_with(c, "dirs", more);
         let r = f.get("/d/");
