@@ -42,7 +42,7 @@ mod published;
 mod region;
 mod table;
 
-pub use layout::{LbSlot, MemberSlot, Text};
+pub use layout::{ConnSlot, LbSlot, MemberSlot, Text};
 pub use lock::TableLock;
 pub use published::Published;
 pub use region::{JkShmFile, Region};
