@@ -98,7 +98,8 @@ fn timeouts_and_retries_changed_at_runtime_apply_to_the_next_request() {
     let p2 = engine(&table, b.addr());
     assert_eq!(get(&p2).0, 200);
     let lb = p1.balancer().unwrap();
-    lb.change_connection(0, ConnChange::ReplyTimeout(100)).unwrap();
+    lb.change_connection(0, ConnChange::ReplyTimeout(100))
+        .unwrap();
     lb.change_connection(0, ConnChange::Retries(1)).unwrap();
     // Bit 1: no retry once the backend has the request (else the lb's next round would).
     lb.change_connection(0, ConnChange::RecoveryOptions(1))
@@ -111,7 +112,10 @@ fn timeouts_and_retries_changed_at_runtime_apply_to_the_next_request() {
     let t = Instant::now();
     let (status, _, failure) = get(&p2);
     assert_eq!(status, 504, "{failure:?}");
-    assert!(matches!(failure, Some(Failure::ReplyTimeout)), "{failure:?}");
+    assert!(
+        matches!(failure, Some(Failure::ReplyTimeout)),
+        "{failure:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     assert_eq!(b.requests(), 2, "the stalled request was not sent again");
 }

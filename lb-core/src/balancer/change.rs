@@ -114,7 +114,11 @@ impl Balancer {
     /// record is rewritten under the table lock and its sequence bumped; each process's pool
     /// adopts it before its next request on the member. Callers validate values (a host that
     /// resolves, a port in 1..=65535).
-    pub fn change_connection(&self, member: usize, change: ConnChange) -> Result<(), BalancerError> {
+    pub fn change_connection(
+        &self,
+        member: usize,
+        change: ConnChange,
+    ) -> Result<(), BalancerError> {
         let lb_name = || self.conf.load().lb.name.clone();
         let (Some(&record), Some(name)) = (
             self.slots.get(member),
@@ -155,11 +159,10 @@ impl Balancer {
                 ConnChange::ConnectionPingInterval(v) => set(&c.connection_ping_interval, v),
                 ConnChange::RecoveryOptions(v) => set(&c.recovery_options, v),
                 ConnChange::BusyLimit(v) => set(&c.busy_limit, v),
-                ConnChange::MaxPacketSize(v) => {
-                    set(&c.max_packet_size, v.clamp(8192, 65536))
-                }
+                ConnChange::MaxPacketSize(v) => set(&c.max_packet_size, v.clamp(8192, 65536)),
             }
-            c.sequence.fetch_add(1, std::sync::atomic::Ordering::Release);
+            c.sequence
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
         }
         if busy_limit {
             // The balancer's copy of busy_limit comes from the record; make every process pull.

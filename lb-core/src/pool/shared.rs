@@ -98,7 +98,10 @@ impl ConnSettings {
             (&slot.reply_timeout, self.reply_timeout),
             (&slot.retry_interval, self.retry_interval),
             (&slot.retries, self.retries),
-            (&slot.connection_ping_interval, self.connection_ping_interval),
+            (
+                &slot.connection_ping_interval,
+                self.connection_ping_interval,
+            ),
             (&slot.recovery_options, self.recovery_options),
             (&slot.busy_limit, self.busy_limit),
             (&slot.max_packet_size, self.max_packet_size),

@@ -432,8 +432,15 @@ mod tests {
         let post = |q: &str| respond(&ctx, st, "POST", &format!("{q}&nonce=N&mime=txt"), None);
         let r = post("cmd=update&w=lb&sw=n1&vaprt=9&vart=250");
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.change.as_deref(), Some("lb/n1: Port(9), ReplyTimeout(250)"));
-        assert_eq!(engine.members()[0].spec().addr.port(), 9, "the pool adopted it");
+        assert_eq!(
+            r.change.as_deref(),
+            Some("lb/n1: Port(9), ReplyTimeout(250)")
+        );
+        assert_eq!(
+            engine.members()[0].spec().addr.port(),
+            9,
+            "the pool adopted it"
+        );
         assert_eq!(
             engine.members()[0].spec().reply_timeout,
             Some(std::time::Duration::from_millis(250))
@@ -453,7 +460,11 @@ mod tests {
         // The att/val<n> form sets one value per member, in order.
         let r = post("cmd=update&w=lb&att=vaprt&val0=11&val1=12");
         assert_eq!(r.status, 200, "{}", r.body);
-        let ports: Vec<u16> = engine.members().iter().map(|p| p.spec().addr.port()).collect();
+        let ports: Vec<u16> = engine
+            .members()
+            .iter()
+            .map(|p| p.spec().addr.port())
+            .collect();
         assert_eq!(ports, [11, 12]);
     }
 }
