@@ -10,7 +10,8 @@
 //!
 //! An lb member's pool is linked to its record in the shared table ([`Pool::share`]): when a
 //! status-worker change bumped the record's sequence, the next [`Pool::spec`] adopts the new
-//! settings (one relaxed load decides that nothing changed). After a host or port change no
+//! settings (when nothing changed: one relaxed load of the shared sequence,
+//! besides loading this process's current copy). After a host or port change no
 //! connection to the old address is used again: idle ones are closed at once, leased ones when
 //! they come back, and a slot is never made ready on a connection to another address.
 

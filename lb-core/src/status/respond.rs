@@ -430,23 +430,27 @@ mod tests {
         assert!(r.body.contains("worker.n1.activation=STP\n"), "{}", r.body);
         assert_eq!(r.content_type, "text/plain; charset=utf-8");
         let post = |q: &str| respond(&ctx, st, "POST", &format!("{q}&nonce=N&mime=txt"), None);
-        let r = post("cmd=update&w=lb&sw=n1&vaprt=9&vart=250");
+        let r = post("cmd=update&w=lb&sw=n1&vaprt=4711&vart=250");
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
             r.change.as_deref(),
-            Some("lb/n1: Port(9), ReplyTimeout(250)")
+            Some("lb/n1: Port(4711), ReplyTimeout(250)")
         );
         assert_eq!(
             engine.members()[0].spec().addr.port(),
-            9,
+            4711,
             "the pool adopted it"
         );
+        for mime in ["html", "xml", "txt", "json"] {
+            let page = respond(&ctx, st, "GET", &format!("mime={mime}"), None).body;
+            assert!(page.contains("4711"), "{mime}: {page}");
+        }
         assert_eq!(
             engine.members()[0].spec().reply_timeout,
             Some(std::time::Duration::from_millis(250))
         );
         let prop = respond(&ctx, st, "GET", "mime=prop", None).body;
-        assert!(prop.contains("worker.n1.port=9\n"), "{prop}");
+        assert!(prop.contains("worker.n1.port=4711\n"), "{prop}");
         assert!(prop.contains("worker.n1.reply_timeout=250\n"), "{prop}");
         assert!(prop.contains("worker.n2.port=2\n"), "{prop}");
         // Refused as a whole: nothing of the request is applied.
@@ -456,7 +460,7 @@ mod tests {
         let r = post("cmd=update&w=lb&sw=n1&vahst=&vaprt=7");
         assert_eq!(r.status, 400, "{}", r.body);
         assert_eq!(post("cmd=update&w=lb&sw=n1&vaprt=0").status, 400);
-        assert_eq!(engine.members()[0].spec().addr.port(), 9);
+        assert_eq!(engine.members()[0].spec().addr.port(), 4711);
         // The att/val<n> form sets one value per member, in order.
         let r = post("cmd=update&w=lb&att=vaprt&val0=11&val1=12");
         assert_eq!(r.status, 200, "{}", r.body);
