@@ -115,6 +115,33 @@ fn bench_forward(c: &mut Criterion) {
             black_box(client.out.len());
         })
     });
+
+    // The same GET through an lb member whose pool shares its settings through the table: each
+    // request checks the shared record for a status-worker change first.
+    let table = std::sync::Arc::new(lb_core::shm::ShmTable::heap(1, 1));
+    let lb = lb_core::balancer::Balancer::new(
+        &lb_core::balancer::LbSpec::named("lb"),
+        &[lb_core::balancer::MemberSpec::named("w1")],
+        table,
+        0,
+    )
+    .unwrap();
+    let mut spec = AjpWorkerSpec::new("w1", b.addr(), 1);
+    spec.socket_timeout = Some(Duration::from_secs(10));
+    let lbw = Worker::balanced("lb", vec![spec], lb);
+    g.bench_function("small_get_loopback_lb_member", |bench| {
+        bench.iter(|| {
+            let mut client = Client::new();
+            let r = forward(&lbw, &h, &mut client);
+            assert_eq!(r.status, 200);
+            black_box(client.out.len());
+        })
+    });
+    // The settings lookup alone, when nothing changed.
+    let member = &lbw.members()[0];
+    g.bench_function("member_spec_unchanged", |bench| {
+        bench.iter(|| black_box(black_box(member).spec().reply_timeout))
+    });
     g.finish();
 }
 

@@ -2,7 +2,7 @@
 //! [`forward::Worker`] with its connection settings. Host names are resolved here, once, at
 //! startup (as mod_jk does); a name that does not resolve is an error naming the worker.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use ajp::PacketSize;
@@ -21,19 +21,7 @@ fn secs(v: i64) -> Option<Duration> {
 
 /// Resolve `host:port` (first IPv4 address unless `prefer_ipv6`).
 pub fn resolve(a: &AjpWorker) -> Result<SocketAddr, String> {
-    let port = a.port.value as u16;
-    let addrs: Vec<SocketAddr> = (a.host.value.as_str(), port)
-        .to_socket_addrs()
-        .map_err(|e| format!("host `{}` does not resolve: {e}", a.host.value))?
-        .collect();
-    let pick = if a.prefer_ipv6.value {
-        addrs.iter().find(|x| x.is_ipv6())
-    } else {
-        addrs.iter().find(|x| x.is_ipv4())
-    };
-    pick.or(addrs.first())
-        .copied()
-        .ok_or_else(|| format!("host `{}` has no address", a.host.value))
+    crate::pool::resolve(&a.host.value, a.port.value as u16, a.prefer_ipv6.value)
 }
 
 /// The engine's settings for one ajp13 worker or lb member; `threads` is the web server's
@@ -47,6 +35,8 @@ pub fn ajp_spec(
     let addr = resolve(a)?;
     let mut s = AjpWorkerSpec::new(name, addr, threads);
     s.route = a.route.value.clone();
+    s.host = a.host.value.clone();
+    s.prefer_ipv6 = a.prefer_ipv6.value;
     s.socket_connect_timeout = ms(a.socket_connect_timeout.value);
     s.socket_timeout = secs(a.socket_timeout.value);
     s.socket_keepalive = a.socket_keepalive.value;

@@ -248,3 +248,45 @@ fn recreating_the_shm_file_leaves_the_old_mapping_whole() {
         "tools see the new file"
     );
 }
+
+#[test]
+fn connection_settings_live_in_the_member_record_with_their_own_sequence() {
+    use lb_core::balancer::{Balancer, ConnChange, LbSpec, MemberSpec};
+    use lb_core::forward::{AjpWorkerSpec, Worker};
+    use std::sync::Arc;
+    let dir = TempDir::new("conn");
+    let path = dir.path().join("jk.shm");
+    let t = Arc::new(ShmTable::file(&path, 1, 2).unwrap());
+    let lb = Balancer::new(
+        &LbSpec::named("lb"),
+        &[MemberSpec::named("tc1"), MemberSpec::named("tc2")],
+        Arc::clone(&t),
+        0,
+    )
+    .unwrap();
+    let mut s1 = AjpWorkerSpec::new("tc1", "127.0.0.1:8009".parse().unwrap(), 1);
+    s1.host = "localhost".into();
+    let s2 = AjpWorkerSpec::new("tc2", "127.0.0.1:8010".parse().unwrap(), 1);
+    let w = Worker::balanced("lb", vec![s1, s2], lb);
+
+    // A tool mapping the file sees what the first process published.
+    let tool = ShmTable::open_file(&path).unwrap();
+    let (m1, _) = tool.claim_member("lb", "tc1").unwrap();
+    let (m2, _) = tool.claim_member("lb", "tc2").unwrap();
+    let c1 = &tool.member(m1).conn;
+    assert_eq!(c1.host.load(), "localhost");
+    assert_eq!(c1.port.load(Ordering::Relaxed), 8009);
+    assert_eq!(c1.sequence.load(Ordering::Relaxed), 1);
+    assert_eq!(c1.ping_timeout.load(Ordering::Relaxed), 10_000);
+    let lb_sequence = tool.lb(0).sequence.load(Ordering::Relaxed);
+
+    // A change bumps that member's sequence only; the lb's stays (choosing is not disturbed).
+    w.balancer()
+        .unwrap()
+        .change_connection(0, ConnChange::ReplyTimeout(700))
+        .unwrap();
+    assert_eq!(c1.sequence.load(Ordering::Relaxed), 2);
+    assert_eq!(c1.reply_timeout.load(Ordering::Relaxed), 700);
+    assert_eq!(tool.member(m2).conn.sequence.load(Ordering::Relaxed), 1);
+    assert_eq!(tool.lb(0).sequence.load(Ordering::Relaxed), lb_sequence);
+}

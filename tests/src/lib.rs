@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod http;
 pub mod httpd;
 pub mod proc;
+pub mod status;
 pub mod tomcat;
 
 pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use rjk_tests::cluster::{front, lb_workers, nodes, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::Mpm;
+use rjk_tests::status::{nonce, post};
 
 fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
@@ -19,25 +20,6 @@ fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMa
             .or_insert(0) += 1;
     }
     seen
-}
-
-fn nonce(page: &str) -> String {
-    let at = page
-        .find("name=\"nonce\" value=\"")
-        .expect("the manager page has forms")
-        + 20;
-    page[at..].split('"').next().unwrap().to_owned()
-}
-
-fn post(addr: std::net::SocketAddr, body: &str) -> http::Response {
-    http::request(
-        addr,
-        "POST",
-        "/jk-manager",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    )
-    .unwrap()
 }
 
 #[test]

@@ -202,17 +202,11 @@ fn the_edit_form_changes_a_member_and_opt_hides_parts() {
         page.contains("name=\"vwf\" min=\"1\" value=\"1\""),
         "{page}"
     );
-    let at = page.find("name=\"nonce\" value=\"").expect("a form") + 20;
-    let nonce = &page[at..at + page[at..].find('"').unwrap()];
-    let r = http::request(
+    let nonce = rjk_tests::status::nonce(&page);
+    let r = rjk_tests::status::post(
         a,
-        "POST",
-        "/jk-manager",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        format!("nonce={nonce}&cmd=update&w=cluster&sw=a1&vwa=A&vwf=5&vwd=1&vwn=A.a1&vwr=&vwc=A")
-            .as_bytes(),
-    )
-    .unwrap();
+        &format!("nonce={nonce}&cmd=update&w=cluster&sw=a1&vwa=A&vwf=5&vwd=1&vwn=A.a1&vwr=&vwc=A"),
+    );
     assert_eq!(r.status, 303, "{}", r.text());
     let p = prop(&http::get(a, "/jk-status?mime=prop", &[]).unwrap().text());
     assert_eq!(p["worker.a1.lbfactor"], ["5"]);

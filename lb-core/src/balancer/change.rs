@@ -1,7 +1,8 @@
 //! Status-worker changes (mod_jk.md §3.2, §3.8): written to the table under its lock with the
 //! lb record's sequence bumped, so every process pulls them before its next choice. Changing an
 //! activation resets the lb values (except Busyness); changing a factor recomputes every
-//! member's `lb_mult`.
+//! member's `lb_mult`. Connection changes ([`ConnChange`]) go to the member's connection
+//! record, which each process's pool adopts (see `crate::pool`).
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 
@@ -20,6 +21,27 @@ pub enum MemberChange {
     Domain(String),
     Redirect(String),
     Distance(u32),
+}
+
+/// A change to a member's AJP connection settings (`va…`, mod_jk.md §6.3), in
+/// `workers.properties` units (timeouts in ms, except the two in seconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnChange {
+    Host(String),
+    Port(u16),
+    /// Seconds.
+    ConnectionPoolTimeout(u32),
+    PingTimeout(u32),
+    ConnectTimeout(u32),
+    PrepostTimeout(u32),
+    ReplyTimeout(u32),
+    Retries(u32),
+    RetryInterval(u32),
+    /// Seconds.
+    ConnectionPingInterval(u32),
+    RecoveryOptions(u32),
+    BusyLimit(u32),
+    MaxPacketSize(u32),
 }
 
 /// A change to the lb itself.
@@ -86,6 +108,76 @@ impl Balancer {
             }
         });
         Ok(())
+    }
+
+    /// Apply a status-worker change to `member`'s connection settings for every process: the
+    /// record is rewritten under the table lock and its sequence bumped; each process's pool
+    /// adopts it before its next request on the member. Callers validate values (a host that
+    /// resolves, a port in 1..=65535).
+    pub fn change_connection(
+        &self,
+        member: usize,
+        change: ConnChange,
+    ) -> Result<(), BalancerError> {
+        let lb_name = || self.conf.load().lb.name.clone();
+        let (Some(&record), Some(name)) = (
+            self.slots.get(member),
+            self.conf.load().members.get(member).map(|m| m.name.clone()),
+        ) else {
+            return Err(BalancerError::NoMembers { lb: lb_name() });
+        };
+        if let ConnChange::Host(h) = &change {
+            if h.is_empty() || !Text::fits(h) {
+                return Err(BalancerError::TextTooLong {
+                    lb: lb_name(),
+                    member: name,
+                    what: "the new host",
+                });
+            }
+        }
+        let busy_limit = matches!(change, ConnChange::BusyLimit(_));
+        {
+            let _g = self.table().lock();
+            let c = &self.table().member(record).conn;
+            if c.sequence.load(Acquire) == 0 {
+                return Err(BalancerError::NotShared {
+                    lb: lb_name(),
+                    member: name,
+                });
+            }
+            let set = |f: &std::sync::atomic::AtomicU32, v: u32| f.store(v, Relaxed);
+            match change {
+                ConnChange::Host(h) => c.host.store(&h),
+                ConnChange::Port(p) => set(&c.port, u32::from(p)),
+                ConnChange::ConnectionPoolTimeout(v) => set(&c.connection_pool_timeout, v),
+                ConnChange::PingTimeout(v) => set(&c.ping_timeout, v),
+                ConnChange::ConnectTimeout(v) => set(&c.connect_timeout, v),
+                ConnChange::PrepostTimeout(v) => set(&c.prepost_timeout, v),
+                ConnChange::ReplyTimeout(v) => set(&c.reply_timeout, v),
+                ConnChange::Retries(v) => set(&c.retries, v.max(1)),
+                ConnChange::RetryInterval(v) => set(&c.retry_interval, v),
+                ConnChange::ConnectionPingInterval(v) => set(&c.connection_ping_interval, v),
+                ConnChange::RecoveryOptions(v) => set(&c.recovery_options, v),
+                ConnChange::BusyLimit(v) => set(&c.busy_limit, v),
+                ConnChange::MaxPacketSize(v) => set(&c.max_packet_size, v.clamp(8192, 65536)),
+            }
+            c.sequence
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+        if busy_limit {
+            // The balancer's copy of busy_limit comes from the record; make every process pull.
+            self.rewrite(|_| false);
+        }
+        Ok(())
+    }
+
+    /// The connection settings every process uses for `member` (None until its pool shared
+    /// them).
+    pub fn connection(&self, member: usize) -> Option<crate::pool::ConnSettings> {
+        let &record = self.slots.get(member)?;
+        let _g = self.table().lock();
+        let c = &self.table().member(record).conn;
+        (c.sequence.load(Acquire) != 0).then(|| crate::pool::ConnSettings::load(c))
     }
 
     /// Apply a status-worker change to the lb for every process.

@@ -143,8 +143,9 @@ pub fn push_fresh(conf: &Conf, lb: &LbSlot, members: &[&MemberSlot], now: i64) {
     push(conf, lb, members);
 }
 
-/// Read the shared settings over `base` (names and busy limits are not shared: a member's
-/// identity never changes, and `busy_limit` belongs to the process's AJP worker).
+/// Read the shared settings over `base` (names are not shared: a member's identity never
+/// changes; `busy_limit` is read from the member's connection settings once its pool shared
+/// them).
 pub fn pull(base: &Conf, lb: &LbSlot, members: &[&MemberSlot]) -> Conf {
     let sequence = lb.sequence.load(Acquire);
     let mut c = base.clone();
@@ -172,6 +173,10 @@ pub fn pull(base: &Conf, lb: &LbSlot, members: &[&MemberSlot]) -> Conf {
         m.lb_mult = slot.lb_mult.load(Relaxed).max(1);
         m.distance = slot.distance.load(Relaxed);
         m.activation = activation_from_code(slot.activation.load(Relaxed));
+        // Once the member's pool shared its settings, busy_limit is changed there.
+        if slot.conn.sequence.load(Acquire) != 0 {
+            m.busy_limit = slot.conn.busy_limit.load(Relaxed);
+        }
     }
     c.reindex();
     c

@@ -69,7 +69,7 @@ mod stats;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-pub use change::{LbChange, MemberChange};
+pub use change::{ConnChange, LbChange, MemberChange};
 pub use choose::{Choice, NoMember};
 pub use conf::{Conf, MemberConf};
 pub use maintain::Maintenance;
@@ -106,6 +106,11 @@ pub enum BalancerError {
         what: &'static str,
     },
     Shm(ShmError),
+    /// No pool published this member's connection settings (a balancer without an engine).
+    NotShared {
+        lb: String,
+        member: String,
+    },
 }
 
 impl std::fmt::Display for BalancerError {
@@ -131,6 +136,11 @@ impl std::fmt::Display for BalancerError {
                 Text::MAX
             ),
             BalancerError::Shm(e) => write!(f, "{e}"),
+            BalancerError::NotShared { lb, member } => write!(
+                f,
+                "member '{member}' of load balancer '{lb}' has no connection settings in the \
+                 shared table (no engine runs it)"
+            ),
         }
     }
 }
@@ -303,6 +313,11 @@ impl Balancer {
     /// The shared record of `member` (status pages, tools, tests).
     pub fn member_slot(&self, member: usize) -> Option<&MemberSlot> {
         self.slots.get(member).map(|&i| self.table.member(i))
+    }
+
+    /// The table index of `member`'s record (to link its connection pool).
+    pub fn member_record(&self, member: usize) -> Option<usize> {
+        self.slots.get(member).copied()
     }
 
     /// The shared record of the lb itself.

@@ -37,6 +37,9 @@ pub struct MemberStats {
     /// While in ERROR: seconds until recovery is attempted, at the earliest and the latest
     /// (recovery happens at a maintenance run).
     pub time_to_recover: Option<(i64, i64)>,
+    /// The connection settings in use (status-worker changes included), once the member's pool
+    /// shared them.
+    pub connection: Option<crate::pool::ConnSettings>,
 }
 
 /// The lb's own counters.
@@ -96,6 +99,7 @@ impl Balancer {
                     last_error_time,
                     last_reset: s.last_reset.load(Relaxed),
                     time_to_recover,
+                    connection: self.connection(i),
                 }
             })
             .collect();
@@ -144,6 +148,9 @@ impl Balancer {
             m.max_busy = st.max_busy as i64;
             m.last_reset_at = st.last_reset;
             m.error_time = (st.first_error_time > 0).then_some(st.first_error_time);
+            if let Some(c) = &st.connection {
+                crate::status::connection_over(m, c);
+            }
             m.lb = Some(crate::status::LbMember {
                 activation: st.activation,
                 lbfactor: i64::from(st.lbfactor),

@@ -54,8 +54,6 @@ pub struct Worker {
     members: Vec<Pool>,
     choosing: Choosing,
     is_lb: bool,
-    /// The most body a first packet may carry on every member.
-    first_body_max: usize,
 }
 
 impl std::fmt::Debug for Worker {
@@ -92,24 +90,38 @@ impl Worker {
         )
     }
 
-    /// An `lb` worker chosen by the balancer; `members[i]` is the balancer's member `i`.
+    /// An `lb` worker chosen by the balancer; `members[i]` is the balancer's member `i`. Each
+    /// member's pool shares its connection settings through the balancer's table, so a
+    /// status-worker change reaches every process.
     pub fn balanced(name: &str, members: Vec<AjpWorkerSpec>, lb: Balancer) -> Self {
-        Worker::build(name.to_owned(), members, Choosing::Balancer(lb))
+        let mut w = Worker::build(name.to_owned(), members, Choosing::Balancer(lb));
+        if let Choosing::Balancer(lb) = &w.choosing {
+            for (i, pool) in w.members.iter_mut().enumerate() {
+                if let Some(record) = lb.member_record(i) {
+                    pool.share(std::sync::Arc::clone(lb.table()), record);
+                }
+            }
+        }
+        w
     }
 
     fn build(name: String, members: Vec<AjpWorkerSpec>, choosing: Choosing) -> Self {
-        let first_body_max = members
-            .iter()
-            .map(|m| m.max_packet_size.max_body_to_container())
-            .min()
-            .unwrap_or(0);
         Worker {
             name,
             members: members.into_iter().map(Pool::new).collect(),
             choosing,
             is_lb: true,
-            first_body_max,
         }
+    }
+
+    /// The most body a first packet may carry on every member (settings may change at runtime,
+    /// so asked per request with a body).
+    fn first_body_max(&self) -> usize {
+        self.members
+            .iter()
+            .map(|p| p.spec().max_packet_size.max_body_to_container())
+            .min()
+            .unwrap_or(0)
     }
 
     pub fn name(&self) -> &str {
@@ -246,7 +258,11 @@ fn run<'w>(
         is_lb: worker.is_lb,
         balancer: worker.balancer(),
     };
-    let mut body = Body::new(head.body, worker.first_body_max);
+    let first_max = match head.body {
+        RequestBody::None => 0,
+        _ => worker.first_body_max(),
+    };
+    let mut body = Body::new(head.body, first_max);
     // Bounded: every plan gives up after its rounds; this is a guard against a faulty one.
     let most = 1 + 64 * worker.members.len().max(1);
     for _ in 0..most {

@@ -87,6 +87,10 @@ pub struct AjpWorkerSpec {
     pub name: String,
     /// `route` (defaults to the name); sent as the AJP route attribute for lb members.
     pub route: String,
+    /// `host` as configured (or changed through the status worker); `addr` is what it resolved to.
+    pub host: String,
+    /// `prefer_ipv6`: which address of `host` to use.
+    pub prefer_ipv6: bool,
     /// `host`:`port`, already resolved.
     pub addr: SocketAddr,
     /// `socket_connect_timeout` (ms in workers.properties): a real TCP connect timeout.
@@ -141,6 +145,8 @@ impl AjpWorkerSpec {
         AjpWorkerSpec {
             name: name.to_owned(),
             route: name.to_owned(),
+            host: addr.ip().to_string(),
+            prefer_ipv6: addr.is_ipv6(),
             addr,
             socket_connect_timeout: None,
             socket_timeout: None,

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
@@ -34,6 +34,8 @@ impl std::fmt::Display for ReadError {
 #[derive(Debug)]
 pub struct Endpoint {
     stream: Option<TcpStream>,
+    /// The address `stream` is connected to.
+    peer: Option<SocketAddr>,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
@@ -47,6 +49,7 @@ impl Endpoint {
     pub fn new(packet_size: usize) -> Self {
         Endpoint {
             stream: None,
+            peer: None,
             rbuf: vec![0; packet_size],
             rstart: 0,
             rend: 0,
@@ -58,6 +61,18 @@ impl Endpoint {
 
     pub fn is_open(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// The address of the open connection.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer.filter(|_| self.stream.is_some())
+    }
+
+    /// Grow the read buffer to `packet_size` (after `max_packet_size` was raised at runtime).
+    pub fn fit(&mut self, packet_size: usize) {
+        if self.rbuf.len() < packet_size {
+            self.rbuf.resize(packet_size, 0);
+        }
     }
 
     /// When this slot last finished a request (or was created).
@@ -73,6 +88,7 @@ impl Endpoint {
     pub fn connect(&mut self, spec: &AjpWorkerSpec) -> io::Result<()> {
         self.close();
         self.stream = Some(open_socket(spec)?);
+        self.peer = Some(spec.addr);
         self.read_timeout = None;
         Ok(())
     }
@@ -80,6 +96,7 @@ impl Endpoint {
     /// Close the connection (if any) and forget anything unread.
     pub fn close(&mut self) {
         self.stream = None;
+        self.peer = None;
         self.rstart = 0;
         self.rend = 0;
     }

@@ -7,18 +7,30 @@
 //! ended with End Response reuse=1 and nothing unread. Maintenance (driven by the caller's
 //! clock) closes connections idle beyond `connection_pool_timeout` down to
 //! `connection_pool_minsize`, and CPings those idle beyond `connection_ping_interval`.
+//!
+//! An lb member's pool is linked to its record in the shared table ([`Pool::share`]): when a
+//! status-worker change bumped the record's sequence, the next [`Pool::spec`] adopts the new
+//! settings (when nothing changed: one relaxed load of the shared sequence,
+//! besides loading this process's current copy). After a host or port change no
+//! connection to the old address is used again: idle ones are closed at once, leased ones when
+//! they come back, and a slot is never made ready on a connection to another address.
 
 pub mod endpoint;
 pub mod ready;
+mod shared;
 
+use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use endpoint::{Endpoint, PingError, ReadError};
 pub use ready::Ready;
+pub use shared::{resolve, ConnSettings};
 
 use crate::forward::spec::AjpWorkerSpec;
+use crate::shm::{ConnSlot, Published, ShmTable};
 
 #[derive(Debug, Default)]
 struct Slots {
@@ -30,10 +42,33 @@ struct Slots {
     created: usize,
 }
 
+/// The settings this process uses, and the shared sequence they reflect (0: not shared yet).
+#[derive(Debug)]
+struct Current {
+    sequence: u64,
+    spec: AjpWorkerSpec,
+}
+
+/// Where a member's shared connection settings live.
+#[derive(Debug)]
+struct Link {
+    table: Arc<ShmTable>,
+    record: usize,
+}
+
+impl Link {
+    fn slot(&self) -> &ConnSlot {
+        &self.table.member(self.record).conn
+    }
+}
+
 /// The pool of one worker in this process.
 #[derive(Debug)]
 pub struct Pool {
-    spec: AjpWorkerSpec,
+    current: Published<Current>,
+    link: Option<Link>,
+    /// One thread adopts a change; the others wait for its result.
+    adopting: Mutex<()>,
     slots: Mutex<Slots>,
     freed: Condvar,
 }
@@ -70,14 +105,85 @@ pub struct Maintained {
 impl Pool {
     pub fn new(spec: AjpWorkerSpec) -> Self {
         Pool {
-            spec,
+            current: Published::new(Current { sequence: 0, spec }),
+            link: None,
+            adopting: Mutex::new(()),
             slots: Mutex::new(Slots::default()),
             freed: Condvar::new(),
         }
     }
 
+    /// Link this pool to member record `record` of `table`: the first process publishes its
+    /// settings there, later ones (and this one, after a status-worker change) adopt what the
+    /// record holds.
+    pub fn share(&mut self, table: Arc<ShmTable>, record: usize) {
+        let link = Link { table, record };
+        {
+            let _g = link.table.lock();
+            let slot = link.slot();
+            if slot.sequence.load(Acquire) == 0 {
+                ConnSettings::of(&self.current.load().spec).store(slot);
+                slot.sequence.store(1, Release);
+            }
+        }
+        self.link = Some(link);
+        self.spec();
+    }
+
+    /// The settings to use now; adopts a change another process (or this one) published.
     pub fn spec(&self) -> &AjpWorkerSpec {
-        &self.spec
+        let cur = self.current.load();
+        match &self.link {
+            Some(l) if l.slot().sequence.load(Relaxed) != cur.sequence => self.adopt(l),
+            _ => &cur.spec,
+        }
+    }
+
+    #[cold]
+    fn adopt(&self, link: &Link) -> &AjpWorkerSpec {
+        let _one = self.adopting.lock().unwrap_or_else(|p| p.into_inner());
+        let cur = self.current.load();
+        let (sequence, shared) = {
+            // Writers hold the lock while they rewrite the host.
+            let _g = link.table.lock();
+            let slot = link.slot();
+            (slot.sequence.load(Acquire), ConnSettings::load(slot))
+        };
+        if sequence == cur.sequence {
+            return &cur.spec;
+        }
+        let mut spec = cur.spec.clone();
+        let moved = shared.host != spec.host || shared.port != spec.addr.port();
+        if moved {
+            // As mod_jk: an address this process cannot resolve leaves the old one in use (the
+            // status worker refuses names it cannot resolve, so this is a local DNS failure).
+            if let Ok(addr) = resolve(&shared.host, shared.port, spec.prefer_ipv6) {
+                spec.host = shared.host.clone();
+                spec.addr = addr;
+            }
+        }
+        shared.apply(&mut spec);
+        let addr = spec.addr;
+        self.current.store(Current { sequence, spec });
+        if moved {
+            self.close_idle_not_to(addr);
+        }
+        &self.current.load().spec
+    }
+
+    /// Close the free connections to any address but `addr`.
+    fn close_idle_not_to(&self, addr: SocketAddr) {
+        let mut s = self.lock();
+        let mut i = 0;
+        while i < s.open.len() {
+            if s.open[i].peer() == Some(addr) {
+                i += 1;
+            } else {
+                let mut ep = s.open.remove(i);
+                ep.close();
+                s.closed.push(ep);
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
@@ -88,8 +194,9 @@ impl Pool {
 
     /// Take a slot, preferring one with an open connection.
     pub fn acquire(&self) -> Result<Lease<'_>, PoolExhausted> {
-        let size = self.spec.connection_pool_size.max(1);
-        let wait = self.spec.connection_acquire_timeout;
+        let spec = self.spec();
+        let size = spec.connection_pool_size.max(1);
+        let wait = spec.connection_acquire_timeout;
         let mut deadline = None;
         let mut s = self.lock();
         loop {
@@ -99,7 +206,7 @@ impl Pool {
             if s.created < size {
                 s.created += 1;
                 drop(s);
-                return Ok(self.lease(Endpoint::new(self.spec.max_packet_size.get())));
+                return Ok(self.lease(Endpoint::new(spec.max_packet_size.get())));
             }
             let now = Instant::now();
             let end = *deadline.get_or_insert(now + wait);
@@ -121,7 +228,11 @@ impl Pool {
         }
     }
 
-    fn release(&self, ep: Endpoint) {
+    fn release(&self, mut ep: Endpoint) {
+        // A connection to an address the settings no longer name is never reused.
+        if ep.is_open() && ep.peer() != Some(self.spec().addr) {
+            ep.close();
+        }
         let mut s = self.lock();
         if ep.is_open() {
             s.open.push(ep);
@@ -141,11 +252,12 @@ impl Pool {
     pub fn maintain(&self, now: Instant) -> Maintained {
         let mut done = Maintained::default();
         let mut to_ping = Vec::new();
+        let spec = self.spec();
         {
             let mut s = self.lock();
-            if let Some(idle) = self.spec.connection_pool_timeout.filter(|d| !d.is_zero()) {
+            if let Some(idle) = spec.connection_pool_timeout.filter(|d| !d.is_zero()) {
                 // Oldest first; keep at least minsize open.
-                let min = self.spec.connection_pool_minsize;
+                let min = spec.connection_pool_minsize;
                 let mut i = 0;
                 while i < s.open.len() && s.open.len() > min {
                     if now.saturating_duration_since(s.open[i].last_used()) >= idle {
@@ -158,7 +270,7 @@ impl Pool {
                     }
                 }
             }
-            if let Some(every) = self.spec.interval_ping() {
+            if let Some(every) = spec.interval_ping() {
                 let mut i = 0;
                 while i < s.open.len() {
                     if now.saturating_duration_since(s.open[i].last_used()) >= every {
@@ -171,7 +283,7 @@ impl Pool {
         }
         // CPing outside the lock; the slots count as leased meanwhile.
         for mut ep in to_ping {
-            match ep.cping(self.spec.ping_timeout, self.spec.max_packet_size) {
+            match ep.cping(spec.ping_timeout, spec.max_packet_size) {
                 Ok(()) => {
                     ep.touch(now);
                     done.pinged += 1;

@@ -1,6 +1,7 @@
 //! Making a leased slot ready to carry a request (mod_jk.md §4.3, §4.4 steps 1–3): a pooled
 //! connection is checked (peek) and optionally CPinged; a dead one is replaced by another
-//! pooled one or a new connection, without counting as a member failure.
+//! pooled one or a new connection, without counting as a member failure; so is one to an
+//! address the member's settings no longer name.
 
 use std::io;
 
@@ -20,12 +21,14 @@ impl Lease<'_> {
     pub fn ready(&mut self) -> io::Result<Ready> {
         let pool = self.pool;
         let spec = pool.spec();
+        self.fit(spec.max_packet_size.get());
         // Bounded: each round either succeeds or closes one pooled connection.
         for _ in 0..=spec.connection_pool_size {
             if !self.is_open() {
                 break;
             }
-            if !self.is_alive() {
+            // A connection to an address the settings no longer name counts as dead.
+            if self.peer() != Some(spec.addr) || !self.is_alive() {
                 if self.replace_dead() {
                     continue;
                 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 /// `RJKSHM01` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RJKSHM01");
 /// Bumped whenever a field moves; a table of another version is refused, never misread.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// A short string in 64 bytes of atomics: byte 0 is the length, bytes 1..64 the text.
 #[repr(C)]
@@ -138,7 +138,36 @@ pub struct MemberSlot {
     pub first_error_time: AtomicI64,
     pub last_error_time: AtomicI64,
     pub last_reset: AtomicI64,
+    /// The ajp worker's connection settings, shared so a status-worker change reaches every
+    /// process's pool.
+    pub conn: ConnSlot,
     pub _reserved: [AtomicU64; 4],
+}
+
+/// An ajp worker's connection settings the status worker may change (mod_jk's shm ajp record,
+/// mod_jk.md §6.3, §7), in `workers.properties` units. The first process to link its pool
+/// publishes them (`sequence` 0 → 1); every change bumps `sequence`, and each process adopts
+/// the settings before its next request on the member once its copy is older.
+#[repr(C)]
+#[derive(Default)]
+pub struct ConnSlot {
+    pub host: Text,
+    pub sequence: AtomicU64,
+    pub port: AtomicU32,
+    /// Seconds.
+    pub connection_pool_timeout: AtomicU32,
+    /// Milliseconds, as the next four.
+    pub ping_timeout: AtomicU32,
+    pub connect_timeout: AtomicU32,
+    pub prepost_timeout: AtomicU32,
+    pub reply_timeout: AtomicU32,
+    pub retry_interval: AtomicU32,
+    pub retries: AtomicU32,
+    /// Seconds.
+    pub connection_ping_interval: AtomicU32,
+    pub recovery_options: AtomicU32,
+    pub busy_limit: AtomicU32,
+    pub max_packet_size: AtomicU32,
 }
 
 pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
@@ -163,6 +192,7 @@ mod tests {
         assert_eq!(LB_SIZE % 8, 0);
         assert_eq!(MEMBER_SIZE % 8, 0);
         assert_eq!(HEADER_SIZE, 96);
+        assert_eq!(std::mem::size_of::<ConnSlot>() % 8, 0);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! that tools can map, or memory the adapter already has. Choosing and counting touch only
 //! atomics; [`ShmTable::lock`] (a cross-process lock) serves `lock=P` and configuration changes.
 //! Configuration changes bump the balancer record's `sequence`; each process compares it with
-//! its own and pulls (see `balancer`).
+//! its own and pulls (see `balancer`). A member's connection settings ([`ConnSlot`]) carry
+//! their own sequence, which its pool in each process checks before a request (see `pool`).
 //!
 //! # Setting it up in an adapter
 //!
@@ -42,7 +43,7 @@ mod published;
 mod region;
 mod table;
 
-pub use layout::{LbSlot, MemberSlot, Text};
+pub use layout::{ConnSlot, LbSlot, MemberSlot, Text};
 pub use lock::TableLock;
 pub use published::Published;
 pub use region::{JkShmFile, Region};

@@ -7,7 +7,7 @@ use super::{
     edit, from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, Show, View,
     Xml,
 };
-use crate::balancer::{Balancer, LbChange, MemberChange};
+use crate::balancer::{Balancer, ConnChange, LbChange, MemberChange};
 use crate::config::{StatusWorker, Workers};
 use crate::mount::MountTable;
 
@@ -247,7 +247,8 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
                     "nothing to change: give a v... parameter".into(),
                 ));
             }
-            let mut done = Vec::new();
+            // Check every change first, so a refused one leaves nothing half applied.
+            let mut plan = Vec::new();
             for (index, c) in changes {
                 let targets: Vec<usize> = match index {
                     Some(i) => names
@@ -258,24 +259,87 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
                     None => members.clone(),
                 };
                 let what = format!("{c:?}");
-                if let Some(lc) = lb_change(&c) {
-                    lb.change_lb(lc);
+                let step = if let Some(lc) = lb_change(&c) {
+                    Step::Lb(lc)
                 } else if let Some(mc) = member_change(&c) {
-                    if targets.is_empty() {
-                        return Err(refuse(400, format!("{what} needs a member (sw=...)")));
-                    }
-                    for &m in &targets {
-                        lb.change(m, mc.clone())
-                            .map_err(|e| refuse(400, e.to_string()))?;
-                    }
+                    Step::Member(mc)
+                } else if let Some(cc) = conn_change(&c) {
+                    Step::Conn(cc?)
                 } else {
-                    return Err(refuse(501, format!("{what}: connection settings are changed by editing workers.properties and reloading the server")));
+                    return Err(refuse(501, format!("{what}: not supported at runtime")));
+                };
+                if !matches!(step, Step::Lb(_)) && targets.is_empty() {
+                    return Err(refuse(400, format!("{what} needs a member (sw=...)")));
+                }
+                plan.push((what, targets, step));
+            }
+            let mut done = Vec::new();
+            for (what, targets, step) in plan {
+                match step {
+                    Step::Lb(lc) => lb.change_lb(lc),
+                    Step::Member(mc) => {
+                        for &m in &targets {
+                            lb.change(m, mc.clone())
+                                .map_err(|e| refuse(400, e.to_string()))?;
+                        }
+                    }
+                    Step::Conn(cc) => {
+                        for &m in &targets {
+                            lb.change_connection(m, cc.clone())
+                                .map_err(|e| refuse(409, e.to_string()))?;
+                        }
+                    }
                 }
                 done.push(what);
             }
             Ok(format!("{target}: {}", done.join(", ")))
         }
     }
+}
+
+/// One checked change of an update.
+enum Step {
+    Lb(LbChange),
+    Member(MemberChange),
+    Conn(ConnChange),
+}
+
+/// A connection setting (`va…`), validated: a port in 1..=65535, a host that resolves here.
+fn conn_change(c: &Change) -> Option<Result<ConnChange, Refusal>> {
+    let u = |v: i64| v.clamp(0, u32::MAX as i64) as u32;
+    Some(Ok(match c {
+        Change::Host(h) => {
+            let checked = if h.is_empty() {
+                Err(refuse(400, "vahst: the host must not be empty".into()))
+            } else {
+                crate::pool::resolve(h, 0, false)
+                    .map(|_| ConnChange::Host(h.clone()))
+                    .map_err(|e| refuse(400, format!("vahst: {e}; nothing was changed")))
+            };
+            return Some(checked);
+        }
+        Change::Port(p) => match u16::try_from(*p) {
+            Ok(p) if p > 0 => ConnChange::Port(p),
+            _ => {
+                return Some(Err(refuse(
+                    400,
+                    format!("vaprt: `{p}` is not a port (1..65535); nothing was changed"),
+                )))
+            }
+        },
+        Change::ConnectionPoolTimeout(v) => ConnChange::ConnectionPoolTimeout(u(*v)),
+        Change::PingTimeout(v) => ConnChange::PingTimeout(u(*v)),
+        Change::ConnectTimeout(v) => ConnChange::ConnectTimeout(u(*v)),
+        Change::PrepostTimeout(v) => ConnChange::PrepostTimeout(u(*v)),
+        Change::ReplyTimeout(v) => ConnChange::ReplyTimeout(u(*v)),
+        Change::MemberRetries(v) => ConnChange::Retries(u(*v)),
+        Change::MemberRetryInterval(v) => ConnChange::RetryInterval(u(*v)),
+        Change::ConnectionPingInterval(v) => ConnChange::ConnectionPingInterval(u(*v)),
+        Change::RecoveryOptions(v) => ConnChange::RecoveryOptions(u(*v)),
+        Change::BusyLimit(v) => ConnChange::BusyLimit(u(*v)),
+        Change::MaxPacketSize(v) => ConnChange::MaxPacketSize(u(*v)),
+        _ => return None,
+    }))
 }
 
 fn lb_change(c: &Change) -> Option<LbChange> {
@@ -329,15 +393,24 @@ mod tests {
             .iter()
             .map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap()))
             .collect();
-        let lb = Balancer::new(
-            &crate::assemble::lb_spec("lb", lbw, 60),
-            &members,
-            Arc::new(ShmTable::heap(1, 2)),
-            0,
-        )
-        .unwrap();
+        let specs: Vec<_> = ["n1", "n2"]
+            .iter()
+            .map(|m| crate::assemble::ajp_spec(m, workers.ajp(m).unwrap(), 1, false).unwrap())
+            .collect();
+        let engine = crate::forward::Worker::balanced(
+            "lb",
+            specs,
+            Balancer::new(
+                &crate::assemble::lb_spec("lb", lbw, 60),
+                &members,
+                Arc::new(ShmTable::heap(1, 2)),
+                0,
+            )
+            .unwrap(),
+        );
+        let lb = engine.balancer().unwrap();
         let table = MountTable::new();
-        let balancers = [("lb", &lb)];
+        let balancers = [("lb", lb)];
         let ctx = Context {
             workers: &workers,
             table: &table,
@@ -370,13 +443,46 @@ mod tests {
         let r = respond(&ctx, st, "GET", "mime=prop", None);
         assert!(r.body.contains("worker.n1.activation=STP\n"), "{}", r.body);
         assert_eq!(r.content_type, "text/plain; charset=utf-8");
-        let r = respond(
-            &ctx,
-            st,
-            "POST",
-            "cmd=update&w=lb&sw=n1&vaprt=9&nonce=N",
-            None,
+        let post = |q: &str| respond(&ctx, st, "POST", &format!("{q}&nonce=N&mime=txt"), None);
+        let r = post("cmd=update&w=lb&sw=n1&vaprt=4711&vart=250");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.change.as_deref(),
+            Some("lb/n1: Port(4711), ReplyTimeout(250)")
         );
-        assert_eq!(r.status, 501);
+        assert_eq!(
+            engine.members()[0].spec().addr.port(),
+            4711,
+            "the pool adopted it"
+        );
+        for mime in ["html", "xml", "txt", "json"] {
+            let page = respond(&ctx, st, "GET", &format!("mime={mime}"), None).body;
+            assert!(page.contains("4711"), "{mime}: {page}");
+        }
+        assert_eq!(
+            engine.members()[0].spec().reply_timeout,
+            Some(std::time::Duration::from_millis(250))
+        );
+        let prop = respond(&ctx, st, "GET", "mime=prop", None).body;
+        assert!(prop.contains("worker.n1.port=4711\n"), "{prop}");
+        assert!(prop.contains("worker.n1.reply_timeout=250\n"), "{prop}");
+        assert!(prop.contains("worker.n2.port=2\n"), "{prop}");
+        // Refused as a whole: nothing of the request is applied.
+        let r = post("cmd=update&w=lb&sw=n1&vaprt=7&vahst=no-such-host.invalid");
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("does not resolve"), "{}", r.body);
+        let r = post("cmd=update&w=lb&sw=n1&vahst=&vaprt=7");
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(post("cmd=update&w=lb&sw=n1&vaprt=0").status, 400);
+        assert_eq!(engine.members()[0].spec().addr.port(), 4711);
+        // The att/val<n> form sets one value per member, in order.
+        let r = post("cmd=update&w=lb&att=vaprt&val0=11&val1=12");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let ports: Vec<u16> = engine
+            .members()
+            .iter()
+            .map(|p| p.spec().addr.port())
+            .collect();
+        assert_eq!(ports, [11, 12]);
     }
 }

@@ -1,8 +1,26 @@
 //! Runtime values over a configuration snapshot: what the shared table says about each
 //! balancer and member right now (states, lb values, counters, changes made at runtime).
 
-use super::model::Snapshot;
+use super::model::{Member, Snapshot};
 use crate::balancer::LbStats;
+use crate::pool::ConnSettings;
+
+/// The connection settings in use over the configured ones (status-worker changes win).
+pub fn connection_over(m: &mut Member, c: &ConnSettings) {
+    m.host = c.host.clone();
+    m.port = c.port;
+    m.address = format!("{}:{}", c.host, c.port);
+    m.connection_pool_timeout = i64::from(c.connection_pool_timeout);
+    m.ping_timeout = i64::from(c.ping_timeout);
+    m.connect_timeout = i64::from(c.connect_timeout);
+    m.prepost_timeout = i64::from(c.prepost_timeout);
+    m.reply_timeout = i64::from(c.reply_timeout);
+    m.retries = i64::from(c.retries);
+    m.connection_ping_interval = i64::from(c.connection_ping_interval);
+    m.recovery_options = i64::from(c.recovery_options);
+    m.busy_limit = i64::from(c.busy_limit);
+    m.max_packet_size = i64::from(c.max_packet_size);
+}
 
 /// Overlay `stats` of balancer `name` onto `snap`, as of `now` (Unix seconds).
 pub fn overlay(snap: &mut Snapshot, name: &str, stats: &LbStats) {
@@ -30,6 +48,9 @@ pub fn overlay(snap: &mut Snapshot, name: &str, stats: &LbStats) {
         m.read = s.bytes_read;
         m.last_reset_at = s.last_reset;
         m.error_time = (s.first_error_time > 0).then_some(s.first_error_time);
+        if let Some(c) = &s.connection {
+            connection_over(m, c);
+        }
         if let Some(lb) = m.lb.as_mut() {
             lb.activation = s.activation;
             lb.state = s.state;
