@@ -170,14 +170,30 @@ fn forced_recovery_once_when_everything_failed() {
     assert_ne!(c2.member, c.member);
     let busy = b.start(&req, c2.member);
     req.finish(busy, Outcome::Failed, Traffic::default(), T0);
-    assert_eq!(req.next(T0), Next::Wait(Duration::from_millis(100)));
+    // Both are in ERROR again and recover only through maintenance: no pause for a round
+    // that has nobody to try.
     assert_eq!(
         req.next(T0),
         Next::GiveUp {
             member_tried: false
         },
-        "503: no member at the end"
+        "503: no member at the end, without waiting retry_interval"
     );
+}
+
+#[test]
+fn the_pause_between_rounds_is_kept_when_a_member_can_serve_again() {
+    let b = balancer(LbSpec::named("lb"), members(&["a", "b"]));
+    let mut req = b.request(None, Flags::default());
+    // Both fail locally this round (the pool had no connection): BUSY, not ERROR.
+    for _ in 0..2 {
+        let Next::Try(c) = req.next(T0) else {
+            panic!("a member to try")
+        };
+        req.refuse(c.member);
+    }
+    assert_eq!(req.next(T0), Next::Wait(Duration::from_millis(100)));
+    assert!(matches!(req.next(T0), Next::Try(_)), "the next round tries again");
 }
 
 #[test]

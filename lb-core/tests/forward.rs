@@ -111,6 +111,21 @@ fn backend_closing_mid_headers_is_retried_on_a_new_connection() {
 }
 
 #[test]
+fn no_retry_and_no_pause_once_the_client_is_gone() {
+    let b = Backend::start(Act::ok("nobody reads this"));
+    b.then(Act::CloseMidHeaders);
+    let mut s = spec(b.addr());
+    // A pause this long would hold the test for minutes if it were taken.
+    s.retry_interval = Duration::from_secs(120);
+    let w = ajp13(s);
+    let mut c = Client::new();
+    c.gone_after = Some(0);
+    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    assert!(r.failure.is_some());
+    assert_eq!(b.requests(), 1, "the retry would have gone to a second connection");
+}
+
+#[test]
 fn backend_closing_mid_body_is_502_without_retry() {
     let b = Backend::start(Act::CloseMidBody);
     let w = ajp13(spec(b.addr()));

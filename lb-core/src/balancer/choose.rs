@@ -101,6 +101,12 @@ impl View<'_> {
         usable_sticky(self.state(i), self.activation(i))
     }
 
+    /// Some member could serve in principle (for a session at least): the choice itself is
+    /// not made, so no tie-break offset moves.
+    pub fn any_candidate(&self) -> bool {
+        (0..self.conf.members.len()).any(|i| !self.excluded.contains(i) && self.usable_sticky(i))
+    }
+
     fn lb_value(&self, i: usize) -> u64 {
         self.lb.slot(i).lb_value.load(Relaxed)
     }

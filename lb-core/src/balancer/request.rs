@@ -184,16 +184,18 @@ impl<'a> Request<'a> {
         }
     }
 
-    fn pick(&self) -> Option<Choice> {
-        let conf = self.lb.conf();
-        let view = View {
+    fn view(&self) -> View<'_> {
+        View {
             lb: self.lb,
-            conf,
+            conf: self.lb.conf(),
             excluded: &self.excluded,
             stateless: self.stateless,
             overrides: self.overrides,
-        };
-        let c = view.pick(self.session_id)?;
+        }
+    }
+
+    fn pick(&self) -> Option<Choice> {
+        let c = self.view().pick(self.session_id)?;
         // A member in RECOVER is probed by this request only (mod_jk: RECOVER → PROBE). Load
         // first: a compare-exchange would take the cache line from other choosers every time.
         let state = &self.lb.slot(c.member).state;
@@ -224,6 +226,15 @@ impl<'a> Request<'a> {
                 self.attempt = 0;
                 // The next round sees the shared states afresh: local errors are forgotten.
                 self.excluded.clear();
+                // Pause only when the next round has someone to try: a member in ERROR comes
+                // back through maintenance (recover_time), never within retry_interval, so
+                // waiting for it would only hold the request thread.
+                if !self.view().any_candidate() {
+                    // What the skipped round would have reported: no member found.
+                    return Next::GiveUp {
+                        member_tried: false,
+                    };
+                }
                 return Next::Wait(Duration::from_millis(conf.lb.retry_interval_ms.into()));
             }
             let found = self.pick();

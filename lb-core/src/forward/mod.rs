@@ -269,8 +269,8 @@ fn run<'w>(
         let pick = match plan.next() {
             Step::Try(p) => p,
             Step::Wait(d) => {
-                if !d.is_zero() {
-                    std::thread::sleep(d);
+                if !retry::pause(d, server) {
+                    return done;
                 }
                 continue;
             }

@@ -85,10 +85,23 @@ pub fn on_member(
             Err(f) if n >= attempts || !may_retry(&f, progress, body, spec, head.method) => {
                 return Err(f)
             }
-            Err(_) => {}
-        }
-        if !spec.retry_interval.is_zero() {
-            std::thread::sleep(spec.retry_interval);
+            Err(f) => {
+                if !pause(spec.retry_interval, server) {
+                    return Err(f);
+                }
+            }
         }
     }
+}
+
+/// `retry_interval`, mod_jk's configured pause before trying again — taken only while the
+/// client still waits for the answer. `false`: the client is gone, stop trying.
+pub fn pause(d: std::time::Duration, server: &dyn ServerSide) -> bool {
+    if server.client_gone() {
+        return false;
+    }
+    if !d.is_zero() {
+        std::thread::sleep(d);
+    }
+    true
 }
