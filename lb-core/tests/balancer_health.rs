@@ -193,7 +193,10 @@ fn the_pause_between_rounds_is_kept_when_a_member_can_serve_again() {
         req.refuse(c.member);
     }
     assert_eq!(req.next(T0), Next::Wait(Duration::from_millis(100)));
-    assert!(matches!(req.next(T0), Next::Try(_)), "the next round tries again");
+    assert!(
+        matches!(req.next(T0), Next::Try(_)),
+        "the next round tries again"
+    );
 }
 
 #[test]

@@ -122,7 +122,11 @@ fn no_retry_and_no_pause_once_the_client_is_gone() {
     c.gone_after = Some(0);
     let r = forward(&w, &RequestHead::get(b"/"), &mut c);
     assert!(r.failure.is_some());
-    assert_eq!(b.requests(), 1, "the retry would have gone to a second connection");
+    assert_eq!(
+        b.requests(),
+        1,
+        "the retry would have gone to a second connection"
+    );
 }
 
 #[test]

@@ -54,18 +54,19 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         }
         // `JK_WORKER_NAME=lb;stopped=n1`: extensions given with the name apply to this request
         // (mod_jk parses them per request too; it drops an unknown one, rjk says so).
-        let (name, extensions) = match Extensions::parse(&name) {
-            Ok(p) => (
-                p.worker.to_owned(),
-                name.contains(';').then_some(p.extensions),
-            ),
-            Err(e) => {
-                crate::log::request(
-                    r,
-                    crate::log::Level::Error,
-                    &format!("mod_rjk: worker name `{name}` for {}: {e}", cstr((*r).uri)),
-                );
-                return ffi::HTTP_INTERNAL_SERVER_ERROR;
+        let (name, extensions) = if !name.contains(';') {
+            (name, None)
+        } else {
+            match Extensions::parse(&name) {
+                Ok(p) => (p.worker.to_owned(), Some(p.extensions)),
+                Err(e) => {
+                    crate::log::request(
+                        r,
+                        crate::log::Level::Error,
+                        &format!("mod_rjk: worker name `{name}` for {}: {e}", cstr((*r).uri)),
+                    );
+                    return ffi::HTTP_INTERNAL_SERVER_ERROR;
+                }
             }
         };
         let Some(worker) = rt.global.workers.get(&name) else {

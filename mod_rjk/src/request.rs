@@ -15,7 +15,7 @@ pub struct HttpdRequest<'r> {
 }
 
 /// Bytes of a C string from httpd; empty for NULL.
-fn bytes<'a>(p: *const c_char) -> &'a [u8] {
+pub(crate) fn bytes<'a>(p: *const c_char) -> &'a [u8] {
     if p.is_null() {
         return b"";
     }
@@ -23,7 +23,7 @@ fn bytes<'a>(p: *const c_char) -> &'a [u8] {
     unsafe { CStr::from_ptr(p) }.to_bytes()
 }
 
-fn opt_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+pub(crate) fn opt_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
     (!p.is_null()).then(|| bytes(p))
 }
 

@@ -2,29 +2,21 @@
 //! format and its items are lb-core's; this presents the finished `request_rec`.
 
 use std::ffi::CStr;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 
 use lb_core::request_log::RequestLogFacts;
 
 use crate::conf::of_server;
 use crate::ffi;
+use crate::request::{bytes, opt_bytes};
 use crate::translate::WORKER_NOTE;
 
 struct Finished<'r>(&'r ffi::request_rec);
 
-fn bytes<'a>(p: *const c_char) -> &'a [u8] {
-    if p.is_null() {
-        return b"";
-    }
-    // SAFETY: httpd's strings are NUL-terminated and live as long as the request.
-    unsafe { CStr::from_ptr(p) }.to_bytes()
-}
-
 impl Finished<'_> {
     fn note(&self, name: &CStr) -> Option<&[u8]> {
         // SAFETY: the request and its notes table are live during log_transaction.
-        let v = unsafe { ffi::apr_table_get(self.0.notes, name.as_ptr()) };
-        (!v.is_null()).then(|| bytes(v))
+        opt_bytes(unsafe { ffi::apr_table_get(self.0.notes, name.as_ptr()) })
     }
 }
 
@@ -65,7 +57,7 @@ impl RequestLogFacts for Finished<'_> {
         bytes(self.0.method)
     }
     fn query(&self) -> Option<&[u8]> {
-        (!self.0.args.is_null()).then(|| bytes(self.0.args))
+        opt_bytes(self.0.args)
     }
     fn worker(&self) -> Option<&[u8]> {
         self.note(WORKER_NOTE)
@@ -77,7 +69,8 @@ impl RequestLogFacts for Finished<'_> {
 
 pub unsafe extern "C" fn log_transaction(r: *mut ffi::request_rec) -> c_int {
     crate::guard::guard("log_transaction", ffi::DECLINED, || unsafe {
-        let Some(rt) = of_server((*r).server).runtime.clone() else {
+        // Runs for every request: borrow, and leave at once without a format.
+        let Some(rt) = of_server((*r).server).runtime.as_ref() else {
             return ffi::DECLINED;
         };
         let (Some(log), Some(format)) = (&rt.log, &rt.settings.request_log_format) else {
