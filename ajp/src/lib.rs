@@ -25,8 +25,8 @@ pub use exchange::container::{
 pub use exchange::proxy::{receive_cpong, BodyMode, ProxyEvent, ProxyExchange};
 pub use packet::{split_packet, Direction, PacketSize};
 pub use request::{
-    decode_body, encode_body, Attribute, ForwardRequest, ForwardRequestRef, ProxyMessage,
-    RequestEncoder, CPING, PING, SHUTDOWN,
+    decode_body, encode_body, extend_forward_request, Attribute, ForwardRequest, ForwardRequestRef,
+    ProxyMessage, RequestEncoder, CPING, PING, SHUTDOWN,
 };
 pub use response::{
     encode_body_chunk, encode_end_response, encode_get_body_chunk, encode_send_headers,

@@ -33,6 +33,9 @@ impl PacketSize {
     pub const MIN: usize = 8192;
     pub const MAX: usize = 65536;
 
+    /// The largest size allowed: for encoding what is checked against a member's size later.
+    pub const LARGEST: PacketSize = PacketSize(Self::MAX as u32);
+
     pub fn new(size: usize) -> Result<Self, Error> {
         if (Self::MIN..=Self::MAX).contains(&size) {
             Ok(PacketSize(size as u32))

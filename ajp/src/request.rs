@@ -3,7 +3,7 @@
 
 use crate::codes::{self, attr, kind};
 use crate::error::{Error, Field};
-use crate::packet::{PacketSize, TO_CONTAINER};
+use crate::packet::{PacketSize, HEADER_LEN, TO_CONTAINER};
 use crate::wire::{self, Full, Reader, Writer};
 
 /// One optional attribute of a Forward Request.
@@ -274,6 +274,49 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
                 Ok(())
             }
             Err(Full) => Err(self.w.error()),
+        }
+    }
+}
+
+/// Add `attributes` to the finished Forward Request packet that starts at `start` in `out`
+/// (the last packet there), keeping it within `size`. This lets a caller encode the parts of a
+/// request that every backend gets once, and add each backend's own attributes (secret, route)
+/// to a copy. On error `out` is left as it was.
+pub fn extend_forward_request(
+    out: &mut Vec<u8>,
+    start: usize,
+    size: PacketSize,
+    attributes: &[Attribute<'_>],
+) -> Result<(), Error> {
+    let end = out.len();
+    let framed = out.get(start..).filter(|p| {
+        p.len() > HEADER_LEN
+            && p[..2] == TO_CONTAINER
+            && p.last() == Some(&attr::ARE_DONE)
+            && usize::from(u16::from_be_bytes([p[2], p[3]])) == p.len() - HEADER_LEN
+    });
+    if framed.is_none() {
+        return Err(Error::Unexpected {
+            what: "more attributes",
+            state: "the buffer does not end with a finished Forward Request",
+        });
+    }
+    // Reopen the packet before its terminator; the writer checks `size` from `start`.
+    out.truncate(end - 1);
+    let mut w = Writer::reopen(out, start, size);
+    let r = attributes
+        .iter()
+        .try_for_each(|a| a.write(&mut w))
+        .and_then(|()| w.u8(attr::ARE_DONE, Field::new("forward_request.are_done")));
+    match r {
+        Ok(()) => {
+            w.finish();
+            Ok(())
+        }
+        Err(Full) => {
+            let e = w.error();
+            w.restore(end);
+            Err(e)
         }
     }
 }
@@ -579,5 +622,73 @@ impl<'a> ProxyMessage<'a> {
             Some(&kind::PING) => Ok(ProxyMessage::Ping),
             Some(&code) => Err(Error::UnknownMessage { code }),
         }
+    }
+}
+
+#[cfg(test)]
+mod extend_tests {
+    use super::*;
+    use crate::packet::{split_packet, Direction};
+
+    fn get() -> ForwardRequest<'static> {
+        ForwardRequest {
+            method: b"GET",
+            protocol: b"HTTP/1.1",
+            uri: b"/x",
+            remote_addr: b"127.0.0.1",
+            remote_host: None,
+            server_name: b"localhost",
+            server_port: 80,
+            is_ssl: false,
+            headers: &[(b"Host", b"localhost")],
+            attributes: &[Attribute::QueryString(b"a=1")],
+        }
+    }
+
+    #[test]
+    fn extending_adds_attributes_to_a_copy_and_refuses_what_does_not_fit() {
+        let mut template = Vec::new();
+        get().encode(PacketSize::LARGEST, &mut template).unwrap();
+        let mut out = b"prefix".to_vec();
+        out.extend_from_slice(&template);
+        extend_forward_request(
+            &mut out,
+            6,
+            PacketSize::default(),
+            &[Attribute::Secret(b"s"), Attribute::Route(b"tc1")],
+        )
+        .unwrap();
+        let (payload, used) =
+            split_packet(&out[6..], Direction::ToContainer, PacketSize::default())
+                .unwrap()
+                .unwrap();
+        assert_eq!(used, out.len() - 6);
+        let ProxyMessage::ForwardRequest(r) = ProxyMessage::decode(payload).unwrap() else {
+            panic!("not a forward request")
+        };
+        let attrs: Vec<_> = r.attributes().collect();
+        assert_eq!(
+            attrs,
+            vec![
+                Attribute::QueryString(b"a=1"),
+                Attribute::Secret(b"s"),
+                Attribute::Route(b"tc1")
+            ]
+        );
+        assert_eq!(r.header(b"host"), Some(&b"localhost"[..]));
+
+        // Too large for the member's packet size: the copy is left as it was.
+        let before = out.clone();
+        let big = vec![b'r'; 9000];
+        let e = extend_forward_request(
+            &mut out,
+            6,
+            PacketSize::default(),
+            &[Attribute::Route(&big)],
+        );
+        assert!(matches!(e, Err(Error::DoesNotFit { .. })), "{e:?}");
+        assert_eq!(out, before);
+        // Not a finished Forward Request.
+        assert!(extend_forward_request(&mut out, 0, PacketSize::default(), &[]).is_err());
     }
 }

@@ -134,6 +134,31 @@ impl<'v> Writer<'v> {
         w
     }
 
+    /// Continue the packet that starts at `start` in `out` and runs to its end (its header
+    /// is rewritten by `finish`). Dropped without `finish`, it truncates to `start`, so callers
+    /// that must keep the old packet use [`restore`](Self::restore).
+    pub fn reopen(out: &'v mut Vec<u8>, start: usize, size: PacketSize) -> Self {
+        let limit = start + HEADER_LEN + size.max_payload();
+        let pos = out.len();
+        out.reserve(limit.saturating_sub(pos));
+        Writer {
+            out,
+            start,
+            pos,
+            limit,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Give up: cut what was appended and put the terminator back, leaving the packet as it
+    /// was before [`reopen`](Self::reopen) (`end` is its old length).
+    pub fn restore(mut self, end: usize) {
+        self.out.truncate(end - 1);
+        self.out.push(crate::codes::attr::ARE_DONE);
+        self.done = true;
+    }
+
     /// Append `v`. Callers have checked `pos + v.len() <= limit`; the room was reserved in
     /// `begin`, so this never reallocates.
     #[inline(always)]

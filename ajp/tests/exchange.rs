@@ -108,7 +108,7 @@ fn get_round_trip_and_reuse() {
         let mut p = ProxyExchange::new(PacketSize::default());
         let mut wire = Vec::new();
         p.start(&GET, BodyMode::None, &mut wire).unwrap();
-        assert!(p.can_retry());
+        assert!(p.replayable());
         assert_eq!(p.body_wanted(), None);
         assert_eq!(
             drain_container(&mut c, &wire).unwrap(),
@@ -155,7 +155,10 @@ fn get_round_trip_and_reuse() {
             ]
         );
         assert!(p.reusable());
-        assert!(!p.can_retry());
+        assert!(
+            p.replayable(),
+            "a request without a body can always be sent again"
+        );
         assert!(p.is_done());
     }
 }
@@ -213,7 +216,7 @@ fn content_length_body_first_packet_unasked_then_on_demand() {
     assert_eq!(first, 8186);
     p.send_body(&body[..first], &mut wire).unwrap();
     assert!(
-        p.can_retry(),
+        p.replayable(),
         "only the replayable first packet has been sent"
     );
     assert_eq!(
@@ -232,10 +235,10 @@ fn content_length_body_first_packet_unasked_then_on_demand() {
         }
         let evs = drain_proxy(&mut p, &ask).unwrap();
         assert_eq!(evs, vec![P::BodyRequested(8186)]);
-        assert!(!p.can_retry());
         let n = p.body_wanted().unwrap();
         let mut w = Vec::new();
         p.send_body(&body[sent..sent + n], &mut w).unwrap();
+        assert!(!p.replayable(), "streamed body is gone");
         sent += n;
         for e in drain_container(&mut c, &w).unwrap() {
             match e {
@@ -285,11 +288,15 @@ fn chunked_body_only_when_asked() {
         vec![P::BodyRequested(8186)]
     );
     assert!(
-        !p.can_retry(),
-        "after a Get Body Chunk the body is no longer replayable"
+        p.replayable(),
+        "nothing beyond the first packet has gone out yet"
     );
     let mut w = Vec::new();
     p.send_body(b"part", &mut w).unwrap();
+    assert!(
+        !p.replayable(),
+        "after answering a Get Body Chunk the body is no longer replayable"
+    );
     assert_eq!(
         drain_container(&mut c, &w).unwrap(),
         vec![C::Body(b"part".to_vec())]
@@ -456,7 +463,7 @@ fn proxy_out_of_order() {
             ..
         })
     ));
-    assert!(!p.reusable() && !p.can_retry());
+    assert!(!p.reusable());
     // A second Send Headers.
     let mut p = started();
     let two = [headers.clone(), headers.clone()].concat();

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use backend::{Act, Backend, Client};
 use criterion::{criterion_group, criterion_main, Criterion};
-use lb_core::forward::{forward, AjpWorkerSpec, RequestHead, ServerSide, Worker};
+use lb_core::forward::blocking::Engine;
+use lb_core::forward::{
+    Acquired, Action, AjpWorkerSpec, Buffers, Exchange, Now, RequestHead, Worker,
+};
 
 const HEADERS: &[(&[u8], &[u8])] = &[
     (b"Host", b"localhost"),
@@ -33,13 +36,13 @@ fn bench_forward(c: &mut Criterion) {
     let b = Backend::start(Act::ok("hello"));
     let mut spec = AjpWorkerSpec::new("w1", b.addr(), 1);
     spec.socket_timeout = Some(Duration::from_secs(10));
-    let w = Worker::ajp13(spec);
+    let w = Engine::new(Worker::ajp13(spec));
     let h = head();
     let mut g = c.benchmark_group("forward");
     g.bench_function("small_get_loopback", |bench| {
         bench.iter(|| {
             let mut client = Client::new();
-            let r = forward(&w, &h, &mut client);
+            let r = w.forward(&h, &mut client);
             assert_eq!(r.status, 200);
             black_box(client.out.len());
         })
@@ -83,36 +86,51 @@ fn bench_forward(c: &mut Criterion) {
         })
     });
 
-    // lb-core's per-request work without sockets: pool lease, Forward Request, the exchange
-    // over a canned reply, the client writes.
+    // lb-core's per-request work without sockets: the forwarding machine driven over a canned
+    // reply (plan, Forward Request, readiness, exchange, response events), at a fixed time.
     let size = ajp::PacketSize::default();
     let mut reply = Vec::new();
     let rh: [(&[u8], &[u8]); 2] = [(b"Content-Type", b"text/plain"), (b"Content-Length", b"5")];
     ajp::encode_send_headers(200, b"200", rh, size, &mut reply).unwrap();
     ajp::encode_body_chunk(b"hello", size, &mut reply).unwrap();
     ajp::encode_end_response(true, &mut reply);
-    let pool = lb_core::pool::Pool::new(AjpWorkerSpec::new("w1", b.addr(), 1));
-    g.bench_function("engine_without_io", |bench| {
+    let mut spec = AjpWorkerSpec::new("w1", b.addr(), 1);
+    spec.socket_timeout = Some(Duration::from_secs(10));
+    let peer = spec.addr;
+    let machine = std::sync::Arc::new(Worker::ajp13(spec));
+    let now = Now::system();
+    let mut spare = Some(Buffers::default());
+    g.bench_function("machine_without_io", |bench| {
         bench.iter(|| {
-            let mut lease = pool.acquire().unwrap();
-            lease.wbuf.clear();
-            let fields = lb_core::forward::request::MemberFields::default();
-            lb_core::forward::request::encode(&h, &fields, size, &mut lease.wbuf).unwrap();
-            let mut ex = ajp::ProxyExchange::new(size);
-            ex.start_encoded(ajp::BodyMode::None).unwrap();
-            let mut client = Client::new();
-            let mut at = 0;
-            while let Some((ev, used)) = ex.receive(&reply[at..]).unwrap() {
-                at += used;
-                match ev {
-                    ajp::ProxyEvent::Headers(hd) => client.write_head(&hd).unwrap(),
-                    ajp::ProxyEvent::Body(d) => client.write_body(d).unwrap(),
-                    ajp::ProxyEvent::End { .. } => break,
-                    _ => {}
+            let bufs = spare.take().unwrap_or_default();
+            let mut ex = Exchange::new(machine.clone(), &h, bufs);
+            loop {
+                match ex.poll(now) {
+                    Action::Acquire { .. } => ex.on_acquired(Acquired::Idle { peer, alive: true }),
+                    Action::Send(d) => {
+                        let n = d.len();
+                        ex.on_sent(n)
+                    }
+                    Action::Recv { .. } => {
+                        ex.recv_space()[..reply.len()].copy_from_slice(&reply);
+                        ex.on_recv(reply.len())
+                    }
+                    Action::WriteHead(hd) => {
+                        black_box(hd.status());
+                        ex.on_client_written()
+                    }
+                    Action::WriteBody(d) => {
+                        black_box(d.len());
+                        ex.on_client_written()
+                    }
+                    Action::Release { reuse } => assert!(reuse),
+                    Action::Done => break,
+                    other => panic!("unexpected {other:?}"),
                 }
             }
-            assert!(ex.reusable());
-            black_box(client.out.len());
+            let (done, bufs) = ex.finish();
+            assert_eq!(done.status, 200);
+            spare = Some(bufs);
         })
     });
 
@@ -128,17 +146,17 @@ fn bench_forward(c: &mut Criterion) {
     .unwrap();
     let mut spec = AjpWorkerSpec::new("w1", b.addr(), 1);
     spec.socket_timeout = Some(Duration::from_secs(10));
-    let lbw = Worker::balanced("lb", vec![spec], lb);
+    let lbw = Engine::new(Worker::balanced("lb", vec![spec], lb));
     g.bench_function("small_get_loopback_lb_member", |bench| {
         bench.iter(|| {
             let mut client = Client::new();
-            let r = forward(&lbw, &h, &mut client);
+            let r = lbw.forward(&h, &mut client);
             assert_eq!(r.status, 200);
             black_box(client.out.len());
         })
     });
     // The settings lookup alone, when nothing changed.
-    let member = &lbw.members()[0];
+    let member = &lbw.worker().members()[0];
     g.bench_function("member_spec_unchanged", |bench| {
         bench.iter(|| black_box(black_box(member).spec().reply_timeout))
     });

@@ -73,6 +73,7 @@ use std::sync::Arc;
 
 use crate::balancer::{Balancer, LbSpec, MemberSpec};
 use crate::config::{Kind, LbWorker, Workers};
+use crate::forward::blocking::Engine;
 use crate::forward::Worker;
 use crate::shm::ShmTable;
 
@@ -125,17 +126,17 @@ pub fn shm_size(workers: &Workers) -> (usize, usize) {
     (lbs.max(1), members.max(1))
 }
 
-/// The engine workers of one configuration in one process, and their request-driven
+/// The engine workers of one configuration in one process, and their timer-driven
 /// maintenance.
 #[derive(Debug, Default)]
 pub struct Engines {
-    workers: HashMap<String, Worker>,
+    workers: HashMap<String, Engine>,
     /// Unix seconds of this process's last maintenance pass.
     last_maintain: std::sync::atomic::AtomicI64,
 }
 
 impl Engines {
-    pub fn get(&self, name: &str) -> Option<&Worker> {
+    pub fn get(&self, name: &str) -> Option<&Engine> {
         self.workers.get(name)
     }
 
@@ -143,13 +144,13 @@ impl Engines {
     pub fn balancers(&self) -> Vec<(&str, &Balancer)> {
         self.workers
             .iter()
-            .filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b)))
+            .filter_map(|(n, w)| w.worker().balancer().map(|b| (n.as_str(), b)))
             .collect()
     }
 
-    /// mod_jk's request-driven maintenance: at most once a second per process, pools drop
-    /// idle connections and the balancers run their (globally throttled) decay and recovery.
-    /// Also what a watchdog thread calls.
+    /// Maintenance for a timer (httpd's watchdog thread, an nginx timer event), never a
+    /// request: at most once a second per process, pools drop and CPing idle connections and
+    /// the balancers run their (globally throttled) decay and recovery.
     pub fn maintain_if_due(&self, now: i64) {
         use std::sync::atomic::Ordering;
         let last = self.last_maintain.load(Ordering::Relaxed);
@@ -164,7 +165,7 @@ impl Engines {
         let instant = std::time::Instant::now();
         for w in self.workers.values() {
             w.maintain(instant);
-            if let Some(b) = w.balancer() {
+            if let Some(b) = w.worker().balancer() {
                 b.maintain(now);
             }
         }
@@ -187,7 +188,7 @@ pub fn engines(
             Kind::Ajp(a) => {
                 let spec = ajp_spec(name, a, threads, disable_reuse)
                     .map_err(|e| format!("worker `{name}`: {e}"))?;
-                out.insert(name.clone(), Worker::ajp13(spec));
+                out.insert(name.clone(), Engine::new(Worker::ajp13(spec)));
             }
             Kind::Lb(l) => {
                 let mut specs = Vec::new();
@@ -209,7 +210,7 @@ pub fn engines(
                     now,
                 )
                 .map_err(|e| format!("lb `{name}`: {e}"))?;
-                out.insert(name.clone(), Worker::balanced(name, specs, lb));
+                out.insert(name.clone(), Engine::new(Worker::balanced(name, specs, lb)));
             }
             Kind::Status(_) => {}
         }
@@ -236,7 +237,7 @@ mod tests {
         assert_eq!((lbs, members), (1, 4));
         let table = Arc::new(ShmTable::heap(lbs, members));
         let e = engines(&workers, &table, 16, false, 1_000).unwrap();
-        let cluster = e.get("cluster").unwrap();
+        let cluster = e.get("cluster").unwrap().worker();
         assert_eq!(cluster.members().len(), 4);
         let a1 = cluster.members()[0].spec();
         assert_eq!(a1.addr, "127.0.0.1:8101".parse().unwrap());

@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use backend::{eventually, refused_addr, Act, Backend, Client};
+use lb_core::forward::blocking::Engine;
 use lb_core::forward::spec::{FailOnStatus, RecoveryOptions};
 use lb_core::forward::{
-    forward, AjpWorkerSpec, Failure, ForwardOptions, RequestBody, RequestHead, Worker,
+    Action, AjpWorkerSpec, Buffers, Exchange, Failure, ForwardOptions, Now, RequestBody,
+    RequestHead, Worker,
 };
 use lb_core::mount::Extensions;
 
@@ -22,8 +24,8 @@ fn spec(addr: SocketAddr) -> AjpWorkerSpec {
     s
 }
 
-fn ajp13(s: AjpWorkerSpec) -> Worker {
-    Worker::ajp13(s)
+fn ajp13(s: AjpWorkerSpec) -> Engine {
+    Engine::new(Worker::ajp13(s))
 }
 
 #[test]
@@ -36,7 +38,7 @@ fn success_streams_the_response_and_reuses_the_connection() {
     let w = ajp13(spec(b.addr()));
     for _ in 0..2 {
         let mut c = Client::new();
-        let r = forward(&w, &RequestHead::get(b"/app/hello"), &mut c);
+        let r = w.forward(&RequestHead::get(b"/app/hello"), &mut c);
         assert_eq!(r.status, 200);
         assert!(r.failure.is_none(), "{:?}", r.failure);
         assert!(r.response_started);
@@ -50,7 +52,7 @@ fn success_streams_the_response_and_reuses_the_connection() {
         );
     }
     assert_eq!(b.accepted(), 1);
-    assert_eq!(w.members()[0].idle_connections(), 1);
+    assert_eq!(w.idle_connections(0), 1);
     let seen = b.seen();
     assert_eq!(seen[0].uri, "/app/hello");
     assert_eq!(seen[0].header("content-length"), Some("0"));
@@ -70,7 +72,7 @@ fn attributes_reach_the_backend() {
     head.remote_port = 51234;
     head.local_addr = b"127.0.0.2";
     head.env = &[(b"MY_ENV", b"v")];
-    let r = forward(&w, &head, &mut Client::new());
+    let r = w.forward(&head, &mut Client::new());
     assert_eq!(r.status, 200);
     let seen = &b.seen()[0];
     assert_eq!(seen.secret.as_deref(), Some("s3cret"));
@@ -86,7 +88,7 @@ fn attributes_reach_the_backend() {
 fn connect_refused_is_503_after_every_attempt() {
     let w = ajp13(spec(refused_addr()));
     let mut c = Client::new();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert_eq!(r.status, 503);
     assert!(
         matches!(r.failure, Some(Failure::Connect(_))),
@@ -103,7 +105,7 @@ fn backend_closing_mid_headers_is_retried_on_a_new_connection() {
     b.then(Act::CloseMidHeaders);
     let w = ajp13(spec(b.addr()));
     let mut c = Client::new();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert_eq!(r.status, 200, "{:?}", r.failure);
     assert_eq!(c.text(), "second time lucky");
     assert_eq!(b.requests(), 2);
@@ -120,7 +122,7 @@ fn no_retry_and_no_pause_once_the_client_is_gone() {
     let w = ajp13(s);
     let mut c = Client::new();
     c.gone_after = Some(0);
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert!(r.failure.is_some());
     assert_eq!(
         b.requests(),
@@ -134,7 +136,7 @@ fn backend_closing_mid_body_is_502_without_retry() {
     let b = Backend::start(Act::CloseMidBody);
     let w = ajp13(spec(b.addr()));
     let mut c = Client::new();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert_eq!(r.status, 502);
     assert!(r.response_started, "the head already went out");
     assert!(
@@ -148,7 +150,7 @@ fn backend_closing_mid_body_is_502_without_retry() {
         1,
         "no second attempt once the client has bytes"
     );
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
 }
 
 #[test]
@@ -158,13 +160,13 @@ fn reply_timeout_is_504_and_the_connection_is_closed() {
     s.reply_timeout = Some(Duration::from_millis(100));
     s.retries = 1;
     let w = ajp13(s);
-    let r = forward(&w, &RequestHead::get(b"/slow"), &mut Client::new());
+    let r = w.forward(&RequestHead::get(b"/slow"), &mut Client::new());
     assert_eq!(r.status, 504);
     assert!(matches!(r.failure, Some(Failure::ReplyTimeout)));
     eventually("the backend to see the connection closed", || {
         b.closed_by_proxy() == 1
     });
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
 }
 
 #[test]
@@ -178,7 +180,7 @@ fn per_request_reply_timeout_overrides_the_worker() {
         reply_timeout: Some(Duration::from_millis(50)),
         ..ForwardOptions::default()
     };
-    let r = forward(&w, &head, &mut Client::new());
+    let r = w.forward(&head, &mut Client::new());
     assert_eq!(r.status, 504);
 }
 
@@ -189,17 +191,17 @@ fn garbage_is_502_and_the_connection_is_dropped() {
     let mut s = spec(b.addr());
     s.retries = 1;
     let w = ajp13(s);
-    let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
+    let r = w.forward(&RequestHead::get(b"/"), &mut Client::new());
     assert_eq!(r.status, 502);
     assert!(
         matches!(r.failure, Some(Failure::Protocol(_))),
         "{:?}",
         r.failure
     );
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
     // The next request needs a new connection.
     let mut c = Client::new();
-    assert_eq!(forward(&w, &RequestHead::get(b"/"), &mut c).status, 200);
+    assert_eq!(w.forward(&RequestHead::get(b"/"), &mut c).status, 200);
     assert_eq!(b.accepted(), 2);
 }
 
@@ -211,7 +213,7 @@ fn fail_on_status_replaces_the_response_with_503() {
         s.fail_on_status = FailOnStatus(list);
         let w = ajp13(s);
         let mut c = Client::new();
-        let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+        let r = w.forward(&RequestHead::get(b"/"), &mut c);
         assert_eq!(r.status, 503);
         assert!(!r.response_started);
         assert_eq!(c.heads_written, 0, "nothing of the 500 reaches the client");
@@ -240,13 +242,13 @@ fn a_mounts_fail_on_status_replaces_the_workers() {
     let mut head = RequestHead::get(b"/");
     let mut c = Client::new();
     assert_eq!(
-        forward(&w, &head, &mut c).status,
+        w.forward(&head, &mut c).status,
         404,
         "the worker's list alone"
     );
     head.rule = Some(&rule);
     let mut c = Client::new();
-    let r = forward(&w, &head, &mut c);
+    let r = w.forward(&head, &mut c);
     assert_eq!(r.status, 503, "{:?}", r.failure);
     assert_eq!(c.heads_written, 0);
 }
@@ -263,7 +265,7 @@ fn use_server_errors_withholds_the_backends_error_response() {
     head.rule = Some(&rule);
     for _ in 0..2 {
         let mut c = Client::new();
-        let r = forward(&w, &head, &mut c);
+        let r = w.forward(&head, &mut c);
         assert_eq!(r.status, 401);
         assert!(r.failure.is_none(), "{:?}", r.failure);
         assert!(!r.response_started, "the web server writes its own page");
@@ -285,7 +287,7 @@ fn use_server_errors_withholds_the_backends_error_response() {
     let b = Backend::start(Act::status(302));
     let w = ajp13(spec(b.addr()));
     let mut c = Client::new();
-    let r = forward(&w, &head, &mut c);
+    let r = w.forward(&head, &mut c);
     assert!(r.response_started);
     assert_eq!(c.text(), "status page");
 }
@@ -300,7 +302,7 @@ fn client_gone_mid_response_closes_the_backend_connection() {
     let w = ajp13(spec(b.addr()));
     let mut c = Client::new();
     c.gone_after = Some(10);
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert!(
         matches!(r.failure, Some(Failure::ClientGone)),
         "{:?}",
@@ -308,7 +310,7 @@ fn client_gone_mid_response_closes_the_backend_connection() {
     );
     assert_eq!(r.status, 200, "the status already sent stands");
     assert_eq!(b.requests(), 1, "a client error is never retried");
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
     eventually("the backend to see its connection closed", || {
         b.closed_by_proxy() == 1
     });
@@ -323,7 +325,7 @@ fn a_head_too_large_for_the_packet_is_413_and_never_sent() {
     let mut head = RequestHead::get(b"/");
     head.headers = &headers;
     let mut c = Client::new();
-    let r = forward(&w, &head, &mut c);
+    let r = w.forward(&head, &mut c);
     assert_eq!(r.status, 413);
     assert!(matches!(r.failure, Some(Failure::TooLarge(_))));
     assert_eq!(b.requests(), 0);
@@ -341,7 +343,7 @@ fn content_length_body_is_replayed_on_the_next_connection() {
     head.body = RequestBody::Length(10);
     head.headers = &[(b"Content-Length", b"10")];
     let mut c = Client::with_body(b"0123456789");
-    let r = forward(&w, &head, &mut c);
+    let r = w.forward(&head, &mut c);
     assert_eq!(r.status, 200, "{:?}", r.failure);
     let seen = b.seen();
     assert_eq!(seen.len(), 2);
@@ -361,7 +363,7 @@ fn recovery_option_1_stops_retries_once_the_backend_had_the_request() {
     let w = ajp13(s);
     let mut head = RequestHead::get(b"/");
     head.method = b"POST";
-    let r = forward(&w, &head, &mut Client::new());
+    let r = w.forward(&head, &mut Client::new());
     assert_eq!(r.status, 502);
     assert_eq!(b.requests(), 1);
 }
@@ -379,7 +381,7 @@ fn large_body_streams_on_demand() {
     head.headers = &headers;
     let mut c = Client::with_body(&body);
     c.read_chunk = 3000;
-    let r = forward(&w, &head, &mut c);
+    let r = w.forward(&head, &mut c);
     assert_eq!(r.status, 200, "{:?}", r.failure);
     assert_eq!(b.seen()[0].body, body);
 }
@@ -393,7 +395,7 @@ fn chunked_body_streams_and_is_not_retried_after_get_body_chunk() {
     head.method = b"POST";
     head.body = RequestBody::Chunked;
     head.headers = &[(b"Transfer-Encoding", b"chunked")];
-    let r = forward(&w, &head, &mut Client::with_body(b"streamed data"));
+    let r = w.forward(&head, &mut Client::with_body(b"streamed data"));
     assert_eq!(r.status, 502);
     assert!(!r.response_started);
     assert_eq!(b.requests(), 1, "a streamed body cannot be replayed");
@@ -401,7 +403,7 @@ fn chunked_body_streams_and_is_not_retried_after_get_body_chunk() {
     // Without misbehaviour the whole chunked body arrives.
     let mut c = Client::with_body(b"all of it");
     c.read_chunk = 3;
-    assert_eq!(forward(&w, &head, &mut c).status, 200);
+    assert_eq!(w.forward(&head, &mut c).status, 200);
     assert_eq!(b.seen()[1].body, b"all of it");
 }
 
@@ -413,7 +415,7 @@ fn short_client_body_is_400_and_not_sent_on() {
     head.method = b"POST";
     head.body = RequestBody::Length(100);
     head.headers = &[(b"Content-Length", b"100")];
-    let r = forward(&w, &head, &mut Client::with_body(b"short"));
+    let r = w.forward(&head, &mut Client::with_body(b"short"));
     assert_eq!(r.status, 400);
     assert!(matches!(r.failure, Some(Failure::ClientRead(_))));
     assert_eq!(b.requests(), 0);
@@ -431,7 +433,7 @@ fn flush_options_and_flush_packets() {
     head.options.flush_header = true;
     head.options.flush_packets = true;
     let mut c = Client::new();
-    assert_eq!(forward(&w, &head, &mut c).status, 200);
+    assert_eq!(w.forward(&head, &mut c).status, 200);
     assert_eq!(c.flushes, 4, "one after the head, one per body packet");
 }
 
@@ -442,18 +444,31 @@ fn busy_limit_and_exhausted_pool_are_503_busy() {
     s.busy_limit = 1;
     s.connection_pool_size = 1;
     let w = ajp13(s);
-    assert!(w.selector().unwrap().enter(0));
-    let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
+    // A request under way (counted in, waiting for its connection) holds the busy limit.
+    let head = RequestHead::get(b"/");
+    let mut under_way = Exchange::new(w.worker().clone(), &head, Buffers::default());
+    assert!(matches!(
+        under_way.poll(Now::system()),
+        Action::Acquire { member: 0 }
+    ));
+    assert_eq!(w.worker().busy(), 1);
+    let r = w.forward(&RequestHead::get(b"/"), &mut Client::new());
     assert_eq!(r.status, 503);
     assert!(matches!(r.failure, Some(Failure::Busy)));
-    w.selector().unwrap().leave(0);
+    drop(under_way);
+    assert_eq!(w.worker().busy(), 0, "a dropped exchange counts itself out");
 
-    let held = w.members()[0].acquire().unwrap();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
+    let held = w
+        .pool(0)
+        .unwrap()
+        .acquire(w.worker().members()[0].spec())
+        .unwrap();
+    let r = w.forward(&RequestHead::get(b"/"), &mut Client::new());
     assert!(matches!(r.failure, Some(Failure::Busy)), "{:?}", r.failure);
     drop(held);
     assert_eq!(
-        forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+        w.forward(&RequestHead::get(b"/"), &mut Client::new())
+            .status,
         200
     );
     assert_eq!(b.requests(), 1);
@@ -468,13 +483,14 @@ fn dead_pooled_connection_is_replaced_without_failing() {
     s.retries = 1;
     let w = ajp13(s);
     assert_eq!(
-        forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+        w.forward(&RequestHead::get(b"/"), &mut Client::new())
+            .status,
         200
     );
-    assert_eq!(w.members()[0].idle_connections(), 1);
+    assert_eq!(w.idle_connections(0), 1);
     eventually("the backend to close its side", || b.closed_here() == 1);
     let mut c = Client::new();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     assert_eq!(r.status, 200, "{:?}", r.failure);
     assert_eq!(c.text(), "fresh");
     assert_eq!(b.accepted(), 2);
@@ -488,10 +504,11 @@ fn disable_reuse_closes_after_every_request() {
     let w = ajp13(s);
     for _ in 0..2 {
         assert_eq!(
-            forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+            w.forward(&RequestHead::get(b"/"), &mut Client::new())
+                .status,
             200
         );
-        assert_eq!(w.members()[0].idle_connections(), 0);
+        assert_eq!(w.idle_connections(0), 0);
     }
     assert_eq!(b.accepted(), 2);
 }
@@ -504,7 +521,7 @@ fn prepost_ping_keeps_the_encoded_request() {
     s.prepost_timeout = Some(Duration::from_secs(5));
     let w = ajp13(s);
     let mut c = Client::new();
-    assert_eq!(forward(&w, &RequestHead::get(b"/p"), &mut c).status, 200);
+    assert_eq!(w.forward(&RequestHead::get(b"/p"), &mut c).status, 200);
     assert_eq!(c.text(), "pinged");
     assert_eq!(b.seen()[0].uri, "/p");
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use backend::{refused_addr, Act, Backend, Client};
 use lb_core::balancer::{Balancer, LbSpec, MemberSpec, State};
-use lb_core::forward::{forward, AjpWorkerSpec, RequestHead, Worker};
+use lb_core::forward::blocking::Engine;
+use lb_core::forward::{AjpWorkerSpec, RequestHead, Worker};
 use lb_core::mount::Extensions;
 use lb_core::shm::ShmTable;
 
@@ -28,12 +29,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn balanced(addrs: &[(&str, SocketAddr)]) -> Worker {
+fn balanced(addrs: &[(&str, SocketAddr)]) -> Engine {
     let specs: Vec<MemberSpec> = addrs.iter().map(|(n, _)| MemberSpec::named(n)).collect();
     let table = Arc::new(ShmTable::heap(1, specs.len()));
     let lb = Balancer::new(&LbSpec::named("lb"), &specs, table, now()).unwrap();
     let members = addrs.iter().map(|(n, a)| member(n, *a)).collect();
-    Worker::balanced("lb", members, lb)
+    Engine::new(Worker::balanced("lb", members, lb))
 }
 
 #[test]
@@ -43,18 +44,18 @@ fn the_balancer_fails_over_and_marks_the_dead_member() {
     // Whichever member the balancer tries first, every request ends on tc2.
     for _ in 0..3 {
         let mut c = Client::new();
-        let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+        let r = w.forward(&RequestHead::get(b"/"), &mut c);
         assert_eq!(r.status, 200, "{:?}", r.failure);
         assert_eq!(r.served_by(), Some(1));
         assert_eq!(c.text(), "alive");
     }
-    let stats = w.balancer().unwrap().stats(now());
+    let stats = w.worker().balancer().unwrap().stats(now());
     assert_eq!(stats.members[0].state, State::Error);
     assert!(stats.members[0].errors >= 1);
     assert_eq!(stats.members[1].elected, 3);
     let mut c = Client::new();
-    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
-    let notes = r.notes();
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
+    let notes = r.notes(w.worker());
     let note = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
     assert_eq!(note("JK_LB_LAST_NAME").as_deref(), Some("tc2"));
     assert_eq!(note("JK_LB_LAST_STATE").as_deref(), Some("OK"));
@@ -77,7 +78,7 @@ fn a_mounts_activations_override_the_members_own() {
         // Even its own sessions: stopped takes no traffic at all.
         head.session_id = Some("ABC.tc1");
         let mut c = Client::new();
-        assert_eq!(forward(&w, &head, &mut c).served_by(), Some(1));
+        assert_eq!(w.forward(&head, &mut c).served_by(), Some(1));
     }
     assert_eq!(b1.requests(), 0);
     let rule = Extensions::parse("lb;disabled=tc2").unwrap().extensions;
@@ -86,7 +87,7 @@ fn a_mounts_activations_override_the_members_own() {
         head.rule = Some(&rule);
         head.session_id = session;
         let mut c = Client::new();
-        let r = forward(&w, &head, &mut c);
+        let r = w.forward(&head, &mut c);
         // Disabled: only its sessions reach it, and it is told so.
         let want = if session.is_some() { 1 } else { 0 };
         assert_eq!(r.served_by(), Some(want), "session {session:?}");
@@ -97,7 +98,7 @@ fn a_mounts_activations_override_the_members_own() {
     let mut head = RequestHead::get(b"/");
     head.session_id = Some("ABC.tc1");
     let mut c = Client::new();
-    assert_eq!(forward(&w, &head, &mut c).served_by(), Some(0));
+    assert_eq!(w.forward(&head, &mut c).served_by(), Some(0));
 }
 
 #[test]
@@ -109,7 +110,7 @@ fn a_session_sticks_to_its_member() {
         let mut head = RequestHead::get(b"/");
         head.session_id = Some("ABCDEF.tc2");
         let mut c = Client::new();
-        assert_eq!(forward(&w, &head, &mut c).served_by(), Some(1));
+        assert_eq!(w.forward(&head, &mut c).served_by(), Some(1));
         assert_eq!(c.text(), "two");
     }
     assert_eq!(b1.requests(), 0);

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use backend::{Act, Backend, Client};
+use lb_core::forward::blocking::Engine;
 use lb_core::forward::spec::PingMode;
-use lb_core::forward::{forward, AjpWorkerSpec, Failure, RequestHead, Worker};
+use lb_core::forward::{AjpWorkerSpec, Failure, RequestHead, Worker};
 
 fn spec(addr: SocketAddr) -> AjpWorkerSpec {
     let mut s = AjpWorkerSpec::new("w1", addr, 2);
@@ -22,10 +23,11 @@ fn prepost_ping_before_every_request() {
     let b = Backend::start(Act::ok("ok"));
     let mut s = spec(b.addr());
     s.ping_mode = PingMode::parse("P").unwrap();
-    let w = Worker::ajp13(s);
+    let w = Engine::new(Worker::ajp13(s));
     for _ in 0..3 {
         assert_eq!(
-            forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+            w.forward(&RequestHead::get(b"/"), &mut Client::new())
+                .status,
             200
         );
     }
@@ -45,8 +47,8 @@ fn connect_ping_unanswered_is_a_connect_failure() {
     s.ping_mode = PingMode::parse("C").unwrap();
     s.connect_timeout = Some(Duration::from_millis(100));
     s.retries = 1;
-    let w = Worker::ajp13(s);
-    let r = forward(&w, &RequestHead::get(b"/"), &mut Client::new());
+    let w = Engine::new(Worker::ajp13(s));
+    let r = w.forward(&RequestHead::get(b"/"), &mut Client::new());
     assert_eq!(r.status, 503);
     assert!(
         matches!(r.failure, Some(Failure::Connect(_))),
@@ -54,7 +56,7 @@ fn connect_ping_unanswered_is_a_connect_failure() {
         r.failure
     );
     assert_eq!(b.requests(), 0);
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
 }
 
 #[test]
@@ -63,9 +65,10 @@ fn maintenance_pings_idle_connections_and_drops_dead_ones() {
     let mut s = spec(b.addr());
     s.connection_ping_interval = Some(Duration::from_secs(30));
     s.ping_timeout = Duration::from_millis(200);
-    let w = Worker::ajp13(s);
+    let w = Engine::new(Worker::ajp13(s));
     assert_eq!(
-        forward(&w, &RequestHead::get(b"/"), &mut Client::new()).status,
+        w.forward(&RequestHead::get(b"/"), &mut Client::new())
+            .status,
         200
     );
     let later = Instant::now() + Duration::from_secs(31);
@@ -75,7 +78,7 @@ fn maintenance_pings_idle_connections_and_drops_dead_ones() {
     b.mute_cping();
     let m = w.maintain(later + Duration::from_secs(31));
     assert_eq!((m.pinged, m.ping_failed), (0, 1));
-    assert_eq!(w.members()[0].idle_connections(), 0);
+    assert_eq!(w.idle_connections(0), 0);
 }
 
 #[test]
@@ -84,13 +87,13 @@ fn concurrent_requests_share_at_most_pool_size_connections() {
     let mut s = spec(b.addr());
     s.connection_pool_size = 2;
     s.connection_acquire_timeout = Duration::from_secs(10);
-    let w = Worker::ajp13(s);
+    let w = Engine::new(Worker::ajp13(s));
     std::thread::scope(|sc| {
         for _ in 0..4 {
             sc.spawn(|| {
                 for _ in 0..25 {
                     let mut c = Client::new();
-                    let r = forward(&w, &RequestHead::get(b"/"), &mut c);
+                    let r = w.forward(&RequestHead::get(b"/"), &mut c);
                     assert_eq!(r.status, 200, "{:?}", r.failure);
                     assert_eq!(c.text(), "ok");
                 }
@@ -103,5 +106,5 @@ fn concurrent_requests_share_at_most_pool_size_connections() {
         "{} connections for a pool of 2",
         b.accepted()
     );
-    assert_eq!(w.members()[0].idle_connections(), b.accepted());
+    assert_eq!(w.idle_connections(0), b.accepted());
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use backend::{eventually, Act, Backend, Client};
 use lb_core::balancer::{Balancer, ConnChange, LbSpec, MemberSpec};
-use lb_core::forward::{forward, AjpWorkerSpec, Failure, RequestHead, Worker};
+use lb_core::forward::blocking::{Endpoint, Engine};
+use lb_core::forward::{AjpWorkerSpec, Failure, RequestHead, Worker};
 use lb_core::shm::ShmTable;
 
-fn engine(table: &Arc<ShmTable>, addr: SocketAddr) -> Worker {
+fn engine(table: &Arc<ShmTable>, addr: SocketAddr) -> Engine {
     let lb = Balancer::new(
         &LbSpec::named("lb"),
         &[MemberSpec::named("tc1")],
@@ -23,12 +24,12 @@ fn engine(table: &Arc<ShmTable>, addr: SocketAddr) -> Worker {
     .unwrap();
     let mut s = AjpWorkerSpec::new("tc1", addr, 2);
     s.retry_interval = Duration::ZERO;
-    Worker::balanced("lb", vec![s], lb)
+    Engine::new(Worker::balanced("lb", vec![s], lb))
 }
 
-fn get(w: &Worker) -> (u16, String, Option<Failure>) {
+fn get(w: &Engine) -> (u16, String, Option<Failure>) {
     let mut c = Client::new();
-    let r = forward(w, &RequestHead::get(b"/"), &mut c);
+    let r = w.forward(&RequestHead::get(b"/"), &mut c);
     (r.status, c.text(), r.failure)
 }
 
@@ -40,20 +41,21 @@ fn a_port_change_reaches_every_process_and_old_connections_are_not_reused() {
     let (p1, p2) = (engine(&table, old.addr()), engine(&table, old.addr()));
     for w in [&p1, &p2] {
         assert_eq!(get(w).1, "old");
-        assert_eq!(w.members()[0].idle_connections(), 1);
+        assert_eq!(w.idle_connections(0), 1);
     }
     assert_eq!(old.accepted(), 2);
 
     // Changed through "process" 1; process 2 learns it from the table only.
-    p1.balancer()
+    p1.worker()
+        .balancer()
         .unwrap()
         .change_connection(0, ConnChange::Port(new.addr().port()))
         .unwrap();
     for w in [&p2, &p1] {
         assert_eq!(get(w).1, "new");
-        assert_eq!(w.members()[0].spec().addr, new.addr());
+        assert_eq!(w.worker().members()[0].spec().addr, new.addr());
         assert_eq!(
-            w.members()[0].idle_connections(),
+            w.idle_connections(0),
             1,
             "only the new connection is pooled"
         );
@@ -64,7 +66,7 @@ fn a_port_change_reaches_every_process_and_old_connections_are_not_reused() {
     });
     assert_eq!(new.accepted(), 2);
     // The status page reads the settings every process uses.
-    let stats = p2.balancer().unwrap().stats(0);
+    let stats = p2.worker().balancer().unwrap().stats(0);
     let c = stats.members[0].connection.as_ref().unwrap();
     assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", new.addr().port()));
 }
@@ -75,17 +77,22 @@ fn a_connection_leased_during_the_change_is_closed_when_it_comes_back() {
     let new = Backend::start(Act::ok("new"));
     let table = Arc::new(ShmTable::heap(1, 1));
     let w = engine(&table, old.addr());
-    let pool = &w.members()[0];
-    let mut lease = pool.acquire().unwrap();
-    lease.connect(pool.spec()).unwrap();
+    let member = &w.worker().members()[0];
+    let mut lease = w.pool(0).unwrap().acquire(member.spec()).unwrap();
+    lease.set(Endpoint::connect(member.spec(), None).unwrap());
     eventually("the old backend accepted", || old.accepted() == 1);
-    w.balancer()
+    w.worker()
+        .balancer()
         .unwrap()
         .change_connection(0, ConnChange::Port(new.addr().port()))
         .unwrap();
-    assert!(lease.is_open(), "a leased connection is not taken away");
-    drop(lease);
-    assert_eq!(pool.idle_connections(), 0, "it was closed, not pooled");
+    assert!(
+        lease.conn().is_some(),
+        "a leased connection is not taken away"
+    );
+    // Given back for reuse, it is still closed: it goes to the old address.
+    lease.release(true, member.spec().addr, std::time::Instant::now());
+    assert_eq!(w.idle_connections(0), 0, "it was closed, not pooled");
     eventually("the old connection closed", || old.closed_by_proxy() == 1);
     assert_eq!(get(&w).1, "new");
 }
@@ -97,14 +104,14 @@ fn timeouts_and_retries_changed_at_runtime_apply_to_the_next_request() {
     let p1 = engine(&table, b.addr());
     let p2 = engine(&table, b.addr());
     assert_eq!(get(&p2).0, 200);
-    let lb = p1.balancer().unwrap();
+    let lb = p1.worker().balancer().unwrap();
     lb.change_connection(0, ConnChange::ReplyTimeout(100))
         .unwrap();
     lb.change_connection(0, ConnChange::Retries(1)).unwrap();
     // Bit 1: no retry once the backend has the request (else the lb's next round would).
     lb.change_connection(0, ConnChange::RecoveryOptions(1))
         .unwrap();
-    let spec = p2.members()[0].spec();
+    let spec = p2.worker().members()[0].spec();
     assert_eq!(spec.reply_timeout, Some(Duration::from_millis(100)));
     assert_eq!((spec.retries, spec.recovery_options.0), (1, 1));
     // Without a reply timeout a stalled backend would hold the request (no socket_timeout).
@@ -126,12 +133,16 @@ fn a_busy_limit_change_reaches_the_balancer_and_unshared_members_are_refused() {
     let table = Arc::new(ShmTable::heap(1, 1));
     let p1 = engine(&table, b.addr());
     let p2 = engine(&table, b.addr());
-    p1.balancer()
+    p1.worker()
+        .balancer()
         .unwrap()
         .change_connection(0, ConnChange::BusyLimit(3))
         .unwrap();
-    assert_eq!(p2.members()[0].spec().busy_limit, 3);
-    assert_eq!(p2.balancer().unwrap().conf().members[0].busy_limit, 3);
+    assert_eq!(p2.worker().members()[0].spec().busy_limit, 3);
+    assert_eq!(
+        p2.worker().balancer().unwrap().conf().members[0].busy_limit,
+        3
+    );
 
     // A balancer whose members no pool shares (no engine) has nothing to change.
     let lone = Balancer::new(

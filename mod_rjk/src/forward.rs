@@ -7,8 +7,9 @@ use std::io;
 use std::os::raw::c_int;
 
 use lb_core::config::Kind;
+use lb_core::forward::blocking::ServerSide;
 use lb_core::forward::prepare::{prepare, RequestFacts};
-use lb_core::forward::{self, ServerSide};
+use lb_core::forward::{self};
 use lb_core::log::Level;
 use lb_core::mount::{Extensions, NO_EXTENSIONS};
 
@@ -116,10 +117,7 @@ pub fn serve(
     });
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
-    let done = prepared.with_head(|head| forward::forward(engine, head, req));
-    rt.global
-        .engines
-        .maintain_if_due(crate::runtime::unix_now());
+    let done = prepared.with_head(|head| engine.forward(head, req));
     if let Some(log) = &rt.log {
         let level = if done.failure.is_some() {
             Level::Error
@@ -130,7 +128,7 @@ pub fn serve(
             let id = req
                 .env(rt.settings.indicators.request_id.as_bytes())
                 .map(|v| String::from_utf8_lossy(v).into_owned());
-            let member = done.last.as_ref().map_or("-", |a| a.name);
+            let member = done.last_member_name(engine.worker()).unwrap_or("-");
             let (method, uri) = (
                 String::from_utf8_lossy(&prepared.method),
                 String::from_utf8_lossy(&prepared.uri),
@@ -143,7 +141,7 @@ pub fn serve(
             }
         }
     }
-    for (k, v) in done.notes() {
+    for (k, v) in done.notes(engine.worker()) {
         req.set_note(k.as_bytes(), v.as_bytes());
     }
     let took = forward::notes::duration(started.elapsed());

@@ -174,9 +174,9 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         }
     };
     // Status workers with persist_file: re-apply the runtime changes saved before the restart.
-    for p in
-        lb_core::status::persist::restore(&workers, |n| engines.get(n).and_then(|e| e.balancer()))
-    {
+    for p in lb_core::status::persist::restore(&workers, |n| {
+        engines.get(n).and_then(|e| e.worker().balancer())
+    }) {
         crate::log::server(
             s,
             crate::log::Level::Warning,
@@ -223,18 +223,20 @@ unsafe fn threads_per_child() -> usize {
     }
 }
 
-/// JkWatchdogInterval: a maintenance thread per child (threads only after the fork), so idle
-/// pools age out and failed members recover even when no request comes in.
+/// A maintenance thread per child (threads only after the fork): idle pools age out and are
+/// CPinged, failed members recover, with no request paying for it. Its tick is
+/// JkWatchdogInterval, or a second when that is unset (mod_jk then maintains on requests; the
+/// work itself is throttled to `worker.maintain` by the balancer).
 unsafe extern "C" fn child_init(_p: *mut ffi::apr_pool_t, s: *mut ffi::server_rec) {
     crate::guard::guard("child_init", (), || {
         // SAFETY: s is the main server; its runtime was set in post_config before the fork.
         let Some(rt) = (unsafe { crate::conf::of_server(s) }).runtime.clone() else {
             return;
         };
-        let every = rt.settings.watchdog_interval;
-        if every == 0 {
-            return;
-        }
+        let every = match rt.settings.watchdog_interval {
+            0 => 1,
+            n => n,
+        };
         let global = std::sync::Arc::clone(&rt.global);
         let _ = std::thread::Builder::new()
             .name("rjk-watchdog".into())

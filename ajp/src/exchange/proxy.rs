@@ -54,8 +54,9 @@ pub struct ProxyExchange {
     requested: Option<usize>,
     /// End of body has been sent (or there is no body).
     body_done: bool,
-    /// Anything at all has come back from the container.
-    heard: bool,
+    /// Body beyond the unasked first packet has gone out: it came from the client as the
+    /// container asked, nobody kept it, so the request can no longer be sent again.
+    streamed: bool,
     headers_seen: bool,
 }
 
@@ -69,7 +70,7 @@ impl ProxyExchange {
             first_pending: false,
             requested: None,
             body_done: true,
-            heard: false,
+            streamed: false,
             headers_seen: false,
         }
     }
@@ -172,6 +173,9 @@ impl ProxyExchange {
             });
         }
         encode_body(data, self.size, out)?;
+        if !self.first_pending && !data.is_empty() {
+            self.streamed = true;
+        }
         self.first_pending = false;
         self.requested = None;
         if data.is_empty() {
@@ -228,7 +232,6 @@ impl ProxyExchange {
             return Ok(None);
         };
         let msg = ContainerMessage::decode(payload)?;
-        self.heard = true;
         let event = match msg {
             ContainerMessage::SendHeaders(h) => {
                 if self.headers_seen {
@@ -283,11 +286,11 @@ impl ProxyExchange {
         Ok(Some((event, used)))
     }
 
-    /// The request may still go to another backend: nothing came back from this one, so no
-    /// response byte can have reached the client and no body beyond the first packet (which
-    /// the caller keeps) was read from it.
-    pub fn can_retry(&self) -> bool {
-        !self.heard && self.phase != Phase::Failed
+    /// What went on the wire can be sent again to another connection: no body beyond the
+    /// unasked first packet (which the caller keeps) was sent. Whether a retry is allowed also
+    /// depends on what reached the client and on the caller's rules; this is the wire's part.
+    pub fn replayable(&self) -> bool {
+        !self.streamed
     }
 
     /// The connection may carry another request: End Response arrived with reuse set, and no

@@ -136,6 +136,33 @@ impl Balancer {
             }
         }
         let busy_limit = matches!(change, ConnChange::BusyLimit(_));
+        // A new host or port is resolved here, once, outside the lock; every process then
+        // adopts the address without asking DNS on a request.
+        let resolved = match &change {
+            ConnChange::Host(_) | ConnChange::Port(_) => {
+                let cur = self
+                    .connection(member)
+                    .ok_or_else(|| BalancerError::NotShared {
+                        lb: lb_name(),
+                        member: name.clone(),
+                    })?;
+                let (host, port) = match &change {
+                    ConnChange::Host(h) => (h.as_str(), cur.port),
+                    ConnChange::Port(p) => (cur.host.as_str(), *p),
+                    _ => unreachable!("only host and port changes resolve"),
+                };
+                let v6 = cur.addr.is_some_and(|a| a.is_ipv6());
+                let addr = crate::pool::resolve(host, port, v6).map_err(|why| {
+                    BalancerError::Unresolvable {
+                        lb: lb_name(),
+                        member: name.clone(),
+                        why,
+                    }
+                })?;
+                Some(addr)
+            }
+            _ => None,
+        };
         {
             let _g = self.table().lock();
             let c = &self.table().member(record).conn;
@@ -160,6 +187,9 @@ impl Balancer {
                 ConnChange::RecoveryOptions(v) => set(&c.recovery_options, v),
                 ConnChange::BusyLimit(v) => set(&c.busy_limit, v),
                 ConnChange::MaxPacketSize(v) => set(&c.max_packet_size, v.clamp(8192, 65536)),
+            }
+            if let Some(addr) = resolved {
+                crate::pool::store_ip(c, Some(addr.ip()));
             }
             c.sequence
                 .fetch_add(1, std::sync::atomic::Ordering::Release);

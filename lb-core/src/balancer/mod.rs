@@ -74,8 +74,8 @@ pub use choose::{Choice, NoMember};
 pub use conf::{Conf, MemberConf};
 pub use maintain::Maintenance;
 pub use mult::lb_mults;
-pub use outcome::{Busy, Outcome, Traffic, Verdict};
-pub use request::{Flags, Next, Request};
+pub use outcome::{Busy, Counted, Outcome, Traffic, Verdict};
+pub use request::{Attempts, Flags, Next, Request};
 pub use spec::{default_domain, LbSpec, MemberSpec};
 pub use state::{
     activation_code, activation_from_code, selectable, state_code, state_from_code, usable,
@@ -111,6 +111,12 @@ pub enum BalancerError {
         lb: String,
         member: String,
     },
+    /// A new host or port does not resolve.
+    Unresolvable {
+        lb: String,
+        member: String,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for BalancerError {
@@ -140,6 +146,10 @@ impl std::fmt::Display for BalancerError {
                 f,
                 "member '{member}' of load balancer '{lb}' has no connection settings in the \
                  shared table (no engine runs it)"
+            ),
+            BalancerError::Unresolvable { lb, member, why } => write!(
+                f,
+                "member '{member}' of load balancer '{lb}': {why}; nothing was changed"
             ),
         }
     }
@@ -291,6 +301,16 @@ impl Balancer {
             Some(m) if choice.via_domain => m.domain.clone(),
             Some(m) => m.route.clone(),
             None => String::new(),
+        }
+    }
+
+    /// As [`route_of`](Self::route_of), borrowed from this process's configuration copy.
+    pub fn route_for(&self, choice: &Choice) -> &str {
+        let conf = self.conf();
+        match conf.members.get(choice.member) {
+            Some(m) if choice.via_domain => &m.domain,
+            Some(m) => &m.route,
+            None => "",
         }
     }
 

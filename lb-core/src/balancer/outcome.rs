@@ -61,20 +61,36 @@ pub struct Verdict {
     pub state: State,
 }
 
+/// A request counted in on a member, as owned data: whoever holds it must hand it back through
+/// [`Balancer::finish`] or [`Balancer::count_out`] (a forwarding machine does so, also when it
+/// is dropped). [`Busy`] is the guard form for callers that hold the balancer anyway.
+#[must_use = "finish the attempt with its outcome"]
+#[derive(Debug)]
+pub struct Counted {
+    member: usize,
+    /// Counted in a real member (an index that is not a member gives an inert token).
+    real: bool,
+    method: Method,
+    mult: u64,
+}
+
+impl Counted {
+    pub fn member(&self) -> usize {
+        self.member
+    }
+}
+
 /// A request under way on a member. Counts it out when finished or dropped.
 #[must_use = "finish the attempt with its outcome"]
 pub struct Busy<'b> {
     lb: &'b Balancer,
-    member: usize,
-    slot: Option<&'b MemberSlot>,
-    method: Method,
-    mult: u64,
+    counted: Option<Counted>,
 }
 
 impl std::fmt::Debug for Busy<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Busy")
-            .field("member", &self.member)
+            .field("member", &self.member())
             .finish()
     }
 }
@@ -97,13 +113,21 @@ impl Balancer {
     /// request carried no session id and the mount is not stateless (Sessions and Next count
     /// only those). An index that is not a member gives an inert guard.
     pub fn start_raw(&self, member: usize, new_session: bool) -> Busy<'_> {
+        Busy {
+            lb: self,
+            counted: Some(self.count_in(member, new_session)),
+        }
+    }
+
+    /// Count a request in on `member` (busy, elected, sessions, lb_value by method); see
+    /// [`start_raw`](Self::start_raw).
+    pub fn count_in(&self, member: usize, new_session: bool) -> Counted {
         let conf = self.conf();
         let method = conf.lb.method;
         let Some(mc) = conf.members.get(member) else {
-            return Busy {
-                lb: self,
+            return Counted {
                 member,
-                slot: None,
+                real: false,
                 method,
                 mult: 0,
             };
@@ -125,12 +149,48 @@ impl Balancer {
         if new_session {
             slot.sessions.fetch_add(1, Relaxed);
         }
-        Busy {
-            lb: self,
+        Counted {
             member,
-            slot: Some(slot),
+            real: true,
             method,
             mult: mc.lb_mult,
+        }
+    }
+
+    /// The attempt counted in by `counted` ended with `outcome` after moving `traffic`: count
+    /// the bytes (and the Traffic lb_value), count the request out, then apply the outcome.
+    pub fn finish(
+        &self,
+        counted: Counted,
+        outcome: Outcome,
+        traffic: Traffic,
+        now: i64,
+    ) -> Verdict {
+        if counted.real {
+            let slot = self.slot(counted.member);
+            slot.bytes_read.fetch_add(traffic.read, Relaxed);
+            slot.bytes_written.fetch_add(traffic.written, Relaxed);
+            if counted.method == Method::Traffic {
+                let bytes = traffic.read.saturating_add(traffic.written);
+                slot.lb_value
+                    .fetch_add(bytes.saturating_mul(counted.mult), Relaxed);
+            }
+        }
+        let member = counted.member;
+        self.count_out(counted);
+        self.record(member, outcome, now)
+    }
+
+    /// Count a request out without an outcome (it was abandoned).
+    pub fn count_out(&self, counted: Counted) {
+        if !counted.real {
+            return;
+        }
+        let slot = self.slot(counted.member);
+        sub_floor(&self.lb_slot().busy, 1);
+        sub_floor(&slot.busy, 1);
+        if counted.method == Method::Busyness {
+            sub_floor(&slot.lb_value, counted.mult);
         }
     }
 
@@ -232,34 +292,23 @@ fn clear_errors(m: &MemberSlot) {
 
 impl Busy<'_> {
     pub fn member(&self) -> usize {
-        self.member
+        self.counted.as_ref().map_or(usize::MAX, Counted::member)
     }
 
-    /// The attempt ended with `outcome` after moving `traffic`: count the bytes (and the
-    /// Traffic lb_value), count the request out, then apply the outcome.
-    pub fn finish(self, outcome: Outcome, traffic: Traffic, now: i64) -> Verdict {
-        if let Some(slot) = self.slot {
-            slot.bytes_read.fetch_add(traffic.read, Relaxed);
-            slot.bytes_written.fetch_add(traffic.written, Relaxed);
-            if self.method == Method::Traffic {
-                let bytes = traffic.read.saturating_add(traffic.written);
-                slot.lb_value
-                    .fetch_add(bytes.saturating_mul(self.mult), Relaxed);
-            }
-        }
-        let (lb, member) = (self.lb, self.member);
-        drop(self);
-        lb.record(member, outcome, now)
+    /// The attempt ended with `outcome` after moving `traffic` (see [`Balancer::finish`]).
+    pub fn finish(mut self, outcome: Outcome, traffic: Traffic, now: i64) -> Verdict {
+        let counted = self
+            .counted
+            .take()
+            .expect("a guard holds its count until finished");
+        self.lb.finish(counted, outcome, traffic, now)
     }
 }
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
-        let Some(slot) = self.slot else { return };
-        sub_floor(&self.lb.lb_slot().busy, 1);
-        sub_floor(&slot.busy, 1);
-        if self.method == Method::Busyness {
-            sub_floor(&slot.lb_value, self.mult);
+        if let Some(c) = self.counted.take() {
+            self.lb.count_out(c);
         }
     }
 }

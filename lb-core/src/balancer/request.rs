@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::choose::{Choice, NoMember, View};
-use super::outcome::{Busy, Outcome, Traffic, Verdict};
+use super::outcome::{Busy, Counted, Outcome, Traffic, Verdict};
 use super::state::{state_code, state_from_code, State};
 use super::Balancer;
 use crate::config::Activation;
@@ -60,18 +60,27 @@ pub enum Next {
     GiveUp { member_tried: bool },
 }
 
+/// One request's attempts, as owned data: what a forwarding machine keeps between its steps,
+/// with the balancer and the session id passed to each call. [`Request`] wraps it with both
+/// borrowed, for callers that hold them anyway.
+#[derive(Clone, Debug, Default)]
+pub struct Attempts {
+    sticky: bool,
+    stateless: bool,
+    excluded: Excluded,
+    overrides: Option<Vec<Option<Activation>>>,
+    forced: bool,
+    attempt: u32,
+    round: u32,
+    last_found: bool,
+}
+
 /// One request's attempts. Not shared between threads; create one per request.
 #[derive(Debug)]
 pub struct Request<'a> {
     lb: &'a Balancer,
     session_id: Option<&'a str>,
-    stateless: bool,
-    excluded: Excluded,
-    overrides: Option<&'a [Option<Activation>]>,
-    forced: bool,
-    attempt: u32,
-    round: u32,
-    last_found: bool,
+    state: Attempts,
 }
 
 impl Balancer {
@@ -81,18 +90,19 @@ impl Balancer {
     /// when choosing looks at them (mod_jk does this for every member at the start of every
     /// request; doing it on sight decides the same and keeps choosing O(members) once).
     pub fn request<'a>(&'a self, session_id: Option<&'a str>, flags: Flags) -> Request<'a> {
-        let conf = self.conf();
-        let sticky = conf.lb.sticky_session && !flags.sticky_ignore;
         Request {
             lb: self,
-            session_id: session_id.filter(|_| sticky),
+            session_id,
+            state: self.attempts(flags),
+        }
+    }
+
+    /// The owned state of a new request (see [`Attempts`]).
+    pub fn attempts(&self, flags: Flags) -> Attempts {
+        Attempts {
+            sticky: self.conf().lb.sticky_session && !flags.sticky_ignore,
             stateless: flags.stateless,
-            excluded: Excluded::default(),
-            overrides: None,
-            forced: false,
-            attempt: 0,
-            round: 0,
-            last_found: false,
+            ..Attempts::default()
         }
     }
 
@@ -141,10 +151,10 @@ impl Balancer {
     }
 }
 
-impl<'a> Request<'a> {
+impl Attempts {
     /// The session id this request balances by (`None` when not sticky).
-    pub fn session_id(&self) -> Option<&'a str> {
-        self.session_id
+    pub fn session_id<'s>(&self, session_id: Option<&'s str>) -> Option<&'s str> {
+        session_id.filter(|_| self.sticky)
     }
 
     /// `stateless` mount.
@@ -153,52 +163,52 @@ impl<'a> Request<'a> {
     }
 
     /// Per-mount activation overrides, by member index (`None` = the member's own).
-    pub fn with_activations(mut self, overrides: &'a [Option<Activation>]) -> Self {
+    pub fn set_activations(&mut self, overrides: Vec<Option<Activation>>) {
         self.overrides = Some(overrides);
-        self
     }
 
     /// The activation that applies to `member` for this request (sent as `JK_LB_ACTIVATION`).
-    pub fn activation(&self, member: usize) -> Option<Activation> {
-        let own = self.lb.conf().members.get(member)?.activation;
+    pub fn activation(&self, lb: &Balancer, member: usize) -> Option<Activation> {
+        let own = lb.conf().members.get(member)?.activation;
         Some(
             self.overrides
+                .as_ref()
                 .and_then(|o| o.get(member).copied().flatten())
                 .unwrap_or(own),
         )
     }
 
     /// Choose within the current round, forcing recovery once if nothing is selectable.
-    pub fn choose(&mut self, _now: i64) -> Result<Choice, NoMember> {
+    pub fn choose(&mut self, lb: &Balancer, session_id: Option<&str>) -> Result<Choice, NoMember> {
         loop {
-            if let Some(c) = self.pick() {
+            if let Some(c) = self.pick(lb, session_id) {
                 return Ok(c);
             }
             if self.forced {
                 return Err(NoMember);
             }
             self.forced = true;
-            if self.lb.force_recovery(Some(&mut self.excluded)) == 0 {
+            if lb.force_recovery(Some(&mut self.excluded)) == 0 {
                 return Err(NoMember);
             }
         }
     }
 
-    fn view(&self) -> View<'_> {
+    fn view<'v>(&'v self, lb: &'v Balancer) -> View<'v> {
         View {
-            lb: self.lb,
-            conf: self.lb.conf(),
+            lb,
+            conf: lb.conf(),
             excluded: &self.excluded,
             stateless: self.stateless,
-            overrides: self.overrides,
+            overrides: self.overrides.as_deref(),
         }
     }
 
-    fn pick(&self) -> Option<Choice> {
-        let c = self.view().pick(self.session_id)?;
+    fn pick(&self, lb: &Balancer, session_id: Option<&str>) -> Option<Choice> {
+        let c = self.view(lb).pick(self.session_id(session_id))?;
         // A member in RECOVER is probed by this request only (mod_jk: RECOVER → PROBE). Load
         // first: a compare-exchange would take the cache line from other choosers every time.
-        let state = &self.lb.slot(c.member).state;
+        let state = &lb.slot(c.member).state;
         if state.load(Relaxed) == state_code(State::Recover) {
             let _ = state.compare_exchange(
                 state_code(State::Recover),
@@ -212,9 +222,9 @@ impl<'a> Request<'a> {
 
     /// The next step of mod_jk's service loop: the member to try, a pause between rounds, or
     /// the end. Bounded: every call returns after at most `lb_retries` empty attempts.
-    pub fn next(&mut self, _now: i64) -> Next {
-        let conf = self.lb.conf();
-        let per_round = conf.lb.lb_retries.min(self.lb.len() as u32);
+    pub fn next(&mut self, lb: &Balancer, session_id: Option<&str>) -> Next {
+        let conf = lb.conf();
+        let per_round = conf.lb.lb_retries.min(lb.len() as u32);
         loop {
             if self.attempt >= per_round {
                 self.round += 1;
@@ -228,8 +238,8 @@ impl<'a> Request<'a> {
                 self.excluded.clear();
                 // Pause only when the next round has someone to try: a member in ERROR comes
                 // back through maintenance (recover_time), never within retry_interval, so
-                // waiting for it would only hold the request thread.
-                if !self.view().any_candidate() {
+                // waiting for it would only hold the request.
+                if !self.view(lb).any_candidate() {
                     // What the skipped round would have reported: no member found.
                     return Next::GiveUp {
                         member_tried: false,
@@ -237,10 +247,10 @@ impl<'a> Request<'a> {
                 }
                 return Next::Wait(Duration::from_millis(conf.lb.retry_interval_ms.into()));
             }
-            let found = self.pick();
+            let found = self.pick(lb, session_id);
             if found.is_none() && !self.forced {
                 self.forced = true;
-                if self.lb.force_recovery(Some(&mut self.excluded)) > 0 {
+                if lb.force_recovery(Some(&mut self.excluded)) > 0 {
                     continue; // forcing does not use up an attempt
                 }
             }
@@ -252,11 +262,80 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The pool had no connection for `member`: BUSY (unless in ERROR), and not tried again
-    /// in this round.
-    pub fn refuse(&mut self, member: usize) {
-        self.lb.refuse(member);
+    /// The pool had no connection for `member`, or it is at its `busy_limit`: BUSY (unless
+    /// in ERROR), and not tried again in this round.
+    pub fn refuse(&mut self, lb: &Balancer, member: usize) {
+        lb.refuse(member);
         self.excluded.insert(member);
+    }
+
+    /// Count the request in on `member` (see [`Balancer::start_raw`]).
+    pub fn start(&self, lb: &Balancer, session_id: Option<&str>, member: usize) -> Counted {
+        lb.count_in(
+            member,
+            self.session_id(session_id).is_none() && !self.stateless,
+        )
+    }
+
+    /// Apply the outcome of an attempt (see [`Balancer::finish`]); a member that failed is
+    /// not tried again in this round.
+    pub fn finish(
+        &mut self,
+        lb: &Balancer,
+        counted: Counted,
+        outcome: Outcome,
+        traffic: Traffic,
+        now: i64,
+    ) -> Verdict {
+        let member = counted.member();
+        let v = lb.finish(counted, outcome, traffic, now);
+        if v.local_error {
+            self.excluded.insert(member);
+        }
+        v
+    }
+
+    /// Whether `member` is excluded for the rest of this round.
+    pub fn excluded(&self, member: usize) -> bool {
+        self.excluded.contains(member)
+    }
+}
+
+impl<'a> Request<'a> {
+    /// The session id this request balances by (`None` when not sticky).
+    pub fn session_id(&self) -> Option<&'a str> {
+        self.state.session_id(self.session_id)
+    }
+
+    /// `stateless` mount.
+    pub fn stateless(&self) -> bool {
+        self.state.stateless
+    }
+
+    /// Per-mount activation overrides, by member index (`None` = the member's own).
+    pub fn with_activations(mut self, overrides: &[Option<Activation>]) -> Self {
+        self.state.set_activations(overrides.to_vec());
+        self
+    }
+
+    /// The activation that applies to `member` for this request (sent as `JK_LB_ACTIVATION`).
+    pub fn activation(&self, member: usize) -> Option<Activation> {
+        self.state.activation(self.lb, member)
+    }
+
+    /// Choose within the current round, forcing recovery once if nothing is selectable.
+    pub fn choose(&mut self, _now: i64) -> Result<Choice, NoMember> {
+        self.state.choose(self.lb, self.session_id)
+    }
+
+    /// See [`Attempts::next`].
+    pub fn next(&mut self, _now: i64) -> Next {
+        self.state.next(self.lb, self.session_id)
+    }
+
+    /// See [`Attempts::refuse`].
+    pub fn refuse(&mut self, member: usize) {
+        self.state.refuse(self.lb, member);
     }
 
     /// Apply the outcome of an attempt (see [`Busy::finish`]); a member that failed is not
@@ -271,14 +350,14 @@ impl<'a> Request<'a> {
         let member = busy.member();
         let v = busy.finish(outcome, traffic, now);
         if v.local_error {
-            self.excluded.insert(member);
+            self.state.excluded.insert(member);
         }
         v
     }
 
     /// Whether `member` is excluded for the rest of this round.
     pub fn excluded(&self, member: usize) -> bool {
-        self.excluded.contains(member)
+        self.state.excluded(member)
     }
 
     /// The shared state of `member` (for logs and tests).

@@ -1,22 +1,20 @@
 //! The request body across attempts (mod_jk.md §3.7, §4.4): the first packet of a
 //! Content-Length body is read once and kept, so it can be sent again to another connection or
 //! member (mod_jk's replay buffer). Anything the backend asks for later is streamed from the
-//! client and cannot be replayed, so from then on the request is not retried.
+//! client and cannot be replayed; the `ajp` exchange then says the request is no longer
+//! replayable. The driver reads the client into [`Body::space`]; nothing here does I/O.
 
 use ajp::BodyMode;
 
-use super::failure::Failure;
-use super::server::{RequestBody, ServerSide};
+use super::server::RequestBody;
 
 #[derive(Debug)]
 pub struct Body {
     mode: RequestBody,
-    /// The first packet's data (Content-Length bodies), then scratch space for streamed reads.
-    buf: Vec<u8>,
+    /// How much of a Content-Length body the first packet carries (0: no first packet).
+    first_want: usize,
+    /// Bytes of the first packet read so far; complete when equal to `first_want`.
     first_len: usize,
-    first_read: bool,
-    /// The backend asked for more body and got it: the request can no longer be retried.
-    pub streamed: bool,
     /// Body bytes read from the client so far.
     pub read: u64,
 }
@@ -25,17 +23,14 @@ impl Body {
     /// `first_max`: the most data a first packet may carry on every member (the smallest
     /// `max_packet_size` − 6 among them).
     pub fn new(mode: RequestBody, first_max: usize) -> Self {
-        let cap = match mode {
-            RequestBody::None => 0,
+        let first_want = match mode {
             RequestBody::Length(n) => usize::try_from(n).unwrap_or(usize::MAX).min(first_max),
-            RequestBody::Chunked => first_max,
+            _ => 0,
         };
         Body {
             mode,
-            buf: Vec::with_capacity(cap),
+            first_want,
             first_len: 0,
-            first_read: false,
-            streamed: false,
             read: 0,
         }
     }
@@ -48,63 +43,68 @@ impl Body {
         }
     }
 
-    /// The unasked first packet of a Content-Length body, read from the client the first time.
-    pub fn first_packet(&mut self, server: &mut dyn ServerSide) -> Result<Option<&[u8]>, Failure> {
-        let RequestBody::Length(n) = self.mode else {
-            return Ok(None);
-        };
-        if n == 0 {
-            return Ok(None);
+    /// The scratch size a request needs: the first packet, or a streamed part.
+    pub fn buffer_len(&self, first_max: usize) -> usize {
+        match self.mode {
+            RequestBody::None => 0,
+            _ => first_max.max(1),
         }
-        if !self.first_read {
-            let want = self.buf.capacity();
-            self.buf.resize(want, 0);
-            let got = read_full(server, &mut self.buf)?;
-            self.buf.truncate(got);
-            self.read += got as u64;
-            if got < want {
-                return Err(Failure::ClientRead(None));
-            }
-            self.first_len = got;
-            self.first_read = true;
-        }
-        Ok(Some(&self.buf[..self.first_len]))
     }
 
-    /// Read the next part the backend asked for (at most `max` bytes); empty means the body is
-    /// complete. Marks the request as no longer retryable.
-    pub fn next_part(&mut self, server: &mut dyn ServerSide, max: usize) -> Result<&[u8], Failure> {
-        self.streamed = true;
+    /// The first packet still has to be read from the client: where to put the next bytes
+    /// (a range of the body buffer).
+    pub fn first_missing(&self) -> Option<std::ops::Range<usize>> {
+        (self.first_len < self.first_want).then_some(self.first_len..self.first_want)
+    }
+
+    /// The kept first packet (a range of the body buffer), once complete; `None` when the body
+    /// has no unasked first packet.
+    pub fn first_packet(&self) -> Option<std::ops::Range<usize>> {
+        (self.first_want > 0 && self.first_len == self.first_want).then_some(0..self.first_want)
+    }
+
+    /// `n` bytes of the first packet arrived. `false`: the client ended the body early.
+    pub fn first_read(&mut self, n: usize) -> bool {
+        self.read += n as u64;
+        self.first_len += n;
+        n > 0
+    }
+
+    /// `n` bytes of a streamed part arrived (the buffer's first packet is gone from now on).
+    /// `false`: the client ended a Content-Length body before its length.
+    pub fn part_read(&mut self, n: usize) -> bool {
         self.first_len = 0;
-        let max = max.min(self.buf.capacity().max(1)).max(1);
-        self.buf.resize(max, 0);
-        let got = loop {
-            match server.read_body(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Failure::ClientRead(Some(e))),
-            }
-        };
-        self.read += got as u64;
-        if let RequestBody::Length(n) = self.mode {
-            if got == 0 && self.read < n {
-                return Err(Failure::ClientRead(None));
-            }
+        self.first_want = 0;
+        self.read += n as u64;
+        match self.mode {
+            RequestBody::Length(total) => n > 0 || self.read >= total,
+            _ => true,
         }
-        Ok(&self.buf[..got])
     }
 }
 
-/// Fill `buf` from the client, stopping early only at the end of the body.
-fn read_full(server: &mut dyn ServerSide, buf: &mut [u8]) -> Result<usize, Failure> {
-    let mut got = 0;
-    while got < buf.len() {
-        match server.read_body(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Failure::ClientRead(Some(e))),
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_packet_then_parts() {
+        let mut b = Body::new(RequestBody::Length(10_000), 8186);
+        assert_eq!(b.first_missing(), Some(0..8186));
+        assert!(b.first_read(5000));
+        assert_eq!(b.first_missing(), Some(5000..8186));
+        assert!(b.first_read(3186));
+        assert_eq!((b.first_missing(), b.first_packet()), (None, Some(0..8186)));
+        assert!(b.part_read(1814));
+        assert!(b.part_read(0), "the whole length arrived");
+        assert_eq!(b.first_packet(), None);
+
+        let mut short = Body::new(RequestBody::Length(100), 8186);
+        assert!(short.first_read(60));
+        assert!(!short.first_read(0), "less body than announced");
+        let mut chunked = Body::new(RequestBody::Chunked, 8186);
+        assert_eq!(chunked.first_missing(), None);
+        assert!(chunked.part_read(0));
+        assert_eq!(Body::new(RequestBody::None, 8186).buffer_len(8186), 0);
     }
-    Ok(got)
 }

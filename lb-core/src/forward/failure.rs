@@ -4,9 +4,27 @@
 use std::fmt;
 use std::io;
 
-use crate::pool::ReadError;
+use super::Outcome;
 
-use super::selector::Outcome;
+/// Why reading from the backend stopped.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The backend closed the connection.
+    Closed,
+    /// No byte arrived within `socket_timeout`.
+    Timeout,
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("the backend closed the connection"),
+            ReadError::Timeout => f.write_str("no data from the backend in time"),
+            ReadError::Io(e) => write!(f, "reading from the backend failed: {e}"),
+        }
+    }
+}
 
 /// What went wrong in one attempt.
 #[derive(Debug)]

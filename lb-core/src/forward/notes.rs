@@ -1,7 +1,7 @@
 //! Notes for the request log (mod_jk.md §3.7): which worker and member served, and the first
 //! and last member attempted (`JK_LB_FIRST_*`, `JK_LB_LAST_*`).
 
-use super::selector::{Activation, Outcome};
+use super::{Activation, Outcome};
 
 /// One member's part in the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,11 +1,13 @@
 //! The Forward Request as mod_jk builds it (mod_jk.md §1.5, §4.1): the head's fields, the
-//! client's headers with mod_jk's Content-Length rules, then the attributes. Written straight
-//! into the connection's send buffer; nothing is allocated.
+//! client's headers with mod_jk's Content-Length rules, then the attributes. The part every
+//! member gets is encoded once per request ([`template`]); each attempt copies it and adds the
+//! member's own attributes (secret, route, activation: [`for_member`]). Nothing is allocated
+//! beyond the caller's buffers.
 
 use ajp::{Attribute, ForwardRequest, PacketSize, RequestEncoder};
 
-use super::selector::Activation;
 use super::server::{RequestBody, RequestHead};
+use super::Activation;
 
 /// What the chosen member adds to the request.
 #[derive(Clone, Copy, Debug, Default)]
@@ -16,13 +18,27 @@ pub struct MemberFields<'a> {
     pub activation: Option<Activation>,
 }
 
-/// Append the Forward Request for `head` to `out`. `DoesNotFit` and the like mean 413.
+/// Append the Forward Request for `head` to `out`, for `member` within `size`. `DoesNotFit`
+/// and the like mean 413.
 pub fn encode(
     head: &RequestHead<'_>,
     member: &MemberFields<'_>,
     size: PacketSize,
     out: &mut Vec<u8>,
 ) -> Result<(), ajp::Error> {
+    let start = out.len();
+    template(head, out)?;
+    let r = for_member(out, start, member, size);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+/// Append the Forward Request for `head` without any member's attributes, as large as AJP
+/// allows; [`for_member`] completes a copy of it.
+pub fn template(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<(), ajp::Error> {
+    let size = PacketSize::LARGEST;
     let fixed = ForwardRequest {
         method: head.method,
         protocol: head.protocol,
@@ -36,7 +52,7 @@ pub fn encode(
         attributes: &[],
     };
     let start = out.len();
-    let r = encode_into(head, member, RequestEncoder::begin(&fixed, size, out));
+    let r = encode_into(head, RequestEncoder::begin(&fixed, size, out));
     if r.is_err() {
         // Never leave a partial packet behind.
         out.truncate(start);
@@ -44,9 +60,32 @@ pub fn encode(
     r
 }
 
+/// Add `member`'s attributes to the finished template at `start` in `out`, checking the
+/// member's packet size. On error `out` is left as it was.
+pub fn for_member(
+    out: &mut Vec<u8>,
+    start: usize,
+    member: &MemberFields<'_>,
+    size: PacketSize,
+) -> Result<(), ajp::Error> {
+    let attrs = [
+        member.secret.map(Attribute::Secret),
+        member.route.map(|r| Attribute::Route(r.as_bytes())),
+        member
+            .activation
+            .map(|a| req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes())),
+    ];
+    let mut list = [Attribute::Secret(b""); 3];
+    let mut n = 0;
+    for a in attrs.into_iter().flatten() {
+        list[n] = a;
+        n += 1;
+    }
+    ajp::extend_forward_request(out, start, size, &list[..n])
+}
+
 fn encode_into(
     head: &RequestHead<'_>,
-    member: &MemberFields<'_>,
     enc: Result<RequestEncoder<'_, '_>, ajp::Error>,
 ) -> Result<(), ajp::Error> {
     let mut enc = enc?;
@@ -65,34 +104,26 @@ fn encode_into(
     if head.body == RequestBody::None && !has_length {
         enc.header(b"Content-Length", b"0")?;
     }
-    for a in attributes(head, member).into_iter().flatten() {
+    for a in attributes(head).into_iter().flatten() {
         enc.attribute(&a)?;
     }
     let mut port = [0u8; 5];
     let port = decimal(head.remote_port, &mut port);
     enc.attribute(&req_attribute(b"AJP_REMOTE_PORT", port))?;
     enc.attribute(&req_attribute(b"AJP_LOCAL_ADDR", head.local_addr))?;
-    if let Some(a) = member.activation {
-        enc.attribute(&req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes()))?;
-    }
     for &(name, value) in head.env {
         enc.attribute(&req_attribute(name, value))?;
     }
     enc.finish()
 }
 
-/// The fixed-position optional attributes, in mod_jk's order.
-fn attributes<'a>(
-    head: &RequestHead<'a>,
-    member: &MemberFields<'a>,
-) -> [Option<Attribute<'a>>; 10] {
+/// The optional attributes every member gets, in mod_jk's order (the member's own come last).
+fn attributes<'a>(head: &RequestHead<'a>) -> [Option<Attribute<'a>>; 8] {
     let tls = head.tls.unwrap_or_default();
     [
-        member.secret.map(Attribute::Secret),
         head.remote_user.map(Attribute::RemoteUser),
         head.auth_type.map(Attribute::AuthType),
         head.query_string.map(Attribute::QueryString),
-        member.route.map(|r| Attribute::Route(r.as_bytes())),
         tls.cert.map(Attribute::SslCert),
         tls.cipher.map(Attribute::SslCipher),
         tls.session.map(Attribute::SslSession),

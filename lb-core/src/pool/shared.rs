@@ -3,7 +3,7 @@
 //! units. The first process to link a pool publishes its settings; a change bumps the record's
 //! sequence and every process's pool adopts the new settings before its next request.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use crate::shm::ConnSlot;
 pub struct ConnSettings {
     pub host: String,
     pub port: u16,
+    /// What `host`:`port` resolved to when written; `None` in a record nobody resolved.
+    pub addr: Option<SocketAddr>,
     /// Seconds (0 = never).
     pub connection_pool_timeout: u32,
     /// Milliseconds, as the next four (0 = off).
@@ -55,6 +57,7 @@ impl ConnSettings {
         ConnSettings {
             host: spec.host.clone(),
             port: spec.addr.port(),
+            addr: Some(spec.addr),
             connection_pool_timeout: secs(spec.connection_pool_timeout),
             ping_timeout: ms(Some(spec.ping_timeout)),
             connect_timeout: ms(spec.connect_timeout),
@@ -89,6 +92,7 @@ impl ConnSettings {
     /// Write into `slot` (the caller holds the table lock and bumps the sequence).
     pub fn store(&self, slot: &ConnSlot) {
         slot.host.store(&self.host);
+        store_ip(slot, self.addr.map(|a| a.ip()));
         for (field, v) in [
             (&slot.port, u32::from(self.port)),
             (&slot.connection_pool_timeout, self.connection_pool_timeout),
@@ -113,9 +117,11 @@ impl ConnSettings {
     /// Read `slot` (under the table lock for a consistent host).
     pub fn load(slot: &ConnSlot) -> ConnSettings {
         let get = |f: &std::sync::atomic::AtomicU32| f.load(Relaxed);
+        let port = get(&slot.port).min(u32::from(u16::MAX)) as u16;
         ConnSettings {
             host: slot.host.load(),
-            port: get(&slot.port).min(u32::from(u16::MAX)) as u16,
+            port,
+            addr: load_ip(slot).map(|ip| SocketAddr::new(ip, port)),
             connection_pool_timeout: get(&slot.connection_pool_timeout),
             ping_timeout: get(&slot.ping_timeout),
             connect_timeout: get(&slot.connect_timeout),
@@ -128,6 +134,38 @@ impl ConnSettings {
             busy_limit: get(&slot.busy_limit),
             max_packet_size: get(&slot.max_packet_size),
         }
+    }
+}
+
+/// Write the resolved address of a record (under the table lock).
+pub(crate) fn store_ip(slot: &ConnSlot, ip: Option<IpAddr>) {
+    let (family, words) = match ip {
+        None => (0, [0; 4]),
+        Some(IpAddr::V4(a)) => (4, [u32::from(a), 0, 0, 0]),
+        Some(IpAddr::V6(a)) => {
+            let b = a.octets();
+            let w = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            (6, [w(0), w(4), w(8), w(12)])
+        }
+    };
+    for (f, w) in slot.ip.iter().zip(words) {
+        f.store(w, Relaxed);
+    }
+    slot.ip_family.store(family, Relaxed);
+}
+
+fn load_ip(slot: &ConnSlot) -> Option<IpAddr> {
+    let w: Vec<u32> = slot.ip.iter().map(|f| f.load(Relaxed)).collect();
+    match slot.ip_family.load(Relaxed) {
+        4 => Some(IpAddr::V4(Ipv4Addr::from(w[0]))),
+        6 => {
+            let mut b = [0u8; 16];
+            for (i, x) in w.iter().enumerate() {
+                b[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
+            }
+            Some(IpAddr::V6(Ipv6Addr::from(b)))
+        }
+        _ => None,
     }
 }
 

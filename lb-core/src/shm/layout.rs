@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 /// `RJKSHM01` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RJKSHM01");
 /// Bumped whenever a field moves; a table of another version is refused, never misread.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// A short string in 64 bytes of atomics: byte 0 is the length, bytes 1..64 the text.
 #[repr(C)]
@@ -141,7 +141,7 @@ pub struct MemberSlot {
     /// The ajp worker's connection settings, shared so a status-worker change reaches every
     /// process's pool.
     pub conn: ConnSlot,
-    pub _reserved: [AtomicU64; 4],
+    pub _reserved: [AtomicU64; 1],
 }
 
 /// An ajp worker's connection settings the status worker may change (mod_jk's shm ajp record,
@@ -168,6 +168,11 @@ pub struct ConnSlot {
     pub recovery_options: AtomicU32,
     pub busy_limit: AtomicU32,
     pub max_packet_size: AtomicU32,
+    /// What `host` resolved to when it was written (big-endian words; an IPv4 address in the
+    /// first), so no process resolves names on a request: `ip_family` 4 or 6, 0 = unresolved.
+    pub ip: [AtomicU32; 4],
+    pub ip_family: AtomicU32,
+    pub _pad: AtomicU32,
 }
 
 pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use lb_core::forward::ServerSide;
+use lb_core::forward::blocking::ServerSide;
 
 #[derive(Debug, Default)]
 pub struct Client {

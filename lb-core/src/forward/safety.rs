@@ -1,0 +1,80 @@
+//! When a request may be tried again, on the same member or another (mod_jk.md §3.7, §4.5,
+//! §4.6): never once the client has seen a response byte, never once the backend has taken
+//! body that nobody kept, never after the client's own error; then either nothing reached the
+//! backend, or `recovery_options` allow resending. What went on the wire is the `ajp`
+//! exchange's to say ([`ajp::ProxyExchange::replayable`]); this is the one place it is
+//! combined with lb-core's rules.
+
+use super::failure::Failure;
+use super::spec::RecoveryOptions;
+
+/// Whether the request may be tried again after `failure`. `wire`: the attempt's AJP exchange,
+/// if the request got as far as one; `delivered`: some response byte reached the client.
+pub fn may_retry(
+    failure: &Failure,
+    wire: Option<&ajp::ProxyExchange>,
+    delivered: bool,
+    recovery: RecoveryOptions,
+    method: &[u8],
+) -> bool {
+    if failure.is_client_error() || delivered {
+        return false;
+    }
+    if wire.is_some_and(|w| !w.replayable()) {
+        return false;
+    }
+    failure.before_backend_had_request() || recovery.retry_after_send(method)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    #[test]
+    fn the_rule_table() {
+        let refused = || Failure::Connect(io::Error::new(io::ErrorKind::ConnectionRefused, "x"));
+        let none = RecoveryOptions::default();
+        let strict = RecoveryOptions(RecoveryOptions::NO_RETRY_AFTER_SEND);
+        // Nothing reached the backend: always, even with bit 1.
+        assert!(may_retry(&refused(), None, false, strict, b"POST"));
+        // The backend had the request: only as recovery_options allow.
+        assert!(may_retry(
+            &Failure::ReplyTimeout,
+            None,
+            false,
+            none,
+            b"POST"
+        ));
+        assert!(!may_retry(
+            &Failure::ReplyTimeout,
+            None,
+            false,
+            strict,
+            b"POST"
+        ));
+        // Something reached the client, or it was the client's fault: never.
+        assert!(!may_retry(&Failure::ReplyTimeout, None, true, none, b"GET"));
+        assert!(!may_retry(
+            &Failure::ClientRead(None),
+            None,
+            false,
+            none,
+            b"GET"
+        ));
+        // Body streamed from the client that nobody kept: never.
+        let mut wire = ajp::ProxyExchange::new(ajp::PacketSize::default());
+        wire.start_encoded(ajp::BodyMode::Chunked).unwrap();
+        let mut ask = Vec::new();
+        ajp::encode_get_body_chunk(100, &mut ask);
+        wire.receive(&ask).unwrap();
+        wire.send_body(b"part", &mut Vec::new()).unwrap();
+        assert!(!may_retry(
+            &Failure::ReplyTimeout,
+            Some(&wire),
+            false,
+            none,
+            b"POST"
+        ));
+    }
+}
