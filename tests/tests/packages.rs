@@ -422,15 +422,36 @@ fn unit_verifies() {
 fn request_through_the_system_layout(dir: &Path) {
     let ajp = free_port();
     let secret = std::fs::read_to_string("/etc/rjk-node/ajp-secret").unwrap();
+    // systemd names the journal stream it gives a service in JOURNAL_STREAM=DEV:INODE; a file
+    // stands in for the journal here, to see the node write journal lines (priority first).
+    let journal = std::fs::File::create(dir.join("journal")).unwrap();
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        let m = journal.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    };
     let mut node = Child::spawn(
         "rjk-node",
-        Command::new("sh").arg("-c").arg(format!(
-            ". /etc/default/rjk-node && exec /usr/bin/rjk-node --secret-file \
-             /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
-        )),
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                ". /etc/default/rjk-node && exec /usr/bin/rjk-node --secret-file \
+                 /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
+            ))
+            .env("JOURNAL_STREAM", stream)
+            .stderr(journal),
     )
     .unwrap();
     wait_for_port(([127, 0, 0, 1], ajp).into(), Duration::from_secs(10)).unwrap();
+    let journal = wait_until("the node's first line", Duration::from_secs(5), || {
+        let text = std::fs::read_to_string(dir.join("journal")).ok()?;
+        text.contains('\n').then_some(text)
+    })
+    .unwrap();
+    assert!(
+        journal.starts_with("<6>rjk_node::node: route node1: AJP on"),
+        "{journal}"
+    );
 
     let workers = dir.join("workers.properties");
     std::fs::write(
