@@ -1,5 +1,5 @@
 //! The `rjk` command line as clap sees it. A library module so that the packaging can render
-//! the man pages from the same definition `--help` prints (`packaging/man`).
+//! the man pages from the same definition `--help` prints (`packaging/docs`).
 
 use std::path::PathBuf;
 

@@ -24,7 +24,8 @@ use rjk_tests::{free_port, http, wait_for_port, wait_until, Child};
 
 const PACKAGES: [&str; 3] = ["libapache2-mod-rjk", "rjk-node", "rjk-tools"];
 
-/// Where the packages and a2enmod write: compared before and after.
+/// Where the maintainer scripts, dpkg's conffile handling and a2enmod write: compared before
+/// and after. The files in the packages themselves are checked one by one (`shipped_paths`).
 const WATCHED: &[&str] = &[
     "/etc/apache2",
     "/etc/default",
@@ -33,12 +34,6 @@ const WATCHED: &[&str] = &[
     "/var/lib/apache2",
     "/var/lib/systemd/deb-systemd-helper-enabled",
     "/var/lib/systemd/deb-systemd-helper-masked",
-    "/usr/lib/apache2/modules",
-    "/lib/systemd/system",
-    "/usr/bin",
-    "/usr/share/doc",
-    "/usr/share/man/man1",
-    "/usr/share/man/man8",
 ];
 
 const RJK_CONF: &str = "/etc/apache2/mods-available/rjk.conf";
@@ -224,7 +219,7 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
 
     let debs = build_debs(&dir.join("debs"));
     let lintian = Lintian::start(&debs);
-    let version = installed_version_of_deb(deb(&debs, "libapache2-mod-rjk"));
+    let version = deb_version(deb(&debs, "libapache2-mod-rjk"));
     let older = older_build(
         deb(&debs, "libapache2-mod-rjk"),
         &dir,
@@ -232,6 +227,10 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     );
 
     let before = snapshot(WATCHED);
+    let shipped_new: Vec<String> = shipped_paths(&debs)
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).is_err())
+        .collect();
     let mut restore = Restore {
         jk: ModuleState::read("jk"),
         before: before.clone(),
@@ -297,6 +296,18 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     restore_now(&mut restore);
     let after = snapshot(WATCHED);
     let diff = difference(&before, &after);
+    let left: Vec<_> = shipped_new
+        .iter()
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "purge left files from the packages: {left:?}"
+    );
+    assert!(
+        shipped_new.iter().any(|p| p.ends_with("/mod_rjk.so")),
+        "{shipped_new:?}"
+    );
     assert!(
         diff.is_empty(),
         "purge left the machine changed:\n{}",
@@ -315,13 +326,31 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every path in the packages (`dpkg-deb -c`), directories included.
+fn shipped_paths(debs: &[PathBuf]) -> Vec<String> {
+    let mut paths = Vec::new();
+    for deb in debs {
+        let listing = run(Command::new("dpkg-deb").arg("-c").arg(deb)).unwrap();
+        for line in listing.lines() {
+            // drwxr-xr-x root/root 0 2026-01-01 00:00 ./usr/bin/
+            if let Some(p) = line.split_whitespace().nth(5) {
+                let p = p.trim_start_matches('.').trim_end_matches('/');
+                if !p.is_empty() {
+                    paths.push(p.to_string());
+                }
+            }
+        }
+    }
+    paths
+}
+
 fn restore_now(restore: &mut Restore) {
     restore
         .now()
         .unwrap_or_else(|e| panic!("putting the machine back: {e}"));
 }
 
-fn installed_version_of_deb(deb: &Path) -> String {
+fn deb_version(deb: &Path) -> String {
     run(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version"))
         .unwrap()
         .trim()

@@ -18,7 +18,8 @@ const HEADER: &str = "\
 # workers.properties:  worker.node1.secret=<contents of /etc/rjk-node/ajp-secret>
 # Other secret files (e.g. a cluster secret) belong in /etc/rjk-node/ as well; the unit loads
 # /etc/rjk-node/cluster-secret as the credential `cluster-secret`, readable by the service
-# at /run/credentials/rjk-node.service/cluster-secret.
+# at /run/credentials/rjk-node.service/cluster-secret. The unit always passes the AJP secret
+# file, so --no-secret needs an override of ExecStart (systemctl edit rjk-node).
 #
 # After a change: systemctl restart rjk-node
 # The service is not enabled at installation (its route and secret must first match the web
@@ -64,7 +65,7 @@ pub fn render() -> String {
         for line in wrap(&help, 92) {
             let _ = writeln!(out, "#     {line}");
         }
-        if long.ends_with("secret") {
+        if long.ends_with("secret") && arg.get_action().takes_values() {
             let _ = writeln!(
                 out,
                 "#     Not here: use the --{long}-file variant with a credential (see above)."
@@ -117,6 +118,7 @@ mod tests {
         assert!(text.contains("# --route NAME  (required)"), "{text}");
         assert!(text.contains("# --secret S\n"), "{text}");
         assert!(text.contains("use the --secret-file variant"), "{text}");
+        assert!(!text.contains("--no-secret-file"), "{text}");
     }
 
     #[test]
