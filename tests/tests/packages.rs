@@ -1,7 +1,8 @@
 //! The Debian packages as an operator meets them: built by `packaging/build-deb.sh`, installed
-//! with dpkg on this machine next to Debian's mod_jk, switched to with a2dismod/a2enmod, checked
-//! with `apache2ctl -t`, serving a request in the system's apache2 layout, upgraded over an
-//! older build with an edited rjk.conf, then purged without a trace.
+//! with dpkg on this machine (enabled at installation without mod_jk; next to Debian's mod_jk,
+//! left disabled until switched with a2dismod/a2enmod), checked with `apache2ctl -t`, serving a
+//! request in the system's apache2 layout, upgraded over an older build with an edited
+//! rjk.conf, then purged without a trace.
 //!
 //! The debs are built from this test profile's binaries (the debug build `make test` already
 //! has): what is under test is the packaging, and `make deb` ships the same packaging around
@@ -237,10 +238,29 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
         before: before.clone(),
         done: false,
     };
-    // The situation the packages are for: a machine running Debian's mod_jk.
-    if !restore.jk.enabled {
-        run(Command::new("a2enmod").args(["-q", "jk"])).unwrap();
+    // Without mod_jk, the module is enabled at installation (by the maintainer script, as
+    // Debian's other modules are) and purging takes it away again.
+    if restore.jk.enabled {
+        run(Command::new("a2dismod").args(["-q", "jk"])).unwrap();
     }
+    dpkg_install(&[deb(&debs, "libapache2-mod-rjk")]);
+    let rjk = ModuleState::read("rjk");
+    assert!(
+        rjk.enabled,
+        "not enabled at installation without jk: {rjk:?}"
+    );
+    assert!(
+        rjk.marker
+            .as_ref()
+            .is_some_and(|m| m.ends_with("enabled_by_maint/rjk")),
+        "{rjk:?}"
+    );
+    run(Command::new("dpkg").args(["--purge", "libapache2-mod-rjk"])).unwrap();
+    let rjk = ModuleState::read("rjk");
+    assert!(!rjk.enabled && rjk.marker.is_none(), "purge left {rjk:?}");
+
+    // The situation the packages are for: a machine running Debian's mod_jk.
+    run(Command::new("a2enmod").args(["-q", "jk"])).unwrap();
 
     // Installed next to mod_jk, mod_rjk stays disabled and says how to switch.
     let out = dpkg_install(&[&older, deb(&debs, "rjk-node"), deb(&debs, "rjk-tools")]);
