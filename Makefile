@@ -5,8 +5,11 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Real peers the end-to-end tests start on loopback: Debian's apache2 (and its headers, for the
 # module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
 DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config python3-prometheus-client chromium python3-websocket
+# Building and checking the Debian packages (make deb, tests/tests/packages.rs): debhelper
+# (dh_apache2 comes with apache2-dev), lintian, and systemd-analyze and man for the unit check.
+DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
 
-.PHONY: test bench deps build fmt-check lint install demo demo-stop
+.PHONY: test bench deps build fmt-check lint install deb demo demo-stop
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -51,6 +54,14 @@ install:
 	  if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "kept existing $(DESTDIR)$(CONFDIR)/$$f"; \
 	  else $(SUDO) install -D -m 0644 packaging/apache2/$$f $(DESTDIR)$(CONFDIR)/$$f && echo "installed $(DESTDIR)$(CONFDIR)/$$f"; fi; \
 	done
+
+# Debian packages from release builds: target/debian/{libapache2-mod-rjk,rjk-node,rjk-tools}_VERSION_amd64.deb
+# (plus -dbgsym), version from Cargo.toml. Lintian errors fail the build. Install with
+#   apt install ./target/debian/libapache2-mod-rjk_*.deb ./target/debian/rjk-tools_*.deb
+deb: deps
+	$(CARGO) build --release -p mod_rjk -p rjk-cli -p rjk-node -p rjk-package-docs
+	packaging/build-deb.sh --profile release --out target/debian
+	lintian --fail-on error target/debian/*.deb
 
 # A running cluster to look at: three rjk-nodes (domains A and B) behind a private apache2 with
 # mod_rjk on 127.0.0.1:$(or $(PORT),8080). Prints the URLs; `make demo-stop` stops what it started.

@@ -3,10 +3,8 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
 use lb_core::config::{Diagnostic, Kind, Loaded, Location, Origin, Row, Severity, Workers};
 use lb_core::directive::server::server_settings;
 use lb_core::directive::{load_workers, JkLine};
@@ -15,19 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::jkconf::JkConf;
 use crate::style::Style;
 
-#[derive(Args, Debug, Default)]
-pub struct Sources {
-    /// A workers.properties file (default: the JkWorkersFile of --jk-conf).
-    #[arg(long, value_name = "FILE")]
-    pub workers: Option<PathBuf>,
-    /// A uriworkermap.properties file.
-    #[arg(long, value_name = "FILE")]
-    pub mounts: Option<PathBuf>,
-    /// An httpd configuration whose Jk* directives (JkWorkersFile, JkWorkerProperty, JkMount...)
-    /// are read as mod_jk would, following Include lines.
-    #[arg(long = "jk-conf", value_name = "FILE")]
-    pub jk_conf: Option<PathBuf>,
-}
+pub use rjk_cli::args::Sources;
 
 pub struct Checked {
     pub loaded: Loaded,

@@ -8,45 +8,8 @@ mod style;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "rjk",
-    version,
-    about = "Check mod_jk/rjk configurations and explain URI mapping"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Parse the configuration and print every worker's effective settings, warnings and errors.
-    /// Exit code 0 when there is no error, 1 otherwise.
-    Check {
-        #[command(flatten)]
-        sources: check::Sources,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Explain how a URI is mapped: every rule's verdict, the worker, and the member a session
-    /// would stick to. Exit code 1 when httpd would refuse the URI (400/404).
-    Map {
-        /// The request path as a client sends it (%-escapes allowed), e.g. /app/..;/jkstatus
-        uri: String,
-        /// A Cookie header value (repeatable), e.g. "JSESSIONID=ABC.node1".
-        #[arg(long)]
-        cookie: Vec<String>,
-        #[command(flatten)]
-        sources: check::Sources,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-}
+use clap::Parser;
+use rjk_cli::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

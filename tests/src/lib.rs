@@ -4,6 +4,7 @@
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
 pub mod cluster;
+pub mod dpkg;
 pub mod http;
 pub mod httpd;
 pub mod proc;
