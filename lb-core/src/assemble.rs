@@ -61,7 +61,7 @@ pub fn ajp_spec(
     s.secret = a.secret.value.as_ref().map(|v| v.as_bytes().to_vec());
     s.retries = a.retries.value.max(1) as u32;
     s.retry_interval = Duration::from_millis(a.retry_interval.value.max(0) as u64);
-    s.recovery_options = RecoveryOptions(a.recovery_options.value.max(0) as u32);
+    s.recovery_options = RecoveryOptions::from_bits_retain(a.recovery_options.value.max(0) as u32);
     s.fail_on_status = FailOnStatus(a.fail_on_status.value.iter().map(|&v| v as i32).collect());
     s.busy_limit = a.busy_limit.value.max(0) as u32;
     s.disable_reuse = disable_reuse;

@@ -499,7 +499,7 @@ fn runtime_values_overlay_the_status_snapshot() {
     serve(&b, None, Outcome::Success);
     b.record(1, Outcome::StatusFatal, T0);
     b.change(0, MemberChange::Route("ra".into())).unwrap();
-    let mut view = lb_core::status::Balancer {
+    let mut view = lb_core::status::LbStatus {
         name: "lb".into(),
         members: ["a", "b", "unknown"]
             .iter()

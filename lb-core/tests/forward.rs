@@ -359,7 +359,7 @@ fn recovery_option_1_stops_retries_once_the_backend_had_the_request() {
     let b = Backend::start(Act::ok("ok"));
     b.then(Act::CloseAfterRequest);
     let mut s = spec(b.addr());
-    s.recovery_options = RecoveryOptions(RecoveryOptions::NO_RETRY_AFTER_SEND);
+    s.recovery_options = RecoveryOptions::NO_RETRY_AFTER_SEND;
     let w = ajp13(s);
     let mut head = RequestHead::get(b"/");
     head.method = b"POST";

@@ -420,7 +420,7 @@ fn recovery_option_1_stops_retries_once_the_backend_had_the_request() {
     let mut s = spec("w1", 0);
     s.retries = 3;
     s.reply_timeout = Some(Duration::from_millis(100));
-    s.recovery_options = RecoveryOptions(RecoveryOptions::NO_RETRY_AFTER_SEND);
+    s.recovery_options = RecoveryOptions::NO_RETRY_AFTER_SEND;
     let w = ajp13(s);
     let mut h = Harness::new(1);
     h.conns(0, [Conn::Silent, Conn::Reply(reply(200, b"x", true))]);

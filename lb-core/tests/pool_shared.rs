@@ -113,7 +113,7 @@ fn timeouts_and_retries_changed_at_runtime_apply_to_the_next_request() {
         .unwrap();
     let spec = p2.worker().members()[0].spec();
     assert_eq!(spec.reply_timeout, Some(Duration::from_millis(100)));
-    assert_eq!((spec.retries, spec.recovery_options.0), (1, 1));
+    assert_eq!((spec.retries, spec.recovery_options.bits()), (1, 1));
     // Without a reply timeout a stalled backend would hold the request (no socket_timeout).
     b.then(Act::Stall);
     let t = Instant::now();

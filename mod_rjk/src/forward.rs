@@ -10,7 +10,6 @@ use lb_core::config::Kind;
 use lb_core::forward::blocking::ServerSide;
 use lb_core::forward::prepare::{prepare, RequestFacts};
 use lb_core::forward::{self};
-use lb_core::log::Level;
 use lb_core::mount::{Extensions, NO_EXTENSIONS};
 
 use crate::ffi;
@@ -118,34 +117,19 @@ pub fn serve(
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| engine.forward(head, req));
+    let took = started.elapsed();
     if let Some(log) = &rt.log {
-        let level = if done.failure.is_some() {
-            Level::Error
-        } else {
-            Level::Debug
-        };
-        if log.enabled(level) {
-            let id = req
-                .env(rt.settings.indicators.request_id.as_bytes())
-                .map(|v| String::from_utf8_lossy(v).into_owned());
-            let member = done.last_member_name(engine.worker()).unwrap_or("-");
-            let (method, uri) = (
-                String::from_utf8_lossy(&prepared.method),
-                String::from_utf8_lossy(&prepared.uri),
-            );
-            match &done.failure {
-                Some(f) => log.log(level, id.as_deref(), format_args!(
-                    "{method} {uri} → worker {name} member {member}: {f} (status {}, {} member(s) tried)", done.status, done.members_tried)),
-                None => log.log(level, id.as_deref(), format_args!(
-                    "{method} {uri} → worker {name} member {member}: {} in {} µs", done.status, started.elapsed().as_micros())),
-            }
-        }
+        let id = req
+            .env(rt.settings.indicators.request_id.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        let line = (&prepared.method[..], &prepared.uri[..]);
+        done.log(log, id.as_deref(), line, engine.worker(), took);
     }
     for (k, v) in done.notes(engine.worker()) {
         req.set_note(k.as_bytes(), v.as_bytes());
     }
-    let took = forward::notes::duration(started.elapsed());
-    req.set_note(b"JK_REQUEST_DURATION", took.as_bytes());
+    let (k, v) = forward::notes::duration_note(took);
+    req.set_note(k.as_bytes(), v.as_bytes());
     // When nothing of the response reached httpd (failures, `use_server_errors`), httpd
     // renders its error page (ErrorDocument) for the status.
     if done.response_started {

@@ -4,7 +4,7 @@
 use std::os::raw::c_int;
 
 use lb_core::config::Kind;
-use lb_core::mount::Extensions;
+use lb_core::mount::dispatch::{find_worker, Target};
 
 use crate::conf::{cstr, of_server};
 use crate::ffi;
@@ -34,47 +34,22 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         if handler != HANDLER.to_str().unwrap_or_default() && !directory {
             return ffi::DECLINED;
         }
-        let mut name = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr())).to_owned();
-        if name.is_empty() {
-            let indicator =
-                std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
-            name = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr())).to_owned();
-        }
-        if name.is_empty() {
-            // As mod_jk: map the (normalised) URI once more.
-            let uri = cstr((*r).uri).as_bytes();
-            if let Ok(n) = lb_core::uri::normalise_bytes(uri) {
-                if let Some(m) = rt.mounts.current().map_bytes(&n) {
-                    name = m.worker.to_owned();
-                }
-            }
-        }
-        if name.is_empty() {
-            return ffi::DECLINED;
-        }
-        // `JK_WORKER_NAME=lb;stopped=n1`: extensions given with the name apply to this request
-        // (mod_jk parses them per request too; it drops an unknown one, rjk says so).
-        let (name, extensions) = if !name.contains(';') {
-            (name, None)
-        } else {
-            match Extensions::parse(&name) {
-                Ok(p) => (p.worker.to_owned(), Some(p.extensions)),
-                Err(e) => {
-                    crate::log::request(
-                        r,
-                        crate::log::Level::Error,
-                        &format!("mod_rjk: worker name `{name}` for {}: {e}", cstr((*r).uri)),
-                    );
+        let note = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()));
+        let indicator =
+            std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
+        let env = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr()));
+        let uri = cstr((*r).uri).as_bytes();
+        let table = rt.mounts.current();
+        let (name, extensions) =
+            match find_worker(Some(note), Some(env), uri, &table, &rt.global.workers) {
+                Target::Decline => return ffi::DECLINED,
+                Target::Fail { reason } => {
+                    crate::log::request(r, crate::log::Level::Error, &format!("mod_rjk: {reason}"));
                     return ffi::HTTP_INTERNAL_SERVER_ERROR;
                 }
-            }
-        };
+                Target::Worker { worker, given } => (worker, given),
+            };
         let Some(worker) = rt.global.workers.get(&name) else {
-            crate::log::request(
-                r,
-                crate::log::Level::Error,
-                &format!("mod_rjk: no worker `{name}` for {}", cstr((*r).uri)),
-            );
             return ffi::HTTP_INTERNAL_SERVER_ERROR;
         };
         let uri = cstr((*r).uri).to_owned();

@@ -112,13 +112,7 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         .map(|(l, _)| l)
         .collect();
     let loaded = lb_core::directive::load_workers(&lines, &root);
-    // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
-    let dump: Vec<(String, String)> = loaded
-        .properties
-        .iter()
-        .filter(|p| !p.key.ends_with(".secret") && !p.key.ends_with(".secretkey"))
-        .map(|p| (p.key.clone(), p.value.clone()))
-        .collect();
+    let dump = loaded.dump();
     let Some(workers) = loaded.workers else {
         return false;
     };
@@ -131,19 +125,10 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         &root,
     );
     let (lbs, members) = lb_core::assemble::shm_size(&workers);
+    let fingerprint = lb_core::shm::keep::fingerprint(&dump, main.shm_file.as_deref());
     // SAFETY: s is the main server of a live process.
-    // The same workers configuration keeps the table (counters, status-worker changes); an
-    // edited one starts afresh so the edits take effect, as with mod_jk.
-    let fingerprint = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        dump.hash(&mut h);
-        main.shm_file.hash(&mut h);
-        h.finish()
-    };
-    let table = match unsafe { kept_table(s, fingerprint) }
-        .filter(|t| t.lb_capacity() >= lbs && t.member_capacity() >= members)
-    {
+    let kept = unsafe { kept_table(s) };
+    let table = match lb_core::shm::keep::reuse(kept, fingerprint, lbs, members) {
         Some(t) => t,
         None => match new_table(&main, lbs, members) {
             Ok(t) => {
@@ -184,11 +169,18 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
             &format!("mod_rjk: {p}"),
         );
     }
+    let nonce = match lb_core::status::form::nonce() {
+        Ok(n) => n,
+        Err(e) => {
+            crate::log::server(s, crate::log::Level::Error, true, &format!("mod_rjk: {e}"));
+            return false;
+        }
+    };
     let global = std::sync::Arc::new(crate::runtime::Global {
         workers,
         engines,
         dump,
-        nonce: crate::runtime::nonce(),
+        nonce,
     });
     let mut server = s;
     while !server.is_null() {
@@ -279,15 +271,14 @@ fn new_table(
 /// `keep_table` (a leaked `Box<(u64, Arc<ShmTable>)>` of this same module binary).
 unsafe fn kept_table(
     s: *mut ffi::server_rec,
-    fingerprint: u64,
-) -> Option<std::sync::Arc<lb_core::shm::ShmTable>> {
+) -> Option<(u64, std::sync::Arc<lb_core::shm::ShmTable>)> {
     let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
     unsafe { ffi::apr_pool_userdata_get(&mut data, KEPT_TABLE.as_ptr(), (*(*s).process).pool) };
     if data.is_null() {
         return None;
     }
     let (kept, table) = unsafe { &*(data as *const (u64, std::sync::Arc<lb_core::shm::ShmTable>)) };
-    (*kept == fingerprint).then(|| table.clone())
+    Some((*kept, table.clone()))
 }
 
 /// Keep `t` for the next generation. The box is leaked on purpose: it lives as long as the

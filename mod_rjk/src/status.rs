@@ -4,32 +4,30 @@
 use std::os::raw::c_int;
 
 use lb_core::config::StatusWorker;
-use lb_core::status::respond::{respond, Context};
+use lb_core::status::form::Form;
+use lb_core::status::respond::{respond, Context, Reply};
 
 use crate::ffi;
 use crate::request::HttpdRequest;
 use crate::runtime::ServerRuntime;
 
-/// Largest form body read from a POST.
-const MAX_FORM: usize = 64 * 1024;
-
 pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, uri: &str) -> c_int {
-    let mut params = String::from_utf8_lossy(req.query().unwrap_or_default()).into_owned();
     let method = String::from_utf8_lossy(req.method()).into_owned();
+    let mut form = Form::new();
     if method == "POST" {
-        let mut body = Vec::new();
         let mut buf = [0u8; 8192];
-        while let Ok(n) = req.read_body(&mut buf) {
-            if n == 0 || body.len() + n > MAX_FORM {
-                break;
+        loop {
+            let refused = match req.read_body(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => form.push(&buf[..n]).err(),
+                Err(e) => Some(Form::failed(&e)),
+            };
+            if let Some(reply) = refused {
+                return write_reply(req, &reply);
             }
-            body.extend_from_slice(&buf[..n]);
         }
-        if !params.is_empty() && !body.is_empty() {
-            params.push('&');
-        }
-        params.push_str(&String::from_utf8_lossy(&body));
     }
+    let params = form.params(req.query().unwrap_or_default());
     let user = req
         .remote_user()
         .map(|u| String::from_utf8_lossy(u).into_owned());
@@ -63,6 +61,10 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
     if let Some(e) = &reply.persist_error {
         crate::log::request_info(req, &format!("mod_rjk: cannot save runtime changes to {e}"));
     }
+    write_reply(req, &reply)
+}
+
+fn write_reply(req: &mut HttpdRequest<'_>, reply: &Reply) -> c_int {
     let mut head: Vec<(&[u8], &[u8])> = vec![(b"Content-Type", reply.content_type.as_bytes())];
     if let Some(l) = &reply.location {
         head.push((b"Location", l.as_bytes()));

@@ -43,18 +43,10 @@ unsafe fn env_set(r: *mut ffi::request_rec, name: &CStr) -> bool {
 
 pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
     crate::guard::guard("translate_name", ffi::DECLINED, || unsafe {
+        use lb_core::mount::dispatch::{translate, Translation};
         let Some(rt) = of_server((*r).server).runtime.clone() else {
             return ffi::DECLINED;
         };
-        if env_set(r, c"no-jk") {
-            return ffi::DECLINED;
-        }
-        let _ = rt.mounts.reload_if_changed(std::time::SystemTime::now());
-        let table = rt.mounts.current();
-        let alias = rt.settings.auto_alias.as_deref();
-        if table.rules().is_empty() && alias.is_none() {
-            return ffi::DECLINED;
-        }
         // Bytes, not str: httpd's decoded path may hold any byte (`/caf%E9`), and mod_jk maps
         // and forwards such paths.
         let uri = if (*r).uri.is_null() {
@@ -62,40 +54,45 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
         } else {
             std::ffi::CStr::from_ptr((*r).uri).to_bytes()
         };
-        let normalised = match lb_core::uri::normalise_bytes(uri) {
-            Ok(n) => n,
-            Err(e) => {
-                crate::log::request(
-                    r,
-                    crate::log::Level::Warning,
-                    &format!("mod_rjk: refusing {:?}: {e}", String::from_utf8_lossy(uri)),
-                );
-                return e.status() as c_int;
+        let decided = translate(
+            env_set(r, c"no-jk"),
+            &rt.mounts,
+            std::time::SystemTime::now(),
+            rt.settings.auto_alias.as_deref(),
+            uri,
+            |p| p.is_dir(),
+        );
+        match decided {
+            Translation::Decline => ffi::DECLINED,
+            Translation::Refuse { status, reason } => {
+                crate::log::request(r, crate::log::Level::Warning, &format!("mod_rjk: {reason}"));
+                status as c_int
             }
-        };
-        let Some(m) = table.map_bytes(&normalised) else {
-            return match alias {
-                Some(dir) => auto_alias(r, dir, &normalised),
-                None => ffi::DECLINED,
-            };
-        };
-        let pool = (*r).pool;
-        // The handler needs the rule's extensions: keep the table it came from (a reload may
-        // swap in another meanwhile) and the rule's place, for this request only.
-        if let Some(i) = table.rules().iter().position(|x| std::ptr::eq(x, m.rule)) {
-            let kept = Box::into_raw(Box::new((table.clone(), i))) as *const std::ffi::c_void;
-            ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
+            Translation::Alias(a) => auto_alias(r, a),
+            Translation::Mapped {
+                table,
+                rule,
+                worker,
+                normalised,
+            } => {
+                let pool = (*r).pool;
+                // The handler needs the rule's extensions: keep the table it came from and the
+                // rule's place, for this request only.
+                let kept = Box::into_raw(Box::new((table, rule))) as *const std::ffi::c_void;
+                ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
+                let worker = std::ffi::CString::new(worker).unwrap_or_default();
+                ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());
+                (*r).handler = HANDLER.as_ptr();
+                // Later phases (access control on <Location>) see what the mapper saw (mod_jk
+                // ≥ 1.2.46).
+                if let Some(n) = normalised {
+                    ffi::apr_table_set((*r).notes, ORIGINAL_URI_NOTE.as_ptr(), (*r).uri);
+                    let n = std::ffi::CString::new(n).unwrap_or_default();
+                    (*r).uri = ffi::apr_pstrdup(pool, n.as_ptr());
+                }
+                ffi::DECLINED
+            }
         }
-        let worker = std::ffi::CString::new(m.worker).unwrap_or_default();
-        ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());
-        (*r).handler = HANDLER.as_ptr();
-        // Later phases (access control on <Location>) see what the mapper saw (mod_jk ≥ 1.2.46).
-        if normalised != uri {
-            ffi::apr_table_set((*r).notes, ORIGINAL_URI_NOTE.as_ptr(), (*r).uri);
-            let n = std::ffi::CString::new(normalised).unwrap_or_default();
-            (*r).uri = ffi::apr_pstrdup(pool, n.as_ptr());
-        }
-        ffi::DECLINED
     })
 }
 
@@ -104,17 +101,16 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
 ///
 /// # Safety
 /// `r` must be a live request.
-unsafe fn auto_alias(r: *mut ffi::request_rec, dir: &std::path::Path, path: &[u8]) -> c_int {
+unsafe fn auto_alias(r: *mut ffi::request_rec, decided: lb_core::uri::AutoAlias) -> c_int {
     use lb_core::uri::AutoAlias;
     use std::os::unix::ffi::OsStrExt;
-    match lb_core::uri::auto_alias(dir, path, |p| p.is_dir()) {
-        None => ffi::DECLINED,
-        Some(AutoAlias::Serve(file)) => {
+    match decided {
+        AutoAlias::Serve(file) => {
             let file = std::ffi::CString::new(file.as_os_str().as_bytes()).unwrap_or_default();
             unsafe { (*r).filename = ffi::apr_pstrdup((*r).pool, file.as_ptr()) };
             ffi::OK
         }
-        Some(refused) => refused.status().map_or(ffi::DECLINED, c_int::from),
+        refused => refused.status().map_or(ffi::DECLINED, c_int::from),
     }
 }
 

@@ -46,7 +46,7 @@
 //! - [`Balancer::change`] / [`Balancer::change_lb`]: status-worker changes, pushed to the table
 //!   and pulled by every process through the lb record's sequence number.
 //! - [`Balancer::stats`]: counters for the status page; [`Balancer::overlay`] lays them over
-//!   a [`crate::status::Balancer`] snapshot.
+//!   a [`crate::status::LbStatus`] snapshot.
 //!
 //! Counting is the balancer's: [`Balancer::record`] counts `errors`, `client_errors` and
 //! `reply_timeouts`, [`Balancer::start`] counts `elected`, `sessions` and `busy`, and

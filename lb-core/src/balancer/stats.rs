@@ -117,7 +117,7 @@ impl Balancer {
 impl Balancer {
     /// Lay this lb's runtime values (and the settings the status worker may have changed)
     /// over a status snapshot built from the configuration; members are matched by name.
-    pub fn overlay(&self, view: &mut crate::status::Balancer, now: i64) {
+    pub fn overlay(&self, view: &mut crate::status::LbStatus, now: i64) {
         let conf = self.conf();
         let s = self.stats(now);
         let lb = &conf.lb;

@@ -20,7 +20,7 @@ mod properties;
 mod read;
 mod reference;
 mod setting;
-mod status;
+mod status_worker;
 mod suggest;
 mod value;
 mod workers;
@@ -32,7 +32,7 @@ pub use lb::LbWorker;
 pub(crate) use properties::substitute;
 pub use properties::{Property, PropertyMap};
 pub use setting::{Origin, Row, Setting};
-pub use status::StatusWorker;
+pub use status_worker::StatusWorker;
 pub use suggest::closest;
 pub use value::{boolean as value_bool, int as value_int, Activation, Lock, Method, PingMode};
 pub use workers::{Kind, Worker, WorkerMount, Workers};
@@ -69,6 +69,21 @@ impl Loaded {
             .iter()
             .filter(|d| d.severity == Severity::Error)
     }
+
+    /// The properties the status worker's `dump` may show: every secret hidden (mod_jk hides
+    /// `.secret` but shows `.secretkey`; rjk hides both).
+    pub fn dump(&self) -> Vec<(String, String)> {
+        self.properties
+            .iter()
+            .filter(|p| !is_secret(&p.key))
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .collect()
+    }
+}
+
+/// A property whose value is a secret: never shown in dumps, status output or logs.
+pub fn is_secret(key: &str) -> bool {
+    key.ends_with(".secret") || key.ends_with(".secretkey")
 }
 
 impl Loader {

@@ -11,7 +11,7 @@ use super::lb::LbWorker;
 use super::properties::{split_worker_key, PropertyMap};
 use super::read::Props;
 use super::setting::{Origin, Setting};
-use super::status::StatusWorker;
+use super::status_worker::StatusWorker;
 use super::{local, suggest, value, MAX_NAME};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,20 +18,21 @@ pub enum ForwardUri {
     Escaped,
 }
 
-/// On/off flags (ForwardURI* is kept apart in [`Options::forward_uri`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Flag(u32);
-
-impl Flag {
-    pub const FORWARD_DIRECTORIES: Flag = Flag(0x8);
-    pub const FORWARD_LOCAL_ADDRESS: Flag = Flag(0x10);
-    pub const FLUSH_PACKETS: Flag = Flag(0x20);
-    pub const FLUSH_HEADER: Flag = Flag(0x40);
-    pub const DISABLE_REUSE: Flag = Flag(0x80);
-    pub const FORWARD_SSL_CERT_CHAIN: Flag = Flag(0x100);
-    pub const FORWARD_KEY_SIZE: Flag = Flag(0x200);
-    pub const REJECT_UNSAFE_URI: Flag = Flag(0x400);
-    pub const FORWARD_PHYSICAL_ADDRESS: Flag = Flag(0x800);
+bitflags::bitflags! {
+    /// `JkOptions` on/off flags, with mod_jk's bit values (ForwardURI* is kept apart in
+    /// [`Options::forward_uri`]).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct Flag: u32 {
+        const FORWARD_DIRECTORIES = 0x8;
+        const FORWARD_LOCAL_ADDRESS = 0x10;
+        const FLUSH_PACKETS = 0x20;
+        const FLUSH_HEADER = 0x40;
+        const DISABLE_REUSE = 0x80;
+        const FORWARD_SSL_CERT_CHAIN = 0x100;
+        const FORWARD_KEY_SIZE = 0x200;
+        const REJECT_UNSAFE_URI = 0x400;
+        const FORWARD_PHYSICAL_ADDRESS = 0x800;
+    }
 }
 
 const FLAGS: &[(&str, Flag)] = &[
@@ -62,15 +63,15 @@ const DEPRECATED: &[&str] = &[
 /// What one server's `JkOptions` lines say, before inheritance.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OptionLines {
-    plus: u32,
-    minus: u32,
+    plus: Flag,
+    minus: Flag,
     forward_uri: Option<ForwardUri>,
 }
 
 /// The effective options of a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
-    bits: u32,
+    flags: Flag,
     pub forward_uri: ForwardUri,
 }
 
@@ -78,7 +79,7 @@ impl Default for Options {
     /// mod_jk's default: ForwardURIProxy and ForwardKeySize.
     fn default() -> Self {
         Options {
-            bits: Flag::FORWARD_KEY_SIZE.0,
+            flags: Flag::FORWARD_KEY_SIZE,
             forward_uri: ForwardUri::Proxy,
         }
     }
@@ -86,21 +87,21 @@ impl Default for Options {
 
 impl Options {
     pub fn has(&self, f: Flag) -> bool {
-        self.bits & f.0 != 0
+        self.flags.contains(f)
     }
 
     /// Apply one server's lines on top of `self` (the main server's result, or the default).
     pub fn with(mut self, lines: &OptionLines) -> Options {
-        self.bits = (self.bits | lines.plus) & !lines.minus;
+        self.flags = (self.flags | lines.plus) - lines.minus;
         if let Some(u) = lines.forward_uri {
             self.forward_uri = u;
         }
         // Local and physical address share one setting: the one enabled last wins in mod_jk's
         // mask; keep whichever this server enabled.
-        if lines.plus & Flag::FORWARD_PHYSICAL_ADDRESS.0 != 0 {
-            self.bits &= !Flag::FORWARD_LOCAL_ADDRESS.0;
-        } else if lines.plus & Flag::FORWARD_LOCAL_ADDRESS.0 != 0 {
-            self.bits &= !Flag::FORWARD_PHYSICAL_ADDRESS.0;
+        if lines.plus.contains(Flag::FORWARD_PHYSICAL_ADDRESS) {
+            self.flags.remove(Flag::FORWARD_LOCAL_ADDRESS);
+        } else if lines.plus.contains(Flag::FORWARD_LOCAL_ADDRESS) {
+            self.flags.remove(Flag::FORWARD_PHYSICAL_ADDRESS);
         }
         self
     }
@@ -125,11 +126,11 @@ impl OptionLines {
             };
             if let Some(&(_, f)) = FLAGS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 if sign == '+' {
-                    self.plus |= f.0;
-                    self.minus &= !f.0;
+                    self.plus |= f;
+                    self.minus.remove(f);
                 } else {
-                    self.minus |= f.0;
-                    self.plus &= !f.0;
+                    self.minus |= f;
+                    self.plus.remove(f);
                 }
             } else if let Some(&(n, u)) = URIS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 if sign == '-' {

@@ -178,6 +178,53 @@ impl Forwarded {
         Some(m.spec().name.as_str())
     }
 
+    /// The connector log's line for this request (JkLogFile): a failure at error level, with
+    /// its reason and how many members were tried; a success at debug level, with the time
+    /// it took. Nothing is formatted when the level is off.
+    pub fn log(
+        &self,
+        log: &crate::log::Logger,
+        request_id: Option<&str>,
+        (method, uri): (&[u8], &[u8]),
+        worker: &Worker,
+        took: Duration,
+    ) {
+        use crate::log::Level;
+        let level = match self.failure {
+            Some(_) => Level::Error,
+            None => Level::Debug,
+        };
+        if !log.enabled(level) {
+            return;
+        }
+        let member = self.last_member_name(worker).unwrap_or("-");
+        let (method, uri) = (
+            String::from_utf8_lossy(method),
+            String::from_utf8_lossy(uri),
+        );
+        let name = worker.name();
+        match &self.failure {
+            Some(f) => log.log(
+                level,
+                request_id,
+                format_args!(
+                    "{method} {uri} → worker {name} member {member}: {f} (status {}, {} \
+                     member(s) tried)",
+                    self.status, self.members_tried
+                ),
+            ),
+            None => log.log(
+                level,
+                request_id,
+                format_args!(
+                    "{method} {uri} → worker {name} member {member}: {} in {} µs",
+                    self.status,
+                    took.as_micros()
+                ),
+            ),
+        }
+    }
+
     /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*` (with the shared
     /// counters when a balancer chose).
     pub fn notes(&self, worker: &Worker) -> Vec<(&'static str, String)> {

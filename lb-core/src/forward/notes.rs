@@ -43,6 +43,11 @@ pub fn duration(d: std::time::Duration) -> String {
     format!("{}.{:06}", d.as_secs(), d.subsec_micros())
 }
 
+/// The `JK_REQUEST_DURATION` note for a request that took `d`.
+pub fn duration_note(d: std::time::Duration) -> (&'static str, String) {
+    ("JK_REQUEST_DURATION", duration(d))
+}
+
 /// The notes of one forwarded request, rendered only when the log asks. `values` gives the
 /// shared counters of a member when the worker has them (a balanced worker); the FIRST/LAST
 /// values are then read at render time, not at the moment of each attempt as mod_jk does.

@@ -251,7 +251,6 @@ impl Prepared<'_> {
             tls,
             env: &env,
             session_id: self.session.as_deref(),
-            route: self.session.as_deref().and_then(route::route_of),
             options: self.options,
             rule: self.rule,
         };

@@ -35,7 +35,7 @@ mod tests {
     fn the_rule_table() {
         let refused = || Failure::Connect(io::Error::new(io::ErrorKind::ConnectionRefused, "x"));
         let none = RecoveryOptions::default();
-        let strict = RecoveryOptions(RecoveryOptions::NO_RETRY_AFTER_SEND);
+        let strict = RecoveryOptions::NO_RETRY_AFTER_SEND;
         // Nothing reached the backend: always, even with bit 1.
         assert!(may_retry(&refused(), None, false, strict, b"POST"));
         // The backend had the request: only as recovery_options allow.

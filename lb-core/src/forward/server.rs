@@ -1,5 +1,5 @@
 //! The web server's side of one request, as the adapters present it: the request head (plain
-//! borrowed data) and the [`ServerSide`] trait for the body and the response.
+//! borrowed data the machine copies what it needs from).
 
 use std::io;
 use std::time::Duration;
@@ -73,8 +73,6 @@ pub struct RequestHead<'a> {
     pub env: &'a [(&'a [u8], &'a [u8])],
     /// The request's session id (`crate::route::session_id`), for the balancer.
     pub session_id: Option<&'a str>,
-    /// The sticky route in that session id (after the last `.`), for simple selectors.
-    pub route: Option<&'a str>,
     pub options: ForwardOptions,
     /// The mount's extensions that steer the engine (`active=`/`disabled=`/`stopped=`,
     /// `fail_on_status=`, `use_server_errors=`); `None` when the rule sets none of them.
@@ -102,7 +100,6 @@ impl<'a> RequestHead<'a> {
             tls: None,
             env: &[],
             session_id: None,
-            route: None,
             options: ForwardOptions::default(),
             rule: None,
         }

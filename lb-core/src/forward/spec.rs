@@ -11,35 +11,35 @@ use ajp::PacketSize;
 /// drift apart.
 pub use crate::config::PingMode;
 
-/// `recovery_options` bits (mod_jk.md §2.5, §4.6).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecoveryOptions(pub u32);
+bitflags::bitflags! {
+    /// `recovery_options`: what a failed request may still do.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct RecoveryOptions: u32 {
+        /// No retry once the backend has received the whole request.
+        const NO_RETRY_AFTER_SEND = 1;
+        /// No retry once response headers went to the client (rjk never retries then anyway).
+        const NO_RETRY_AFTER_HEADERS = 2;
+        /// Close the backend connection hard on a client error.
+        const ABORT_ON_CLIENT_ERROR = 4;
+        /// Retry HEAD even with bit 1.
+        const ALWAYS_RETRY_HEAD = 8;
+        /// Retry GET even with bit 1.
+        const ALWAYS_RETRY_GET = 16;
+        // Bits mod_jk knows but rjk has no use for are kept, not dropped.
+        const _ = !0;
+    }
+}
 
 impl RecoveryOptions {
-    /// 1: no retry once the backend has received the whole request.
-    pub const NO_RETRY_AFTER_SEND: u32 = 1;
-    /// 2: no retry once response headers went to the client (rjk never retries then anyway).
-    pub const NO_RETRY_AFTER_HEADERS: u32 = 2;
-    /// 4: close the backend connection hard on a client error.
-    pub const ABORT_ON_CLIENT_ERROR: u32 = 4;
-    /// 8: retry HEAD even with bit 1.
-    pub const ALWAYS_RETRY_HEAD: u32 = 8;
-    /// 16: retry GET even with bit 1.
-    pub const ALWAYS_RETRY_GET: u32 = 16;
-
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
     /// May a request with this method be retried after the backend received it? (mod_jk checks
     /// HEAD first, then GET only if HEAD's bit is not set.)
     pub fn retry_after_send(self, method: &[u8]) -> bool {
-        if !self.has(Self::NO_RETRY_AFTER_SEND) {
+        if !self.contains(Self::NO_RETRY_AFTER_SEND) {
             return true;
         }
-        if self.has(Self::ALWAYS_RETRY_HEAD) {
+        if self.contains(Self::ALWAYS_RETRY_HEAD) {
             method == b"HEAD"
-        } else if self.has(Self::ALWAYS_RETRY_GET) {
+        } else if self.contains(Self::ALWAYS_RETRY_GET) {
             method == b"GET"
         } else {
             false
@@ -260,7 +260,7 @@ mod tests {
         ];
         for &(bits, method, want) in table {
             assert_eq!(
-                RecoveryOptions(bits).retry_after_send(method),
+                RecoveryOptions::from_bits_retain(bits).retry_after_send(method),
                 want,
                 "bits {bits} method {}",
                 String::from_utf8_lossy(method)

@@ -8,7 +8,8 @@
 //! - [`table`]: a server's rules in mod_jk's order, and [`MountTable::map`];
 //! - [`explain`]: every rule's verdict for one URI ([`MountTable::explain`], `rjk map`);
 //! - [`file`](mod@file): reading a uriworkermap file;
-//! - [`reload`]: a shared table whose file's rules are re-read and swapped in whole.
+//! - [`reload`]: a shared table whose file's rules are re-read and swapped in whole;
+//! - [`dispatch`]: the order in which a request's worker is found (URI phase, handler).
 //!
 //! Matching always happens on the normalised path ([`crate::uri::normalise`]):
 //! ```
@@ -27,6 +28,7 @@
 //! assert!(table.map("/app/site.css").is_none());
 //! ```
 
+pub mod dispatch;
 pub mod explain;
 pub mod extension;
 pub mod file;

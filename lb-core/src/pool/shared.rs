@@ -66,7 +66,7 @@ impl ConnSettings {
             retry_interval: ms(Some(spec.retry_interval)),
             retries: spec.retries,
             connection_ping_interval: secs(spec.connection_ping_interval),
-            recovery_options: spec.recovery_options.0,
+            recovery_options: spec.recovery_options.bits(),
             busy_limit: spec.busy_limit,
             max_packet_size: spec.max_packet_size.get() as u32,
         }
@@ -82,7 +82,7 @@ impl ConnSettings {
         spec.retry_interval = Duration::from_millis(u64::from(self.retry_interval));
         spec.retries = self.retries.max(1);
         spec.connection_ping_interval = from_secs(self.connection_ping_interval);
-        spec.recovery_options = RecoveryOptions(self.recovery_options);
+        spec.recovery_options = RecoveryOptions::from_bits_retain(self.recovery_options);
         spec.busy_limit = self.busy_limit;
         if let Ok(size) = PacketSize::new(self.max_packet_size as usize) {
             spec.max_packet_size = size;
@@ -213,7 +213,7 @@ mod tests {
         changed.apply(&mut spec);
         assert_eq!(spec.reply_timeout, None, "0 turns the timeout off");
         assert_eq!(spec.prepost_ping(), Some(Duration::from_millis(250)));
-        assert_eq!((spec.retries, spec.recovery_options.0), (3, 1));
+        assert_eq!((spec.retries, spec.recovery_options.bits()), (3, 1));
         assert_eq!(spec.max_packet_size.get(), 16384);
         assert_eq!(ConnSettings::of(&spec), changed);
     }

@@ -37,6 +37,7 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+pub mod keep;
 pub mod layout;
 mod lock;
 mod published;

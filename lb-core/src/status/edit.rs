@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::html::{edit_link, form_start, Page};
-use super::model::{Balancer, Member, Snapshot};
+use super::model::{LbStatus, Member, Snapshot};
 use super::xml::escape;
 use crate::config::Activation;
 
@@ -112,7 +112,7 @@ fn member_fields(m: &Member) -> Option<String> {
     )
 }
 
-fn balancer_fields(b: &Balancer) -> String {
+fn balancer_fields(b: &LbStatus) -> String {
     [
         flag("Sticky sessions", "vls", b.sticky_session),
         flag("Force sticky sessions", "vlf", b.sticky_session_force),

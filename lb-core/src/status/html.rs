@@ -133,7 +133,7 @@ fn member_row(out: &mut String, page: &Page<'_>, view: &View<'_>, lb: &str, m: &
         "<tr data-member=\"{n}\"><td class=\"l\">{n}",
         n = escape(&m.name)
     );
-    if !page.show.has(Show::NO_AJP_CONF) {
+    if !page.show.contains(Show::NO_AJP_CONF) {
         let _ = write!(
             out,
             "<br><small>{}</small>",
@@ -237,12 +237,12 @@ pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
     );
     for b in &snap.balancers {
         let _ = write!(out, "<h2>Balancer {}", escape(&b.name));
-        if !page.show.has(Show::NO_LB_SUMMARY) {
+        if !page.show.contains(Show::NO_LB_SUMMARY) {
             let (g, d, x) = super::rating::counts(&b.members, view.good, view.bad);
             let _ = write!(out, " <span class=\"st good\">{g} good</span> <span class=\"st degraded\">{d} degraded</span> <span class=\"st bad\">{x} bad</span>");
         }
         out.push_str("</h2>\n");
-        if !page.show.has(Show::NO_LB_CONF) {
+        if !page.show.contains(Show::NO_LB_CONF) {
             let _ = write!(
                 out,
                 "<p class=\"cfg\">method {} · sticky {} · force {} · retries {} · recover after {} s · busy {} (max {})",

@@ -2,8 +2,8 @@
 //! The formats mod_jk's users parse (`mime=txt`, `mime=prop`) are reproduced key for key.
 
 pub mod action;
-mod config;
 mod edit;
+pub mod form;
 mod html;
 mod json;
 mod model;
@@ -14,19 +14,20 @@ mod rating;
 mod record;
 pub mod respond;
 mod runtime;
+mod snapshot;
 mod text;
 mod time;
 mod xml;
 
-pub use config::from_config;
 pub use edit::edit;
 pub use html::{html, Page};
 pub use json::json;
-pub use model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
+pub use model::{LbMember, LbStatus, MapEntry, Member, Snapshot, State};
 pub use options::Show;
 pub use prometheus::prometheus;
 pub use rating::{rate, Rating};
 pub use runtime::{connection_over, overlay};
+pub use snapshot::from_config;
 pub use text::{prop, txt};
 pub use xml::{xml, Xml};
 

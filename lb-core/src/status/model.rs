@@ -39,14 +39,16 @@ pub struct Snapshot {
     /// Unix seconds when the snapshot was taken.
     pub now: i64,
     pub web_server: String,
-    pub balancers: Vec<Balancer>,
+    pub balancers: Vec<LbStatus>,
     /// ajp13 workers in worker.list (not lb members).
     pub ajp_workers: Vec<Member>,
     pub maps: Vec<MapEntry>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Balancer {
+/// A load balancer as the status pages show it (the running one is
+/// [`crate::balancer::Balancer`]).
+pub struct LbStatus {
     pub name: String,
     pub sticky_session: bool,
     pub sticky_session_force: bool,

@@ -4,42 +4,41 @@
 
 use super::model::Snapshot;
 
-/// A decoded `opt` value.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Show(pub u32);
+bitflags::bitflags! {
+    /// A decoded `opt` value.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Show: u32 {
+        const NO_MEMBERS = 0x1;
+        const NO_MAPS = 0x2;
+        /// HTML legend: rjk's page has none (its columns are spelt out), so nothing to hide.
+        const NO_LEGEND = 0x4;
+        const NO_LB = 0x8;
+        const NO_AJP = 0x10;
+        /// A read-write status worker shows the page without its action buttons.
+        const READ_ONLY = 0x20;
+        const NO_LB_CONF = 0x40;
+        const NO_LB_SUMMARY = 0x80;
+        /// The members' connection settings (the Address column on rjk's page).
+        const NO_AJP_CONF = 0x100;
+        const _ = !0;
+    }
+}
 
 impl Show {
-    pub const NO_MEMBERS: u32 = 0x1;
-    pub const NO_MAPS: u32 = 0x2;
-    /// HTML legend: rjk's page has none (its columns are spelt out), so nothing to hide.
-    pub const NO_LEGEND: u32 = 0x4;
-    pub const NO_LB: u32 = 0x8;
-    pub const NO_AJP: u32 = 0x10;
-    /// A read-write status worker shows the page without its action buttons.
-    pub const READ_ONLY: u32 = 0x20;
-    pub const NO_LB_CONF: u32 = 0x40;
-    pub const NO_LB_SUMMARY: u32 = 0x80;
-    /// The members' connection settings (the Address column on rjk's page).
-    pub const NO_AJP_CONF: u32 = 0x100;
-
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
-    }
-
     /// Drop from `snap` what the data bits hide.
     pub fn filter(self, snap: &mut Snapshot) {
-        if self.has(Self::NO_LB) {
+        if self.contains(Self::NO_LB) {
             snap.balancers.clear();
         }
-        if self.has(Self::NO_MEMBERS) {
+        if self.contains(Self::NO_MEMBERS) {
             for b in &mut snap.balancers {
                 b.members.clear();
             }
         }
-        if self.has(Self::NO_AJP) {
+        if self.contains(Self::NO_AJP) {
             snap.ajp_workers.clear();
         }
-        if self.has(Self::NO_MAPS) {
+        if self.contains(Self::NO_MAPS) {
             snap.maps.clear();
         }
     }
@@ -53,11 +52,11 @@ mod tests {
     fn data_bits_remove_what_they_name() {
         let mut snap = crate::status::tests::sample();
         assert!(!snap.maps.is_empty() && !snap.balancers[0].members.is_empty());
-        Show(Show::NO_MEMBERS | Show::NO_MAPS).filter(&mut snap);
+        (Show::NO_MEMBERS | Show::NO_MAPS).filter(&mut snap);
         assert!(snap.maps.is_empty());
         assert!(snap.balancers.iter().all(|b| b.members.is_empty()));
         assert!(!snap.balancers.is_empty(), "the balancers themselves stay");
-        Show(Show::NO_LB | Show::NO_AJP).filter(&mut snap);
+        (Show::NO_LB | Show::NO_AJP).filter(&mut snap);
         assert!(snap.balancers.is_empty() && snap.ajp_workers.is_empty());
     }
 }

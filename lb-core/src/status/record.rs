@@ -2,7 +2,7 @@
 //! key names. The text, properties, XML and JSON renderers all print these lists, so the
 //! formats cannot drift apart.
 
-use super::model::{Balancer, MapEntry, Member, Snapshot};
+use super::model::{LbStatus, MapEntry, Member, Snapshot};
 use super::rating;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub fn header(snap: &Snapshot) -> (Fields, Fields, Fields) {
 }
 
 pub fn balancer(
-    b: &Balancer,
+    b: &LbStatus,
     now: i64,
     good: &[String],
     bad: &[String],

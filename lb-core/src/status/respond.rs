@@ -44,6 +44,13 @@ pub struct Reply {
     pub persist_error: Option<String>,
 }
 
+impl Reply {
+    /// A plain-text answer.
+    pub fn text(status: u16, body: String) -> Reply {
+        text(status, body)
+    }
+}
+
 fn text(status: u16, body: String) -> Reply {
     Reply {
         status,
@@ -128,7 +135,7 @@ fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
         snap.balancers.retain(|b| &b.name == w);
         snap.ajp_workers.retain(|m| &m.name == w);
     }
-    let show = Show(p.opt);
+    let show = Show::from_bits_retain(p.opt);
     show.filter(&mut snap);
     let view = View {
         prefix: &s.prefix.value,
@@ -138,7 +145,7 @@ fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
     let mime = p.mime();
     let page = Page {
         uri: ctx.uri,
-        read_only: s.read_only.value || show.has(Show::READ_ONLY),
+        read_only: s.read_only.value || show.contains(Show::READ_ONLY),
         nonce: ctx.nonce,
         refresh: p.refresh.unwrap_or(0),
         css: s.css.value.as_deref(),

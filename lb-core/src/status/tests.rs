@@ -73,7 +73,7 @@ fn snapshot(golden: &str) -> Snapshot {
         server_port: 18999,
         now,
         web_server: "Apache/2.4.71 (Debian) mod_jk/1.2.48".into(),
-        balancers: vec![Balancer {
+        balancers: vec![LbStatus {
             name: "lb".into(),
             sticky_session: true,
             sticky_session_force: false,
@@ -89,7 +89,7 @@ fn snapshot(golden: &str) -> Snapshot {
                 member("n1", 8101, "d1.n1", "d1", Activation::Active, 1, 3, reset),
                 member("n2", 8102, "n2", "", Activation::Disabled, 3, 1, reset),
             ],
-            ..Balancer::default()
+            ..LbStatus::default()
         }],
         ajp_workers: vec![],
         maps: vec![],

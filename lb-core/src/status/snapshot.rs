@@ -1,7 +1,7 @@
 //! A snapshot from the configuration alone: every setting as configured, every counter zero,
 //! every member idle. The adapter overlays the shared table's runtime values on it.
 
-use super::model::{Balancer, LbMember, MapEntry, Member, Snapshot, State};
+use super::model::{LbMember, LbStatus, MapEntry, Member, Snapshot, State};
 use crate::config::{AjpWorker, Kind, Workers};
 use crate::mount::MountTable;
 
@@ -49,7 +49,7 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
         match &w.kind {
-            Kind::Lb(l) => snap.balancers.push(Balancer {
+            Kind::Lb(l) => snap.balancers.push(LbStatus {
                 name: name.clone(),
                 sticky_session: l.sticky_session.value,
                 sticky_session_force: l.sticky_session_force.value,
@@ -71,7 +71,7 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
                         m
                     })
                     .collect(),
-                ..Balancer::default()
+                ..LbStatus::default()
             }),
             Kind::Ajp(a) => {
                 let mut m = member(name, a, false);
