@@ -1,4 +1,4 @@
-//! Choosing, table by table, against mod_jk's rules (mod_jk.md §3.2, §3.4, §3.6).
+//! Choosing, table by table, against mod_jk's rules (mod_jk: lb_value and lb_mult; find_best_worker; sticky routes and domains).
 
 mod balancer_support;
 

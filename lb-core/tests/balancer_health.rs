@@ -1,5 +1,5 @@
 //! Failure accounting, retries, maintenance and status changes over simulated time
-//! (mod_jk.md §3.3, §3.7, §3.8).
+//! (mod_jk: its global maintenance; its service loop and outcome rules; status changes through the shared memory).
 
 mod balancer_support;
 

@@ -1,5 +1,5 @@
 //! Attacker-shaped input, generated: normalisation must agree with a plain model of mod_jk's
-//! four steps (reference §5.6), keep its invariants, and nothing on the request path may panic.
+//! four steps (mod_jk: its uri normalisation), keep its invariants, and nothing on the request path may panic.
 
 use lb_core::config::Location;
 use lb_core::directive::options::ForwardUri;

@@ -1,4 +1,4 @@
-//! Status-worker changes (mod_jk.md §3.2, §3.8): written to the table under its lock with the
+//! Status-worker changes (mod_jk: lb_value and lb_mult; status changes through the shared memory): written to the table under its lock with the
 //! lb record's sequence bumped, so every process pulls them before its next choice. Changing an
 //! activation resets the lb values (except Busyness); changing a factor recomputes every
 //! member's `lb_mult`. Connection changes ([`ConnChange`]) go to the member's connection
@@ -23,7 +23,7 @@ pub enum MemberChange {
     Distance(u32),
 }
 
-/// A change to a member's AJP connection settings (`va…`, mod_jk.md §6.3), in
+/// A change to a member's AJP connection settings (`va…`, mod_jk: the status worker's AJP settings), in
 /// `workers.properties` units (timeouts in ms, except the two in seconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConnChange {

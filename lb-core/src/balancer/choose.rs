@@ -1,4 +1,4 @@
-//! Choosing a member for one attempt (mod_jk.md §3.4, §3.6): the single-member shortcut, the
+//! Choosing a member for one attempt (mod_jk: find_best_worker; sticky routes and domains): the single-member shortcut, the
 //! sticky route (exact route, then domain, then the unusable member's redirect or domain),
 //! `sticky_session_force`, the best member by distance then lb_value from the rotating offset,
 //! and the redirect failover when nothing is usable. One small function per rule.

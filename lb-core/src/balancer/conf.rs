@@ -1,5 +1,5 @@
 //! The process's copy of the balancer's configuration, and its exchange with the table (mod_jk's
-//! push/pull, mod_jk.md §3.8): the first process to claim the records pushes its configuration;
+//! push/pull, as mod_jk's status changes through the shared memory): the first process to claim the records pushes its configuration;
 //! every process pulls again when the lb record's `sequence` moved past its copy, which is how a
 //! status-worker change made in one process reaches all of them. Choosing reads this copy only.
 

@@ -1,4 +1,4 @@
-//! Global maintenance (mod_jk.md §3.3): decay of lb values and reply timeouts, ERROR → RECOVER
+//! Global maintenance (mod_jk: its global maintenance): decay of lb values and reply timeouts, ERROR → RECOVER
 //! after `recover_time`, escalation of old local errors, IDLE for members that got nothing
 //! since last time, and forced recovery when every member is in ERROR. Any process may call
 //! [`Balancer::maintain`] as often as it likes; the run happens in one process per interval.

@@ -1,4 +1,4 @@
-//! Choosing a member as mod_jk does (mod_jk.md §3), over the shared state table ([`crate::shm`]).
+//! Choosing a member as mod_jk does (mod_jk: jk_lb_worker.c), over the shared state table ([`crate::shm`]).
 //!
 //! # Using it
 //!
@@ -39,7 +39,7 @@
 //!   domain when found through it; rjk sends the route of the member actually tried, where
 //!   mod_jk keeps the first attempt's); [`Balancer::session_cookie`]: `set_session_cookie`.
 //! - [`Balancer::start`] returns a [`Busy`] guard (busy counters, lb_value per method);
-//!   [`Request::finish`] / [`Busy::finish`] apply the outcome table of §3.7.
+//!   [`Request::finish`] / [`Busy::finish`] apply mod_jk's outcome → state table.
 //! - [`Balancer::record`] applies an [`Outcome`] without a request (the bare table).
 //! - [`Balancer::maintain`]: decay, ERROR → RECOVER, escalation, IDLE, forced recovery; the
 //!   clock is a parameter (Unix seconds) everywhere, so tests drive time.

@@ -1,5 +1,5 @@
 //! `lb_mult`: each member's weight turned into its increment, so that lower lb_value wins and
-//! a member with twice the factor accumulates half as fast (mod_jk.md §3.2).
+//! a member with twice the factor accumulates half as fast (mod_jk: lb_value and lb_mult).
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {

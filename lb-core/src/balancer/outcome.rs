@@ -1,4 +1,4 @@
-//! Accounting around one attempt (mod_jk.md §3.2, §3.7): the [`Busy`] guard counts the request
+//! Accounting around one attempt (mod_jk: lb_value and lb_mult; its service loop and outcome rules): the [`Busy`] guard counts the request
 //! in (busy, elected, sessions, lb_value per method) and out, and an [`Outcome`] moves the
 //! member's shared state by mod_jk's table.
 
@@ -204,7 +204,7 @@ impl Balancer {
         }
     }
 
-    /// Apply `outcome` of a request that ran on `member` to its shared state (mod_jk.md §3.7).
+    /// Apply `outcome` of a request that ran on `member` to its shared state (mod_jk: its service loop and outcome rules).
     /// Counts `client_errors`, `reply_timeouts` and `errors` itself: the caller does not.
     pub fn record(&self, member: usize, outcome: Outcome, now: i64) -> Verdict {
         let failover = outcome.failover();

@@ -1,4 +1,4 @@
-//! One request's way through the balancer (mod_jk.md §3.7): which members already failed in
+//! One request's way through the balancer (mod_jk: its service loop and outcome rules): which members already failed in
 //! this round (mod_jk's per-request copy of the states, where a failure is a "local error"),
 //! the attempt and round counters behind `lb_retries`, `retries` and `retry_interval`, and the
 //! one forced recovery when nothing is selectable.

@@ -1,5 +1,5 @@
 //! What the balancer needs to know about an lb worker and its members, with mod_jk's defaults
-//! (mod_jk.md §2.5–2.6). The configuration owner converts `workers.properties` into these;
+//! (mod_jk: its ajp13 worker defaults; its lb defaults). The configuration owner converts `workers.properties` into these;
 //! tests build them directly.
 
 use crate::config::{Activation, Lock, Method};

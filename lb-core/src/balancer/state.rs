@@ -1,5 +1,5 @@
 //! Member states and activations as stored in the table, and mod_jk's two usability rules
-//! (mod_jk.md §3.1). The enums are the crate's own: [`crate::status::State`] (with mod_jk's
+//! (mod_jk: its member states). The enums are the crate's own: [`crate::status::State`] (with mod_jk's
 //! texts) and [`crate::config::Activation`]; this file only gives them table codes.
 
 use crate::config::Activation;

@@ -1,4 +1,4 @@
-//! The request body across attempts (mod_jk.md §3.7, §4.4): the first packet of a
+//! The request body across attempts (mod_jk: its service loop and outcome rules; ajp_send_request): the first packet of a
 //! Content-Length body is read once and kept, so it can be sent again to another connection or
 //! member (mod_jk's replay buffer). Anything the backend asks for later is streamed from the
 //! client and cannot be replayed; the `ajp` exchange then says the request is no longer

@@ -1,5 +1,5 @@
 //! Why an attempt failed, whether another attempt may follow, and what the client is told
-//! (mod_jk.md §3.7, §4.5, §4.6).
+//! (mod_jk: its service loop and outcome rules; ajp_get_reply and its timeouts; recovery_options).
 
 use std::fmt;
 use std::io;

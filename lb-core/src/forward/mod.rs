@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::balancer::Balancer;
 
-/// What one member's part of a request came to (mod_jk.md §3.7, the outcome → state table).
+/// What one member's part of a request came to (mod_jk's outcome → state table).
 pub use crate::balancer::Outcome;
 /// A member's activation, sent to the backend as the `JK_LB_ACTIVATION` attribute: the
 /// configuration's type (its `name()` is mod_jk's "ACT"/"DIS"/"STP").

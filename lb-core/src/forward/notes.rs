@@ -1,4 +1,4 @@
-//! Notes for the request log (mod_jk.md §3.7): which worker and member served, and the first
+//! Notes for the request log (mod_jk: its service loop and outcome rules): which worker and member served, and the first
 //! and last member attempted (`JK_LB_FIRST_*`, `JK_LB_LAST_*`).
 
 use super::{Activation, Outcome};

@@ -1,4 +1,4 @@
-//! The Forward Request as mod_jk builds it (mod_jk.md §1.5, §4.1): the head's fields, the
+//! The Forward Request as mod_jk builds it (mod_jk: ajp_marshal_into_msgb): the head's fields, the
 //! client's headers with mod_jk's Content-Length rules, then the attributes. The part every
 //! member gets is encoded once per request ([`template`]); each attempt copies it and adds the
 //! member's own attributes (secret, route, activation: [`for_member`]). Nothing is allocated

@@ -1,5 +1,5 @@
-//! When a request may be tried again, on the same member or another (mod_jk.md §3.7, §4.5,
-//! §4.6): never once the client has seen a response byte, never once the backend has taken
+//! When a request may be tried again, on the same member or another (mod_jk: its service loop,
+//! ajp_get_reply and recovery_options): never once the client has seen a response byte, never once the backend has taken
 //! body that nobody kept, never after the client's own error; then either nothing reached the
 //! backend, or `recovery_options` allow resending. What went on the wire is the `ajp`
 //! exchange's to say ([`ajp::ProxyExchange::replayable`]); this is the one place it is

@@ -1,5 +1,5 @@
 //! What the forwarding engine needs to know about one AJP worker (an `ajp13` worker or one lb
-//! member), with mod_jk's defaults (reference mod_jk.md §2.5). The config engineer's typed
+//! member), with mod_jk's defaults (mod_jk: its ajp13 worker defaults). The config engineer's typed
 //! `workers.properties` model converts into this; tests build it directly.
 
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ajp::PacketSize;
 
-/// `ping_mode` letters (mod_jk.md §4.3): the configuration's type, shared so the two cannot
+/// `ping_mode` letters (mod_jk: its ping modes): the configuration's type, shared so the two cannot
 /// drift apart.
 pub use crate::config::PingMode;
 
@@ -48,7 +48,7 @@ impl RecoveryOptions {
 }
 
 /// `fail_on_status`: statuses that make the attempt fail; negative entries fail over but leave
-/// the member OK (mod_jk.md §3.7).
+/// the member OK (mod_jk: its service loop and outcome rules).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FailOnStatus(pub Vec<i32>);
 

@@ -1,4 +1,4 @@
-//! How long to wait for the backend's next packet (mod_jk.md §4.5): `reply_timeout` (per
+//! How long to wait for the backend's next packet (mod_jk: ajp_get_reply and its timeouts): `reply_timeout` (per
 //! request override first), else the socket's `socket_timeout`, else forever. Which one expired
 //! decides the answer: a reply timeout is 504, a socket timeout a broken reply (502).
 

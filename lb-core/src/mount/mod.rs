@@ -1,6 +1,6 @@
 //! `JkMount`/`JkUnMount` lines, uriworkermap files and workers' `mount` properties: which
-//! worker, if any, a request goes to — with the precedence mod_jk's code really uses (reference
-//! §5) — and why.
+//! worker, if any, a request goes to — with the precedence mod_jk's code really uses (not the one its docs
+//! describe) — and why.
 //!
 //! - [`rule`]: one rule's syntax (`-` disabled, `!` exclusion, `*`/`?` wildcards, `a|b`) and
 //!   where it came from;

@@ -1,4 +1,4 @@
-//! The per-process connection pool of one AJP worker (mod_jk.md §4.2), as policy only: which
+//! The per-process connection pool of one AJP worker (mod_jk: its endpoint cache), as policy only: which
 //! connection a request gets, when a slot is free, which idle connections maintenance closes or
 //! CPings. Generic over the connection handle `C`, so the blocking driver keeps std sockets in
 //! it and an event-driven driver keeps its own connection objects; nothing here does I/O or

@@ -1,4 +1,4 @@
-//! Making a taken slot ready to carry a request (mod_jk.md §4.3, §4.4 steps 1–3), as decisions:
+//! Making a taken slot ready to carry a request (mod_jk: its ping modes and ajp_send_request's connection checks), as decisions:
 //! a pooled connection is checked (the driver's non-blocking peek) and optionally CPinged; a
 //! dead one, or one to an address the member's settings no longer name, is replaced by another
 //! pooled one or a new connection without counting as a member failure; a new connection is

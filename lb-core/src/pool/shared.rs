@@ -1,4 +1,4 @@
-//! A member's connection settings in the shared table (mod_jk.md §6.3, §7): what the status
+//! A member's connection settings in the shared table (mod_jk: the status worker's AJP settings; its shared memory): what the status
 //! worker may change at runtime (host, port, timeouts, retries, ...), in `workers.properties`
 //! units. The first process to link a pool publishes its settings; a change bumps the record's
 //! sequence and every process's pool adopts the new settings before its next request.

@@ -144,8 +144,8 @@ pub struct MemberSlot {
     pub _reserved: [AtomicU64; 1],
 }
 
-/// An ajp worker's connection settings the status worker may change (mod_jk's shm ajp record,
-/// mod_jk.md §6.3, §7), in `workers.properties` units. The first process to link its pool
+/// An ajp worker's connection settings the status worker may change (mod_jk's shm ajp record),
+/// in `workers.properties` units. The first process to link its pool
 /// publishes them (`sequence` 0 → 1); every change bumps `sequence`, and each process adopts
 /// the settings before its next request on the member once its copy is older.
 #[repr(C)]

@@ -1,4 +1,4 @@
-//! The runtime state table shared by every process of a server (mod_jk.md §7).
+//! The runtime state table shared by every process of a server (mod_jk: its shared memory).
 //!
 //! A fixed `#[repr(C)]` layout of atomics ([`layout`]) over any memory region ([`Region`]):
 //! heap for tests, an anonymous shared mapping inherited across fork, a file (`JkShmFile`)
