@@ -47,47 +47,47 @@ impl ServerSide for HttpdRequest<'_> {
     }
 }
 
-impl RequestFacts for HttpdRequest<'_> {
-    fn method(&self) -> &[u8] {
+impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
+    fn method(&self) -> &'x [u8] {
         HttpdRequest::method(self)
     }
-    fn original_uri(&self) -> &[u8] {
+    fn original_uri(&self) -> &'x [u8] {
         self.note(ORIGINAL_URI_NOTE.to_bytes())
             .unwrap_or(self.uri())
     }
-    fn unparsed_uri(&self) -> &[u8] {
+    fn unparsed_uri(&self) -> &'x [u8] {
         HttpdRequest::unparsed_uri(self)
     }
-    fn protocol(&self) -> &[u8] {
+    fn protocol(&self) -> &'x [u8] {
         HttpdRequest::protocol(self)
     }
-    fn query(&self) -> Option<&[u8]> {
+    fn query(&self) -> Option<&'x [u8]> {
         HttpdRequest::query(self)
     }
-    fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+    fn for_each_header(&self, f: &mut dyn FnMut(&'x [u8], &'x [u8])) {
         for (n, v) in self.headers() {
             f(n, v);
         }
     }
-    fn env(&self, name: &str) -> Option<&[u8]> {
+    fn env(&self, name: &str) -> Option<&'x [u8]> {
         HttpdRequest::env(self, name.as_bytes())
     }
-    fn client(&self) -> (&[u8], u16) {
+    fn client(&self) -> (&'x [u8], u16) {
         (self.remote_addr(), self.remote_port())
     }
-    fn physical_client(&self) -> (&[u8], u16) {
+    fn physical_client(&self) -> (&'x [u8], u16) {
         self.physical_addr()
     }
-    fn local(&self) -> (&[u8], u16) {
+    fn local(&self) -> (&'x [u8], u16) {
         self.local_addr()
     }
-    fn server(&self) -> (&[u8], u16) {
+    fn server(&self) -> (&'x [u8], u16) {
         (self.server_name(), self.server_port())
     }
-    fn remote_user(&self) -> Option<&[u8]> {
+    fn remote_user(&self) -> Option<&'x [u8]> {
         HttpdRequest::remote_user(self)
     }
-    fn auth_type(&self) -> Option<&[u8]> {
+    fn auth_type(&self) -> Option<&'x [u8]> {
         HttpdRequest::auth_type(self)
     }
 }
@@ -122,7 +122,7 @@ pub fn serve(
         let id = req
             .env(rt.settings.indicators.request_id.as_bytes())
             .map(|v| String::from_utf8_lossy(v).into_owned());
-        let line = (&prepared.method[..], &prepared.uri[..]);
+        let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
     for (k, v) in done.notes(engine.worker()) {

@@ -51,6 +51,26 @@ fn table<'a>(t: *const ffi::apr_table_t) -> impl Iterator<Item = (&'a [u8], &'a 
         .map(|e| (bytes(e.key), bytes(e.val)))
 }
 
+/// `apr_table_get` with a key given as bytes: NUL-terminated on the stack when it is short
+/// (every indicator name is), so a lookup allocates nothing.
+fn table_get<'a>(t: *const ffi::apr_table_t, name: &[u8]) -> Option<&'a [u8]> {
+    if name.contains(&0) {
+        return None;
+    }
+    let mut short = [0u8; 64];
+    let long;
+    let key: *const c_char = if name.len() < short.len() {
+        short[..name.len()].copy_from_slice(name);
+        short.as_ptr() as *const c_char
+    } else {
+        long = std::ffi::CString::new(name).ok()?;
+        long.as_ptr()
+    };
+    // SAFETY: the table belongs to a live request; `key` is NUL-terminated and outlives the
+    // call; apr_table_get returns NULL or a string in the request pool.
+    opt_bytes(unsafe { ffi::apr_table_get(t, key) })
+}
+
 impl<'r> HttpdRequest<'r> {
     /// # Safety
     /// `r` must be the live request of the current handler call.
@@ -61,35 +81,33 @@ impl<'r> HttpdRequest<'r> {
         }
     }
 
-    pub fn method(&self) -> &[u8] {
+    pub fn method(&self) -> &'r [u8] {
         bytes(self.r.method)
     }
     /// The decoded path httpd matched on.
-    pub fn uri(&self) -> &[u8] {
+    pub fn uri(&self) -> &'r [u8] {
         bytes(self.r.uri)
     }
     /// The request target as the client sent it.
-    pub fn unparsed_uri(&self) -> &[u8] {
+    pub fn unparsed_uri(&self) -> &'r [u8] {
         bytes(self.r.unparsed_uri)
     }
-    pub fn protocol(&self) -> &[u8] {
+    pub fn protocol(&self) -> &'r [u8] {
         bytes(self.r.protocol)
     }
-    pub fn query(&self) -> Option<&[u8]> {
+    pub fn query(&self) -> Option<&'r [u8]> {
         opt_bytes(self.r.args)
     }
-    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub fn headers(&self) -> impl Iterator<Item = (&'r [u8], &'r [u8])> {
         table(self.r.headers_in)
     }
     /// An environment variable (set by SetEnv, mod_rewrite, mod_ssl...), looked up as httpd
     /// does (its tables keep a checksum per key, so this is cheap).
-    pub fn env(&self, name: &[u8]) -> Option<&[u8]> {
-        let name = std::ffi::CString::new(name).ok()?;
-        // SAFETY: r is live; apr_table_get returns NULL or a string in the request pool.
-        opt_bytes(unsafe { ffi::apr_table_get(self.r.subprocess_env, name.as_ptr()) })
+    pub fn env(&self, name: &[u8]) -> Option<&'r [u8]> {
+        table_get(self.r.subprocess_env, name)
     }
     /// The client as httpd sees it (mod_remoteip may have replaced the TCP peer).
-    pub fn remote_addr(&self) -> &[u8] {
+    pub fn remote_addr(&self) -> &'r [u8] {
         bytes(self.r.useragent_ip)
     }
     pub fn remote_port(&self) -> u16 {
@@ -97,7 +115,7 @@ impl<'r> HttpdRequest<'r> {
         unsafe { self.r.useragent_addr.as_ref() }.map_or(0, |a| a.port)
     }
     /// The TCP peer, whatever mod_remoteip says (JkOptions +ForwardPhysicalAddress).
-    pub fn physical_addr(&self) -> (&[u8], u16) {
+    pub fn physical_addr(&self) -> (&'r [u8], u16) {
         // SAFETY: the connection outlives its requests.
         match unsafe { self.r.connection.as_ref() } {
             Some(c) => (
@@ -107,7 +125,7 @@ impl<'r> HttpdRequest<'r> {
             None => (b"", 0),
         }
     }
-    pub fn local_addr(&self) -> (&[u8], u16) {
+    pub fn local_addr(&self) -> (&'r [u8], u16) {
         match unsafe { self.r.connection.as_ref() } {
             Some(c) => (
                 bytes(c.local_ip),
@@ -116,17 +134,17 @@ impl<'r> HttpdRequest<'r> {
             None => (b"", 0),
         }
     }
-    pub fn server_name(&self) -> &[u8] {
+    pub fn server_name(&self) -> &'r [u8] {
         // SAFETY: r is live; the returned string lives in its pools.
         bytes(unsafe { ffi::ap_get_server_name(&*self.r as *const _ as *mut _) })
     }
     pub fn server_port(&self) -> u16 {
         unsafe { ffi::ap_get_server_port(self.r) }
     }
-    pub fn remote_user(&self) -> Option<&[u8]> {
+    pub fn remote_user(&self) -> Option<&'r [u8]> {
         opt_bytes(self.r.user)
     }
-    pub fn auth_type(&self) -> Option<&[u8]> {
+    pub fn auth_type(&self) -> Option<&'r [u8]> {
         opt_bytes(self.r.ap_auth_type)
     }
     /// A header httpd keeps on its own error page (`err_headers_out`).
@@ -250,10 +268,8 @@ impl<'r> HttpdRequest<'r> {
         self.r.server
     }
 
-    pub fn note(&self, name: &[u8]) -> Option<&[u8]> {
-        let name = std::ffi::CString::new(name).ok()?;
-        // SAFETY: r is live; apr_table_get returns NULL or a string in the request pool.
-        opt_bytes(unsafe { ffi::apr_table_get(self.r.notes, name.as_ptr()) })
+    pub fn note(&self, name: &[u8]) -> Option<&'r [u8]> {
+        table_get(self.r.notes, name)
     }
 
     pub fn set_note(&mut self, name: &[u8], value: &[u8]) {

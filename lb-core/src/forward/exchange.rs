@@ -35,6 +35,9 @@ use super::spec::{check_status, AjpWorkerSpec, StatusMatch};
 use super::timeouts::ReplyWait;
 use super::{Activation, Outcome, Traffic, Worker};
 
+/// The least receive buffer: reads take several packets at once.
+const RECV_SIZE: usize = 64 * 1024;
+
 /// The time, as the driver read it: a monotonic instant for deadlines, and Unix seconds for
 /// the balancer's shared error times (every process must agree on those).
 #[derive(Clone, Copy, Debug)]
@@ -283,19 +286,40 @@ enum Probe {
     Fresh,
 }
 
-/// What is pending on the client side.
-#[derive(Clone, Debug)]
-enum Client {
-    /// The response head in `recv[range]` (a Send Headers payload).
-    Head(Range<usize>),
-    /// Body bytes in `recv[range]`.
-    Body(Range<usize>),
-    Flush,
-    /// The response head in `recv[range]`, withheld for the web server's error page.
-    Keep(Range<usize>),
+/// A span of the receive buffer.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
 }
 
-#[derive(Debug)]
+impl Span {
+    fn of(r: Range<usize>) -> Span {
+        Span {
+            start: r.start,
+            end: r.end,
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// What is pending on the client side.
+#[derive(Clone, Copy, Debug)]
+enum Client {
+    /// The response head in the receive buffer (a Send Headers payload).
+    Head(Span),
+    /// Body bytes in the receive buffer.
+    Body(Span),
+    Flush,
+    /// The response head, withheld for the web server's error page.
+    Keep(Span),
+}
+
+/// Where the machine is. Plain data (no drop glue): it is replaced on every step.
+#[derive(Clone, Copy, Debug)]
 enum Step {
     /// Ask the plan for a member.
     Plan,
@@ -322,6 +346,11 @@ enum Step {
         probe: Probe,
         wait: Duration,
         sent: usize,
+    },
+    /// The CPing went out: wait `wait` for the CPong from now.
+    PongFrom {
+        probe: Probe,
+        wait: Duration,
     },
     /// Read the CPong.
     Pong {
@@ -355,13 +384,13 @@ enum Step {
     AwaitPart {
         max: usize,
     },
-    /// Give the slot back, then go on with the member's result.
+    /// Give the slot back, then go on with the member's result (`Exchange::failure`).
     Release {
         reuse: bool,
-        result: Option<Failure>,
     },
-    /// The member's result is known and the slot is back.
-    Settle(Option<Failure>),
+    /// The member's result is known (`Exchange::failure`; none: success) and the slot is
+    /// back.
+    Settle,
     Done,
 }
 
@@ -401,9 +430,10 @@ pub struct Exchange {
     current: Option<Current>,
     wire: Option<ProxyExchange>,
     progress: Progress,
+    /// The current attempt's failure, on its way to `settle`.
+    failure: Option<Failure>,
     client_gone: bool,
     plan_steps: usize,
-    now: Option<Now>,
     done: Forwarded,
 }
 
@@ -481,9 +511,9 @@ impl Exchange {
             current: None,
             wire: None,
             progress: Progress::default(),
+            failure: None,
             client_gone: false,
             plan_steps: 0,
-            now: None,
             done: Forwarded::new(),
             worker,
         }
@@ -507,7 +537,6 @@ impl Exchange {
 
     /// The next thing to do, as of `now`.
     pub fn poll(&mut self, now: Now) -> Action<'_> {
-        self.now = Some(now);
         // Bounded: every step either emits an action or moves on; a plan gives up after its
         // rounds, and the guard stops a faulty one.
         loop {
@@ -549,7 +578,7 @@ impl Exchange {
                         {
                             self.step = Step::Start;
                         } else {
-                            self.step = Step::Settle(Some(Failure::Busy));
+                            self.settle_with(Failure::Busy);
                         }
                     }
                     PlanStep::Try(_) | PlanStep::GiveUp => self.step = Step::Done,
@@ -565,12 +594,12 @@ impl Exchange {
             Step::Pause { until, again } => {
                 if self.client_gone {
                     // No pause, and no further attempt, for a client that is gone.
-                    self.step = if again {
+                    if again {
                         let f = self.current_mut().last.take();
-                        Step::Settle(Some(f.unwrap_or(Failure::ClientGone)))
+                        self.settle_with(f.unwrap_or(Failure::ClientGone));
                     } else {
-                        Step::Done
-                    };
+                        self.step = Step::Done;
+                    }
                     return None;
                 }
                 if now.at < until {
@@ -604,6 +633,13 @@ impl Exchange {
                 self.step = Step::AwaitPong { probe, deadline };
                 Some(Emit::Recv(Some(deadline)))
             }
+            Step::PongFrom { probe, wait } => {
+                self.step = Step::Pong {
+                    probe,
+                    deadline: now.at + wait,
+                };
+                None
+            }
             Step::Begin => {
                 self.begin();
                 None
@@ -623,31 +659,20 @@ impl Exchange {
                 Some(Emit::Send)
             }
             Step::Receive => self.receive(now),
-            Step::Deliver(c) => {
-                let (emit, flush_after) = match &c {
-                    Client::Head(_) => (Emit::Client(c.clone()), self.options.flush_header),
-                    Client::Body(_) => (Emit::Client(c.clone()), self.options.flush_packets),
-                    Client::Flush => (Emit::Client(c.clone()), false),
-                    Client::Keep(_) => {
-                        self.step = Step::Receive;
-                        return Some(Emit::Client(c));
-                    }
-                };
-                self.step = Step::AwaitClient { flush_after };
-                Some(emit)
-            }
+            Step::Deliver(c) => self.deliver(c),
             Step::ReadPart { max } => {
                 self.step = Step::AwaitPart { max };
                 Some(Emit::ReadClient(max))
             }
-            Step::Release { reuse, result } => {
+            Step::Release { reuse } => {
                 if let Some(c) = self.current.as_mut() {
                     c.held = false;
                 }
-                self.step = Step::Settle(result);
+                self.step = Step::Settle;
                 Some(Emit::Release(reuse))
             }
-            Step::Settle(result) => {
+            Step::Settle => {
+                let result = self.failure.take();
                 self.settle(result, now);
                 None
             }
@@ -692,16 +717,20 @@ impl Exchange {
             Emit::Send => Action::Send(&self.bufs.send[self.sent..]),
             Emit::Recv(deadline) => Action::Recv { deadline },
             Emit::ReadClient(max) => Action::ReadClient { max },
-            Emit::Client(Client::Head(r)) => match SendHeaders::decode(&self.bufs.recv[r]) {
-                Ok(h) => Action::WriteHead(h),
-                // Decoded once already; cannot fail again.
-                Err(_) => Action::Flush,
-            },
-            Emit::Client(Client::Keep(r)) => match SendHeaders::decode(&self.bufs.recv[r]) {
-                Ok(h) => Action::KeepForErrorPage(h),
-                Err(_) => Action::Flush,
-            },
-            Emit::Client(Client::Body(r)) => Action::WriteBody(&self.bufs.recv[r]),
+            Emit::Client(Client::Head(r)) => {
+                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                    Ok(h) => Action::WriteHead(h),
+                    // Decoded once already; cannot fail again.
+                    Err(_) => Action::Flush,
+                }
+            }
+            Emit::Client(Client::Keep(r)) => {
+                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                    Ok(h) => Action::KeepForErrorPage(h),
+                    Err(_) => Action::Flush,
+                }
+            }
+            Emit::Client(Client::Body(r)) => Action::WriteBody(&self.bufs.recv[r.range()]),
             Emit::Client(Client::Flush) => Action::Flush,
             Emit::Wait(until) => Action::Wait { until },
             Emit::Release(reuse) => Action::Release { reuse },
@@ -727,7 +756,8 @@ impl Exchange {
         };
         let spec = worker.members()[pick.member].spec();
         if let Some(e) = &self.template_error {
-            self.step = Step::Settle(Some(Failure::TooLarge(e.clone())));
+            let e = e.clone();
+            self.settle_with(Failure::TooLarge(e));
             return;
         }
         let fields = MemberFields {
@@ -743,10 +773,12 @@ impl Exchange {
         self.bufs.send.extend_from_slice(&self.bufs.template);
         self.sent = 0;
         if let Err(e) = request::for_member(&mut self.bufs.send, 0, &fields, spec.max_packet_size) {
-            self.step = Step::Settle(Some(Failure::TooLarge(e)));
+            self.settle_with(Failure::TooLarge(e));
             return;
         }
-        let size = spec.max_packet_size.get();
+        // Reads take many packets at once (a 100 KiB response in two or three reads); one
+        // packet of the member's size always fits.
+        let size = spec.max_packet_size.get().max(RECV_SIZE);
         if self.bufs.recv.len() < size {
             self.bufs.recv.resize(size, 0);
         }
@@ -834,18 +866,18 @@ impl Exchange {
                 if self.use_server_errors > 0 && i64::from(status) >= self.use_server_errors {
                     self.progress.blocked = true;
                     self.step = if keep {
-                        Step::Deliver(Client::Keep(payload))
+                        Step::Deliver(Client::Keep(Span::of(payload)))
                     } else {
                         Step::Receive
                     };
                     return None;
                 }
                 self.progress.response_started = true;
-                self.step = Step::Deliver(Client::Head(payload));
+                return self.deliver(Client::Head(Span::of(payload)));
             }
             Got::Body(_) | Got::Flush if self.progress.blocked => self.step = Step::Receive,
-            Got::Body(r) => self.step = Step::Deliver(Client::Body(r)),
-            Got::Flush => self.step = Step::Deliver(Client::Flush),
+            Got::Body(r) => return self.deliver(Client::Body(Span::of(r))),
+            Got::Flush => return self.deliver(Client::Flush),
             Got::Asked => self.body_requested(),
             Got::End { reusable } => {
                 // Reuse only after End Response reuse=1 with nothing left over (a leftover
@@ -853,10 +885,8 @@ impl Exchange {
                 let reuse = reusable && !self.spec().disable_reuse && self.rstart == self.rend;
                 self.rstart = 0;
                 self.rend = 0;
-                self.step = Step::Release {
-                    reuse,
-                    result: None,
-                };
+                self.failure = None;
+                self.step = Step::Release { reuse };
             }
         }
         None
@@ -894,8 +924,28 @@ impl Exchange {
             },
         };
         self.rstart += used;
+        if self.rstart == self.rend {
+            // All consumed: the next read fills the whole buffer again.
+            self.rstart = 0;
+            self.rend = 0;
+        }
         self.progress.traffic.read += used as u64;
         Ok(Some(got))
+    }
+
+    /// Hand `c` to the client, then flush if the options say so.
+    fn deliver(&mut self, c: Client) -> Option<Emit> {
+        let flush_after = match c {
+            Client::Head(_) => self.options.flush_header,
+            Client::Body(_) => self.options.flush_packets,
+            Client::Flush => false,
+            Client::Keep(_) => {
+                self.step = Step::Receive;
+                return Some(Emit::Client(c));
+            }
+        };
+        self.step = Step::AwaitClient { flush_after };
+        Some(Emit::Client(c))
     }
 
     /// The container asked for body: the end-of-body packet, or read from the client.
@@ -936,14 +986,18 @@ impl Exchange {
         let held = self.current.as_ref().is_some_and(|c| c.held);
         self.rstart = 0;
         self.rend = 0;
+        self.failure = Some(f);
         self.step = if held {
-            Step::Release {
-                reuse: false,
-                result: Some(f),
-            }
+            Step::Release { reuse: false }
         } else {
-            Step::Settle(Some(f))
+            Step::Settle
         };
+    }
+
+    /// Settle the member's part with `f` (no slot is held).
+    fn settle_with(&mut self, f: Failure) {
+        self.failure = Some(f);
+        self.step = Step::Settle;
     }
 
     /// The attempt is over and the slot is back: retry on this member, move on, or end.
@@ -1082,8 +1136,7 @@ impl Exchange {
             Step::AwaitPingSent { probe, wait, sent } => {
                 let sent = sent + n;
                 self.step = if sent >= ajp::CPING.len() {
-                    let deadline = self.now.map_or_else(Instant::now, |n| n.at) + wait;
-                    Step::Pong { probe, deadline }
+                    Step::PongFrom { probe, wait }
                 } else {
                     Step::Ping { probe, wait, sent }
                 };

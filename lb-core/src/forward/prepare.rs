@@ -5,6 +5,7 @@
 //! attributes, the sticky session, and the per-request switches (`JK_REPLY_TIMEOUT`,
 //! `JK_STATELESS`, the mount's extensions). httpd and nginx only implement [`RequestFacts`].
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::server::{ForwardOptions, RequestBody, RequestHead, Tls};
@@ -15,29 +16,30 @@ use crate::mount::Extensions;
 use crate::{route, uri};
 
 /// The web server's raw view of one request (what httpd's `request_rec` or nginx's request
-/// holds), before any of mod_jk's rules.
-pub trait RequestFacts {
-    fn method(&self) -> &[u8];
+/// holds), before any of mod_jk's rules. Everything it hands out lives as long as the request
+/// (`'r`), so the prepared request borrows it instead of copying.
+pub trait RequestFacts<'r> {
+    fn method(&self) -> &'r [u8];
     /// The decoded path before the mapper normalised it (what ForwardURI* starts from).
-    fn original_uri(&self) -> &[u8];
+    fn original_uri(&self) -> &'r [u8];
     /// The request line's raw target.
-    fn unparsed_uri(&self) -> &[u8];
-    fn protocol(&self) -> &[u8];
-    fn query(&self) -> Option<&[u8]>;
+    fn unparsed_uri(&self) -> &'r [u8];
+    fn protocol(&self) -> &'r [u8];
+    fn query(&self) -> Option<&'r [u8]>;
     /// Every request header, in order.
-    fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8]));
+    fn for_each_header(&self, f: &mut dyn FnMut(&'r [u8], &'r [u8]));
     /// A request environment variable (SetEnv, mod_ssl, mod_rewrite...).
-    fn env(&self, name: &str) -> Option<&[u8]>;
+    fn env(&self, name: &str) -> Option<&'r [u8]>;
     /// The client as the server sees it (after mod_remoteip and the like).
-    fn client(&self) -> (&[u8], u16);
+    fn client(&self) -> (&'r [u8], u16);
     /// The TCP peer.
-    fn physical_client(&self) -> (&[u8], u16);
+    fn physical_client(&self) -> (&'r [u8], u16);
     /// The server's address of this connection.
-    fn local(&self) -> (&[u8], u16);
+    fn local(&self) -> (&'r [u8], u16);
     /// The virtual host's name and port.
-    fn server(&self) -> (&[u8], u16);
-    fn remote_user(&self) -> Option<&[u8]>;
-    fn auth_type(&self) -> Option<&[u8]>;
+    fn server(&self) -> (&'r [u8], u16);
+    fn remote_user(&self) -> Option<&'r [u8]>;
+    fn auth_type(&self) -> Option<&'r [u8]>;
 }
 
 /// mod_jk's reading of JK_STICKY_IGNORE / JK_STATELESS: set and empty or non-zero means on.
@@ -49,53 +51,40 @@ fn number<T: std::str::FromStr>(v: Option<&[u8]>) -> Option<T> {
     std::str::from_utf8(v?).ok()?.trim().parse().ok()
 }
 
-fn owned(v: Option<&[u8]>) -> Option<Vec<u8>> {
-    v.map(<[u8]>::to_vec)
-}
-
-#[derive(Clone, Debug, Default)]
-struct TlsData {
-    cert: Option<Vec<u8>>,
-    cipher: Option<Vec<u8>>,
-    session: Option<Vec<u8>>,
-    key_size: Option<u16>,
-    protocol: Option<Vec<u8>>,
-}
-
-/// A request ready to forward: owns its data (but for the mount rule it was mapped by);
-/// [`Prepared::with_head`] lends the engine a view.
+/// A request ready to forward, borrowing what the web server and the configuration hold (only
+/// the forwarded URI may be a new string); [`Prepared::with_head`] lends the engine a view.
 #[derive(Clone, Debug)]
-pub struct Prepared<'e> {
-    pub method: Vec<u8>,
+pub struct Prepared<'r> {
+    pub method: &'r [u8],
     /// The forwarded URI (ForwardURI* form).
-    pub uri: Vec<u8>,
-    query: Option<Vec<u8>>,
-    protocol: Vec<u8>,
-    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub uri: Cow<'r, [u8]>,
+    query: Option<&'r [u8]>,
+    protocol: &'r [u8],
+    headers: Vec<(&'r [u8], &'r [u8])>,
     body: RequestBody,
-    remote_addr: Vec<u8>,
+    remote_addr: &'r [u8],
     remote_port: u16,
-    local_addr: Vec<u8>,
-    server_name: Vec<u8>,
+    local_addr: &'r [u8],
+    server_name: &'r [u8],
     server_port: u16,
-    remote_user: Option<Vec<u8>>,
-    auth_type: Option<Vec<u8>>,
-    tls: Option<TlsData>,
-    env: Vec<(Vec<u8>, Vec<u8>)>,
+    remote_user: Option<&'r [u8]>,
+    auth_type: Option<&'r [u8]>,
+    tls: Option<Tls<'r>>,
+    env: Vec<(&'r [u8], &'r [u8])>,
     /// The sticky session id, for an lb request that has one.
     pub session: Option<String>,
     options: ForwardOptions,
-    rule: Option<&'e Extensions>,
+    rule: Option<&'r Extensions>,
 }
 
 /// Build the request for worker `lb` (its session settings; `None` for an ajp13 worker),
 /// mapped by a rule with `ext`, under server settings `s`.
-pub fn prepare<'e>(
-    req: &dyn RequestFacts,
-    s: &ServerSettings,
+pub fn prepare<'r>(
+    req: &dyn RequestFacts<'r>,
+    s: &'r ServerSettings,
     lb: Option<&LbWorker>,
-    ext: &'e Extensions,
-) -> Prepared<'e> {
+    ext: &'r Extensions,
+) -> Prepared<'r> {
     let ind = &s.indicators;
     let env = |name: &str| req.env(name);
     // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
@@ -103,10 +92,9 @@ pub fn prepare<'e>(
         req.original_uri(),
         req.unparsed_uri(),
         s.options.forward_uri,
-    )
-    .into_owned();
+    );
 
-    let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut headers: Vec<(&'r [u8], &'r [u8])> = Vec::new();
     let (mut chunked, mut length) = (false, None::<u64>);
     req.for_each_header(&mut |n, v| {
         if n.eq_ignore_ascii_case(b"transfer-encoding") && v.eq_ignore_ascii_case(b"chunked") {
@@ -114,7 +102,7 @@ pub fn prepare<'e>(
         } else if n.eq_ignore_ascii_case(b"content-length") {
             length = number(Some(v));
         }
-        headers.push((n.to_vec(), v.to_vec()));
+        headers.push((n, v));
     });
     let ignore_cl = env(&ind.ignore_cl).is_some();
     let body = match (chunked, length) {
@@ -129,7 +117,7 @@ pub fn prepare<'e>(
     }
     if body == RequestBody::None && length.is_none() {
         // In AJP an absent Content-Length means "unknown, non-zero": say 0, as mod_jk does.
-        headers.push((b"Content-Length".to_vec(), b"0".to_vec()));
+        headers.push((b"Content-Length", b"0"));
     }
 
     let (addr, port) = if s.options.has(Flag::FORWARD_PHYSICAL_ADDRESS) {
@@ -141,23 +129,23 @@ pub fn prepare<'e>(
     };
     let (server_name, server_port) = req.server();
     let https = env(&ind.https).is_some_and(|v| v.eq_ignore_ascii_case(b"on"));
-    let tls = https.then(|| TlsData {
-        cert: owned(env(&ind.certs)),
-        cipher: owned(env(&ind.cipher)),
-        session: owned(env(&ind.session)),
+    let tls = https.then(|| Tls {
+        cert: env(&ind.certs),
+        cipher: env(&ind.cipher),
+        session: env(&ind.session),
         key_size: s
             .options
             .has(Flag::FORWARD_KEY_SIZE)
             .then(|| number(env(&ind.key_size)))
             .flatten(),
-        protocol: owned(env(&ind.ssl_protocol)),
+        protocol: env(&ind.ssl_protocol),
     });
     let env_attrs = s
         .env_vars
         .iter()
         .filter_map(|(n, default)| {
-            let v = owned(env(n)).or_else(|| default.as_ref().map(|d| d.as_bytes().to_vec()))?;
-            Some((n.as_bytes().to_vec(), v))
+            let v = env(n).or_else(|| default.as_ref().map(|d| d.as_bytes()))?;
+            Some((n.as_bytes(), v))
         })
         .collect();
 
@@ -185,19 +173,19 @@ pub fn prepare<'e>(
         .map(|v| Duration::from_millis(v as u64));
 
     Prepared {
-        method: req.method().to_vec(),
+        method: req.method(),
         uri,
-        query: owned(req.query()),
-        protocol: req.protocol().to_vec(),
+        query: req.query(),
+        protocol: req.protocol(),
         headers,
         body,
-        remote_addr: owned(env(&ind.remote_addr)).unwrap_or_else(|| addr.to_vec()),
+        remote_addr: env(&ind.remote_addr).unwrap_or(addr),
         remote_port: number(env(&ind.remote_port)).unwrap_or(port),
-        local_addr: owned(env(&ind.local_addr)).unwrap_or_else(|| req.local().0.to_vec()),
-        server_name: owned(env(&ind.local_name)).unwrap_or_else(|| server_name.to_vec()),
+        local_addr: env(&ind.local_addr).unwrap_or_else(|| req.local().0),
+        server_name: env(&ind.local_name).unwrap_or(server_name),
         server_port: number(env(&ind.local_port)).unwrap_or(server_port),
-        remote_user: owned(env(&ind.remote_user)).or_else(|| owned(req.remote_user())),
-        auth_type: owned(env(&ind.auth_type)).or_else(|| owned(req.auth_type())),
+        remote_user: env(&ind.remote_user).or_else(|| req.remote_user()),
+        auth_type: env(&ind.auth_type).or_else(|| req.auth_type()),
         tls,
         env: env_attrs,
         options: ForwardOptions {
@@ -216,40 +204,23 @@ pub fn prepare<'e>(
 impl Prepared<'_> {
     /// Lend the engine a [`RequestHead`] over this request's data.
     pub fn with_head<R>(&self, f: impl FnOnce(&RequestHead<'_>) -> R) -> R {
-        let headers: Vec<(&[u8], &[u8])> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_slice(), v.as_slice()))
-            .collect();
-        let env: Vec<(&[u8], &[u8])> = self
-            .env
-            .iter()
-            .map(|(n, v)| (n.as_slice(), v.as_slice()))
-            .collect();
-        let tls = self.tls.as_ref().map(|t| Tls {
-            cert: t.cert.as_deref(),
-            cipher: t.cipher.as_deref(),
-            session: t.session.as_deref(),
-            key_size: t.key_size,
-            protocol: t.protocol.as_deref(),
-        });
         let head = RequestHead {
-            method: &self.method,
+            method: self.method,
             uri: &self.uri,
-            query_string: self.query.as_deref(),
-            protocol: &self.protocol,
-            headers: &headers,
+            query_string: self.query,
+            protocol: self.protocol,
+            headers: &self.headers,
             body: self.body,
-            remote_addr: &self.remote_addr,
+            remote_addr: self.remote_addr,
             remote_port: self.remote_port,
             remote_host: None,
-            local_addr: &self.local_addr,
-            server_name: &self.server_name,
+            local_addr: self.local_addr,
+            server_name: self.server_name,
             server_port: self.server_port,
-            remote_user: self.remote_user.as_deref(),
-            auth_type: self.auth_type.as_deref(),
-            tls,
-            env: &env,
+            remote_user: self.remote_user,
+            auth_type: self.auth_type,
+            tls: self.tls,
+            env: &self.env,
             session_id: self.session.as_deref(),
             options: self.options,
             rule: self.rule,
@@ -270,49 +241,49 @@ mod tests {
         env: Vec<(&'static str, &'static str)>,
     }
 
-    impl RequestFacts for Facts {
-        fn method(&self) -> &[u8] {
+    impl<'r> RequestFacts<'r> for Facts {
+        fn method(&self) -> &'r [u8] {
             b"POST"
         }
-        fn original_uri(&self) -> &[u8] {
+        fn original_uri(&self) -> &'r [u8] {
             b"/app/a b"
         }
-        fn unparsed_uri(&self) -> &[u8] {
+        fn unparsed_uri(&self) -> &'r [u8] {
             b"/app/a%20b?x=1"
         }
-        fn protocol(&self) -> &[u8] {
+        fn protocol(&self) -> &'r [u8] {
             b"HTTP/1.1"
         }
-        fn query(&self) -> Option<&[u8]> {
+        fn query(&self) -> Option<&'r [u8]> {
             Some(b"x=1")
         }
-        fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        fn for_each_header(&self, f: &mut dyn FnMut(&'r [u8], &'r [u8])) {
             for (n, v) in &self.headers {
                 f(n.as_bytes(), v.as_bytes());
             }
         }
-        fn env(&self, name: &str) -> Option<&[u8]> {
+        fn env(&self, name: &str) -> Option<&'r [u8]> {
             self.env
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.as_bytes())
         }
-        fn client(&self) -> (&[u8], u16) {
+        fn client(&self) -> (&'r [u8], u16) {
             (b"203.0.113.7", 51544)
         }
-        fn physical_client(&self) -> (&[u8], u16) {
+        fn physical_client(&self) -> (&'r [u8], u16) {
             (b"10.0.0.1", 40000)
         }
-        fn local(&self) -> (&[u8], u16) {
+        fn local(&self) -> (&'r [u8], u16) {
             (b"192.0.2.10", 443)
         }
-        fn server(&self) -> (&[u8], u16) {
+        fn server(&self) -> (&'r [u8], u16) {
             (b"www.example.com", 443)
         }
-        fn remote_user(&self) -> Option<&[u8]> {
+        fn remote_user(&self) -> Option<&'r [u8]> {
             None
         }
-        fn auth_type(&self) -> Option<&[u8]> {
+        fn auth_type(&self) -> Option<&'r [u8]> {
             None
         }
     }
@@ -321,7 +292,7 @@ mod tests {
         p.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v.as_slice())
+            .map(|(_, v)| *v)
     }
 
     #[test]
@@ -335,7 +306,8 @@ mod tests {
             "mod_jk's Content-Length: 0"
         );
         assert_eq!(
-            none.uri, b"/app/a%20b",
+            &none.uri[..],
+            b"/app/a%20b",
             "ForwardURIProxy re-encodes the decoded path"
         );
 
@@ -393,15 +365,15 @@ mod tests {
         };
         let p = prepare(&f, &s, None, &NO_EXTENSIONS);
         assert_eq!(
-            (p.remote_addr.as_slice(), p.remote_port),
+            (p.remote_addr, p.remote_port),
             (&b"198.51.100.1"[..], 51544)
         );
         let tls = p.tls.as_ref().unwrap();
         assert_eq!(
-            (tls.cipher.as_deref(), tls.key_size),
+            (tls.cipher, tls.key_size),
             (Some(&b"AES"[..]), Some(256))
         );
-        assert_eq!(p.env, vec![(b"APP_TIER".to_vec(), b"gold".to_vec())]);
+        assert_eq!(p.env, vec![(&b"APP_TIER"[..], &b"gold"[..])]);
         assert_eq!(p.options.reply_timeout, Some(Duration::from_millis(1500)));
         assert!(p.options.stateless);
         let mut physical = ServerSettings::default();
@@ -411,10 +383,7 @@ mod tests {
             l
         });
         let p = prepare(&Facts::default(), &physical, None, &NO_EXTENSIONS);
-        assert_eq!(
-            (p.remote_addr.as_slice(), p.remote_port),
-            (&b"10.0.0.1"[..], 40000)
-        );
+        assert_eq!((p.remote_addr, p.remote_port), (&b"10.0.0.1"[..], 40000));
     }
 
     #[test]

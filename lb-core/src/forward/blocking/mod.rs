@@ -92,8 +92,15 @@ impl Engine {
         let bufs = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default();
         let mut ex = Exchange::new(Arc::clone(&self.worker), head, bufs);
         let mut lease: Option<Lease<'_>> = None;
+        // One wall-clock reading per request; the monotonic clock per step (Unix seconds
+        // follow it, so the balancer's error times stay right for long requests).
+        let start = Now::system();
         loop {
-            let now = Now::system();
+            let at = Instant::now();
+            let now = Now {
+                at,
+                unix: start.unix + at.saturating_duration_since(start.at).as_secs() as i64,
+            };
             match ex.poll(now) {
                 Action::Acquire { member } => {
                     let Some(pool) = self.pools.get(member) else {
