@@ -474,7 +474,8 @@ impl MethodCopy {
 }
 
 impl Exchange {
-    /// A request for `worker`. `rule`: the mount's extensions that steer the engine; `bufs`:
+    /// A request for `worker`: what it needs of `head` is copied or encoded here (the Forward
+    /// Request without the member's attributes), so the exchange borrows nothing. `bufs`:
     /// buffers to reuse (see [`Exchange::finish`]).
     pub fn new(worker: Arc<Worker>, head: &RequestHead<'_>, mut bufs: Buffers) -> Self {
         bufs.template.clear();
