@@ -4,10 +4,14 @@
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
 pub mod cluster;
+pub mod fake_ajp;
+pub mod front;
 pub mod http;
 pub mod httpd;
 pub mod proc;
+pub mod rig;
 pub mod status;
+pub mod strict_http;
 pub mod tomcat;
 
 pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};
