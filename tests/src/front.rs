@@ -33,6 +33,11 @@ pub struct Setup<'a> {
     pub log_level: &'a str,
     /// Extra server settings in the front end's own syntax (e.g. `JkOptions` lines).
     pub extra: &'a str,
+    /// Paths the web server itself denies to everyone (its own access control, in front of
+    /// any mount): what path tricks must not get around.
+    pub denied: &'a [&'a str],
+    /// A command that runs the server (its program and arguments appended), e.g. `unshare`.
+    pub wrapper: &'a [&'a str],
 }
 
 impl Default for Setup<'_> {
@@ -42,6 +47,8 @@ impl Default for Setup<'_> {
             mounts: "",
             log_level: "error",
             extra: "",
+            denied: &[],
+            wrapper: &[],
         }
     }
 }
@@ -66,8 +73,13 @@ impl FrontEnd {
             FrontEnd::HttpdRjk => Connector::ModRjk,
             FrontEnd::HttpdModJk => Connector::ModJk,
         };
+        let denied: String = setup
+            .denied
+            .iter()
+            .map(|p| format!("<Location {p}>\n  Require all denied\n</Location>\n"))
+            .collect();
         let body = format!(
-            "{load}\
+            "{load}{denied}\
              LogFormat \"%h %r %>s %b\" plain\nCustomLog {d}/logs/access.log plain\n\
              JkWorkersFile {d}/workers.properties\nJkMountFile {d}/uriworkermap.properties\n\
              JkShmFile {d}/run/jk.shm\nJkLogFile {d}/logs/jk.log\nJkLogLevel {level}\n{extra}\n",
@@ -76,7 +88,7 @@ impl FrontEnd {
             level = setup.log_level,
             extra = setup.extra,
         );
-        let httpd = Httpd::start(dir, Mpm::Event, &body)?;
+        let httpd = Httpd::start_wrapped(dir, Mpm::Event, &body, setup.wrapper)?;
         Ok(Front {
             kind: self,
             dir: dir.to_owned(),
