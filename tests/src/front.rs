@@ -64,6 +64,14 @@ impl FrontEnd {
         }
     }
 
+    /// Server settings (for `Setup::extra`) that run the connector's maintenance every second
+    /// even without traffic, so recovery tests need not wait long.
+    pub fn maintenance_every_second(self) -> String {
+        match self {
+            FrontEnd::HttpdRjk | FrontEnd::HttpdModJk => "JkWatchdogInterval 1\n".into(),
+        }
+    }
+
     pub fn start(self, dir: &Path, setup: &Setup<'_>) -> io::Result<Front> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir)?;

@@ -8,6 +8,7 @@ pub mod fake_ajp;
 pub mod front;
 pub mod http;
 pub mod httpd;
+pub mod load;
 pub mod proc;
 pub mod rig;
 pub mod status;
