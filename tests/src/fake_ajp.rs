@@ -16,7 +16,7 @@
 //!   half the body for the latter, then the socket is closed.
 //! - `mix`: a complete response, End Response (reuse), then an unsolicited second response
 //!   whose body is [`MIXED`], sent once the first one has been read (`event` `unsolicited`).
-//! - `silent`: reads the request and never answers.
+//! - `silent`: reads the request and never answers; `hang-up`: closes without answering.
 //! - `dribble`: the head one byte per second.
 //! - `close-after`: a complete response with reuse, then the container closes the connection.
 //! - `slow-upload`: reads the body with a 1 s timeout and closes the connection if it stalls.
@@ -325,6 +325,7 @@ impl Conn {
                 return Ok(Next::Hold);
             }
             "silent" => return Ok(Next::Hold),
+            "hang-up" => return Ok(Next::Close),
             "dribble" => {
                 head(200, &[("Content-Length", "2")], &mut out);
                 for b in out {

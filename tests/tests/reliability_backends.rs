@@ -42,6 +42,7 @@ fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
                 let t = Instant::now();
                 let o = c.get(&format!("/direct/x?mode={mode}")).unwrap();
                 let took = t.elapsed();
+                eprintln!("{}: mode {mode}: {:?} after {took:?}", fe.name(), o.status());
                 ensure(o.status() == Some(502) && took < PROMPT, || {
                     format!("GET /direct/x?mode={mode}: want 502 within {PROMPT:?}, got {:?} after {took:?}", o.status())
                 })?;
@@ -305,7 +306,68 @@ fn a_connection_closed_between_requests_is_retried_transparently() {
                     format!("request {i} after the backend closed its pooled connection: {o:?}")
                 })?;
             }
-            Ok(())
+            // A POST whose body the proxy still holds whole (one packet) is safe to send again
+            // on a new connection; the backend must see it exactly once, whole.
+            let body = pattern(5000);
+            let o = c
+                .send("POST", "/direct/x?mode=echo&m=post-after-close", &body)
+                .unwrap();
+            let seen: Vec<_> = rig
+                .d
+                .requests()
+                .into_iter()
+                .filter(|s| s.query.contains("post-after-close"))
+                .collect();
+            ensure(
+                o.status() == Some(200) && seen.len() == 1 && seen[0].body_len == 5000,
+                || {
+                    format!(
+                        "POST on a dead pooled connection: {:?}, the backend saw {:?}",
+                        o.status(),
+                        seen.iter().map(|s| s.body_len).collect::<Vec<_>>()
+                    )
+                },
+            )
+        })
+    });
+}
+
+/// A member that closes the connection without answering: in a balancer the request fails
+/// over (nothing reached the client) and the member is in error at once (mod_jk: a closed
+/// connection with no other busy request escalates to ERROR).
+#[test]
+fn a_member_hanging_up_fails_over_and_is_marked_in_error() {
+    on_each(BOTH, |fe| {
+        Rig::start(fe, "hangup", "").check(|rig| {
+            let o = Client::connect(rig.addr())
+                .unwrap()
+                .send_with(
+                    "GET",
+                    "/lb/x?mode=hang-up&on=b1",
+                    &[("Cookie", "JSESSIONID=abc.b1")],
+                    &[],
+                )
+                .unwrap();
+            let from = match &o {
+                Outcome::Complete { headers, .. } => headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("X-Fake"))
+                    .map(|(_, v)| v.clone()),
+                _ => None,
+            };
+            ensure(
+                o.status() == Some(200) && from.as_deref() == Some("b2"),
+                || {
+                    format!(
+                        "b1 hangs up: want a failover to b2 (200), got {}",
+                        summary(&o)
+                    )
+                },
+            )?;
+            let state = rig.status_prop("b1", "state");
+            ensure(state.as_deref() == Some("ERR"), || {
+                format!("b1 hung up: want state ERR, got {state:?}")
+            })
         })
     });
 }
