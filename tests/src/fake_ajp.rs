@@ -16,6 +16,7 @@
 //!   half the body for the latter, then the socket is closed.
 //! - `mix`: a complete response, End Response (reuse), then an unsolicited second response
 //!   whose body is [`MIXED`], sent once the first one has been read (`event` `unsolicited`).
+//! - `overlong-body`: Content-Length 5, then five bytes and [`MIXED`] before End Response.
 //! - `silent`: reads the request and never answers; `hang-up`: closes without answering.
 //! - `dribble`: the head one byte per second.
 //! - `close-after`: a complete response with reuse, then the container closes the connection.
@@ -366,6 +367,12 @@ impl Conn {
                 s.write_all(&out)?;
                 self.event("unsolicited");
                 return Ok(Next::Continue);
+            }
+            "overlong-body" => {
+                // More body than the Content-Length announced, then End Response.
+                head(200, &[("Content-Length", "5")], &mut out);
+                body_chunks(b"first", size, &mut out);
+                body_chunks(MIXED.as_bytes(), size, &mut out);
             }
             "echo" => {
                 let text = echo_text(&seen, &body);

@@ -221,6 +221,50 @@ fn an_unsolicited_second_response_reaches_nobody() {
     });
 }
 
+/// A backend sends more body than its Content-Length: the extra bytes must not reach the
+/// client's connection as the start of the next response, nor another client.
+#[test]
+fn body_beyond_content_length_never_reaches_the_next_response() {
+    on_each(BOTH, |fe| overlong_body(fe, false));
+}
+
+/// Stricter: the bytes beyond the declared length do not reach this client either (the
+/// response is cut at 5 bytes or refused).
+#[test]
+#[ignore = "engine: a body longer than the backend's Content-Length reaches the client whole, reframed"]
+fn body_beyond_content_length_is_not_delivered() {
+    on_each(BOTH, |fe| overlong_body(fe, true));
+}
+
+fn overlong_body(fe: FrontEnd, strict: bool) -> Result<(), String> {
+    let case = if strict {
+        "overlong-strict"
+    } else {
+        "overlong"
+    };
+    Rig::start(fe, case, "").check(|rig| {
+        let mut c = Client::connect(rig.addr()).unwrap();
+        let o = c.get("/direct/x?mode=overlong-body").unwrap();
+        eprintln!("{}: Content-Length 5 with 30 bytes: {}", fe.name(), summary(&o));
+        if strict {
+            ensure(!o.text().contains(MIXED), || {
+                format!("Content-Length 5, 30 bytes sent: the client got {}", summary(&o))
+            })?;
+        }
+        if let Outcome::Complete {
+            keep_alive: true, ..
+        } = o
+        {
+            let next = c.get("/direct/x?bytes=3000");
+            ensure(
+                matches!(&next, Ok(Outcome::Complete { status: 200, body, .. }) if *body == pattern(3000)),
+                || format!("the next response on the same client connection: {next:?}"),
+            )?;
+        }
+        clean(rig, "/direct/x")
+    })
+}
+
 /// Accepts and never answers: 504 once reply_timeout (2 s) has passed, not later; and the
 /// member holds no busy slot afterwards.
 #[test]
