@@ -150,11 +150,20 @@ fn summary(o: &Outcome) -> String {
             status,
             body,
             keep_alive,
-            ..
-        } => format!(
-            "a complete {status} with {} body bytes (keep-alive {keep_alive})",
-            body.len()
-        ),
+            headers,
+        } => {
+            let framing: Vec<_> = headers
+                .iter()
+                .filter(|(n, _)| {
+                    n.eq_ignore_ascii_case("content-length")
+                        || n.eq_ignore_ascii_case("transfer-encoding")
+                })
+                .collect();
+            format!(
+                "a complete {status} with {} body bytes, {framing:?} (keep-alive {keep_alive})",
+                body.len()
+            )
+        }
         other => format!("{other:?}"),
     }
 }
