@@ -36,11 +36,31 @@ impl Httpd {
     /// `start`, with apache2 run by `wrapper` (e.g. `unshare ... sh -c ... "$@"`): the wrapper
     /// gets apache2 and its arguments as its own trailing arguments.
     pub fn start_wrapped(dir: &Path, mpm: Mpm, body: &str, wrapper: &[&str]) -> io::Result<Httpd> {
+        // The port free_port saw may be taken before apache2 binds it (client connections of a
+        // loaded test take ephemeral ports from the same range): try another, a bounded number
+        // of times.
+        let mut tries = 0;
+        loop {
+            match Httpd::start_on(dir, mpm, body, wrapper, free_port()) {
+                Err(e) if tries < 4 && e.to_string().contains("Address already in use") => {
+                    tries += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_on(
+        dir: &Path,
+        mpm: Mpm,
+        body: &str,
+        wrapper: &[&str],
+        port: u16,
+    ) -> io::Result<Httpd> {
         assert!(
             Path::new(APACHE2).exists(),
             "{APACHE2} is missing: install Debian's apache2 (`make deps`)"
         );
-        let port = free_port();
         for sub in ["logs", "run", "htdocs"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }

@@ -46,21 +46,10 @@ impl Load {
                         let r = Client::connect(addr).and_then(|mut c| c.get(&path));
                         let mut t = tally.lock().unwrap();
                         match r {
-                            Ok(Outcome::Complete {
-                                status: 200,
-                                headers,
-                                ..
-                            }) => {
+                            Ok(o @ Outcome::Complete { status: 200, .. }) => {
                                 t.ok += 1;
-                                let who = headers
-                                    .iter()
-                                    .find(|(n, _)| {
-                                        n.eq_ignore_ascii_case("X-Rjk-Node")
-                                            || n.eq_ignore_ascii_case("X-Fake")
-                                    })
-                                    .map(|(_, v)| v.clone())
-                                    .unwrap_or_default();
-                                *t.by_member.entry(who).or_insert(0) += 1;
+                                let who = o.header("X-Rjk-Node").or(o.header("X-Fake"));
+                                *t.by_member.entry(who.unwrap_or("").to_owned()).or_insert(0) += 1;
                             }
                             Ok(Outcome::Truncated {
                                 status: Some(_), ..

@@ -47,6 +47,17 @@ impl Outcome {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(self.body()).into_owned()
     }
+
+    /// A header of a complete response (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        match self {
+            Outcome::Complete { headers, .. } => headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str()),
+            _ => None,
+        }
+    }
 }
 
 /// One client connection, used for several requests in a row.
