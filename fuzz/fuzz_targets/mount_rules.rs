@@ -1,9 +1,9 @@
 #![no_main]
 //! uriworkermap text and JkMount rules with extensions (operator input), then URIs mapped
 //! through the table built from them: no panic, and a mapped worker is one of the rules'.
-use libfuzzer_sys::fuzz_target;
 use lb_core::config::Location;
 use lb_core::mount::{Extensions, MountFile, MountTable, Rule, Source};
+use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     }
     for line in rules_text.lines() {
         if let Some((pattern, worker)) = line.split_once(' ') {
-            let _ = Rule::parse(pattern, worker, Source::JkMount(Location::new("httpd.conf", 1)));
+            let _ = Rule::parse(
+                pattern,
+                worker,
+                Source::JkMount(Location::new("httpd.conf", 1)),
+            );
         }
         let _ = Extensions::parse(line);
     }

@@ -1,8 +1,8 @@
 #![no_main]
 //! Session ids from a path parameter and Cookie headers (client input) and the routes they
 //! name: no panic, and every route is a piece of the id after a `.`.
-use libfuzzer_sys::fuzz_target;
 use lb_core::route;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -1,8 +1,8 @@
 #![no_main]
 //! The status worker's query string / form body (client input): parsing, the changes it asks
 //! for, and %-coding; encode then decode gives the text back.
-use libfuzzer_sys::fuzz_target;
 use lb_core::status::action;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

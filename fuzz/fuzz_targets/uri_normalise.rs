@@ -2,9 +2,9 @@
 //! Request paths (client input): %-decoding, mod_jk's normalisation, session-id stripping and
 //! the forwarded URI. A normalised path starts with `/`, has no `.`/`..`/empty segment and no
 //! path parameter, and normalising it again changes nothing.
-use libfuzzer_sys::fuzz_target;
 use lb_core::directive::options::ForwardUri;
 use lb_core::uri;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let raw = String::from_utf8_lossy(data);
@@ -28,10 +28,19 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = uri::normalise_steps(&raw);
     let _ = uri::strip_session_id_bytes(&decoded, b"jsessionid");
-    for mode in [ForwardUri::Proxy, ForwardUri::Escaped, ForwardUri::Compat, ForwardUri::CompatUnparsed] {
+    for mode in [
+        ForwardUri::Proxy,
+        ForwardUri::Escaped,
+        ForwardUri::Compat,
+        ForwardUri::CompatUnparsed,
+    ] {
         let f = uri::forward_uri_bytes(&decoded, data, mode);
         if matches!(mode, ForwardUri::Proxy | ForwardUri::Escaped) {
-            assert!(f.iter().all(|b| b.is_ascii_graphic() && *b != b'?' && *b != b'#'), "{f:?}");
+            assert!(
+                f.iter()
+                    .all(|b| b.is_ascii_graphic() && *b != b'?' && *b != b'#'),
+                "{f:?}"
+            );
         }
     }
 });

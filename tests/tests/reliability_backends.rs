@@ -323,7 +323,7 @@ fn a_silent_backend_is_cut_at_socket_timeout() {
 #[test]
 #[ignore = "engine: reply_timeout is per read, so a reply dribbled byte by byte holds the request without bound"]
 fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
-    on_each(FrontEnd::ASSERTED, |fe| {
+    on_each(BOTH, |fe| {
         Rig::start(fe, "dribble", "").check(|rig| {
             let t = Instant::now();
             let mut c = Client::connect(rig.addr()).unwrap();
