@@ -23,7 +23,7 @@ pub struct Rig {
 }
 
 impl Rig {
-    pub fn start(fe: FrontEnd, case: &str, worker_extra: &str) -> Rig {
+    pub fn start(fe: FrontEnd, case: &str) -> Rig {
         let (d, b1, b2) = (
             FakeAjp::start("d").unwrap(),
             FakeAjp::start("b1").unwrap(),
@@ -38,7 +38,7 @@ impl Rig {
              worker.lb.type=lb\nworker.lb.balance_workers=b1,b2\n\
              worker.b1.host=127.0.0.1\nworker.b1.port={p1}\nworker.b1.reply_timeout=5000\n\
              worker.b2.host=127.0.0.1\nworker.b2.port={p2}\nworker.b2.reply_timeout=5000\n\
-             worker.jkstatus.type=status\n{worker_extra}",
+             worker.jkstatus.type=status\n",
             d = d.port,
             p1 = b1.port,
             p2 = b2.port,

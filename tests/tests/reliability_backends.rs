@@ -29,7 +29,7 @@ fn clean(rig: &Rig, path: &str) -> Result<(), String> {
 #[test]
 fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "malformed", "").check(|rig| {
+        Rig::start(fe, "malformed").check(|rig| {
             for mode in [
                 "garbage",
                 "wrong-magic",
@@ -90,7 +90,7 @@ fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
 #[ignore = "engine: a backend dying after the head, or mid-body of a chunked response, ends in a complete-looking 200"]
 fn a_backend_dying_mid_response_is_visible_to_the_client() {
     on_each(BOTH, |fe| {
-        let rig = Rig::start(fe, "truncation", "");
+        let rig = Rig::start(fe, "truncation");
         let mut wrong = Vec::new();
         for mode in ["head-then-die", "die-mid-body"] {
             for te in ["cl", "chunked"] {
@@ -177,7 +177,7 @@ fn curl_exit(addr: std::net::SocketAddr, path: &str) -> i32 {
 #[test]
 fn an_unsolicited_second_response_reaches_nobody() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "mixing", "").check(|rig| {
+        Rig::start(fe, "mixing").check(|rig| {
             let mut c = Client::connect(rig.addr()).unwrap();
             let o = c.get("/direct/x?mode=mix").unwrap();
             ensure(o.body() == b"first", || {
@@ -245,7 +245,7 @@ fn overlong_body(fe: FrontEnd, strict: bool) -> Result<(), String> {
     } else {
         "overlong"
     };
-    Rig::start(fe, case, "").check(|rig| {
+    Rig::start(fe, case).check(|rig| {
         let mut c = Client::connect(rig.addr()).unwrap();
         let o = c.get("/direct/x?mode=overlong-body").unwrap();
         eprintln!("{}: Content-Length 5 with 30 bytes: {}", fe.name(), summary(&o));
@@ -273,7 +273,7 @@ fn overlong_body(fe: FrontEnd, strict: bool) -> Result<(), String> {
 #[test]
 fn a_silent_backend_is_504_within_reply_timeout() {
     on_each(FrontEnd::ASSERTED, |fe| {
-        Rig::start(fe, "silent", "").check(|rig| {
+        Rig::start(fe, "silent").check(|rig| {
             let t = Instant::now();
             let o = Client::connect(rig.addr())
                 .unwrap()
@@ -301,7 +301,7 @@ fn a_silent_backend_is_504_within_reply_timeout() {
 #[ignore = "engine: socket_timeout expiry on a reply is a 502, not the 504 of a timeout"]
 fn a_silent_backend_is_cut_at_socket_timeout() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "sockto", "").check(|rig| {
+        Rig::start(fe, "sockto").check(|rig| {
             let t = Instant::now();
             let mut c = Client::connect(rig.addr()).unwrap();
             c.set_read_timeout(Duration::from_secs(15)).unwrap();
@@ -324,7 +324,7 @@ fn a_silent_backend_is_cut_at_socket_timeout() {
 #[ignore = "engine: reply_timeout is per read, so a reply dribbled byte by byte holds the request without bound"]
 fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "dribble", "").check(|rig| {
+        Rig::start(fe, "dribble").check(|rig| {
             let t = Instant::now();
             let mut c = Client::connect(rig.addr()).unwrap();
             c.set_read_timeout(Duration::from_secs(15)).unwrap();
@@ -345,7 +345,7 @@ fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
 #[test]
 fn a_connection_closed_between_requests_is_retried_transparently() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "closeafter", "").check(|rig| {
+        Rig::start(fe, "closeafter").check(|rig| {
             let mut c = Client::connect(rig.addr()).unwrap();
             for i in 0..6 {
                 let o = c.get("/direct/x?mode=close-after").unwrap();
@@ -385,7 +385,7 @@ fn a_connection_closed_between_requests_is_retried_transparently() {
 #[test]
 fn a_member_hanging_up_fails_over_and_is_marked_in_error() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "hangup", "").check(|rig| {
+        Rig::start(fe, "hangup").check(|rig| {
             let o = Client::connect(rig.addr())
                 .unwrap()
                 .send_with(
@@ -415,7 +415,7 @@ fn a_member_hanging_up_fails_over_and_is_marked_in_error() {
 #[test]
 fn client_aborts_never_leave_a_backend_connection_half_read() {
     on_each(BOTH, |fe| {
-        Rig::start(fe, "abort", "").check(|rig| {
+        Rig::start(fe, "abort").check(|rig| {
             use std::io::Write;
             {
                 let mut c = Client::connect(rig.addr()).unwrap();
@@ -463,7 +463,7 @@ fn client_aborts_never_leave_a_backend_connection_half_read() {
 #[test]
 fn a_client_slower_than_the_backend_gets_an_error() {
     on_each(FrontEnd::ASSERTED, |fe| {
-        Rig::start(fe, "slowclient", "").check(|rig| {
+        Rig::start(fe, "slowclient").check(|rig| {
             use std::io::Write;
             let mut c = Client::connect(rig.addr()).unwrap();
             let s = c.stream();
@@ -489,7 +489,7 @@ fn a_client_slower_than_the_backend_gets_an_error() {
 #[test]
 fn request_bodies_at_packet_boundaries_arrive_whole() {
     on_each(FrontEnd::ASSERTED, |fe| {
-        Rig::start(fe, "bodies", "").check(|rig| {
+        Rig::start(fe, "bodies").check(|rig| {
             use std::io::Write;
             for n in [0usize, 1, 8185, 8186, 8187, 8191, 8192, 8193, 16372, 16373] {
                 let body: Vec<u8> = pattern(n + 7)[7..].to_vec();
