@@ -22,7 +22,9 @@
 //! - `close-after`: a complete response with reuse, then the container closes the connection.
 //! - `slow-upload`: reads the body with a 1 s timeout and closes the connection if it stalls.
 //!
-//! A body that does not arrive whole (any mode) is event `body-failed`; the connection is closed.
+//! A body that does not arrive whole (any mode) is event `body-failed`; a packet that is not a
+//! Forward Request or CPing where a message must start is event `unexpected-packet-..`; either
+//! way the connection is closed.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -75,7 +77,12 @@ pub struct FakeAjp {
 
 impl FakeAjp {
     pub fn start(route: &str) -> io::Result<FakeAjp> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        FakeAjp::start_on(route, 0)
+    }
+
+    /// On a given port (0: any), e.g. the port of a container that was stopped: it "restarts".
+    pub fn start_on(route: &str, port: u16) -> io::Result<FakeAjp> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let record = Arc::new(Mutex::new(Record::default()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -165,6 +172,11 @@ impl FakeAjp {
         })
     }
 
+    /// Named events so far (connection, name).
+    pub fn events(&self) -> Vec<(usize, String)> {
+        self.record.lock().unwrap().events.clone()
+    }
+
     /// Forget what was recorded (between cases of one test).
     pub fn clear(&self) {
         *self.record.lock().unwrap() = Record::default();
@@ -224,7 +236,13 @@ impl Conn {
                     continue;
                 }
                 Some(2) => {}
-                _ => return,
+                other => {
+                    // Anything else where a message must start (a body packet the proxy sent
+                    // unasked, or after the wrong message): recorded, the connection closed.
+                    let name = format!("unexpected-packet-{:?}", other.copied());
+                    self.event(&name);
+                    return;
+                }
             }
             let next = match self.request(&mut s, &packet, nth) {
                 Ok(n) => n,
