@@ -275,8 +275,11 @@ impl Conn {
     }
 
     fn request(&self, s: &mut TcpStream, packet: &[u8], nth: usize) -> io::Result<Next> {
-        let req = ajp::ForwardRequestRef::decode(packet)
-            .map_err(|e| io::Error::other(format!("bad forward request: {e:?}")))?;
+        let Ok(req) = ajp::ForwardRequestRef::decode(packet) else {
+            // The proxy's own message does not decode: a finding like an unexpected packet.
+            self.event("unexpected-packet-bad-forward-request");
+            return Ok(Next::Close);
+        };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         let mut seen = Seen {
             conn: self.id,
@@ -311,9 +314,16 @@ impl Conn {
             }
         };
         seen.body_len = body.len();
-        if let Some(last) = self.record.lock().unwrap().requests.last_mut() {
-            last.body_len = body.len();
+        let mut record = self.record.lock().unwrap();
+        let mine = record
+            .requests
+            .iter_mut()
+            .rev()
+            .find(|r| r.conn == self.id && r.nth_on_conn == nth);
+        if let Some(r) = mine {
+            r.body_len = body.len();
         }
+        drop(record);
         let size = PacketSize::default();
         let mut out = Vec::new();
         let bytes: Option<usize> = params.get("bytes").and_then(|b| b.parse().ok());
