@@ -9,7 +9,7 @@ DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang
 # (dh_apache2 comes with apache2-dev), lintian, and systemd-analyze and man for the unit check.
 DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
 
-.PHONY: test bench deps build fmt-check lint install deb demo demo-stop
+.PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -27,6 +27,26 @@ build:
 # The binaries and mod_rjk.so are built first because end-to-end tests start them as processes.
 test: deps build
 	$(CARGO) test --workspace
+
+# Every cargo-fuzz target (the AJP codec and exchanges, workers.properties, mount rules, URI
+# normalisation, session routes, the status query, JkRequestLogFormat) for FUZZ_SECONDS each
+# (default 60), at low priority; prints executions per target, fails on a crash. Not in `test`.
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+# cargo-fuzz builds with sanitizer flags that need a nightly compiler.
+fuzz-deps:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+# The soak (issue 16): mixed traffic through httpd + mod_rjk to three rjk-nodes while members
+# are killed and restarted at random and status changes are posted; asserts no failed
+# idempotent request, no fd growth and stable RSS in httpd's children. SOAK_SECONDS (default
+# 600) bounds it. Not in `test`.
+SOAK_SECONDS ?= 600
+soak: deps build
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test -p rjk-tests --test soak -- --ignored --nocapture
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -30,11 +30,37 @@ impl Httpd {
     /// Write `dir/httpd.conf` (the base settings plus `body`) and start apache2 with it.
     /// `body` typically loads the module under test and configures it.
     pub fn start(dir: &Path, mpm: Mpm, body: &str) -> io::Result<Httpd> {
+        Httpd::start_wrapped(dir, mpm, body, &[])
+    }
+
+    /// `start`, with apache2 run by `wrapper` (e.g. `unshare ... sh -c ... "$@"`): the wrapper
+    /// gets apache2 and its arguments as its own trailing arguments.
+    pub fn start_wrapped(dir: &Path, mpm: Mpm, body: &str, wrapper: &[&str]) -> io::Result<Httpd> {
+        // The port free_port saw may be taken before apache2 binds it (client connections of a
+        // loaded test take ephemeral ports from the same range): try another, a bounded number
+        // of times.
+        let mut tries = 0;
+        loop {
+            match Httpd::start_on(dir, mpm, body, wrapper, free_port()) {
+                Err(e) if tries < 4 && e.to_string().contains("Address already in use") => {
+                    tries += 1
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_on(
+        dir: &Path,
+        mpm: Mpm,
+        body: &str,
+        wrapper: &[&str],
+        port: u16,
+    ) -> io::Result<Httpd> {
         assert!(
             Path::new(APACHE2).exists(),
             "{APACHE2} is missing: install Debian's apache2 (`make deps`)"
         );
-        let port = free_port();
         for sub in ["logs", "run", "htdocs"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
@@ -63,7 +89,15 @@ impl Httpd {
         std::fs::write(dir.join("httpd.conf"), conf)?;
         let pid_file = dir.join("httpd.pid");
         let _ = std::fs::remove_file(&pid_file);
-        let out = Command::new(APACHE2)
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(APACHE2);
+                c
+            }
+            None => Command::new(APACHE2),
+        };
+        let out = cmd
             .args(["-d"])
             .arg(dir)
             .args(["-f"])

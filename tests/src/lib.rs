@@ -5,10 +5,15 @@
 
 pub mod cluster;
 pub mod dpkg;
+pub mod fake_ajp;
+pub mod front;
 pub mod http;
 pub mod httpd;
+pub mod load;
 pub mod proc;
+pub mod rig;
 pub mod status;
+pub mod strict_http;
 pub mod tomcat;
 
 pub use proc::{free_port, wait_for_port, wait_until, Child, Deadline};
