@@ -83,7 +83,7 @@ fn reply_timeout_is_504_after_exactly_the_timeout_and_closes() {
     assert_eq!(h.elapsed(), Duration::from_millis(1500));
     assert_eq!(h.trace.releases, [false]);
     // The request's own override wins, and 0 turns the reply timeout off (socket_timeout
-    // then applies: a broken reply, 502).
+    // then applies: a failed member, 504 as well).
     let mut s = spec("w1", 0);
     s.reply_timeout = Some(Duration::from_millis(1500));
     s.socket_timeout = Some(Duration::from_secs(3));
@@ -97,9 +97,46 @@ fn reply_timeout_is_504_after_exactly_the_timeout_and_closes() {
         ..ForwardOptions::default()
     };
     let r = h.run(&w, &head);
-    assert_eq!(r.status, 502);
+    assert_eq!(r.status, 504);
     assert!(matches!(r.failure, Some(Failure::Broken(_))));
     assert_eq!(h.trace.timeouts, [Duration::from_secs(3)]);
+}
+
+#[test]
+fn reply_timeout_bounds_a_whole_packet_not_each_read() {
+    let mut s = spec("w1", 0);
+    s.reply_timeout = Some(Duration::from_secs(2));
+    s.retries = 1;
+    let w = ajp13(s);
+    let mut h = Harness::new(1);
+    // One byte every 100 ms: each read comes well within 2 s, the packet never does.
+    h.conns(
+        0,
+        [Conn::Dribble(
+            reply(200, &[b'x'; 500], true),
+            Duration::from_millis(100),
+        )],
+    );
+    let r = h.run(&w, &RequestHead::get(b"/"));
+    assert_eq!(r.status, 504);
+    assert!(matches!(r.failure, Some(Failure::ReplyTimeout)));
+    // The small head packet makes it in time; the body packet's 2 s run out long before its
+    // 500 bytes arrive (per read, the whole reply would have gone through after ~53 s).
+    assert!(
+        h.elapsed() > Duration::from_secs(2) && h.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        h.elapsed()
+    );
+    assert!(h.client.out.is_empty());
+    // Packets that each arrive in time are fine, however long the whole reply takes.
+    let mut s = spec("w1", 0);
+    s.reply_timeout = Some(Duration::from_secs(2));
+    let w = ajp13(s);
+    let mut h = Harness::new(1);
+    let slow = reply_with(200, &[], &[&b"a"[..]; 30], true);
+    h.conns(0, [Conn::Dribble(slow, Duration::from_millis(50))]);
+    assert_eq!(h.run(&w, &RequestHead::get(b"/")).status, 200);
+    assert!(h.elapsed() > Duration::from_secs(2));
 }
 
 #[test]
@@ -469,4 +506,33 @@ fn a_head_too_large_for_the_members_packet_is_413_and_opens_nothing() {
     let r = h.run(&w, &head);
     assert_eq!(r.status, 413);
     assert_eq!(h.backends[0].connects, 0);
+}
+
+#[test]
+fn a_body_beyond_its_content_length_breaks_the_reply_and_is_never_delivered() {
+    let w = ajp13(spec("w1", 0));
+    let mut h = Harness::new(1);
+    let overlong = reply_with(
+        200,
+        &[(b"Content-Length", b"5")],
+        &[b"hello plus bytes of nobody's"],
+        true,
+    );
+    let exact = reply_with(200, &[(b"Content-Length", b"5")], &[b"he", b"llo"], true);
+    h.conns(0, [Conn::Reply(overlong), Conn::Reply(exact)]);
+    let r = h.run(&w, &RequestHead::get(b"/"));
+    assert!(
+        matches!(r.failure, Some(Failure::Protocol(_))),
+        "{:?}",
+        r.failure
+    );
+    assert!(
+        r.broke_mid_response(),
+        "the adapter must abort the client connection"
+    );
+    assert!(h.client.out.is_empty());
+    assert_eq!(h.trace.releases, [false]);
+    let r = h.run(&w, &RequestHead::get(b"/"));
+    assert_eq!((r.status, r.broke_mid_response()), (200, false));
+    assert_eq!(h.client.out, b"hello");
 }

@@ -130,6 +130,9 @@ pub fn serve(
     }
     let (k, v) = forward::notes::duration_note(took);
     req.set_note(k.as_bytes(), v.as_bytes());
+    if done.broke_mid_response() {
+        req.abort_connection();
+    }
     // When nothing of the response reached httpd (failures, `use_server_errors`), httpd
     // renders its error page (ErrorDocument) for the status.
     if done.response_started {

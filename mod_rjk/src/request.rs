@@ -161,6 +161,17 @@ impl<'r> HttpdRequest<'r> {
     pub fn header_only(&self) -> bool {
         self.r.header_only != 0
     }
+    /// Make a response that broke after it started look broken: the connection is closed
+    /// with nothing more written (no final chunk, fewer bytes than a Content-Length, no
+    /// keep-alive), so the client cannot take it for a complete shorter response.
+    pub fn abort_connection(&mut self) {
+        // SAFETY: the connection outlives its requests; these two fields are httpd's own
+        // switches for "write nothing more" and "close after this request".
+        if let Some(c) = unsafe { self.r.connection.as_mut() } {
+            c.keepalive = ffi::ap_conn_keepalive_e_AP_CONN_CLOSE;
+            c.aborted = 1;
+        }
+    }
     pub fn client_gone(&self) -> bool {
         unsafe { self.r.connection.as_ref() }.is_none_or(|c| c.aborted != 0)
     }

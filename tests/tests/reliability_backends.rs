@@ -87,7 +87,6 @@ fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
 /// The backend dies after the head or inside the body, with Content-Length and chunked
 /// responses, on a reused keep-alive client connection: the client must see it incomplete.
 #[test]
-#[ignore = "engine: a backend dying after the head, or mid-body of a chunked response, ends in a complete-looking 200"]
 fn a_backend_dying_mid_response_is_visible_to_the_client() {
     on_each(BOTH, |fe| {
         let rig = Rig::start(fe, "truncation");
@@ -234,7 +233,6 @@ fn body_beyond_content_length_never_reaches_the_next_response() {
 /// Stricter: the bytes beyond the declared length do not reach this client either (the
 /// response is cut at 5 bytes or refused).
 #[test]
-#[ignore = "engine: a body longer than the backend's Content-Length reaches the client whole, reframed"]
 fn body_beyond_content_length_is_not_delivered() {
     on_each(BOTH, |fe| overlong_body(fe, true));
 }
@@ -298,7 +296,6 @@ fn a_silent_backend_is_504_within_reply_timeout() {
 }
 
 #[test]
-#[ignore = "engine: socket_timeout expiry on a reply is a 502, not the 504 of a timeout"]
 fn a_silent_backend_is_cut_at_socket_timeout() {
     on_each(BOTH, |fe| {
         Rig::start(fe, "sockto").check(|rig| {
@@ -321,7 +318,6 @@ fn a_silent_backend_is_cut_at_socket_timeout() {
 /// The reply's head arrives one byte per second: reply_timeout bounds the whole reply packet,
 /// so the request ends with 504 near 2 s instead of holding a thread for half a minute.
 #[test]
-#[ignore = "engine: reply_timeout is per read, so a reply dribbled byte by byte holds the request without bound"]
 fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
     on_each(BOTH, |fe| {
         Rig::start(fe, "dribble").check(|rig| {
@@ -532,7 +528,6 @@ fn request_bodies_at_packet_boundaries_arrive_whole() {
 /// its Forward Request, and arrive whole (seen after kill -9 / restart of rjk-nodes under
 /// uploads in the soak).
 #[test]
-#[ignore = "engine: after a backend restart, requests on stale pooled connections hang; a POST's body packet opens a new connection without its Forward Request"]
 fn a_restarted_backend_gets_whole_requests_on_its_new_connections() {
     on_each(BOTH, |fe| {
         let fake = FakeAjp::start("d").unwrap();

@@ -168,6 +168,17 @@ impl Forwarded {
         }
     }
 
+    /// The response broke after it started: the client must see it incomplete (the adapter
+    /// aborts the client connection: no final chunk, no keep-alive), never as a complete
+    /// shorter response.
+    pub fn broke_mid_response(&self) -> bool {
+        self.response_started
+            && self
+                .failure
+                .as_ref()
+                .is_some_and(|f| !matches!(f, Failure::ClientGone))
+    }
+
     /// The member that served the request, if one did.
     pub fn served_by(&self) -> Option<usize> {
         self.last
@@ -430,6 +441,11 @@ pub struct Exchange {
     current: Option<Current>,
     wire: Option<ProxyExchange>,
     progress: Progress,
+    /// When the packet being read must be complete (`reply_timeout` bounds a whole packet, so
+    /// a backend dribbling bytes cannot hold the request without end).
+    packet_deadline: Option<Instant>,
+    /// Body bytes the response's Content-Length still allows.
+    body_left: Option<u64>,
     /// The current attempt's failure, on its way to `settle`.
     failure: Option<Failure>,
     client_gone: bool,
@@ -512,6 +528,8 @@ impl Exchange {
             current: None,
             wire: None,
             progress: Progress::default(),
+            packet_deadline: None,
+            body_left: None,
             failure: None,
             client_gone: false,
             plan_steps: 0,
@@ -785,6 +803,8 @@ impl Exchange {
         }
         self.rstart = 0;
         self.rend = 0;
+        self.packet_deadline = None;
+        self.body_left = None;
         self.wire = None;
         self.step = Step::Acquire;
     }
@@ -837,11 +857,14 @@ impl Exchange {
                     self.rstart = 0;
                 }
                 let wait = ReplyWait::for_request(self.spec(), &self.options);
-                let deadline = wait.duration().map(|d| now.at + d);
-                self.step = Step::AwaitRecv {
-                    reply: matches!(wait, ReplyWait::Reply(_)),
+                let deadline = match wait {
+                    // Per packet: the deadline set when its first byte was awaited stands.
+                    ReplyWait::Reply(d) => *self.packet_deadline.get_or_insert(now.at + d),
+                    // socket_timeout is the socket's: per read.
+                    ReplyWait::Socket(d) => now.at + d,
+                    ReplyWait::Forever => return self.recv(None, false),
                 };
-                return Some(Emit::Recv(deadline));
+                return self.recv(Some(deadline), matches!(wait, ReplyWait::Reply(_)));
             }
         };
         match got {
@@ -849,8 +872,10 @@ impl Exchange {
                 status,
                 payload,
                 keep,
+                length,
             } => {
                 self.progress.status = Some(status);
+                self.body_left = length;
                 // A mount's list replaces the worker's, as in mod_jk.
                 let matched = match &self.fail_on_status {
                     Some(list) => check_status(list.iter().copied(), status),
@@ -877,7 +902,22 @@ impl Exchange {
                 return self.deliver(Client::Head(Span::of(payload)));
             }
             Got::Body(_) | Got::Flush if self.progress.blocked => self.step = Step::Receive,
-            Got::Body(r) => return self.deliver(Client::Body(Span::of(r))),
+            Got::Body(r) => {
+                // Bytes beyond the declared length belong to no response: the reply is broken
+                // (and never reframed for the client).
+                if let Some(left) = self.body_left.as_mut() {
+                    let n = r.len() as u64;
+                    if n > *left {
+                        self.fail(Failure::Protocol(ajp::Error::Unexpected {
+                            what: "response body beyond its Content-Length",
+                            state: "the declared length was reached",
+                        }));
+                        return None;
+                    }
+                    *left -= n;
+                }
+                return self.deliver(Client::Body(Span::of(r)));
+            }
             Got::Flush => return self.deliver(Client::Flush),
             Got::Asked => self.body_requested(),
             Got::End { reusable } => {
@@ -891,6 +931,11 @@ impl Exchange {
             }
         }
         None
+    }
+
+    fn recv(&mut self, deadline: Option<Instant>, reply: bool) -> Option<Emit> {
+        self.step = Step::AwaitRecv { reply };
+        Some(Emit::Recv(deadline))
     }
 
     /// The next buffered message, as positions in the receive buffer.
@@ -913,6 +958,9 @@ impl Exchange {
         let got = match event {
             ProxyEvent::Headers(h) => Got::Head {
                 status: h.status(),
+                length: h
+                    .header(b"content-length")
+                    .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()),
                 // The Send Headers payload: the packet without its header.
                 payload: packet.start + ajp::packet::HEADER_LEN..packet.end,
                 keep: kept_for_error_page(&h).next().is_some(),
@@ -925,6 +973,7 @@ impl Exchange {
             },
         };
         self.rstart += used;
+        self.packet_deadline = None;
         if self.rstart == self.rend {
             // All consumed: the next read fills the whole buffer again.
             self.rstart = 0;
@@ -1325,6 +1374,8 @@ enum Got {
         status: u16,
         payload: Range<usize>,
         keep: bool,
+        /// The response's Content-Length, if it declares a valid one.
+        length: Option<u64>,
     },
     Body(Range<usize>),
     Flush,

@@ -60,7 +60,8 @@ impl Failure {
             // Logged only: the response was under way.
             Failure::ClientGone => 200,
             Failure::Busy | Failure::Connect(_) | Failure::Send(_) | Failure::Status { .. } => 503,
-            Failure::ReplyTimeout => 504,
+            // A silent socket is a timeout too (mod_jk answers 504 for both).
+            Failure::ReplyTimeout | Failure::Broken(ReadError::Timeout) => 504,
             Failure::Broken(_) | Failure::Protocol(_) => 502,
         }
     }
@@ -138,6 +139,7 @@ mod tests {
             (Failure::Send(io()), 503, Outcome::Failed),
             (Failure::ReplyTimeout, 504, Outcome::ReplyTimeout),
             (Failure::Broken(ReadError::Closed), 502, Outcome::Failed),
+            (Failure::Broken(ReadError::Timeout), 504, Outcome::Failed),
             (
                 Failure::Protocol(ajp::Error::EmptyPacket),
                 502,

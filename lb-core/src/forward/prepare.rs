@@ -369,10 +369,7 @@ mod tests {
             (&b"198.51.100.1"[..], 51544)
         );
         let tls = p.tls.as_ref().unwrap();
-        assert_eq!(
-            (tls.cipher, tls.key_size),
-            (Some(&b"AES"[..]), Some(256))
-        );
+        assert_eq!((tls.cipher, tls.key_size), (Some(&b"AES"[..]), Some(256)));
         assert_eq!(p.env, vec![(&b"APP_TIER"[..], &b"gold"[..])]);
         assert_eq!(p.options.reply_timeout, Some(Duration::from_millis(1500)));
         assert!(p.options.stateless);

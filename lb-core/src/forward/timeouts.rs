@@ -1,6 +1,7 @@
 //! How long to wait for the backend's next packet (mod_jk: ajp_get_reply and its timeouts): `reply_timeout` (per
 //! request override first), else the socket's `socket_timeout`, else forever. Which one expired
-//! decides the answer: a reply timeout is 504, a socket timeout a broken reply (502).
+//! decides the accounting: a reply timeout counts against `max_reply_timeouts`, a socket
+//! timeout is a failed member; both answer 504. `reply_timeout` bounds each whole packet.
 
 use std::time::Duration;
 

@@ -27,6 +27,8 @@ pub enum Conn {
     Reply(Vec<u8>),
     /// Reads return these bytes `chunk` at a time.
     Trickle(Vec<u8>, usize),
+    /// Reads return one byte each, this long after the read was asked.
+    Dribble(Vec<u8>, Duration),
     /// Reads return these bytes, then the backend closes the connection.
     Cut(Vec<u8>),
     /// Nothing ever arrives: every read times out.
@@ -295,6 +297,24 @@ impl Harness {
                         let pong = [b'A', b'B', 0, 1, 9];
                         ex.recv_space()[..pong.len()].copy_from_slice(&pong);
                         ex.on_recv(pong.len());
+                        continue;
+                    }
+                    if let Some(Conn::Dribble(b, every)) = &c.conn {
+                        let next = now.at + *every;
+                        match deadline.filter(|d| *d < next) {
+                            Some(d) => {
+                                self.trace.timeouts.push(d - now.at);
+                                self.advance_to(d);
+                                ex.on_timeout();
+                            }
+                            None if c.given < b.len() => {
+                                self.advance_to(next);
+                                ex.recv_space()[0] = b[c.given];
+                                c.given += 1;
+                                ex.on_recv(1);
+                            }
+                            None => panic!("a finished dribble with nothing more to read"),
+                        }
                         continue;
                     }
                     let (bytes, chunk) = match &c.conn {
