@@ -203,46 +203,19 @@ impl Harness {
             let now = self.now();
             match ex.poll(now) {
                 Action::Acquire { member } => {
-                    let b = &mut self.backends[member];
-                    if b.exhausted {
+                    if self.backends[member].exhausted {
                         ex.on_acquired(Acquired::Exhausted);
                         continue;
                     }
-                    match b.idle.pop() {
-                        Some((id, alive)) => {
-                            cur = Some(self.take_conn(member, id));
-                            ex.on_acquired(Acquired::Idle {
-                                peer: addr(member),
-                                alive,
-                            });
-                        }
-                        None => {
-                            cur = Some(Current {
-                                member,
-                                id: u32::MAX,
-                                conn: None,
-                                given: 0,
-                                pong_due: false,
-                            });
-                            ex.on_acquired(Acquired::Empty);
-                        }
-                    }
+                    let (slot, got) = self.slot(member);
+                    cur = Some(slot);
+                    ex.on_acquired(got);
                 }
                 Action::Replace => {
                     let member = cur.as_ref().expect("a slot is held").member;
-                    match self.backends[member].idle.pop() {
-                        Some((id, alive)) => {
-                            cur = Some(self.take_conn(member, id));
-                            ex.on_acquired(Acquired::Idle {
-                                peer: addr(member),
-                                alive,
-                            });
-                        }
-                        None => {
-                            cur.as_mut().unwrap().id = u32::MAX;
-                            ex.on_acquired(Acquired::Empty);
-                        }
-                    }
+                    let (slot, got) = self.slot(member);
+                    cur = Some(slot);
+                    ex.on_acquired(got);
                 }
                 Action::Connect {
                     member, addr: a, ..
@@ -408,14 +381,26 @@ impl Harness {
         panic!("the machine did not finish");
     }
 
-    fn take_conn(&mut self, member: usize, id: u32) -> Current {
-        Current {
+    /// A slot of `member`'s pool: its most recently pooled connection, else an empty one.
+    fn slot(&mut self, member: usize) -> (Current, Acquired) {
+        let (id, got) = match self.backends[member].idle.pop() {
+            Some((id, alive)) => (
+                id,
+                Acquired::Idle {
+                    peer: addr(member),
+                    alive,
+                },
+            ),
+            None => (u32::MAX, Acquired::Empty),
+        };
+        let slot = Current {
             member,
             id,
             conn: None,
             given: 0,
             pong_due: false,
-        }
+        };
+        (slot, got)
     }
 
     /// The requests `member` received, decoded: (method, uri, body bytes after the head).
