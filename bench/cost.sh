@@ -135,8 +135,9 @@ done
   echo
   echo "$(date -u +%Y-%m-%d), \`bench/cost.sh\` ($PROFILE build): \`apache2 -X\` (prefork, one process),"
   echo "one rjk-node backend, one keep-alive connection; (run of $((W + N)) requests − run of $W) / $N."
-  echo "Instructions: callgrind, user space. Syscalls: \`strace -f -c\`. Deterministic for the same"
-  echo "binaries and inputs, whatever else the machine does."
+  echo "Instructions: callgrind, user space. Syscalls: \`strace -f -c\`. Both repeat for the same binaries"
+  echo "and inputs whatever else the machine does, except that a large body's syscalls (and a few"
+  echo "instructions with them) depend on how much of it each read finds already arrived."
   echo
   echo "| size | front end | instructions/req | above floor | syscalls/req |"
   echo "|---|---|---|---|---|"
