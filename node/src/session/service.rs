@@ -1,7 +1,8 @@
 //! The wrapper every application runs inside: before the call it finds the session the
 //! request names (cookie or `;jsessionid=` path parameter, which is stripped from the URI as
 //! Tomcat does) and puts a [`Session`] in the extensions; after the call it sets the cookie for
-//! a new or re-keyed session and publishes the request's deltas.
+//! a new or re-keyed session and publishes the request's deltas (and, in a cluster, waits
+//! until they are replicated).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -35,6 +36,7 @@ impl<S, B> Service<Request<Body>> for Sessions<S>
 where
     S: Service<Request<Body>, Response = Response<B>>,
     S::Future: Send + 'static,
+    B: Send,
 {
     type Response = Response<B>;
     type Error = S::Error;
@@ -48,6 +50,10 @@ where
         let session = bind(&self.manager, &mut req);
         let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
         req.extensions_mut().insert(session.clone());
+        if let Some(original) = session.rebound_from() {
+            req.extensions_mut()
+                .insert(crate::cluster::OriginalSessionId(original));
+        }
         let fut = self.inner.call(req);
         let manager = self.manager.clone();
         Box::pin(async move {
@@ -59,8 +65,17 @@ where
                     resp.headers_mut().append(SET_COOKIE, v);
                 }
             }
-            for d in deltas {
-                manager.emit(SessionEvent::Changed(d));
+            for d in &deltas {
+                manager.emit(SessionEvent::Changed(d.clone()));
+            }
+            // Sync replication: the response (not one byte of it) leaves only once the
+            // members have the changes; async: this returns at once.
+            let publish = match manager.replicator() {
+                Some(r) if !deltas.is_empty() => Some(r.publish(deltas)),
+                _ => None,
+            };
+            if let Some(p) = publish {
+                p.await;
             }
             Ok(resp)
         })
