@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod http;
 pub mod httpd;
 pub mod proc;
+pub mod replicated;
 pub mod status;
 pub mod tomcat;
 

@@ -47,6 +47,8 @@ pub enum ChannelError {
     OtherCluster(String),
     /// The peer broke the handshake order.
     Unexpected(&'static str),
+    /// The server hung up on our hello: it did not accept our MAC (another secret).
+    Refused,
     Timeout,
 }
 
@@ -65,6 +67,10 @@ impl std::fmt::Display for ChannelError {
             ChannelError::TooLarge(n) => write!(f, "frame of {n} bytes is too large"),
             ChannelError::OtherCluster(c) => write!(f, "member of another cluster ({c:?})"),
             ChannelError::Unexpected(what) => write!(f, "handshake broken: {what}"),
+            ChannelError::Refused => f.write_str(
+                "the member closed the connection at our hello: authentication failed \
+                 (different --cluster-secret?)",
+            ),
             ChannelError::Timeout => f.write_str("handshake timed out"),
         }
     }
@@ -229,7 +235,12 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
                 &Message::Hello(me.clone()),
             ))
             .await?;
-        let frame = read_frame(stream).await?;
+        let frame = read_frame(stream).await.map_err(|e| match e {
+            ChannelError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                ChannelError::Refused
+            }
+            e => e,
+        })?;
         // The server's hello is signed with the connection key, which needs its nonce: read
         // the nonce first, then check the MAC over everything.
         let body = frame

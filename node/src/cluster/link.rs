@@ -61,7 +61,9 @@ pub(crate) async fn dial(inner: Arc<Inner>, peer: Arc<Peer>) {
                 let msg = e.to_string();
                 if msg != last_error {
                     match e {
-                        ChannelError::BadMac | ChannelError::OtherCluster(_) => {
+                        ChannelError::BadMac
+                        | ChannelError::Refused
+                        | ChannelError::OtherCluster(_) => {
                             log::warn!("cluster: member {} refused: {msg}", peer.addr)
                         }
                         _ => log::debug!("cluster: member {} unreachable: {msg}", peer.addr),

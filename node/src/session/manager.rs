@@ -164,14 +164,20 @@ impl SessionManager {
         if let Some(e) = self.find(id, now) {
             return Some((id.to_string(), e));
         }
-        let new = self
+        // A session can move more than once (n1 → n2 → n3): follow a few hops.
+        let aliases = self
             .shared
             .aliases
             .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()?;
-        self.find(&new, now).map(|e| (new, e))
+            .unwrap_or_else(|p| p.into_inner());
+        let mut cur = aliases.get(id)?.clone();
+        for _ in 0..8 {
+            if let Some(e) = self.find(&cur, now) {
+                return Some((cur, e));
+            }
+            cur = aliases.get(&cur)?.clone();
+        }
+        None
     }
 
     /// The session stored under `id`, live or not.

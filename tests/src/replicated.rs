@@ -1,0 +1,221 @@
+//! rjk-node processes in a replication cluster (`--cluster delta`): each with an AJP port for
+//! the balancer, an HTTP port for asking one node directly, a replication port and a metrics
+//! port, all on loopback. A member can be killed and started again with the same flags; its
+//! log goes to a file in the test's directory.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::http;
+use crate::proc::{free_port, wait_until, Child};
+
+pub const SECRET: &str = "cluster-test-secret";
+
+pub struct Member {
+    pub route: String,
+    pub ajp: u16,
+    pub http: u16,
+    pub repl: u16,
+    pub metrics: u16,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+fn lo(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Member {
+    /// A member that will replicate with `peers` (replication ports), not started yet.
+    pub fn new(dir: &Path, route: &str, repl: u16, peers: &[u16], extra: &[&str]) -> Member {
+        let (ajp, http, metrics) = (free_port(), free_port(), free_port());
+        let members: Vec<String> = peers.iter().map(|p| lo(*p).to_string()).collect();
+        let mut args: Vec<String> = vec![
+            "--route".into(),
+            route.into(),
+            "--ajp".into(),
+            lo(ajp).to_string(),
+            "--http".into(),
+            lo(http).to_string(),
+            "--no-secret".into(),
+            "--cluster".into(),
+            "delta".into(),
+            "--cluster-listen".into(),
+            lo(repl).to_string(),
+            "--cluster-members".into(),
+            members.join(","),
+            "--metrics".into(),
+            lo(metrics).to_string(),
+            "--log-level".into(),
+            "info".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        if !extra.iter().any(|a| a.starts_with("--cluster-secret")) {
+            args.extend(["--cluster-secret".into(), SECRET.into()]);
+        }
+        Member {
+            route: route.into(),
+            ajp,
+            http,
+            repl,
+            metrics,
+            args,
+            log: dir.join(format!("{route}.log")),
+            child: None,
+        }
+    }
+
+    /// Start it and wait for its AJP port, which opens only after state transfer.
+    pub fn start(&mut self) -> io::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut cmd = Command::new(crate::workspace_bin("rjk-node"));
+        cmd.args(&self.args).stderr(log);
+        let mut child = Child::spawn(&format!("rjk-node {}", self.route), &mut cmd)?;
+        let ajp = lo(self.ajp);
+        let up = wait_until(
+            &format!("{} to open its AJP port", self.route),
+            Duration::from_secs(20),
+            || {
+                if !child.alive() {
+                    return Some(false);
+                }
+                std::net::TcpStream::connect_timeout(&ajp, Duration::from_millis(200))
+                    .ok()
+                    .map(|_| true)
+            },
+        );
+        self.child = Some(child);
+        match up {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(io::Error::other(format!(
+                "{} exited at start:\n{}",
+                self.route,
+                self.log()
+            ))),
+            Err(e) => Err(io::Error::new(e.kind(), format!("{e}\n{}", self.log()))),
+        }
+    }
+
+    /// `kill -9`, and wait until it is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.signal(libc::SIGKILL);
+            c.stop(Duration::from_secs(5));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            c.signal(sig);
+        }
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        lo(self.http)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET /cluster` of its metrics server (JSON).
+    pub fn view(&self) -> String {
+        http::get(lo(self.metrics), "/cluster", &[])
+            .map(|r| r.text())
+            .unwrap_or_default()
+    }
+
+    /// `GET /metrics` (Prometheus text).
+    pub fn prometheus(&self) -> String {
+        http::get(lo(self.metrics), "/metrics", &[])
+            .map(|r| r.text())
+            .unwrap_or_default()
+    }
+
+    /// A counter or gauge from `/metrics` (`rjk_cluster_<name>`).
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        let text = self.prometheus();
+        let prefix = format!("rjk_cluster_{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Sessions it holds (own and replicas).
+    pub fn sessions(&self) -> Option<u64> {
+        self.metric("sessions")
+    }
+
+    /// Wait until every other member is live in its view.
+    pub fn wait_live(&self, others: usize) -> io::Result<()> {
+        wait_until(
+            &format!("{} to see {others} live members", self.route),
+            Duration::from_secs(20),
+            || (self.view().matches("\"state\":\"live\"").count() == others).then_some(()),
+        )
+    }
+}
+
+/// `n` members (routes n1..), every one listing all replication ports, started in order.
+pub fn start(dir: &Path, n: usize, extra: &[&str]) -> io::Result<Vec<Member>> {
+    std::fs::create_dir_all(dir)?;
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let mut ms: Vec<Member> = (0..n)
+        .map(|i| Member::new(dir, &format!("n{}", i + 1), ports[i], &ports, extra))
+        .collect();
+    for m in &mut ms {
+        m.start()?;
+    }
+    for m in &ms {
+        m.wait_live(n - 1)?;
+    }
+    Ok(ms)
+}
+
+/// workers.properties: a sticky balancer `lb` over the members (worker name = route).
+pub fn lb_workers(members: &[Member]) -> String {
+    let names: Vec<&str> = members.iter().map(|m| m.route.as_str()).collect();
+    let mut w = format!(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers={}\n",
+        names.join(",")
+    );
+    for m in members {
+        w.push_str(&format!(
+            "worker.{r}.type=ajp13\nworker.{r}.host=127.0.0.1\nworker.{r}.port={p}\n",
+            r = m.route,
+            p = m.ajp
+        ));
+    }
+    w
+}
+
+/// The `JSESSIONID` a response sets, if any.
+pub fn set_cookie_id(r: &http::Response) -> Option<String> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| {
+            v.strip_prefix("JSESSIONID=")
+                .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+        })
+}
+
+/// A field of the demo's flat JSON answers, as text.
+pub fn json_field(json: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\":");
+    let at = json.find(&pat)? + pat.len();
+    let rest = &json[at..];
+    if let Some(r) = rest.strip_prefix('"') {
+        Some(r[..r.find('"')?].to_string())
+    } else {
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    }
+}

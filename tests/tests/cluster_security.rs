@@ -1,0 +1,62 @@
+//! The replication port refuses a node with the wrong cluster secret (real processes): the
+//! refusal is logged and counted, and nothing the intruder holds or changes reaches the cluster.
+//! (Replay of a recorded conversation and of a frame inside a connection: node/tests/cluster.rs.)
+
+use rjk_tests::http;
+use rjk_tests::replicated::{self, set_cookie_id, Member};
+use rjk_tests::{free_port, wait_until};
+use std::time::Duration;
+
+#[test]
+fn a_node_with_the_wrong_secret_is_refused_and_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("rjk-cluster-secret-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ms = replicated::start(&dir, 2, &[]).unwrap();
+    let r = http::get(ms[0].http_addr(), "/session", &[]).unwrap();
+    assert!(set_cookie_id(&r).is_some());
+    assert_eq!(ms[1].sessions(), Some(1));
+
+    let peers = [ms[0].repl, ms[1].repl];
+    let mut intruder = Member::new(
+        &dir,
+        "x",
+        free_port(),
+        &peers,
+        &["--cluster-secret", "not-the-secret"],
+    );
+    intruder.start().unwrap();
+    let r = http::get(intruder.http_addr(), "/session", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    wait_until("both members to refuse it", Duration::from_secs(10), || {
+        ms.iter()
+            .all(|m| m.metric("rejected_peers_total").unwrap_or(0) >= 1)
+            .then_some(())
+    })
+    .unwrap();
+    for m in &ms {
+        assert!(
+            m.log().contains("refused replication peer"),
+            "{} logs the refusal:\n{}",
+            m.route,
+            m.log()
+        );
+        assert_eq!(
+            m.sessions(),
+            Some(1),
+            "{}: the intruder's session stays out",
+            m.route
+        );
+        assert!(!m.view().contains("\"route\":\"x\""), "{}", m.view());
+    }
+    assert_eq!(intruder.sessions(), Some(1), "and it got none of theirs");
+    assert!(
+        intruder.log().contains("authentication failed"),
+        "{}",
+        intruder.log()
+    );
+    intruder.kill();
+    for m in &mut ms {
+        m.kill();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
