@@ -4,7 +4,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Real peers the end-to-end tests start on loopback: Debian's apache2 (and its headers, for the
 # module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
-DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config python3-prometheus-client chromium python3-websocket
+DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config python3-prometheus-client chromium python3-websocket iproute2
 
 .PHONY: test bench deps build fmt-check lint install demo demo-stop
 

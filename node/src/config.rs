@@ -9,6 +9,7 @@ use std::time::Duration;
 use ajp::{ContainerConfig, PacketSize};
 use clap::Parser;
 
+use crate::cluster::multicast::Multicast;
 use crate::cluster::{ClusterConfig, Replication};
 
 /// rjk-node: serve an application over AJP/1.3 with Tomcat-style sessions.
@@ -90,7 +91,16 @@ pub struct Args {
 
     /// The local interface address for multicast heartbeats.
     #[arg(long, value_name = "IP")]
-    pub cluster_interface: Option<std::net::IpAddr>,
+    pub cluster_interface: Option<std::net::Ipv4Addr>,
+
+    /// Multicast heartbeat period (Tomcat's McastService frequency).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub cluster_heartbeat: u64,
+
+    /// A member not heard for this long is suspected, then evicted if its TCP check fails
+    /// (Tomcat's dropTime).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub cluster_drop_time: u64,
 
     /// Secret every replication message is authenticated with (HMAC-SHA256). Required in
     /// any cluster mode unless --cluster-insecure.
@@ -330,14 +340,45 @@ impl Args {
             }
             None if !self.cluster_insecure => {
                 return err(
-                    "--cluster delta needs a secret: pass --cluster-secret S or                      --cluster-secret-file F (the same on every member), or --cluster-insecure                      to replicate without authentication",
+                    "--cluster delta needs a secret: pass --cluster-secret S or \
+                     --cluster-secret-file F (the same on every member), or --cluster-insecure \
+                     to replicate without authentication",
                 )
             }
             _ => {}
         }
-        if self.cluster_multicast.is_some() || self.cluster_interface.is_some() {
-            return err(
-                "--cluster-multicast / --cluster-interface: multicast membership is not                  available yet; list the members with --cluster-members",
+        let multicast = match self.cluster_multicast {
+            None if self.cluster_interface.is_some() => {
+                return err("--cluster-interface is for --cluster-multicast: give the group too")
+            }
+            None => None,
+            Some(std::net::SocketAddr::V4(g)) if g.ip().is_multicast() => {
+                if self.cluster_heartbeat == 0 || self.cluster_drop_time <= self.cluster_heartbeat {
+                    return err(
+                        "--cluster-drop-time must be longer than --cluster-heartbeat (> 0), \
+                         or every lost datagram makes a member suspect",
+                    );
+                }
+                Some(Multicast {
+                    group: g,
+                    interface: self
+                        .cluster_interface
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                    frequency: Duration::from_millis(self.cluster_heartbeat),
+                    drop_time: Duration::from_millis(self.cluster_drop_time),
+                })
+            }
+            Some(g) => {
+                return err(format!(
+                    "--cluster-multicast {g}: not an IPv4 multicast group (224.0.0.0/4), \
+                     e.g. 228.0.0.4:45564"
+                ))
+            }
+        };
+        if multicast.is_none() && self.cluster_members.is_empty() {
+            log::warn!(
+                "--cluster delta without --cluster-members or --cluster-multicast: this node \
+                 replicates only with members that connect to it"
             );
         }
         let replication = match self.replication.as_str() {
@@ -358,6 +399,7 @@ impl Args {
         c.replication = replication;
         c.replication_timeout = Duration::from_millis(self.replication_timeout);
         c.state_transfer_timeout = Duration::from_secs(self.state_transfer_timeout);
+        c.multicast = multicast;
         Ok(Some(c))
     }
 }
@@ -461,6 +503,22 @@ mod tests {
         .unwrap();
         assert!(c.secret.is_none());
         assert_eq!(c.replication, Replication::Async);
+        let c = with(&[
+            "--cluster",
+            "delta",
+            "--cluster-insecure",
+            "--cluster-multicast",
+            "228.0.0.4:45564",
+        ])
+        .unwrap()
+        .cluster
+        .unwrap();
+        let m = c.multicast.unwrap();
+        assert_eq!(m.group.to_string(), "228.0.0.4:45564");
+        assert_eq!(
+            (m.frequency, m.drop_time),
+            (Duration::from_millis(500), Duration::from_millis(3000))
+        );
         for bad in [
             &["--cluster", "mesh", "--cluster-insecure"][..],
             &[
@@ -473,6 +531,29 @@ mod tests {
             &["--cluster", "delta", "--cluster-secret", ""],
             &["--cluster-members", "127.0.0.1:4001"],
             &["--metrics", "127.0.0.1:0"],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-multicast",
+                "10.0.0.1:4",
+            ],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-interface",
+                "127.0.0.1",
+            ],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-multicast",
+                "228.0.0.4:45564",
+                "--cluster-drop-time",
+                "400",
+            ],
         ] {
             assert!(with(bad).is_err(), "{bad:?}");
         }

@@ -46,13 +46,14 @@ impl Member {
             "delta".into(),
             "--cluster-listen".into(),
             lo(repl).to_string(),
-            "--cluster-members".into(),
-            members.join(","),
             "--metrics".into(),
             lo(metrics).to_string(),
             "--log-level".into(),
             "info".into(),
         ];
+        if !members.is_empty() {
+            args.extend(["--cluster-members".into(), members.join(",")]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         if !extra.iter().any(|a| a.starts_with("--cluster-secret")) {
             args.extend(["--cluster-secret".into(), SECRET.into()]);
@@ -106,6 +107,7 @@ impl Member {
     /// `kill -9`, and wait until it is gone.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // A stopped process (SIGSTOP test) is killed just the same.
             c.signal(libc::SIGKILL);
             c.stop(Duration::from_secs(5));
         }
@@ -158,17 +160,36 @@ impl Member {
         wait_until(
             &format!("{} to see {others} live members", self.route),
             Duration::from_secs(20),
-            || (self.view().matches("\"state\":\"live\"").count() == others).then_some(()),
+            || (self.live_members() == others).then_some(()),
         )
+    }
+
+    /// Members live in its view (`/cluster`).
+    pub fn live_members(&self) -> usize {
+        self.view().matches("\"state\":\"live\"").count()
+    }
+
+    /// The state it gives the member with `route` (`live`, `suspect`, `down`), if it knows it.
+    pub fn state_of(&self, route: &str) -> Option<String> {
+        let v = self.view();
+        let at = v.find(&format!("\"route\":\"{route}\""))?;
+        json_field(&v[at..], "state")
     }
 }
 
 /// `n` members (routes n1..), every one listing all replication ports, started in order.
 pub fn start(dir: &Path, n: usize, extra: &[&str]) -> io::Result<Vec<Member>> {
+    start_listing(dir, n, true, extra)
+}
+
+/// Like [`start`]; with `list` false the members get no static list (they find each other
+/// another way, e.g. `--cluster-multicast` in `extra`).
+pub fn start_listing(dir: &Path, n: usize, list: bool, extra: &[&str]) -> io::Result<Vec<Member>> {
     std::fs::create_dir_all(dir)?;
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let listed: &[u16] = if list { &ports } else { &[] };
     let mut ms: Vec<Member> = (0..n)
-        .map(|i| Member::new(dir, &format!("n{}", i + 1), ports[i], &ports, extra))
+        .map(|i| Member::new(dir, &format!("n{}", i + 1), ports[i], listed, extra))
         .collect();
     for m in &mut ms {
         m.start()?;

@@ -73,11 +73,18 @@ async fn serve(inner: &Arc<Inner>, mut stream: TcpStream, from: SocketAddr) {
         );
         return;
     };
+    if let Some(h) = &inner.heard {
+        h.touch(listen);
+    }
     let peer = (!super::is_self(listen, inner.listen)).then(|| membership::add(inner, listen));
     if let Some(p) = &peer {
-        p.inbound.fetch_add(1, Ordering::SeqCst);
+        let again = p.inbound.fetch_add(1, Ordering::SeqCst) == 0
+            && p.seen_inbound.swap(true, Ordering::SeqCst);
         p.kick.notify_one();
         inner.members.bump();
+        if again {
+            tokio::spawn(transfer::resync(inner.clone(), p.clone()));
+        }
     }
     let (mut sealer, mut opener) = (auth.sealer, auth.opener);
     let (mut rd, mut wr) = stream.into_split();

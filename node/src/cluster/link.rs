@@ -46,6 +46,14 @@ pub(crate) async fn dial(inner: Arc<Inner>, peer: Arc<Peer>) {
     let mut backoff = BACKOFF_MIN;
     let mut last_error = String::new();
     while !sd.is_set() {
+        if !inner.may_dial(peer.addr) {
+            // A multicast member gone silent: wait to hear it again.
+            peer.tried.store(true, Ordering::SeqCst);
+            tokio::select! {
+                () = peer.kick.notified() => continue,
+                () = sd.wait() => break,
+            }
+        }
         let opened = open(&inner, peer.addr).await;
         if !peer.tried.swap(true, Ordering::SeqCst) {
             inner.members.bump();
@@ -164,7 +172,7 @@ async fn read_loop(
                     }
                 }
             }
-            m @ (Message::Batch(_) | Message::TransferDone(_)) => {
+            m @ (Message::Batch(_) | Message::Gone(_) | Message::TransferDone(_)) => {
                 if let Some(t) = lock(&peer.transfer).as_ref() {
                     let _ = t.send(m);
                 }

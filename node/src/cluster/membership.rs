@@ -30,6 +30,9 @@ pub(crate) struct Peer {
     pub tried: AtomicBool,
     /// Authenticated connections it has open to us.
     pub inbound: AtomicUsize,
+    /// It connected to us at least once (a later connection means it lost touch with us).
+    pub seen_inbound: AtomicBool,
+    pub resyncing: AtomicBool,
     /// Where state-transfer messages from it go while we receive them.
     pub transfer: Mutex<Option<mpsc::UnboundedSender<Message>>>,
 }
@@ -123,6 +126,8 @@ pub(crate) fn add(inner: &Arc<Inner>, addr: SocketAddr) -> Arc<Peer> {
         kick: Notify::new(),
         tried: AtomicBool::new(false),
         inbound: AtomicUsize::new(0),
+        seen_inbound: AtomicBool::new(false),
+        resyncing: AtomicBool::new(false),
         transfer: Mutex::new(None),
     });
     peers.insert(addr, peer.clone());

@@ -23,13 +23,14 @@ pub enum Message {
     GetAll,
     /// State transfer: some sessions.
     Batch(Vec<Image>),
+    /// State transfer: these ids were invalidated (a copy must not keep them).
+    Gone(Vec<String>),
     /// State transfer: that was all (this many sessions).
     TransferDone(u64),
     /// The sender is stopping (a graceful leave).
     Bye,
-    /// Liveness check (the TCP check of a suspect member) and its answer.
+    /// Liveness check (the TCP check of a suspect member), answered with an `Ack`.
     Ping,
-    Pong,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +88,7 @@ mod kind {
     pub const TRANSFER_DONE: u8 = 9;
     pub const BYE: u8 = 10;
     pub const PING: u8 = 11;
-    pub const PONG: u8 = 12;
+    pub const GONE: u8 = 12;
 }
 
 impl Message {
@@ -124,13 +125,8 @@ impl Message {
                 out.push(kind::ACK);
                 out.extend_from_slice(&n.to_be_bytes());
             }
-            Message::Accessed(ids) => {
-                out.push(kind::ACCESSED);
-                out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
-                for id in ids {
-                    put_str(out, id);
-                }
-            }
+            Message::Accessed(ids) => put_ids(out, kind::ACCESSED, ids),
+            Message::Gone(ids) => put_ids(out, kind::GONE, ids),
             Message::Expired(id) => {
                 out.push(kind::EXPIRED);
                 put_str(out, id);
@@ -157,7 +153,6 @@ impl Message {
             }
             Message::Bye => out.push(kind::BYE),
             Message::Ping => out.push(kind::PING),
-            Message::Pong => out.push(kind::PONG),
         }
     }
 
@@ -196,14 +191,8 @@ impl Message {
                 })
             }
             kind::ACK => Message::Ack(r.u64()?),
-            kind::ACCESSED => {
-                let n = r.count()?;
-                let mut ids = Vec::with_capacity(n.min(1024));
-                for _ in 0..n {
-                    ids.push(r.string()?);
-                }
-                Message::Accessed(ids)
-            }
+            kind::ACCESSED => Message::Accessed(r.ids()?),
+            kind::GONE => Message::Gone(r.ids()?),
             kind::EXPIRED => Message::Expired(r.string()?),
             kind::GET_ALL => Message::GetAll,
             kind::BATCH => {
@@ -230,13 +219,20 @@ impl Message {
             kind::TRANSFER_DONE => Message::TransferDone(r.u64()?),
             kind::BYE => Message::Bye,
             kind::PING => Message::Ping,
-            kind::PONG => Message::Pong,
             _ => return Err(Malformed("unknown message kind")),
         };
         if !r.0.is_empty() {
             return Err(Malformed("trailing bytes"));
         }
         Ok(m)
+    }
+}
+
+fn put_ids(out: &mut Vec<u8>, kind: u8, ids: &[String]) {
+    out.push(kind);
+    out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+    for id in ids {
+        put_str(out, id);
     }
 }
 
@@ -302,6 +298,14 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<String, Malformed> {
         text(self.bytes()?)
     }
+    fn ids(&mut self) -> Result<Vec<String>, Malformed> {
+        let n = self.count()?;
+        let mut ids = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            ids.push(self.string()?);
+        }
+        Ok(ids)
+    }
     fn opt(&mut self) -> Result<Option<&'a [u8]>, Malformed> {
         match self.u8()? {
             0 => Ok(None),
@@ -345,8 +349,8 @@ mod tests {
             }]),
             Message::TransferDone(1),
             Message::Bye,
+            Message::Gone(vec!["g".into()]),
             Message::Ping,
-            Message::Pong,
         ]
     }
 

@@ -3,7 +3,7 @@
 //! - [`channel`]: TCP between members, framed, HMAC-authenticated, numbered against replay;
 //! - [`message`]: what members say to each other;
 //! - [`membership`]: who is live, suspect or gone (static list, handshake to join, a TCP
-//!   check before an eviction);
+//!   check before an eviction); [`multicast`]: heartbeats instead of a list;
 //! - `link`: our connection to one member (sends, collects acknowledgements);
 //! - `inbound`: connections members opened to us (applies, acknowledges, answers state
 //!   transfer);
@@ -27,6 +27,7 @@ mod link;
 pub mod membership;
 pub mod message;
 pub mod metrics;
+pub mod multicast;
 pub mod rebind;
 pub mod transfer;
 
@@ -67,6 +68,8 @@ pub struct ClusterConfig {
     pub state_transfer_timeout: Duration,
     /// Deltas waiting per member before a request has to wait (async backpressure).
     pub queue: usize,
+    /// Multicast heartbeats find the members (instead of, or besides, the static list).
+    pub multicast: Option<multicast::Multicast>,
 }
 
 impl ClusterConfig {
@@ -80,6 +83,7 @@ impl ClusterConfig {
             replication_timeout: Duration::from_millis(1000),
             state_transfer_timeout: Duration::from_secs(60),
             queue: 4096,
+            multicast: None,
         }
     }
 }
@@ -93,6 +97,8 @@ pub(crate) struct Inner {
     pub route: String,
     pub sessions: SessionManager,
     pub members: Membership,
+    /// When members' heartbeats were last heard (multicast membership only).
+    pub heard: Option<multicast::Heard>,
     pub metrics: Metrics,
     /// Serialises version stamping and enqueueing, so every member sees one session's deltas
     /// in version order.
@@ -118,6 +124,15 @@ impl Inner {
     /// used session as idle for long.
     pub fn access_interval(&self) -> Duration {
         (self.sessions.max_inactive() / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
+    /// Whether to dial `peer` now: static members always; with multicast, members heard
+    /// within the drop time.
+    pub fn may_dial(&self, addr: SocketAddr) -> bool {
+        match (&self.heard, &self.cfg.multicast) {
+            (Some(h), Some(m)) => self.cfg.members.contains(&addr) || h.recent(addr, m.drop_time),
+            _ => true,
+        }
     }
 
     /// Handshakes and TCP checks give up after this.
@@ -159,6 +174,7 @@ impl Cluster {
             listen,
             route: sessions.route().to_string(),
             members: Membership::new(),
+            heard: cfg.multicast.as_ref().map(|_| Default::default()),
             metrics: Metrics::default(),
             publish: tokio::sync::Mutex::new(()),
             accessed: Mutex::new(Default::default()),
@@ -188,6 +204,18 @@ impl Cluster {
             }
         );
         tokio::spawn(inbound::accept(i.clone(), listener));
+        if let Some(m) = i.cfg.multicast.clone() {
+            let sock = multicast::socket(&m).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "joining multicast group {} on {}: {e}",
+                        m.group, m.interface
+                    ),
+                )
+            })?;
+            tokio::spawn(multicast::run(i.clone(), sock, m));
+        }
         for m in i.cfg.members.clone() {
             if !is_self(m, listen) {
                 membership::add(i, m);

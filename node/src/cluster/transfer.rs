@@ -58,6 +58,10 @@ pub(crate) async fn send_all(
     if !batch.is_empty() {
         wr.write_all(&sealer.seal(&Message::Batch(batch))).await?;
     }
+    for gone in inner.sessions.tombstones().chunks(1000) {
+        wr.write_all(&sealer.seal(&Message::Gone(gone.to_vec())))
+            .await?;
+    }
     wr.write_all(&sealer.seal(&Message::TransferDone(total)))
         .await?;
     log::info!("cluster: sent {total} session(s) to a joining member");
@@ -69,6 +73,14 @@ pub(crate) async fn receive(inner: &Arc<Inner>) {
     let t0 = Instant::now();
     let timeout = inner.cfg.state_transfer_timeout;
     let members = &inner.members;
+    if let Some(m) = &inner.cfg.multicast {
+        // Members are known only once heard: give the heartbeats two rounds.
+        members
+            .wait_for(m.frequency * 2 + Duration::from_millis(100), |ms| {
+                !ms.all().is_empty()
+            })
+            .await;
+    }
     members
         .wait_for(DISCOVERY.min(timeout), |m| {
             m.all().iter().all(|p| p.tried.load(Ordering::SeqCst))
@@ -160,6 +172,11 @@ async fn from(
                         }
                     }
                 }
+                Message::Gone(ids) => {
+                    for id in ids {
+                        inner.sessions.remove(&id);
+                    }
+                }
                 Message::TransferDone(_) => return Ok(n),
                 _ => {}
             }
@@ -168,4 +185,32 @@ async fn from(
     .await;
     *lock(&peer.transfer) = None;
     result
+}
+
+/// A member we had lost touch with is back (it reconnected to us): copy its sessions again,
+/// by version, in case we missed changes meanwhile (a pause, a partition). Runs beside
+/// serving; only one at a time per member.
+pub(crate) async fn resync(inner: Arc<Inner>, peer: Arc<super::membership::Peer>) {
+    if lock(&inner.pending).is_some() || peer.resyncing.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    // Our own connection to it may still be on its way back.
+    inner
+        .members
+        .wait_for(inner.handshake_timeout(), |_| {
+            lock(&peer.state).link.is_some()
+        })
+        .await;
+    let link = lock(&peer.state).link.clone();
+    if let Some(l) = link {
+        let deadline = Instant::now() + inner.cfg.state_transfer_timeout;
+        match from(&inner, &peer, &l.tx, deadline).await {
+            Ok(n) => log::info!(
+                "cluster: member {} is back: re-synchronised, {n} session(s) compared",
+                peer.addr
+            ),
+            Err(e) => log::warn!("cluster: re-synchronising with {}: {e}", peer.addr),
+        }
+    }
+    peer.resyncing.store(false, Ordering::SeqCst);
 }

@@ -282,6 +282,11 @@ impl SessionManager {
         )
     }
 
+    /// Ids invalidated recently (for a state-transfer copy).
+    pub(crate) fn tombstones(&self) -> Vec<String> {
+        lock(&self.shared.tombstones).keys().cloned().collect()
+    }
+
     pub(crate) fn is_tombstoned(&self, id: &str) -> bool {
         lock(&self.shared.tombstones).contains_key(id)
     }
