@@ -307,3 +307,125 @@ async fn handshake(
         .unwrap();
     (a.sealer, s)
 }
+
+/// A body that changes the session after its first chunk, while it streams.
+struct LateChange {
+    session: rjk_node::Session,
+    sent: bool,
+}
+
+impl http_body::Body for LateChange {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        if std::mem::replace(&mut self.sent, true) {
+            self.session.set("late", "after the first chunk");
+            return std::task::Poll::Ready(None);
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data("first chunk".into()))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_the_body_streams_are_replicated_before_end_response() {
+    use axum::extract::Extension;
+    let (a, b) = (addr(free_port()), addr(free_port()));
+    let app = axum::Router::new().route(
+        "/stream",
+        axum::routing::get(|Extension(s): Extension<rjk_node::Session>| async move {
+            s.set("early", "before the head");
+            axum::body::Body::new(LateChange {
+                session: s,
+                sent: false,
+            })
+        }),
+    );
+    let start = |route: &'static str, listen, members: Vec<SocketAddr>, app| async move {
+        let mut cfg = NodeConfig::new(route);
+        cfg.ajp = "127.0.0.1:0".parse().unwrap();
+        let mut c = ClusterConfig::new(listen);
+        c.members = members;
+        c.secret = Some(b"k".to_vec());
+        cfg.cluster = Some(c);
+        Node::start(cfg, app).await.unwrap()
+    };
+    let na = start("na", a, vec![b], app.clone()).await;
+    let nb = start("nb", b, vec![a], app).await;
+    let ca = na.cluster().unwrap();
+    wait_for("na sees nb", || {
+        ca.view().members.iter().any(|m| m.state == "live")
+    })
+    .await;
+    let mut c = Client::connect(na.ajp_addr()).await;
+    let r = c.request(&get("/stream")).await;
+    assert_eq!(r.text(), "first chunk");
+    let id = cookie_id(&r).unwrap();
+    // End Response came after nb acknowledged the change made during the body.
+    let attrs = nb.sessions().attributes(&id).expect("replicated");
+    assert_eq!(attrs["early"], "before the head");
+    assert_eq!(attrs["late"], "after the first chunk");
+}
+
+async fn http_get(to: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(to).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(T, s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_members_replication_and_acks() {
+    let (a, b) = (addr(free_port()), addr(free_port()));
+    let na = {
+        let mut cfg = NodeConfig::new("na");
+        cfg.ajp = "127.0.0.1:0".parse().unwrap();
+        cfg.metrics = Some("127.0.0.1:0".parse().unwrap());
+        let mut c = ClusterConfig::new(a);
+        c.members = vec![b];
+        c.secret = Some(b"k".to_vec());
+        cfg.cluster = Some(c);
+        Node::start(cfg, Demo::new("na")).await.unwrap()
+    };
+    let _nb = member("nb", b, &[a], "k").await;
+    let ca = na.cluster().unwrap();
+    wait_for("na sees nb", || {
+        ca.view().members.iter().any(|m| m.state == "live")
+    })
+    .await;
+    let mut c = Client::connect(na.ajp_addr()).await;
+    c.request(&get("/session")).await;
+    let m = na.metrics_addr().unwrap();
+    let text = http_get(m, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for line in [
+        "rjk_cluster_members 1\n",
+        "rjk_cluster_members_live 1\n",
+        "rjk_cluster_sessions 1\n",
+        "rjk_cluster_deltas_sent_total 1\n",
+        "rjk_cluster_acks_total 1\n",
+        "rjk_cluster_rejected_peers_total 0\n",
+        "rjk_cluster_ack_latency_seconds_count 1\n",
+        "rjk_cluster_ack_latency_seconds_bucket{le=\"+Inf\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let json = http_get(m, "/cluster").await;
+    assert!(
+        json.contains(&format!(
+            "\"members\":[{{\"addr\":\"{b}\",\"route\":\"nb\",\"state\":\"live\",\"inbound\":1}}]"
+        )),
+        "{json}"
+    );
+    assert!(json.contains("\"replication\":\"sync\""), "{json}");
+    assert!(http_get(m, "/nope").await.starts_with("HTTP/1.1 404"));
+}

@@ -273,7 +273,13 @@ impl Session {
             let mut data = lock(&e);
             data.last_access = data.last_access.max(now);
         }
-        let d = std::mem::take(&mut s.delta);
+        let d = std::mem::replace(
+            &mut s.delta,
+            SessionDelta {
+                id: id.clone(),
+                ..SessionDelta::default()
+            },
+        );
         if !d.is_empty() {
             out.push(d);
         }
