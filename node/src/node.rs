@@ -144,6 +144,9 @@ impl Node {
     pub async fn stop(mut self) {
         self.begin_shutdown();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(c) = &self.cluster {
+            c.left().await;
+        }
     }
 
     /// Wait until the node has stopped (after [`Node::begin_shutdown`] from elsewhere).

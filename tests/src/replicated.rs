@@ -113,6 +113,13 @@ impl Member {
         }
     }
 
+    /// SIGTERM: a graceful stop (it says goodbye to the cluster).
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.stop(Duration::from_secs(15));
+        }
+    }
+
     pub fn signal(&self, sig: i32) {
         if let Some(c) = &self.child {
             c.signal(sig);

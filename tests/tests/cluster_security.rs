@@ -1,5 +1,6 @@
 //! The replication port refuses a node with the wrong cluster secret (real processes): the
 //! refusal is logged and counted, and nothing the intruder holds or changes reaches the cluster.
+//! A member stopped with SIGTERM leaves (logged as a leave, not a loss).
 //! (Replay of a recorded conversation and of a frame inside a connection: node/tests/cluster.rs.)
 
 use rjk_tests::http;
@@ -55,6 +56,13 @@ fn a_node_with_the_wrong_secret_is_refused_and_changes_nothing() {
         intruder.log()
     );
     intruder.kill();
+    // A graceful stop is a leave, not a failure.
+    ms[1].terminate();
+    wait_until("n1 to see n2 leave", Duration::from_secs(10), || {
+        ms[0].log().contains("(route n2) left").then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", ms[0].log()));
+    assert!(!ms[0].log().contains("(route n2) lost"), "{}", ms[0].log());
     for m in &mut ms {
         m.kill();
     }

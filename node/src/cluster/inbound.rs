@@ -26,10 +26,11 @@ pub(crate) async fn accept(inner: Arc<Inner>, listener: TcpListener) {
                 let _ = stream.set_nodelay(true);
                 let inner = inner.clone();
                 tokio::spawn(async move {
-                    let mut sd = inner.shutdown.clone();
+                    // Close once we said goodbye (members learn it is a leave, not a crash).
+                    let mut left = inner.left.clone();
                     tokio::select! {
                         () = serve(&inner, stream, from) => {}
-                        () = sd.wait() => {}
+                        () = left.wait() => {}
                     }
                 });
             }
@@ -122,7 +123,7 @@ async fn serve(inner: &Arc<Inner>, mut stream: TcpStream, from: SocketAddr) {
                     membership::leaving(p);
                     inner.members.bump();
                 }
-                None
+                Some(sealer.seal(&Message::Ack(seq)))
             }
             other => {
                 log::debug!("cluster: {from}: ignoring {other:?}");

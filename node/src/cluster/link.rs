@@ -18,7 +18,7 @@ use super::message::Message;
 use super::Inner;
 use crate::session::manager::lock;
 
-/// Something to send; `done` fires once the member acknowledged it (a delta or a ping) or,
+/// Something to send; `done` fires once the member acknowledged it (a delta, ping, bye) or,
 /// for anything else, once it was written.
 pub(crate) struct Outgoing {
     pub msg: Message,
@@ -198,7 +198,7 @@ async fn write_loop(
             let seq = sealer.next_seq();
             buf.extend_from_slice(&sealer.seal(&o.msg));
             if let Some(done) = o.done {
-                if matches!(o.msg, Message::Delta(_) | Message::Ping) {
+                if matches!(o.msg, Message::Delta(_) | Message::Ping | Message::Bye) {
                     lock(&waiters).push_back((seq, done));
                 } else {
                     written.push(done);

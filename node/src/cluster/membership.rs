@@ -228,24 +228,25 @@ pub(crate) fn suspect(inner: &Arc<Inner>, peer: &Arc<Peer>, why: &str) {
     });
 }
 
-/// Graceful stop: tell every member, and give the goodbyes a moment to leave.
+/// Graceful stop: tell every member and wait (briefly) until each acknowledged, so it records
+/// a leave before our connections close.
 pub(crate) async fn leave(inner: &Inner) {
-    let mut sent = Vec::new();
-    for m in inner.members.live() {
+    let live = inner.members.live();
+    let mut acked = Vec::new();
+    for m in &live {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if m.link
-            .tx
-            .try_send(Outgoing {
-                msg: Message::Bye,
-                done: Some(tx),
-            })
-            .is_ok()
-        {
-            sent.push(rx);
+        let bye = Outgoing {
+            msg: Message::Bye,
+            done: Some(tx),
+        };
+        if m.link.tx.try_send(bye).is_ok() {
+            acked.push(rx);
         }
-        lock(&m.peer.state).link = None;
     }
-    for rx in sent {
+    for rx in acked {
         let _ = tokio::time::timeout(Duration::from_millis(500), rx).await;
+    }
+    for m in live {
+        lock(&m.peer.state).link = None;
     }
 }

@@ -108,6 +108,9 @@ pub(crate) struct Inner {
     /// While state transfer runs, what members send is kept here and applied after it.
     pub pending: Mutex<Option<Vec<Message>>>,
     pub shutdown: Shutdown,
+    /// Fires once the goodbyes are acknowledged (after shutdown).
+    pub left: Shutdown,
+    left_trigger: crate::shutdown::Trigger,
 }
 
 impl Inner {
@@ -169,6 +172,7 @@ impl Cluster {
                 cfg.name
             );
         }
+        let (left_trigger, left) = crate::shutdown::channel();
         let inner = Arc::new(Inner {
             secret: cfg.secret.clone().unwrap_or_default(),
             listen,
@@ -180,6 +184,8 @@ impl Cluster {
             accessed: Mutex::new(Default::default()),
             pending: Mutex::new(Some(Vec::new())),
             shutdown,
+            left,
+            left_trigger,
             sessions: sessions.clone(),
             cfg,
         });
@@ -238,6 +244,12 @@ impl Cluster {
         metrics::view(&self.inner)
     }
 
+    /// Resolves once, after shutdown began, every member acknowledged our goodbye (or gave
+    /// up waiting for it).
+    pub(crate) async fn left(&self) {
+        self.inner.left.clone().wait().await;
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         self.inner.listen
     }
@@ -253,4 +265,5 @@ async fn leave_on_shutdown(inner: Arc<Inner>) {
     sd.wait().await;
     log::info!("leaving the cluster");
     membership::leave(&inner).await;
+    inner.left_trigger.fire();
 }
