@@ -164,18 +164,22 @@ impl SessionManager {
         if let Some(e) = self.find(id, now) {
             return Some((id.to_string(), e));
         }
-        // A session can move more than once (n1 → n2 → n3): follow a few hops.
-        let aliases = self
-            .shared
-            .aliases
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut cur = aliases.get(id)?.clone();
+        // A session can move more than once (n1 → n2 → n3): follow a few hops. The alias
+        // lock is never held while the session map is locked (see forget_old_names).
+        let next = |from: &str| {
+            self.shared
+                .aliases
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(from)
+                .cloned()
+        };
+        let mut cur = next(id)?;
         for _ in 0..8 {
             if let Some(e) = self.find(&cur, now) {
                 return Some((cur, e));
             }
-            cur = aliases.get(&cur)?.clone();
+            cur = next(&cur)?;
         }
         None
     }
@@ -359,16 +363,27 @@ impl SessionManager {
     fn forget_old_names(&self, now: Instant) {
         let keep = self.shared.max_inactive.max(Duration::from_secs(60));
         lock(&self.shared.tombstones).retain(|_, at| now.saturating_duration_since(*at) < keep);
-        let sessions = self
-            .shared
-            .sessions
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        self.shared
-            .aliases
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, new| sessions.contains_key(new));
+        // An alias stays while its target is a session or another alias (a chain: n1 → n2 →
+        // n3); a broken chain shrinks by one hop per sweep.
+        let (targets, moved): (Vec<String>, std::collections::HashSet<String>) = {
+            let a = self
+                .shared
+                .aliases
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            (a.values().cloned().collect(), a.keys().cloned().collect())
+        };
+        let gone: std::collections::HashSet<String> = targets
+            .into_iter()
+            .filter(|new| self.entry(new).is_none() && !moved.contains(new))
+            .collect();
+        if !gone.is_empty() {
+            self.shared
+                .aliases
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, new| !gone.contains(new));
+        }
     }
 
     /// The expiry sweeper: runs until shutdown.
@@ -425,6 +440,25 @@ mod tests {
         assert!(m.find(&id, now).is_none());
         assert_eq!(m.attributes(&new).unwrap()["k"], "v");
         assert!(m.rekey("nope").is_none());
+    }
+
+    #[test]
+    fn aliases_follow_several_moves_and_outlive_a_sweep() {
+        let m = SessionManager::new("n3", Duration::from_secs(10));
+        let now = Instant::now();
+        let (id, _) = m.create(now);
+        let base = &id[..32];
+        let (n1, n2) = (format!("{base}.n1"), format!("{base}.n2"));
+        assert!(m.rename(&id, &n1) && m.rename(&n1, &n2));
+        assert!(!m.rename(&n1, &n2), "gone from the old id");
+        m.expire(now);
+        assert_eq!(m.find_current(&id, now).unwrap().0, n2);
+        assert_eq!(m.find_current(&n1, now).unwrap().0, n2);
+        m.remove(&n2);
+        m.expire(now);
+        m.expire(now);
+        assert!(m.find_current(&id, now).is_none());
+        assert!(lock(&m.shared.tombstones).contains_key(&n2));
     }
 
     #[test]
