@@ -55,6 +55,15 @@ impl Member {
             args.extend(["--cluster-members".into(), members.join(",")]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
+        // Every test directory is its own cluster: members of two tests running at once
+        // (ports get reused) never join each other.
+        if !extra.iter().any(|a| *a == "--cluster-name") {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "rjk".into());
+            args.extend(["--cluster-name".into(), name]);
+        }
         if !extra.iter().any(|a| a.starts_with("--cluster-secret")) {
             args.extend(["--cluster-secret".into(), SECRET.into()]);
         }
@@ -124,6 +133,24 @@ impl Member {
         if let Some(c) = &self.child {
             c.signal(sig);
         }
+    }
+
+    /// SIGSTOP, and wait until the kernel reports it stopped (state `T`).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+        let Some(c) = &self.child else { return };
+        let stat = format!("/proc/{}/stat", c.pid());
+        wait_until(
+            &format!("{} to stop", self.route),
+            Duration::from_secs(5),
+            || {
+                let s = std::fs::read_to_string(&stat).ok()?;
+                // The state follows the parenthesised command name.
+                let state = s.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+                (state == "T").then_some(())
+            },
+        )
+        .unwrap();
     }
 
     pub fn http_addr(&self) -> SocketAddr {

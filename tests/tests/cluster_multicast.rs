@@ -81,7 +81,7 @@ fn scenario() {
     eprintln!("killed n3 left the views after {:?}", t.elapsed());
 
     // SIGSTOP n2 for longer than the drop time: suspected, checked, evicted.
-    ms[1].signal(libc::SIGSTOP);
+    ms[1].pause();
     let stopped = Instant::now();
     wait_until(
         "n1 to evict the stopped n2",

@@ -68,3 +68,63 @@ fn a_node_with_the_wrong_secret_is_refused_and_changes_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A member that stops answering (SIGSTOP) costs one request the replication timeout, no
+/// more: it becomes suspect, fails its check, is evicted; after SIGCONT it catches up.
+#[test]
+fn a_silent_member_delays_one_request_then_is_evicted_and_catches_up() {
+    let dir = std::env::temp_dir().join(format!("rjk-cluster-silent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ms = replicated::start(&dir, 2, &["--replication-timeout", "300"]).unwrap();
+    let n1 = ms[0].http_addr();
+    ms[1].pause();
+    let t = std::time::Instant::now();
+    let r = http::get(n1, "/session", &[]).unwrap();
+    let first = t.elapsed();
+    assert_eq!(r.status, 200);
+    let id = set_cookie_id(&r).unwrap();
+    assert!(
+        first >= Duration::from_millis(300) && first < Duration::from_secs(3),
+        "waited for the acknowledgement up to the timeout: {first:?}"
+    );
+    assert!(
+        ms[0].log().contains("no acknowledgement within 300ms"),
+        "{}",
+        ms[0].log()
+    );
+    // Suspect: the next requests do not wait for it.
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        let r = http::get(n1, "/session", &[("Cookie", &format!("JSESSIONID={id}"))]).unwrap();
+        assert_eq!(r.status, 200);
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    wait_until("n1 to evict n2", Duration::from_secs(10), || {
+        ms[0].log().contains("evicted: check failed").then_some(())
+    })
+    .unwrap();
+    // Changes made while it is evicted reach it only by the re-synchronisation.
+    for _ in 0..2 {
+        let r = http::get(n1, "/session", &[("Cookie", &format!("JSESSIONID={id}"))]).unwrap();
+        assert_eq!(r.status, 200);
+    }
+    ms[1].signal(libc::SIGCONT);
+    wait_until("n2 to catch up", Duration::from_secs(10), || {
+        let r = http::get(
+            ms[1].http_addr(),
+            "/get?counter",
+            &[("Cookie", &format!("JSESSIONID={id}"))],
+        )
+        .ok()?;
+        (replicated::json_field(&r.text(), "counter").as_deref() == Some("8")).then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}\n{}", ms[0].log(), ms[1].log()));
+    for m in &mut ms {
+        m.kill();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -74,11 +74,10 @@ pub(crate) async fn receive(inner: &Arc<Inner>) {
     let timeout = inner.cfg.state_transfer_timeout;
     let members = &inner.members;
     if let Some(m) = &inner.cfg.multicast {
-        // Members are known only once heard: give the heartbeats two rounds.
+        // Members are known only once heard: a node that hears nobody for the drop time
+        // (the time after which silence means absence) is alone.
         members
-            .wait_for(m.frequency * 2 + Duration::from_millis(100), |ms| {
-                !ms.all().is_empty()
-            })
+            .wait_for(m.drop_time, |ms| !ms.all().is_empty())
             .await;
     }
     members
