@@ -57,7 +57,7 @@ impl Member {
         args.extend(extra.iter().map(|s| s.to_string()));
         // Every test directory is its own cluster: members of two tests running at once
         // (ports get reused) never join each other.
-        if !extra.iter().any(|a| *a == "--cluster-name") {
+        if !extra.contains(&"--cluster-name") {
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
