@@ -223,19 +223,7 @@ impl Args {
                 PacketSize::MAX
             ))
         })?;
-        let secret = match (&self.secret, &self.secret_file) {
-            (Some(s), _) => Some(s.clone().into_bytes()),
-            (None, Some(f)) => {
-                let s = std::fs::read_to_string(f).or_else(|e| {
-                    err(format!(
-                        "--secret-file {}: cannot read it: {e}",
-                        f.display()
-                    ))
-                })?;
-                Some(s.trim().as_bytes().to_vec())
-            }
-            (None, None) => None,
-        };
+        let secret = secret_from(&self.secret, &self.secret_file, "--secret-file")?;
         match &secret {
             Some(s) if s.is_empty() => {
                 return err("the secret is empty: give a non-empty --secret or --secret-file")
@@ -299,6 +287,23 @@ impl Args {
     }
 }
 
+/// A secret given as a value or as a file (trimmed); `file_flag` names the flag in errors.
+fn secret_from(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    file_flag: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    match (value, file) {
+        (Some(s), _) => Ok(Some(s.clone().into_bytes())),
+        (None, Some(f)) => {
+            let s = std::fs::read_to_string(f)
+                .or_else(|e| err(format!("{file_flag} {}: cannot read it: {e}", f.display())))?;
+            Ok(Some(s.trim().as_bytes().to_vec()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 impl Args {
     fn cluster_config(&self) -> Result<Option<ClusterConfig>, ConfigError> {
         match self.cluster.as_str() {
@@ -321,19 +326,11 @@ impl Args {
             }
             other => return err(format!("--cluster {other:?}: use none or delta")),
         }
-        let secret = match (&self.cluster_secret, &self.cluster_secret_file) {
-            (Some(s), _) => Some(s.clone().into_bytes()),
-            (None, Some(f)) => {
-                let s = std::fs::read_to_string(f).or_else(|e| {
-                    err(format!(
-                        "--cluster-secret-file {}: cannot read it: {e}",
-                        f.display()
-                    ))
-                })?;
-                Some(s.trim().as_bytes().to_vec())
-            }
-            (None, None) => None,
-        };
+        let secret = secret_from(
+            &self.cluster_secret,
+            &self.cluster_secret_file,
+            "--cluster-secret-file",
+        )?;
         match &secret {
             Some(s) if s.is_empty() => {
                 return err("the cluster secret is empty: give a non-empty --cluster-secret")

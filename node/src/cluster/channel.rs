@@ -227,6 +227,18 @@ fn nonce() -> [u8; 16] {
     n
 }
 
+/// Send our hello: frame number 0, signed with `key`.
+async fn say_hello<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    key: &HmacSha256,
+    dir: Direction,
+    me: &Hello,
+) -> std::io::Result<()> {
+    stream
+        .write_all(&seal_with(key, dir, 0, &Message::Hello(me.clone())))
+        .await
+}
+
 /// An authenticated connection, both ways.
 pub struct Authenticated {
     pub sealer: Sealer,
@@ -246,14 +258,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     let hk = hello_key(secret);
     let cluster = me.cluster.clone();
     let fut = async {
-        stream
-            .write_all(&seal_with(
-                &hk,
-                Direction::ClientToServer,
-                0,
-                &Message::Hello(me.clone()),
-            ))
-            .await?;
+        say_hello(stream, &hk, Direction::ClientToServer, &me).await?;
         let frame = read_frame(stream).await.map_err(|e| match e {
             ChannelError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 ChannelError::Refused
@@ -318,14 +323,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             return Err(ChannelError::OtherCluster(peer.cluster));
         }
         let key = conn_key(secret, &peer.nonce, &me.nonce);
-        stream
-            .write_all(&seal_with(
-                &key,
-                Direction::ServerToClient,
-                0,
-                &Message::Hello(me.clone()),
-            ))
-            .await?;
+        say_hello(stream, &key, Direction::ServerToClient, &me).await?;
         let mut opener = Opener {
             key: key.clone(),
             dir: Direction::ClientToServer,
