@@ -27,8 +27,11 @@ use super::message::{Hello, Malformed, Message};
 type HmacSha256 = Hmac<Sha256>;
 
 const MAC_LEN: usize = 32;
-/// The largest frame accepted (a state-transfer batch is far smaller).
+/// The largest frame accepted from an authenticated member (a state-transfer batch is far
+/// smaller).
 pub const MAX_FRAME: usize = 32 << 20;
+/// The largest hello: read before anything is authenticated, so kept small.
+const MAX_HELLO: usize = 4096;
 
 /// Why a frame or a handshake was refused.
 #[derive(Debug)]
@@ -211,8 +214,15 @@ fn open_with(
 
 /// Read one frame (without its length prefix).
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, ChannelError> {
+    read_frame_max(r, MAX_FRAME).await
+}
+
+async fn read_frame_max<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Vec<u8>, ChannelError> {
     let len = r.read_u32().await? as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(ChannelError::TooLarge(len));
     }
     let mut buf = vec![0u8; len];
@@ -259,12 +269,14 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     let cluster = me.cluster.clone();
     let fut = async {
         say_hello(stream, &hk, Direction::ClientToServer, &me).await?;
-        let frame = read_frame(stream).await.map_err(|e| match e {
-            ChannelError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                ChannelError::Refused
-            }
-            e => e,
-        })?;
+        let frame = read_frame_max(stream, MAX_HELLO)
+            .await
+            .map_err(|e| match e {
+                ChannelError::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    ChannelError::Refused
+                }
+                e => e,
+            })?;
         // The server's hello is signed with the connection key, which needs its nonce: read
         // the nonce first, then check the MAC over everything.
         let body = frame
@@ -311,7 +323,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Authenticated, ChannelError> {
     me.nonce = nonce();
     let fut = async {
-        let frame = read_frame(stream).await?;
+        let frame = read_frame_max(stream, MAX_HELLO).await?;
         let (seq, msg) = open_with(&hello_key(secret), Direction::ClientToServer, &frame)?;
         let Message::Hello(peer) = msg else {
             return Err(ChannelError::Unexpected("the client did not say hello"));
@@ -329,7 +341,7 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
             dir: Direction::ClientToServer,
             next: 1,
         };
-        match opener.open(&read_frame(stream).await?)? {
+        match opener.open(&read_frame_max(stream, MAX_HELLO).await?)? {
             (_, Message::Ready) => {}
             _ => return Err(ChannelError::Unexpected("no Ready after hello")),
         }
@@ -436,6 +448,19 @@ mod tests {
         rec_a.write_all(&seen).await.unwrap();
         let r = replay.await.unwrap();
         assert!(matches!(r, Err(ChannelError::BadMac)), "{:?}", r.err());
+    }
+
+    #[tokio::test]
+    async fn an_unauthenticated_peer_cannot_make_us_allocate() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(async move { accept(&mut b, b"k", hello("rjk"), T).await });
+        a.write_all(&(MAX_FRAME as u32).to_be_bytes())
+            .await
+            .unwrap();
+        assert!(matches!(
+            server.await.unwrap(),
+            Err(ChannelError::TooLarge(n)) if n == MAX_FRAME
+        ));
     }
 
     #[tokio::test]
