@@ -122,16 +122,32 @@ fn stamp(sessions: &SessionManager, d: SessionDelta) -> Option<Delta> {
     }
     let e = sessions.entry(&d.id)?;
     let mut data = lock(&e);
-    data.version += 1;
-    Some(Delta {
-        changes: d
-            .changes
+    // A re-key after a failover starts a new epoch (high 32 bits): whatever the old owner
+    // shipped that we never saw is older than anything the new owner ships, and the re-key
+    // carries the whole state, so every replica converges on the new owner's.
+    let full = d.previous_id.is_some();
+    data.version = if full {
+        ((data.version >> 32) + 1) << 32 | 1
+    } else {
+        data.version + 1
+    };
+    let changes = if full {
+        data.attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect()
+    } else {
+        d.changes
             .into_iter()
             .map(|(k, _)| {
                 let v = data.attributes.get(&k).cloned();
                 (k, v)
             })
-            .collect(),
+            .collect()
+    };
+    Some(Delta {
+        changes,
+        full,
         max_inactive_ms: d.max_inactive.map(|_| millis(data.max_inactive)),
         version: data.version,
         id: d.id,
@@ -236,6 +252,9 @@ pub fn apply_delta(sessions: &SessionManager, d: Delta, now: Instant) -> Applied
     data.last_access = data.last_access.max(now);
     if let Some(ms) = d.max_inactive_ms {
         data.max_inactive = Duration::from_millis(ms);
+    }
+    if d.full {
+        data.attributes.clear();
     }
     for (k, v) in d.changes {
         match v {
@@ -347,6 +366,8 @@ mod tests {
     }
 
     const ID: &str = "0123456789ABCDEF0123456789ABCDEF.n2";
+    const ID1: &str = "FEDCBA9876543210FEDCBA9876543210.n1";
+    const ID2: &str = "FEDCBA9876543210FEDCBA9876543210.n2";
 
     #[test]
     fn deltas_apply_in_version_order_only() {
@@ -414,6 +435,46 @@ mod tests {
         assert!(m.entry(ID).is_none());
         // A request still naming the old id finds it through the alias.
         assert_eq!(m.find_current(ID, now).unwrap().0, new);
+    }
+
+    #[test]
+    fn a_rebinding_new_owner_wins_over_what_the_old_one_shipped() {
+        // n1 shipped v6 and v7 to us (n3) but n2 saw only v5, then n1 died and n2 took over.
+        let on_n2 = SessionManager::new("n2", Duration::from_secs(60));
+        let n3 = SessionManager::new("n3", Duration::from_secs(60));
+        let now = Instant::now();
+        for v in 1..=5 {
+            apply_delta(&on_n2, delta(ID1, v, "a", Some("5")), now);
+        }
+        for v in 1..=7 {
+            apply_delta(&n3, delta(ID1, v, "a", Some(&v.to_string())), now);
+        }
+        apply_delta(&n3, delta(ID1, 7, "lost", Some("only n3")), now);
+        assert!(on_n2.rename(ID1, ID2));
+        let d = SessionDelta {
+            id: ID2.into(),
+            previous_id: Some(ID1.into()),
+            ..SessionDelta::default()
+        };
+        let shipped = stamp(&on_n2, d).unwrap();
+        assert!(shipped.full && shipped.version > 7, "{shipped:?}");
+        assert_eq!(apply_delta(&n3, shipped, now), Applied::Yes);
+        let a = n3.attributes(ID2).unwrap();
+        assert_eq!(a["a"], "5");
+        assert!(!a.contains_key("lost"), "the new owner's state, all of it");
+        // And its next ordinary delta applies on top.
+        let e = on_n2.entry(ID2).unwrap();
+        lock(&e).attributes.insert("a".into(), Bytes::from("6"));
+        let next = SessionDelta {
+            id: ID2.into(),
+            changes: vec![("a".into(), Some(Bytes::from("6")))],
+            ..SessionDelta::default()
+        };
+        assert_eq!(
+            apply_delta(&n3, stamp(&on_n2, next).unwrap(), now),
+            Applied::Yes
+        );
+        assert_eq!(n3.attributes(ID2).unwrap()["a"], "6");
     }
 
     #[test]

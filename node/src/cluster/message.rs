@@ -50,6 +50,8 @@ pub struct Delta {
     pub created: bool,
     pub previous_id: Option<String>,
     pub invalidated: bool,
+    /// `changes` is the whole attribute set (a re-bound session: the new owner's state wins).
+    pub full: bool,
     pub max_inactive_ms: Option<u64>,
     /// `Some` = set, `None` = removed.
     pub changes: Vec<(String, Option<Bytes>)>,
@@ -106,7 +108,9 @@ impl Message {
                 out.push(kind::DELTA);
                 put_str(out, &d.id);
                 out.extend_from_slice(&d.version.to_be_bytes());
-                out.push(u8::from(d.created) | (u8::from(d.invalidated) << 1));
+                out.push(
+                    u8::from(d.created) | (u8::from(d.invalidated) << 1) | (u8::from(d.full) << 2),
+                );
                 put_opt(out, d.previous_id.as_deref().map(str::as_bytes));
                 match d.max_inactive_ms {
                     Some(ms) => {
@@ -184,6 +188,7 @@ impl Message {
                     id,
                     version,
                     created: flags & 1 != 0,
+                    full: flags & 4 != 0,
                     invalidated: flags & 2 != 0,
                     previous_id,
                     max_inactive_ms,
@@ -333,6 +338,7 @@ mod tests {
                 created: true,
                 previous_id: Some("B.n2".into()),
                 invalidated: false,
+                full: true,
                 max_inactive_ms: Some(5000),
                 changes: vec![("a".into(), Some(Bytes::from("1"))), ("b".into(), None)],
             }),
