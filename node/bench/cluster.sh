@@ -12,9 +12,12 @@
 #            CPU µs per request (all-to-all: every write goes to n-1 members).
 #
 # Environment: RUNS (3), SECS (5), CONNS (16, throughput), LAT_CONNS (4, latency), SESSIONS
-# (64), SKIP_TOMCAT=1, KEEP=1 keeps the state directory. Medians of RUNS alternating runs.
+# (64), PARTS ("latency tomcat scaling"), KEEP=1 keeps the state directory. Medians of RUNS
+# alternating runs. OUT (node/bench/results.md) is where the tables go.
 set -euo pipefail
 RUNS=${RUNS:-3}; SECS=${SECS:-5}; CONNS=${CONNS:-16}; LAT_CONNS=${LAT_CONNS:-4}; SESSIONS=${SESSIONS:-64}
+PARTS=${PARTS:-latency tomcat scaling}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 here=$(cd "$(dirname "$0")/../.." && pwd)
 M=/usr/lib/apache2/modules
 TC=/usr/share/tomcat10
@@ -38,6 +41,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on $1" >&2; return 1; }
 ticks() { local t=0 s p; for p in "$@"; do s=$(cut -d' ' -f14,15 /proc/$p/stat); t=$(( t + ${s% *} + ${s#* } )); done; echo $t; }
 hz=$(getconf CLK_TCK)
+declare -A BACKEND_HTTP
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- backends -----------------------------------------------------------------------------
@@ -45,14 +49,15 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 # Sets BACKEND_PIDS and WORKERS (workers.properties lines for an lb `lb`).
 start_nodes() {
   local name=$1 n=$2 mode=$3 i repl=() ajp=() members
-  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); done
+  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); BACKEND_HTTP[n$i]=$(port); done
   members=$(for i in $(seq 1 $n); do printf '127.0.0.1:%s,' ${repl[$i]}; done); members=${members%,}
   BACKEND_PIDS=(); WORKERS="worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=$(seq -s, -f 'n%g' 1 $n)\n"
   for i in $(seq 1 $n); do
     local c=()
     [ "$mode" != none ] && c=(--cluster delta --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
                               --cluster-secret bench-secret --replication "$mode")
-    "$NODE" --route n$i --ajp 127.0.0.1:${ajp[$i]} --no-secret --log-level warn "${c[@]}" 2>> "$S/$name-n$i.log" &
+    "$NODE" --route n$i --ajp 127.0.0.1:${ajp[$i]} --http 127.0.0.1:${BACKEND_HTTP[n$i]} --no-secret \
+      --log-level warn "${c[@]}" 2>> "$S/$name-n$i.log" &
     pids+=($!); BACKEND_PIDS+=($!)
     wait_port ${ajp[$i]}
     WORKERS+="worker.n$i.type=ajp13\nworker.n$i.host=127.0.0.1\nworker.n$i.port=${ajp[$i]}\n"
@@ -62,7 +67,7 @@ start_nodes() {
 # start_tomcats N: N Tomcat 10 with SimpleTcpCluster + DeltaManager (static members, sync acks).
 start_tomcats() {
   local n=$1 i j repl=() ajp=() sd=() members=""
-  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); sd[$i]=$(port); done
+  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); sd[$i]=$(port); BACKEND_HTTP[tc$i]=$(port); done
   for j in $(seq 1 $n); do
     members+="<Member className=\"org.apache.catalina.tribes.membership.StaticMember\" host=\"127.0.0.1\" port=\"${repl[$j]}\" uniqueId=\"{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,$j}\"/>"
   done
@@ -75,6 +80,7 @@ start_tomcats() {
     cat > $b/conf/server.xml <<X
 <Server port="${sd[$i]}" shutdown="SHUTDOWN"><Service name="Catalina">
   <Connector port="${ajp[$i]}" address="127.0.0.1" protocol="AJP/1.3" secretRequired="false" maxThreads="200"/>
+  <Connector port="${BACKEND_HTTP[tc$i]}" address="127.0.0.1" protocol="HTTP/1.1"/>
   <Engine name="Catalina" defaultHost="localhost" jvmRoute="tc$i">
     <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="6">
       <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"/>
@@ -113,6 +119,7 @@ J
 
 stop_backends() {
   local p
+  BACKEND_HTTP=()
   for p in "${BACKEND_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${BACKEND_PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
 }
@@ -181,7 +188,7 @@ bench() {
 $(echo "$out" | awk '$1=="50%" {print $2}' | to_us) $(echo "$out" | awk '$1=="99%" {print $2}' | to_us)"
 }
 
-out=$here/node/bench/results.md
+out=${OUT:-$here/node/bench/results.md}
 {
   echo "# rjk-node cluster benchmarks"
   echo
@@ -193,7 +200,7 @@ out=$here/node/bench/results.md
 
 # --- latency: none / sync / async behind mod_rjk --------------------------------------------
 declare -A P50 P99 RPS CPU
-for i in $(seq 1 $RUNS); do
+part latency && for i in $(seq 1 $RUNS); do
   for mode in none sync async; do
     start_nodes lat 3 $mode; start_httpd lat-$mode "$RJK_SO"
     script=$(sessions /session)
@@ -204,7 +211,7 @@ for i in $(seq 1 $RUNS); do
     stop_httpd lat-$mode; stop_backends
   done
 done
-{
+part latency && {
   echo "## Added latency of a session-writing request (3 nodes, httpd + mod_rjk, $LAT_CONNS connections)"
   echo
   echo "| replication | p50 µs | p99 µs | added p50 µs | added p99 µs |"
@@ -218,11 +225,24 @@ done
 } >> $out
 
 # --- throughput vs Tomcat DeltaManager behind mod_jk ----------------------------------------
-if [ -z "${SKIP_TOMCAT:-}" ] && [ -x $TC/bin/catalina.sh ]; then
+# The session must live on: create it through the front, then ask another member directly
+# (its HTTP port) with the same cookie; DeltaManager / delta replication must have it.
+check_replicated() {
+  local path=$1 c route other body
+  c=$(curl -s -D - -o /dev/null "http://127.0.0.1:$HTTPD_PORT$path" | sed -n 's/^[Ss]et-[Cc]ookie: JSESSIONID=\([^;]*\).*/\1/p' | tr -d '\r')
+  route=${c#*.}
+  for other in "${!BACKEND_HTTP[@]}"; do [ "$other" != "$route" ] && [ "${other:0:1}" = "${route:0:1}" ] && break; done
+  body=$(curl -s -H "Cookie: JSESSIONID=$c" "http://127.0.0.1:${BACKEND_HTTP[$other]}$path")
+  echo "$body" | grep -q '"counter":2' || { echo "no replication from $route to $other: $body" >&2; exit 1; }
+  echo "replication checked: session made on $route continues on $other" >&2
+}
+
+if part tomcat && [ -x $TC/bin/catalina.sh ]; then
   for i in $(seq 1 $RUNS); do
     for be in rjk tomcat; do
       if [ $be = rjk ]; then start_nodes tp 3 sync; path=/session; else start_tomcats 3; path=/session.jsp; fi
       start_httpd tp-$be $M/mod_jk.so
+      check_replicated $path
       script=$(sessions $path)
       # Tomcat needs its JIT warm: a longer warm-up for both.
       SECS=$((SECS * 2)) bench "$script" $CONNS > /dev/null
@@ -245,7 +265,7 @@ fi
 
 # --- scaling: 2, 4, 6 nodes ---------------------------------------------------------------
 declare -A SRPS SCPU
-for i in $(seq 1 $RUNS); do
+part scaling && for i in $(seq 1 $RUNS); do
   for n in 2 4 6; do
     start_nodes sc$n $n sync; start_httpd sc-$n "$RJK_SO"
     script=$(sessions /session)
@@ -256,7 +276,7 @@ for i in $(seq 1 $RUNS); do
     stop_httpd sc-$n; stop_backends
   done
 done
-{
+part scaling && {
   echo "## All-to-all cost with the cluster size (delta, sync, httpd + mod_rjk, $CONNS connections)"
   echo
   echo "| nodes | req/s | backend CPU µs/req (all nodes) |"
