@@ -112,6 +112,7 @@ fn scenario() {
     wait_until("n1 and n2 to converge", Duration::from_secs(10), || {
         (ms[0].state_of("n2").as_deref() == Some("live")
             && ms[1].state_of("n1").as_deref() == Some("live")
+            && ms[1].log().contains("is back: re-synchronised")
             && ms[1].sessions() == Some(1))
         .then_some(())
     })
@@ -137,6 +138,17 @@ fn scenario() {
         r.text().contains(&during[..32]),
         "n2 has the session made while it was stopped: {}",
         r.text()
+    );
+    let r = http::get(
+        ms[1].http_addr(),
+        "/get?id",
+        &[("Cookie", &format!("JSESSIONID={first}"))],
+    )
+    .unwrap();
+    assert_eq!(
+        r.text(),
+        "{\"id\":null,\"id\":null}",
+        "and not the one invalidated meanwhile"
     );
 
     // n3 comes back: found by heartbeats, and it has the session before serving.
