@@ -79,8 +79,42 @@ impl Member {
         }
     }
 
-    /// Start it and wait for its AJP port, which opens only after state transfer.
+    /// Start it and wait for its AJP port, which opens only after state transfer. A port of
+    /// its own (AJP, HTTP, metrics) that something grabbed since it was picked is picked
+    /// again; the replication port, which the others know, is retried as it is.
     pub fn start(&mut self) -> io::Result<()> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let before = self.log().len();
+            match self.start_once() {
+                Err(e) if attempts < 5 => {
+                    let fresh = self.log().get(before..).unwrap_or_default().to_string();
+                    if !fresh.contains("Address already in use") {
+                        return Err(e);
+                    }
+                    if let Some(child) = self.child.take() {
+                        drop(child);
+                    }
+                    for (flag, port) in [
+                        ("--ajp", &mut self.ajp),
+                        ("--http", &mut self.http),
+                        ("--metrics", &mut self.metrics),
+                    ] {
+                        if fresh.contains(&lo(*port).to_string()) {
+                            *port = free_port();
+                            if let Some(i) = self.args.iter().position(|a| a == flag) {
+                                self.args[i + 1] = lo(*port).to_string();
+                            }
+                        }
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn start_once(&mut self) -> io::Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
