@@ -58,10 +58,7 @@ impl Member {
         // Every test directory is its own cluster: members of two tests running at once
         // (ports get reused) never join each other.
         if !extra.contains(&"--cluster-name") {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "rjk".into());
+            let name = dir.to_string_lossy().into_owned();
             args.extend(["--cluster-name".into(), name]);
         }
         if !extra.iter().any(|a| a.starts_with("--cluster-secret")) {

@@ -36,6 +36,10 @@ impl Replicator for Replicate {
     fn accessed(&self, id: &str) {
         lock(&self.0.accessed).insert(id.to_string());
     }
+
+    fn may_take_over(&self) -> bool {
+        self.0.catching_up.load(Ordering::SeqCst) == 0
+    }
 }
 
 async fn publish(inner: Arc<Inner>, deltas: Vec<SessionDelta>) {

@@ -132,8 +132,10 @@ async fn run(inner: &Arc<Inner>, peer: &Arc<Peer>, stream: TcpStream, auth: Auth
         r = read_loop(inner, peer, rd, auth.opener, waiters.clone()) => r,
         w = write_loop(wr, auth.sealer, rx, waiters.clone()) => w,
     };
-    // Dropping the waiters tells requests waiting for this member that it is gone.
+    // Dropping the waiters tells requests waiting for this member that it is gone, and
+    // dropping the transfer sink tells a state transfer from it (which then tries another).
     lock(&waiters).clear();
+    *lock(&peer.transfer) = None;
     membership::gone(inner, peer, gen, &why);
 }
 

@@ -107,6 +107,8 @@ pub(crate) struct Inner {
     pub accessed: Mutex<std::collections::HashSet<String>>,
     /// While state transfer runs, what members send is kept here and applied after it.
     pub pending: Mutex<Option<Vec<Message>>>,
+    /// Re-synchronisations in flight: meanwhile this node re-binds no session.
+    pub catching_up: std::sync::atomic::AtomicUsize,
     pub shutdown: Shutdown,
     /// Fires once the goodbyes are acknowledged (after shutdown).
     pub left: Shutdown,
@@ -183,6 +185,7 @@ impl Cluster {
             publish: tokio::sync::Mutex::new(()),
             accessed: Mutex::new(Default::default()),
             pending: Mutex::new(Some(Vec::new())),
+            catching_up: Default::default(),
             shutdown,
             left,
             left_trigger,

@@ -193,6 +193,7 @@ pub(crate) async fn resync(inner: Arc<Inner>, peer: Arc<super::membership::Peer>
     if lock(&inner.pending).is_some() || peer.resyncing.swap(true, Ordering::SeqCst) {
         return;
     }
+    inner.catching_up.fetch_add(1, Ordering::SeqCst);
     // Our own connection to it may still be on its way back.
     inner
         .members
@@ -211,5 +212,6 @@ pub(crate) async fn resync(inner: Arc<Inner>, peer: Arc<super::membership::Peer>
             Err(e) => log::warn!("cluster: re-synchronising with {}: {e}", peer.addr),
         }
     }
+    inner.catching_up.fetch_sub(1, Ordering::SeqCst);
     peer.resyncing.store(false, Ordering::SeqCst);
 }

@@ -119,7 +119,7 @@ impl Session {
         };
         let mut rebound_from = None;
         if let (Some(r), Some((id, e))) = (manager.replicator(), current.as_mut()) {
-            if let Some(new) = rebind_target(manager, id) {
+            if let Some(new) = rebind_target(manager, id).filter(|_| r.may_take_over()) {
                 if manager.rename(id, &new) {
                     delta.previous_id = Some(id.clone());
                     delta.id = new.clone();

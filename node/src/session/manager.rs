@@ -35,6 +35,9 @@ pub(crate) type Published = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) trait Replicator: Send + Sync {
     fn publish(&self, deltas: Vec<SessionDelta>) -> Published;
     fn accessed(&self, id: &str);
+    /// Whether this node may take sessions over (re-bind them to its route) now: not while
+    /// it is catching up with members it lost touch with, when its replicas may be old.
+    fn may_take_over(&self) -> bool;
 }
 
 /// One session's state.
