@@ -4,7 +4,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Real peers the end-to-end tests start on loopback: Debian's apache2 (and its headers, for the
 # module build), Debian's mod_jk as the reference, Tomcat 10 as a backend; wrk and curl drive them.
-DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config python3-prometheus-client chromium python3-websocket
+DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang-dev pkg-config python3-prometheus-client chromium python3-websocket iproute2
 # Building and checking the Debian packages (make deb, tests/tests/packages.rs): debhelper
 # (dh_apache2 comes with apache2-dev), lintian, and systemd-analyze and man for the unit check.
 DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
@@ -60,6 +60,7 @@ bench:
 	node/bench/vs-tomcat.sh
 	bench/side-by-side.sh
 	bench/cost.sh
+	node/bench/cluster.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair
 # (mods-available). Existing rjk.load/rjk.conf are never overwritten. Enable with:

@@ -9,6 +9,9 @@ use std::time::Duration;
 use ajp::{ContainerConfig, PacketSize};
 use clap::Parser;
 
+use crate::cluster::multicast::Multicast;
+use crate::cluster::{ClusterConfig, Replication};
+
 /// rjk-node: serve an application over AJP/1.3 with Tomcat-style sessions.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "rjk-node", version, about, long_about = None)]
@@ -68,6 +71,75 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace: u64,
 
+    /// Session replication: `none`, or `delta` (all-to-all: every member holds every session).
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub cluster: String,
+
+    /// This node's replication listener (loopback by default, like the AJP port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
+    pub cluster_listen: SocketAddr,
+
+    /// Static membership: the members' replication addresses, comma-separated. The same list
+    /// can be given to every node (a node ignores its own address).
+    #[arg(long, value_name = "ADDR,ADDR,...", value_delimiter = ',')]
+    pub cluster_members: Vec<SocketAddr>,
+
+    /// Multicast membership instead of a static list: heartbeats to GROUP:PORT
+    /// (e.g. 228.0.0.4:45564), as Tomcat's McastService.
+    #[arg(long, value_name = "GROUP:PORT")]
+    pub cluster_multicast: Option<SocketAddr>,
+
+    /// The local interface address for multicast heartbeats.
+    #[arg(long, value_name = "IP")]
+    pub cluster_interface: Option<std::net::Ipv4Addr>,
+
+    /// Multicast heartbeat period (Tomcat's McastService frequency).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub cluster_heartbeat: u64,
+
+    /// A member not heard for this long is suspected, then evicted if its TCP check fails
+    /// (Tomcat's dropTime).
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub cluster_drop_time: u64,
+
+    /// Secret every replication message is authenticated with (HMAC-SHA256). Required in
+    /// any cluster mode unless --cluster-insecure.
+    #[arg(long, value_name = "S", conflicts_with_all = ["cluster_secret_file", "cluster_insecure"])]
+    pub cluster_secret: Option<String>,
+
+    /// Read the cluster secret from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "F", conflicts_with = "cluster_insecure")]
+    pub cluster_secret_file: Option<PathBuf>,
+
+    /// Run a cluster without a secret: anyone who reaches the replication port can change
+    /// sessions. For trusted test networks only.
+    #[arg(long)]
+    pub cluster_insecure: bool,
+
+    /// Nodes with another cluster name ignore each other.
+    #[arg(long, value_name = "NAME", default_value = "rjk")]
+    pub cluster_name: String,
+
+    /// `sync`: a response leaves only once every live member acknowledged the request's
+    /// session changes. `async`: at once; changes follow through a bounded queue (a crash can
+    /// lose the last few milliseconds of changes).
+    #[arg(long, value_name = "MODE", default_value = "sync")]
+    pub replication: String,
+
+    /// How long a request waits for acknowledgements (sync); a member that misses it is
+    /// suspected and checked, and the request completes anyway.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub replication_timeout: u64,
+
+    /// How long a joining node waits for the sessions of a live member before it starts
+    /// without them.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub state_transfer_timeout: u64,
+
+    /// Serve Prometheus metrics (`/metrics`) and a JSON cluster view (`/cluster`) here.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+
     /// error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -92,6 +164,10 @@ pub struct NodeConfig {
     pub session_timeout: Duration,
     /// How often expired sessions are swept.
     pub sweep_interval: Duration,
+    /// Replication with other nodes (`--cluster delta`).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// Where `--metrics` is served (needs a cluster).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -107,6 +183,8 @@ impl NodeConfig {
             shutdown_grace: Duration::from_secs(10),
             session_timeout: Duration::from_secs(1800),
             sweep_interval: Duration::from_secs(60),
+            cluster: None,
+            metrics: None,
         }
     }
 }
@@ -145,19 +223,7 @@ impl Args {
                 PacketSize::MAX
             ))
         })?;
-        let secret = match (&self.secret, &self.secret_file) {
-            (Some(s), _) => Some(s.clone().into_bytes()),
-            (None, Some(f)) => {
-                let s = std::fs::read_to_string(f).or_else(|e| {
-                    err(format!(
-                        "--secret-file {}: cannot read it: {e}",
-                        f.display()
-                    ))
-                })?;
-                Some(s.trim().as_bytes().to_vec())
-            }
-            (None, None) => None,
-        };
+        let secret = secret_from(&self.secret, &self.secret_file, "--secret-file")?;
         match &secret {
             Some(s) if s.is_empty() => {
                 return err("the secret is empty: give a non-empty --secret or --secret-file")
@@ -197,7 +263,13 @@ impl Args {
                 self.app
             ));
         }
+        let cluster = self.cluster_config()?;
+        if self.metrics.is_some() && cluster.is_none() {
+            return err("--metrics shows the cluster: use it with --cluster delta");
+        }
         Ok(NodeConfig {
+            cluster,
+            metrics: self.metrics,
             route: route.to_string(),
             ajp: self.ajp,
             http: self.http,
@@ -212,6 +284,120 @@ impl Args {
             session_timeout: Duration::from_secs(self.session_timeout),
             sweep_interval: Duration::from_secs(self.session_timeout.clamp(1, 60)),
         })
+    }
+}
+
+/// A secret given as a value or as a file (trimmed); `file_flag` names the flag in errors.
+fn secret_from(
+    value: &Option<String>,
+    file: &Option<PathBuf>,
+    file_flag: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    match (value, file) {
+        (Some(s), _) => Ok(Some(s.clone().into_bytes())),
+        (None, Some(f)) => {
+            let s = std::fs::read_to_string(f)
+                .or_else(|e| err(format!("{file_flag} {}: cannot read it: {e}", f.display())))?;
+            Ok(Some(s.trim().as_bytes().to_vec()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl Args {
+    fn cluster_config(&self) -> Result<Option<ClusterConfig>, ConfigError> {
+        match self.cluster.as_str() {
+            "none" => {
+                let given = !self.cluster_members.is_empty()
+                    || self.cluster_multicast.is_some()
+                    || self.cluster_secret.is_some()
+                    || self.cluster_secret_file.is_some();
+                if given {
+                    return err("cluster flags given but --cluster is none: add --cluster delta");
+                }
+                return Ok(None);
+            }
+            "delta" => {}
+            "backup" | "redis" => {
+                return err(format!(
+                    "--cluster {}: not available yet; use delta or none",
+                    self.cluster
+                ))
+            }
+            other => return err(format!("--cluster {other:?}: use none or delta")),
+        }
+        let secret = secret_from(
+            &self.cluster_secret,
+            &self.cluster_secret_file,
+            "--cluster-secret-file",
+        )?;
+        match &secret {
+            Some(s) if s.is_empty() => {
+                return err("the cluster secret is empty: give a non-empty --cluster-secret")
+            }
+            None if !self.cluster_insecure => {
+                return err(
+                    "--cluster delta needs a secret: pass --cluster-secret S or \
+                     --cluster-secret-file F (the same on every member), or --cluster-insecure \
+                     to replicate without authentication",
+                )
+            }
+            _ => {}
+        }
+        let multicast = match self.cluster_multicast {
+            None if self.cluster_interface.is_some() => {
+                return err("--cluster-interface is for --cluster-multicast: give the group too")
+            }
+            None => None,
+            Some(std::net::SocketAddr::V4(g)) if g.ip().is_multicast() => {
+                if self.cluster_heartbeat == 0 || self.cluster_drop_time <= self.cluster_heartbeat {
+                    return err(
+                        "--cluster-drop-time must be longer than --cluster-heartbeat (> 0), \
+                         or every lost datagram makes a member suspect",
+                    );
+                }
+                Some(Multicast {
+                    group: g,
+                    interface: self
+                        .cluster_interface
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                    frequency: Duration::from_millis(self.cluster_heartbeat),
+                    drop_time: Duration::from_millis(self.cluster_drop_time),
+                })
+            }
+            Some(g) => {
+                return err(format!(
+                    "--cluster-multicast {g}: not an IPv4 multicast group (224.0.0.0/4), \
+                     e.g. 228.0.0.4:45564"
+                ))
+            }
+        };
+        if multicast.is_none() && self.cluster_members.is_empty() {
+            log::warn!(
+                "--cluster delta without --cluster-members or --cluster-multicast: this node \
+                 replicates only with members that connect to it"
+            );
+        }
+        let replication = match self.replication.as_str() {
+            "sync" => Replication::Sync,
+            "async" => Replication::Async,
+            other => return err(format!("--replication {other:?}: use sync or async")),
+        };
+        if self.replication_timeout == 0 {
+            return err("--replication-timeout 0: give the members at least 1 ms");
+        }
+        if self.cluster_name.trim().is_empty() {
+            return err("--cluster-name is empty");
+        }
+        let mut c = ClusterConfig::new(self.cluster_listen);
+        c.members = self.cluster_members.clone();
+        c.secret = secret;
+        c.name = self.cluster_name.clone();
+        c.replication = replication;
+        c.replication_timeout = Duration::from_millis(self.replication_timeout);
+        c.state_transfer_timeout = Duration::from_secs(self.state_transfer_timeout);
+        c.multicast = multicast;
+        Ok(Some(c))
     }
 }
 
@@ -268,6 +454,106 @@ mod tests {
         assert!(parse(&["--no-secret"]).is_err(), "route is required");
         assert!(parse(&["--route", " ", "--no-secret"]).is_err());
         assert!(parse(&["--route", "n1", "--no-secret", "--app", "x"]).is_err());
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let base = ["--route", "n1", "--no-secret"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            parse(&v)
+        };
+        assert!(with(&[]).unwrap().cluster.is_none());
+        let e = with(&["--cluster", "delta"]).unwrap_err();
+        assert!(
+            e.contains("--cluster-secret") && e.contains("--cluster-insecure"),
+            "{e}"
+        );
+        let c = with(&[
+            "--cluster",
+            "delta",
+            "--cluster-secret",
+            "k",
+            "--cluster-members",
+            "127.0.0.1:4001,127.0.0.1:4002",
+        ])
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert_eq!(c.members.len(), 2);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(c.replication, Replication::Sync);
+        assert_eq!(c.replication_timeout, Duration::from_millis(1000));
+        assert_eq!(c.state_transfer_timeout, Duration::from_secs(60));
+        assert_eq!(c.name, "rjk");
+        assert_eq!(c.secret.as_deref(), Some(&b"k"[..]));
+        let c = with(&[
+            "--cluster",
+            "delta",
+            "--cluster-insecure",
+            "--replication",
+            "async",
+        ])
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert!(c.secret.is_none());
+        assert_eq!(c.replication, Replication::Async);
+        let c = with(&[
+            "--cluster",
+            "delta",
+            "--cluster-insecure",
+            "--cluster-multicast",
+            "228.0.0.4:45564",
+        ])
+        .unwrap()
+        .cluster
+        .unwrap();
+        let m = c.multicast.unwrap();
+        assert_eq!(m.group.to_string(), "228.0.0.4:45564");
+        assert_eq!(
+            (m.frequency, m.drop_time),
+            (Duration::from_millis(500), Duration::from_millis(3000))
+        );
+        for bad in [
+            &["--cluster", "mesh", "--cluster-insecure"][..],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--replication",
+                "later",
+            ],
+            &["--cluster", "delta", "--cluster-secret", ""],
+            &["--cluster-members", "127.0.0.1:4001"],
+            &["--metrics", "127.0.0.1:0"],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-multicast",
+                "10.0.0.1:4",
+            ],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-interface",
+                "127.0.0.1",
+            ],
+            &[
+                "--cluster",
+                "delta",
+                "--cluster-insecure",
+                "--cluster-multicast",
+                "228.0.0.4:45564",
+                "--cluster-drop-time",
+                "400",
+            ],
+        ] {
+            assert!(with(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //!
 //! Layout: [`config`] (flags), [`node`] (listeners, shutdown), `connection` (one AJP connection
 //! driving the `ajp` crate's container exchange), [`body`] (streaming request body),
-//! [`request_info`] (the AJP extras as a request extension), [`session`], [`demo`].
+//! [`request_info`] (the AJP extras as a request extension), [`session`], [`cluster`]
+//! (replication between nodes), [`demo`].
 
 pub mod app;
 pub mod body;
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod demo;

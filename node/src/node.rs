@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::app::App;
+use crate::cluster::{metrics, Cluster};
 use crate::config::NodeConfig;
 use crate::connection::{self, ConnSettings};
 use crate::http_server;
@@ -20,6 +21,8 @@ use crate::shutdown::{self, Shutdown, Trigger};
 pub struct Node {
     ajp_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
+    cluster: Option<Cluster>,
+    metrics_addr: Option<SocketAddr>,
     sessions: SessionManager,
     trigger: Trigger,
     tasks: JoinSet<()>,
@@ -40,6 +43,16 @@ impl Node {
         sessions: SessionManager,
     ) -> std::io::Result<Node> {
         let app = Sessions::new(app, sessions.clone());
+        let (trigger, shutdown) = shutdown::channel();
+        // The cluster first: a joining node copies the sessions before its AJP port opens.
+        let cluster = match cfg.cluster.clone() {
+            Some(c) => Some(Cluster::start(c, sessions.clone(), shutdown.clone()).await?),
+            None => None,
+        };
+        let metrics_addr = match (&cluster, cfg.metrics) {
+            (Some(c), Some(a)) => Some(metrics::start(c.clone(), a).await?),
+            _ => None,
+        };
         let ajp = TcpListener::bind(cfg.ajp).await.map_err(|e| {
             std::io::Error::new(
                 e.kind(),
@@ -54,7 +67,6 @@ impl Node {
             None => None,
         };
         let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
-        let (trigger, shutdown) = shutdown::channel();
         let mut tasks = JoinSet::new();
         let settings = Arc::new(ConnSettings {
             container: cfg.container.clone(),
@@ -93,6 +105,8 @@ impl Node {
         Ok(Node {
             ajp_addr,
             http_addr,
+            cluster,
+            metrics_addr,
             sessions,
             trigger,
             tasks,
@@ -105,6 +119,15 @@ impl Node {
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_addr
+    }
+
+    /// The replication cluster, with `--cluster delta`.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn sessions(&self) -> &SessionManager {
@@ -121,6 +144,9 @@ impl Node {
     pub async fn stop(mut self) {
         self.begin_shutdown();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(c) = &self.cluster {
+            c.left().await;
+        }
     }
 
     /// Wait until the node has stopped (after [`Node::begin_shutdown`] from elsewhere).

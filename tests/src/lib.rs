@@ -11,6 +11,7 @@ pub mod http;
 pub mod httpd;
 pub mod load;
 pub mod proc;
+pub mod replicated;
 pub mod rig;
 pub mod status;
 pub mod strict_http;

@@ -2,7 +2,7 @@
 //! and benchmark of the connector talks to it, so each answer is deterministic and says
 //! exactly what the node received.
 
-mod json;
+pub(crate) mod json;
 mod pattern;
 mod query;
 mod routes;

@@ -59,6 +59,17 @@ struct State {
     finished: Vec<SessionDelta>,
     /// The client must be told a new id.
     cookie: bool,
+    /// The id the session had before this request re-bound it to this node's route.
+    rebound_from: Option<String>,
+}
+
+/// Tomcat's JvmRouteBinderValve: a session carrying another node's route that this node holds
+/// (it took over after a failover) moves to this node's route, keeping the random part, so the
+/// balancer stays sticky here. Only with a cluster: without one there are no such sessions.
+fn rebind_target(manager: &SessionManager, id: &str) -> Option<String> {
+    let (base, route) = id.split_once('.')?;
+    (route != manager.route() && !manager.route().is_empty())
+        .then(|| format!("{base}.{}", manager.route()))
 }
 
 /// The session of the current request, from `req.extensions().get::<Session>()`. Cloning
@@ -87,22 +98,40 @@ impl Session {
     ) -> Session {
         let mut first = None;
         let mut current = None;
+        let mut cookie = false;
         for id in requested {
             first.get_or_insert_with(|| id.to_string());
-            if let Some(e) = manager.find(id, now) {
+            if let Some((now_id, e)) = manager.find_current(id, now) {
                 lock(&e).last_access = now;
-                current = Some((id.to_string(), e));
+                // The session was re-keyed (re-bound) by a parallel request: tell the client.
+                cookie = now_id != id;
+                current = Some((now_id, e));
                 first = Some(id.to_string());
                 break;
             }
         }
-        let delta = SessionDelta {
+        let mut delta = SessionDelta {
             id: current
                 .as_ref()
                 .map(|(id, _)| id.clone())
                 .unwrap_or_default(),
             ..SessionDelta::default()
         };
+        let mut rebound_from = None;
+        if let (Some(r), Some((id, e))) = (manager.replicator(), current.as_mut()) {
+            if let Some(new) = rebind_target(manager, id).filter(|_| r.may_take_over()) {
+                if manager.rename(id, &new) {
+                    delta.previous_id = Some(id.clone());
+                    delta.id = new.clone();
+                    rebound_from = Some(std::mem::replace(id, new));
+                    cookie = true;
+                } else if let Some((now_id, now_e)) = manager.find_current(&new, now) {
+                    (*id, *e) = (now_id, now_e);
+                    cookie = true;
+                }
+            }
+            r.accessed(id);
+        }
         Session {
             state: Arc::new(Mutex::new(State {
                 manager: manager.clone(),
@@ -111,7 +140,8 @@ impl Session {
                 current,
                 delta,
                 finished: Vec::new(),
-                cookie: false,
+                cookie,
+                rebound_from,
             })),
         }
     }
@@ -124,6 +154,12 @@ impl Session {
     /// The id the request asked for (even if that session no longer exists).
     pub fn requested_id(&self) -> Option<String> {
         lock(&self.state).requested.clone()
+    }
+
+    /// The id this request found the session under, when it re-bound it to this node's route
+    /// (the node took the session over after a failover).
+    pub(crate) fn rebound_from(&self) -> Option<String> {
+        lock(&self.state).rebound_from.clone()
     }
 
     /// The session was created by this request.
@@ -237,7 +273,13 @@ impl Session {
             let mut data = lock(&e);
             data.last_access = data.last_access.max(now);
         }
-        let d = std::mem::take(&mut s.delta);
+        let d = std::mem::replace(
+            &mut s.delta,
+            SessionDelta {
+                id: id.clone(),
+                ..SessionDelta::default()
+            },
+        );
         if !d.is_empty() {
             out.push(d);
         }

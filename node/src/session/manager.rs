@@ -1,8 +1,12 @@
 //! The session store: live sessions by id, their attributes and last access, expiry by a
-//! periodic sweep, and listeners told of every change (the hook replication will use).
+//! periodic sweep, and listeners told of every change. Replication (`crate::cluster`) plugs in
+//! as a [`Replicator`] and uses the crate-private operations at the end of this file (insert a
+//! session under another node's id, rename, tombstone) that applications never see.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,12 +26,28 @@ pub enum SessionEvent {
 
 type Listener = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
 
+/// Resolves when the deltas handed to [`Replicator::publish`] are safe (sync replication: every
+/// live member acknowledged them).
+pub(crate) type Published = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What the cluster needs from the request path: every finished request's deltas, and which
+/// sessions were used without a change (so replicas do not expire them).
+pub(crate) trait Replicator: Send + Sync {
+    fn publish(&self, deltas: Vec<SessionDelta>) -> Published;
+    fn accessed(&self, id: &str);
+    /// Whether this node may take sessions over (re-bind them to its route) now: not while
+    /// it is catching up with members it lost touch with, when its replicas may be old.
+    fn may_take_over(&self) -> bool;
+}
+
 /// One session's state.
 #[derive(Debug)]
 pub(crate) struct SessionData {
     pub attributes: HashMap<String, Bytes>,
     pub last_access: Instant,
     pub max_inactive: Duration,
+    /// Bumped by every replicated change: replicas apply a delta only if it is newer.
+    pub version: u64,
 }
 
 pub(crate) type Entry = Arc<Mutex<SessionData>>;
@@ -37,6 +57,12 @@ struct Shared {
     max_inactive: Duration,
     sessions: RwLock<HashMap<String, Entry>>,
     listeners: RwLock<Vec<Listener>>,
+    /// Old id → new id after a re-key, so a request still carrying the old id (in flight during
+    /// a failover re-binding) finds the session.
+    aliases: RwLock<HashMap<String, String>>,
+    /// Invalidated ids and when: a late delta never brings them back.
+    tombstones: Mutex<HashMap<String, Instant>>,
+    replicator: OnceLock<Arc<dyn Replicator>>,
 }
 
 /// The node's sessions. Cheap to clone; all clones share one store.
@@ -54,7 +80,7 @@ impl std::fmt::Debug for SessionManager {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a session lock leaves plain data behind: keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -68,6 +94,9 @@ impl SessionManager {
                 max_inactive,
                 sessions: RwLock::new(HashMap::new()),
                 listeners: RwLock::new(Vec::new()),
+                aliases: RwLock::new(HashMap::new()),
+                tombstones: Mutex::new(HashMap::new()),
+                replicator: OnceLock::new(),
             }),
         }
     }
@@ -125,18 +154,47 @@ impl SessionManager {
         if !id::is_plausible(id) {
             return None;
         }
-        let e = self
-            .shared
-            .sessions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()?;
+        let e = self.entry(id)?;
         let live = {
             let d = lock(&e);
             now.saturating_duration_since(d.last_access) < d.max_inactive
         };
         live.then_some(e)
+    }
+
+    /// Like [`SessionManager::find`], following a re-key: the id the session has now and it.
+    pub(crate) fn find_current(&self, id: &str, now: Instant) -> Option<(String, Entry)> {
+        if let Some(e) = self.find(id, now) {
+            return Some((id.to_string(), e));
+        }
+        // A session can move more than once (n1 → n2 → n3): follow a few hops. The alias
+        // lock is never held while the session map is locked (see forget_old_names).
+        let next = |from: &str| {
+            self.shared
+                .aliases
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(from)
+                .cloned()
+        };
+        let mut cur = next(id)?;
+        for _ in 0..8 {
+            if let Some(e) = self.find(&cur, now) {
+                return Some((cur, e));
+            }
+            cur = next(&cur)?;
+        }
+        None
+    }
+
+    /// The session stored under `id`, live or not.
+    pub(crate) fn entry(&self, id: &str) -> Option<Entry> {
+        self.shared
+            .sessions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// A new empty session; its id is returned with it.
@@ -145,6 +203,7 @@ impl SessionManager {
             attributes: HashMap::new(),
             last_access: now,
             max_inactive: self.shared.max_inactive,
+            version: 0,
         }));
         let mut map = self
             .shared
@@ -161,7 +220,9 @@ impl SessionManager {
         }
     }
 
+    /// Invalidate: remove the session and remember the id, so no replica message revives it.
     pub(crate) fn remove(&self, id: &str) -> Option<Entry> {
+        lock(&self.shared.tombstones).insert(id.to_string(), Instant::now());
         self.shared
             .sessions
             .write()
@@ -186,6 +247,97 @@ impl SessionManager {
         }
     }
 
+    /// Move a session to `new` (route re-binding, or a replica following a re-key), leaving
+    /// an alias behind. False when `old` is gone or `new` is taken.
+    pub(crate) fn rename(&self, old: &str, new: &str) -> bool {
+        let mut map = self
+            .shared
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(new) {
+            return false;
+        }
+        let Some(entry) = map.remove(old) else {
+            return false;
+        };
+        map.insert(new.to_string(), entry);
+        drop(map);
+        self.shared
+            .aliases
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(old.to_string(), new.to_string());
+        true
+    }
+
+    /// Store a session under an id another node issued (a replica). Refused for an invalidated
+    /// id; an existing entry is kept (the caller merges by version).
+    pub(crate) fn insert_replica(&self, id: &str, data: SessionData) -> Option<Entry> {
+        if self.is_tombstoned(id) {
+            return None;
+        }
+        let mut map = self
+            .shared
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        Some(
+            map.entry(id.to_string())
+                .or_insert_with(|| Arc::new(Mutex::new(data)))
+                .clone(),
+        )
+    }
+
+    /// Ids invalidated recently (for a state-transfer copy).
+    pub(crate) fn tombstones(&self) -> Vec<String> {
+        lock(&self.shared.tombstones).keys().cloned().collect()
+    }
+
+    pub(crate) fn is_tombstoned(&self, id: &str) -> bool {
+        lock(&self.shared.tombstones).contains_key(id)
+    }
+
+    /// Every session (id and entry), for state transfer.
+    pub(crate) fn entries(&self) -> Vec<(String, Entry)> {
+        self.shared
+            .sessions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Remove a replica the cluster says expired, unless it was used here since: returns
+    /// whether it went. `slack` allows for access news still on its way.
+    pub(crate) fn expire_replica(&self, id: &str, now: Instant, slack: Duration) -> bool {
+        let mut map = self
+            .shared
+            .sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let idle = |e: &Entry| {
+            let d = lock(e);
+            now.saturating_duration_since(d.last_access) + slack >= d.max_inactive
+        };
+        match map.get(id) {
+            Some(e) if idle(e) => {
+                map.remove(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn set_replicator(&self, r: Arc<dyn Replicator>) {
+        let _ = self.shared.replicator.set(r);
+    }
+
+    pub(crate) fn replicator(&self) -> Option<&Arc<dyn Replicator>> {
+        self.shared.replicator.get()
+    }
+
     /// Remove every session that has timed out by `now`; returns their ids.
     pub fn expire(&self, now: Instant) -> Vec<String> {
         let mut gone = Vec::new();
@@ -205,7 +357,36 @@ impl SessionManager {
             log::debug!("session {id} expired");
             self.emit(SessionEvent::Expired(id.clone()));
         }
+        self.forget_old_names(now);
         gone
+    }
+
+    /// Drop aliases whose session is gone and tombstones older than a session's lifetime (no
+    /// delta for them can still be on its way).
+    fn forget_old_names(&self, now: Instant) {
+        let keep = self.shared.max_inactive.max(Duration::from_secs(60));
+        lock(&self.shared.tombstones).retain(|_, at| now.saturating_duration_since(*at) < keep);
+        // An alias stays while its target is a session or another alias (a chain: n1 → n2 →
+        // n3); a broken chain shrinks by one hop per sweep.
+        let (targets, moved): (Vec<String>, std::collections::HashSet<String>) = {
+            let a = self
+                .shared
+                .aliases
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            (a.values().cloned().collect(), a.keys().cloned().collect())
+        };
+        let gone: std::collections::HashSet<String> = targets
+            .into_iter()
+            .filter(|new| self.entry(new).is_none() && !moved.contains(new))
+            .collect();
+        if !gone.is_empty() {
+            self.shared
+                .aliases
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, new| !gone.contains(new));
+        }
     }
 
     /// The expiry sweeper: runs until shutdown.
@@ -262,6 +443,25 @@ mod tests {
         assert!(m.find(&id, now).is_none());
         assert_eq!(m.attributes(&new).unwrap()["k"], "v");
         assert!(m.rekey("nope").is_none());
+    }
+
+    #[test]
+    fn aliases_follow_several_moves_and_outlive_a_sweep() {
+        let m = SessionManager::new("n3", Duration::from_secs(10));
+        let now = Instant::now();
+        let (id, _) = m.create(now);
+        let base = &id[..32];
+        let (n1, n2) = (format!("{base}.n1"), format!("{base}.n2"));
+        assert!(m.rename(&id, &n1) && m.rename(&n1, &n2));
+        assert!(!m.rename(&n1, &n2), "gone from the old id");
+        m.expire(now);
+        assert_eq!(m.find_current(&id, now).unwrap().0, n2);
+        assert_eq!(m.find_current(&n1, now).unwrap().0, n2);
+        m.remove(&n2);
+        m.expire(now);
+        m.expire(now);
+        assert!(m.find_current(&id, now).is_none());
+        assert!(lock(&m.shared.tombstones).contains_key(&n2));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The wrapper every application runs inside: before the call it finds the session the
 //! request names (cookie or `;jsessionid=` path parameter, which is stripped from the URI as
 //! Tomcat does) and puts a [`Session`] in the extensions; after the call it sets the cookie for
-//! a new or re-keyed session and publishes the request's deltas.
+//! a new or re-keyed session and publishes the request's deltas (and, in a cluster, waits
+//! until they are replicated).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +15,7 @@ use tower_service::Service;
 
 use super::cookie;
 use super::handle::Session;
-use super::manager::{SessionEvent, SessionManager};
+use super::manager::{Published, SessionEvent, SessionManager};
 use crate::body::Body;
 use crate::request_info::AjpInfo;
 
@@ -35,10 +36,11 @@ impl<S, B> Service<Request<Body>> for Sessions<S>
 where
     S: Service<Request<Body>, Response = Response<B>>,
     S::Future: Send + 'static,
+    B: Send,
 {
-    type Response = Response<B>;
+    type Response = Response<Replicated<B>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<B>, S::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -48,6 +50,10 @@ where
         let session = bind(&self.manager, &mut req);
         let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
         req.extensions_mut().insert(session.clone());
+        if let Some(original) = session.rebound_from() {
+            req.extensions_mut()
+                .insert(crate::cluster::OriginalSessionId(original));
+        }
         let fut = self.inner.call(req);
         let manager = self.manager.clone();
         Box::pin(async move {
@@ -59,11 +65,84 @@ where
                     resp.headers_mut().append(SET_COOKIE, v);
                 }
             }
-            for d in deltas {
-                manager.emit(SessionEvent::Changed(d));
+            for d in &deltas {
+                manager.emit(SessionEvent::Changed(d.clone()));
             }
-            Ok(resp)
+            // Sync replication: the response (not one byte of it) leaves only once the
+            // members have the changes; async: this returns at once.
+            let publish = match manager.replicator() {
+                Some(r) if !deltas.is_empty() => Some(r.publish(deltas)),
+                _ => None,
+            };
+            if let Some(p) = publish {
+                p.await;
+            }
+            // Changes the application makes while the body streams are published (and, in
+            // sync mode, acknowledged) before the body's end, i.e. before End Response.
+            let watch = manager.replicator().is_some().then_some(session);
+            Ok(resp.map(|inner| Replicated {
+                inner,
+                session: watch,
+                manager,
+                pending: None,
+            }))
         })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The application's response body, and (in a cluster) the request's session: when the
+    /// body ends, what the application changed while it streamed is replicated first.
+    pub struct Replicated<B> {
+        #[pin]
+        inner: B,
+        session: Option<Session>,
+        manager: SessionManager,
+        pending: Option<Published>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for Replicated<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        if let Some(p) = this.pending.as_mut() {
+            std::task::ready!(p.as_mut().poll(cx));
+            *this.pending = None;
+            return Poll::Ready(None);
+        }
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        if frame.is_some() {
+            return Poll::Ready(frame);
+        }
+        if let Some(session) = this.session.take() {
+            // The cookie went out with the head: only the deltas matter now.
+            let (_, deltas) = session.finish();
+            for d in &deltas {
+                this.manager.emit(SessionEvent::Changed(d.clone()));
+            }
+            if let Some(r) = this.manager.replicator().filter(|_| !deltas.is_empty()) {
+                let mut p = r.publish(deltas);
+                if p.as_mut().poll(cx).is_pending() {
+                    *this.pending = Some(p);
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.session.is_none() && self.pending.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

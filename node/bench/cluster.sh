@@ -1,0 +1,287 @@
+#!/bin/bash
+# rjk-node cluster benchmarks (part of `make bench`); the tables go to stdout and to
+# node/bench/results.md. Everything runs on loopback, behind one private apache2 (event MPM).
+#
+#  latency   3 rjk-nodes behind httpd + mod_rjk, a session-writing request (/session, cookies
+#            from a pool of sessions spread over the nodes): p50/p99 with --cluster none, delta
+#            sync and delta async; "added" = minus none.
+#  tomcat    session-writing throughput behind httpd + Debian mod_jk: 3 rjk-nodes (delta, sync)
+#            vs 3 Tomcat 10 (SimpleTcpCluster + DeltaManager, static membership, channel send
+#            options 6 = synchronous acks); requests/s and backend CPU µs per request.
+#  scaling   2, 4 and 6 rjk-nodes (delta, sync) behind httpd + mod_rjk: requests/s and backend
+#            CPU µs per request (all-to-all: every write goes to n-1 members).
+#
+# Environment: RUNS (3), SECS (5), CONNS (16, throughput), LAT_CONNS (4, latency), SESSIONS
+# (64), PARTS ("latency tomcat scaling"), KEEP=1 keeps the state directory. Medians of RUNS
+# alternating runs. OUT (node/bench/results.md) is where the tables go.
+set -euo pipefail
+RUNS=${RUNS:-3}; SECS=${SECS:-5}; CONNS=${CONNS:-16}; LAT_CONNS=${LAT_CONNS:-4}; SESSIONS=${SESSIONS:-64}
+PARTS=${PARTS:-latency tomcat scaling}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+here=$(cd "$(dirname "$0")/../.." && pwd)
+M=/usr/lib/apache2/modules
+TC=/usr/share/tomcat10
+for need in /usr/sbin/apache2 $M/mod_jk.so /usr/bin/wrk /usr/bin/curl; do
+  [ -e "$need" ] || { echo "missing $need: make deps" >&2; exit 1; }
+done
+target=${CARGO_TARGET_DIR:-$here/target}
+(cd "$here" && cargo build --release -q -p rjk-node -p mod_rjk)
+NODE=$target/release/rjk-node; RJK_SO=$target/release/libmod_rjk.so
+
+S=$(mktemp -d /tmp/rjk-cluster-bench.XXXX); chmod 755 "$S"
+pids=()
+cleanup() {
+  for d in "$S"/h-*; do [ -f "$d/httpd.pid" ] && kill "$(cat "$d/httpd.pid")" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+  [ -n "${KEEP:-}" ] && echo "state kept in $S" >&2 || rm -rf "$S"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on $1" >&2; return 1; }
+ticks() { local t=0 s p; for p in "$@"; do s=$(cut -d' ' -f14,15 /proc/$p/stat); t=$(( t + ${s% *} + ${s#* } )); done; echo $t; }
+hz=$(getconf CLK_TCK)
+declare -A BACKEND_HTTP
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# --- backends -----------------------------------------------------------------------------
+# start_nodes NAME N MODE: N rjk-nodes (routes n1..nN); MODE none|sync|async.
+# Sets BACKEND_PIDS and WORKERS (workers.properties lines for an lb `lb`).
+start_nodes() {
+  local name=$1 n=$2 mode=$3 i repl=() ajp=() members
+  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); BACKEND_HTTP[n$i]=$(port); done
+  members=$(for i in $(seq 1 $n); do printf '127.0.0.1:%s,' ${repl[$i]}; done); members=${members%,}
+  BACKEND_PIDS=(); WORKERS="worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=$(seq -s, -f 'n%g' 1 $n)\n"
+  for i in $(seq 1 $n); do
+    local c=()
+    [ "$mode" != none ] && c=(--cluster delta --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
+                              --cluster-secret bench-secret --replication "$mode")
+    "$NODE" --route n$i --ajp 127.0.0.1:${ajp[$i]} --http 127.0.0.1:${BACKEND_HTTP[n$i]} --no-secret \
+      --log-level warn "${c[@]}" 2>> "$S/$name-n$i.log" &
+    pids+=($!); BACKEND_PIDS+=($!)
+    wait_port ${ajp[$i]}
+    WORKERS+="worker.n$i.type=ajp13\nworker.n$i.host=127.0.0.1\nworker.n$i.port=${ajp[$i]}\n"
+  done
+}
+
+# start_tomcats N: N Tomcat 10 with SimpleTcpCluster + DeltaManager (static members, sync acks).
+start_tomcats() {
+  local n=$1 i j repl=() ajp=() sd=() members=""
+  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); sd[$i]=$(port); BACKEND_HTTP[tc$i]=$(port); done
+  for j in $(seq 1 $n); do
+    members+="<Member className=\"org.apache.catalina.tribes.membership.StaticMember\" host=\"127.0.0.1\" port=\"${repl[$j]}\" uniqueId=\"{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,$j}\"/>"
+  done
+  BACKEND_PIDS=(); WORKERS="worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=$(seq -s, -f 'tc%g' 1 $n)\n"
+  for i in $(seq 1 $n); do
+    local b=$S/tc$i
+    mkdir -p $b/conf $b/logs $b/temp $b/work $b/webapps/ROOT/WEB-INF
+    cp /etc/tomcat10/web.xml /etc/tomcat10/context.xml /etc/tomcat10/catalina.properties $b/conf/
+    printf 'handlers = java.util.logging.ConsoleHandler\n.level = WARNING\n' > $b/conf/logging.properties
+    cat > $b/conf/server.xml <<X
+<Server port="${sd[$i]}" shutdown="SHUTDOWN"><Service name="Catalina">
+  <Connector port="${ajp[$i]}" address="127.0.0.1" protocol="AJP/1.3" secretRequired="false" maxThreads="200"/>
+  <Connector port="${BACKEND_HTTP[tc$i]}" address="127.0.0.1" protocol="HTTP/1.1"/>
+  <Engine name="Catalina" defaultHost="localhost" jvmRoute="tc$i">
+    <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="6">
+      <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"/>
+      <Channel className="org.apache.catalina.tribes.group.GroupChannel">
+        <Membership className="org.apache.catalina.tribes.membership.StaticMembershipService">$members</Membership>
+        <Receiver className="org.apache.catalina.tribes.transport.nio.NioReceiver" address="127.0.0.1" port="${repl[$i]}" autoBind="0" maxThreads="6"/>
+        <Sender className="org.apache.catalina.tribes.transport.ReplicationTransmitter">
+          <Transport className="org.apache.catalina.tribes.transport.nio.PooledParallelSender"/>
+        </Sender>
+        <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
+      </Channel>
+      <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
+      <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
+      <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
+    </Cluster>
+    <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+  </Engine></Service></Server>
+X
+    cat > $b/webapps/ROOT/WEB-INF/web.xml <<'W'
+<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0"><distributable/></web-app>
+W
+    cat > $b/webapps/ROOT/session.jsp <<'J'
+<%@ page contentType="application/json" trimDirectiveWhitespaces="true" %><%
+Integer c = (Integer) session.getAttribute("counter"); c = (c == null) ? 1 : c + 1;
+session.setAttribute("counter", c);
+out.print("{\"id\":\"" + session.getId() + "\",\"counter\":" + c + "}");
+%>
+J
+    CATALINA_BASE=$b CATALINA_HOME=$TC JAVA_OPTS="-Xms256m -Xmx256m -XX:+UseSerialGC" \
+      "$TC/bin/catalina.sh" run > "$b/logs/out.log" 2>&1 &
+    pids+=($!); BACKEND_PIDS+=($!)
+    WORKERS+="worker.tc$i.type=ajp13\nworker.tc$i.host=127.0.0.1\nworker.tc$i.port=${ajp[$i]}\n"
+  done
+  for i in $(seq 1 $n); do wait_port ${ajp[$i]}; done
+}
+
+stop_backends() {
+  local p
+  BACKEND_HTTP=()
+  for p in "${BACKEND_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${BACKEND_PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+}
+
+# start_httpd NAME SO: apache2 with module SO in front of $WORKERS; sets HTTPD_PORT.
+start_httpd() {
+  local h=$S/h-$1 so=$2; mkdir -p $h/logs $h/run; HTTPD_PORT=$(port)
+  printf "$WORKERS" > $h/workers.properties
+  cat > $h/httpd.conf <<C
+ServerRoot $h
+PidFile $h/httpd.pid
+ErrorLog $h/logs/error.log
+LogLevel warn
+Mutex file:$h/run default
+DefaultRuntimeDir $h/run
+User www-data
+Group www-data
+ServerName localhost
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule jk_module $so
+KeepAlive On
+MaxKeepAliveRequests 0
+StartServers 2
+ThreadsPerChild 64
+MaxRequestWorkers 256
+Listen 127.0.0.1:$HTTPD_PORT
+JkWorkersFile $h/workers.properties
+JkShmFile $h/run/jk.shm
+JkLogFile $h/logs/jk.log
+JkLogLevel error
+JkMount /* lb
+C
+  /usr/sbin/apache2 -d $h -f $h/httpd.conf -k start
+  wait_port $HTTPD_PORT
+}
+stop_httpd() { local h=$S/h-$1; [ -f $h/httpd.pid ] && kill "$(cat $h/httpd.pid)" 2>/dev/null || true; sleep 0.5; }
+
+# sessions PATH: a wrk script cycling over $SESSIONS sessions created through the front.
+sessions() {
+  local path=$1 f=$S/wrk-$RANDOM.lua i c
+  { echo "local cookies = {"
+    for i in $(seq 1 $SESSIONS); do
+      c=$(curl -s -D - -o /dev/null "http://127.0.0.1:$HTTPD_PORT$path" | sed -n 's/^[Ss]et-[Cc]ookie: \(JSESSIONID=[^;]*\).*/\1/p' | tr -d '\r')
+      [ -n "$c" ] || { echo "no session cookie from $path" >&2; exit 1; }
+      echo "  \"$c\","
+    done
+    echo "}"
+    echo "local i = 0"
+    echo "request = function() i = i + 1; return wrk.format(\"GET\", \"$path\", { [\"Cookie\"] = cookies[(i % #cookies) + 1] }) end"
+  } > $f
+  echo $f
+}
+
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}'; }
+
+# bench SCRIPT CONNS -> "rps cpu_us_per_req p50_us p99_us"
+bench() {
+  local script=$1 conns=$2 t0 t1 out reqs
+  t0=$(ticks "${BACKEND_PIDS[@]}")
+  out=$(wrk -t1 -c$conns -d${SECS}s --latency -s "$script" "http://127.0.0.1:$HTTPD_PORT/" 2>&1)
+  t1=$(ticks "${BACKEND_PIDS[@]}")
+  if echo "$out" | grep -q -E 'Non-2xx|Socket errors'; then echo "errors: $out" >&2; exit 1; fi
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(( (t1 - t0) * 1000000 / hz / reqs )) \
+$(echo "$out" | awk '$1=="50%" {print $2}' | to_us) $(echo "$out" | awk '$1=="99%" {print $2}' | to_us)"
+}
+
+out=${OUT:-$here/node/bench/results.md}
+{
+  echo "# rjk-node cluster benchmarks"
+  echo
+  echo "\`node/bench/cluster.sh\` ($(date -u +%Y-%m-%d), $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at start;"
+  echo "medians of $RUNS runs of ${SECS}s; loopback; httpd event MPM). Numbers are machine-dependent: compare"
+  echo "rows of one table, not runs on different machines."
+  echo
+} > $out
+
+# --- latency: none / sync / async behind mod_rjk --------------------------------------------
+declare -A P50 P99 RPS CPU
+part latency && for i in $(seq 1 $RUNS); do
+  for mode in none sync async; do
+    start_nodes lat 3 $mode; start_httpd lat-$mode "$RJK_SO"
+    script=$(sessions /session)
+    bench "$script" $LAT_CONNS > /dev/null  # warm-up
+    read -r r c p50 p99 < <(bench "$script" $LAT_CONNS)
+    P50[$mode]+="$p50 "; P99[$mode]+="$p99 "
+    printf 'latency run %d %-5s p50 %8s us p99 %8s us (%s req/s)\n' $i $mode $p50 $p99 $r >&2
+    stop_httpd lat-$mode; stop_backends
+  done
+done
+part latency && {
+  echo "## Added latency of a session-writing request (3 nodes, httpd + mod_rjk, $LAT_CONNS connections)"
+  echo
+  echo "| replication | p50 µs | p99 µs | added p50 µs | added p99 µs |"
+  echo "|---|---|---|---|---|"
+  b50=$(echo ${P50[none]} | median); b99=$(echo ${P99[none]} | median)
+  for mode in none sync async; do
+    m50=$(echo ${P50[$mode]} | median); m99=$(echo ${P99[$mode]} | median)
+    echo "| $mode | $m50 | $m99 | $(awk "BEGIN{print $m50-$b50}") | $(awk "BEGIN{print $m99-$b99}") |"
+  done
+  echo
+} >> $out
+
+# --- throughput vs Tomcat DeltaManager behind mod_jk ----------------------------------------
+# The session must live on: create it through the front, then ask another member directly
+# (its HTTP port) with the same cookie; DeltaManager / delta replication must have it.
+check_replicated() {
+  local path=$1 c route other body
+  c=$(curl -s -D - -o /dev/null "http://127.0.0.1:$HTTPD_PORT$path" | sed -n 's/^[Ss]et-[Cc]ookie: JSESSIONID=\([^;]*\).*/\1/p' | tr -d '\r')
+  route=${c#*.}
+  for other in "${!BACKEND_HTTP[@]}"; do [ "$other" != "$route" ] && [ "${other:0:1}" = "${route:0:1}" ] && break; done
+  body=$(curl -s -H "Cookie: JSESSIONID=$c" "http://127.0.0.1:${BACKEND_HTTP[$other]}$path")
+  echo "$body" | grep -q '"counter":2' || { echo "no replication from $route to $other: $body" >&2; exit 1; }
+  echo "replication checked: session made on $route continues on $other" >&2
+}
+
+if part tomcat && [ -x $TC/bin/catalina.sh ]; then
+  for i in $(seq 1 $RUNS); do
+    for be in rjk tomcat; do
+      if [ $be = rjk ]; then start_nodes tp 3 sync; path=/session; else start_tomcats 3; path=/session.jsp; fi
+      start_httpd tp-$be $M/mod_jk.so
+      check_replicated $path
+      script=$(sessions $path)
+      # Tomcat needs its JIT warm: a longer warm-up for both.
+      SECS=$((SECS * 2)) bench "$script" $CONNS > /dev/null
+      read -r r c p50 p99 < <(bench "$script" $CONNS)
+      RPS[$be]+="$r "; CPU[$be]+="$c "
+      printf 'throughput run %d %-6s %10s req/s %6s us CPU/req\n' $i $be $r $c >&2
+      stop_httpd tp-$be; stop_backends
+    done
+  done
+  {
+    echo "## Session-writing throughput, 3 nodes behind httpd + Debian mod_jk ($CONNS connections)"
+    echo
+    echo "| backend | req/s | backend CPU µs/req |"
+    echo "|---|---|---|"
+    echo "| 3 rjk-node, delta, sync | $(echo ${RPS[rjk]} | median) | $(echo ${CPU[rjk]} | median) |"
+    echo "| 3 Tomcat 10, DeltaManager, sync acks | $(echo ${RPS[tomcat]} | median) | $(echo ${CPU[tomcat]} | median) |"
+    echo
+  } >> $out
+fi
+
+# --- scaling: 2, 4, 6 nodes ---------------------------------------------------------------
+declare -A SRPS SCPU
+part scaling && for i in $(seq 1 $RUNS); do
+  for n in 2 4 6; do
+    start_nodes sc$n $n sync; start_httpd sc-$n "$RJK_SO"
+    script=$(sessions /session)
+    bench "$script" $CONNS > /dev/null
+    read -r r c p50 p99 < <(bench "$script" $CONNS)
+    SRPS[$n]+="$r "; SCPU[$n]+="$c "
+    printf 'scaling run %d %d nodes %10s req/s %6s us CPU/req\n' $i $n $r $c >&2
+    stop_httpd sc-$n; stop_backends
+  done
+done
+part scaling && {
+  echo "## All-to-all cost with the cluster size (delta, sync, httpd + mod_rjk, $CONNS connections)"
+  echo
+  echo "| nodes | req/s | backend CPU µs/req (all nodes) |"
+  echo "|---|---|---|"
+  for n in 2 4 6; do echo "| $n | $(echo ${SRPS[$n]} | median) | $(echo ${SCPU[$n]} | median) |"; done
+  echo
+} >> $out
+cat $out
