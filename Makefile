@@ -8,8 +8,20 @@ DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang
 # Building and checking the Debian packages (make deb, tests/tests/packages.rs): debhelper
 # (dh_apache2 comes with apache2-dev), lintian, and systemd-analyze and man for the unit check.
 DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
+# The nginx module: Debian's nginx to load it into, nginx-dev for the headers its bindings are
+# generated from (ngx_module/configure-nginx.sh).
+DEB_PACKAGES += nginx nginx-dev
 
-.PHONY: test bench deps build fmt-check lint install deb demo demo-stop
+.PHONY: test bench deps build fmt-check lint install deb demo demo-stop nginx-src
+
+# The configured nginx tree the nginx module builds against (.cargo/config.toml points
+# nginx-sys at it). Made once; remade when Debian's nginx-dev changes.
+NGINX_SRC := build/nginx-src
+nginx-src: $(NGINX_SRC)/objs/ngx_auto_config.h
+$(NGINX_SRC)/objs/ngx_auto_config.h: /usr/share/nginx/src/conf_flags ngx_module/configure-nginx.sh
+	ngx_module/configure-nginx.sh $(NGINX_SRC)
+/usr/share/nginx/src/conf_flags:
+	@echo "Debian's nginx-dev is not installed: run \`make deps\` (the nginx module builds against it)" >&2; exit 1
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -20,7 +32,7 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-build:
+build: nginx-src
 	$(CARGO) build --workspace
 
 # Every test in the workspace: unit, protocol, and end-to-end against real processes.
@@ -28,7 +40,7 @@ build:
 test: deps build
 	$(CARGO) test --workspace
 
-lint:
+lint: nginx-src
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

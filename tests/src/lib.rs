@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod dpkg;
 pub mod http;
 pub mod httpd;
+pub mod nginx;
 pub mod proc;
 pub mod status;
 pub mod tomcat;

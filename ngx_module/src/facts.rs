@@ -1,0 +1,171 @@
+//! An nginx request as lb-core's `RequestFacts`: what `prepare` turns into the Forward Request
+//! with mod_jk's rules. Environment lookups go to nginx variables (`$ssl_*`, `set $X ...;`),
+//! lower-cased as nginx names them.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+
+use lb_core::forward::prepare::RequestFacts;
+
+use crate::ffi;
+
+/// A borrowed nginx request, with the addresses decoded once.
+pub struct NgxRequest {
+    r: *mut ffi::ngx_http_request_t,
+    client: (Vec<u8>, u16),
+    local: (Vec<u8>, u16),
+    server: Vec<u8>,
+    /// Variable values looked up (owned here so `env` can lend them).
+    vars: RefCell<Vec<Box<[u8]>>>,
+}
+
+/// The address in a `sockaddr`.
+///
+/// # Safety
+/// `sa` must be null or a valid sockaddr of its family.
+unsafe fn addr_of(sa: *const ffi::sockaddr) -> Option<SocketAddr> {
+    if sa.is_null() {
+        return None;
+    }
+    unsafe {
+        match (*sa).sa_family as i32 {
+            libc::AF_INET => {
+                let s = &*(sa as *const libc::sockaddr_in);
+                Some(SocketAddr::from((
+                    u32::from_be(s.sin_addr.s_addr).to_be_bytes(),
+                    u16::from_be(s.sin_port),
+                )))
+            }
+            libc::AF_INET6 => {
+                let s = &*(sa as *const libc::sockaddr_in6);
+                Some(SocketAddr::from((
+                    s.sin6_addr.s6_addr,
+                    u16::from_be(s.sin6_port),
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn split(a: Option<SocketAddr>) -> (Vec<u8>, u16) {
+    a.map_or((Vec::new(), 0), |a| {
+        (a.ip().to_string().into_bytes(), a.port())
+    })
+}
+
+impl NgxRequest {
+    /// # Safety
+    /// `r` must be a live request, and outlive the value.
+    pub unsafe fn new(r: *mut ffi::ngx_http_request_t) -> NgxRequest {
+        unsafe {
+            let c = (*r).connection;
+            ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
+            let client = split(addr_of((*c).sockaddr));
+            let local = split(addr_of((*c).local_sockaddr));
+            let host = ffi::bytes(&(*r).headers_in.server);
+            let server = if host.is_empty() {
+                local.0.clone()
+            } else {
+                host.to_vec()
+            };
+            NgxRequest {
+                r,
+                client,
+                local,
+                server,
+                vars: RefCell::new(Vec::new()),
+            }
+        }
+    }
+
+    fn req(&self) -> &ffi::ngx_http_request_t {
+        // SAFETY: alive for as long as self (see new).
+        unsafe { &*self.r }
+    }
+
+    /// The value of nginx variable `name` (without `$`), if it is set.
+    pub fn variable(&self, name: &str) -> Option<&[u8]> {
+        let lower = name.to_ascii_lowercase();
+        let mut key = ffi::ngx_str_t {
+            len: lower.len(),
+            data: lower.as_ptr() as *mut u8,
+        };
+        // SAFETY: the request is live; ngx_hash_key reads the name's bytes.
+        let v = unsafe {
+            let hash = ffi::ngx_hash_key(key.data, key.len);
+            let v = ffi::ngx_http_get_variable(self.r, &mut key, hash);
+            if v.is_null() || (*v).not_found() != 0 || (*v).valid() == 0 {
+                return None;
+            }
+            std::slice::from_raw_parts((*v).data, (*v).len() as usize).to_vec()
+        };
+        let boxed = v.into_boxed_slice();
+        let p: *const [u8] = &*boxed;
+        self.vars.borrow_mut().push(boxed);
+        // SAFETY: the box is kept in self.vars until self is dropped and never mutated.
+        Some(unsafe { &*p })
+    }
+}
+
+impl RequestFacts for NgxRequest {
+    fn method(&self) -> &[u8] {
+        unsafe { ffi::bytes(&self.req().method_name) }
+    }
+    fn original_uri(&self) -> &[u8] {
+        unsafe { ffi::bytes(&self.req().uri) }
+    }
+    fn unparsed_uri(&self) -> &[u8] {
+        unsafe { ffi::bytes(&self.req().unparsed_uri) }
+    }
+    fn protocol(&self) -> &[u8] {
+        let p = unsafe { ffi::bytes(&self.req().http_protocol) };
+        if p.is_empty() {
+            b"HTTP/1.0"
+        } else {
+            p
+        }
+    }
+    fn query(&self) -> Option<&[u8]> {
+        let a = unsafe { ffi::bytes(&self.req().args) };
+        (!a.is_empty()).then_some(a)
+    }
+    fn for_each_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        // SAFETY: walking nginx's header list of the live request.
+        unsafe {
+            let mut part: *const ffi::ngx_list_part_t = &self.req().headers_in.headers.part;
+            while !part.is_null() {
+                let elts = (*part).elts as *const ffi::ngx_table_elt_t;
+                for i in 0..(*part).nelts {
+                    let h = &*elts.add(i);
+                    if h.hash != 0 {
+                        f(ffi::bytes(&h.key), ffi::bytes(&h.value));
+                    }
+                }
+                part = (*part).next;
+            }
+        }
+    }
+    fn env(&self, name: &str) -> Option<&[u8]> {
+        self.variable(name)
+    }
+    fn client(&self) -> (&[u8], u16) {
+        (&self.client.0, self.client.1)
+    }
+    fn physical_client(&self) -> (&[u8], u16) {
+        (&self.client.0, self.client.1)
+    }
+    fn local(&self) -> (&[u8], u16) {
+        (&self.local.0, self.local.1)
+    }
+    fn server(&self) -> (&[u8], u16) {
+        (&self.server, self.local.1)
+    }
+    fn remote_user(&self) -> Option<&[u8]> {
+        let u = unsafe { ffi::bytes(&self.req().headers_in.user) };
+        (!u.is_empty()).then_some(u)
+    }
+    fn auth_type(&self) -> Option<&[u8]> {
+        None
+    }
+}
