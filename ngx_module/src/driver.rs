@@ -53,7 +53,13 @@ pub struct Ctx {
     pub result: Option<Forwarded>,
     /// Inside `drive` (an answer from within must not start a second loop).
     driving: bool,
+    /// The timer is only holding the worker process (no deadline of the machine's).
+    holding: bool,
 }
+
+/// How often a wait without a deadline re-arms its timer. A shutting-down nginx worker exits
+/// once no timer is left, so every wait keeps one (nginx's own upstreams always have one).
+const HOLD_MS: ffi::ngx_msec_t = 60_000;
 
 impl Ctx {
     pub fn new(
@@ -78,6 +84,7 @@ impl Ctx {
             what,
             result: None,
             driving: false,
+            holding: false,
         });
         let me = &mut *ctx as *mut Ctx as *mut c_void;
         ctx.timer.handler = Some(timer_event);
@@ -116,7 +123,17 @@ impl Ctx {
         }
     }
 
+    /// Waiting without a deadline: keep a timer anyway (see [`HOLD_MS`]).
+    fn hold(&mut self) {
+        if self.timer.timer_set() == 0 {
+            self.holding = true;
+            // SAFETY: as in arm.
+            unsafe { ffi::ngx_add_timer(&mut self.timer, HOLD_MS) };
+        }
+    }
+
     fn disarm(&mut self) {
+        self.holding = false;
         if self.timer.timer_set() != 0 {
             // SAFETY: as in arm.
             unsafe { ffi::ngx_del_timer(&mut self.timer) };
@@ -133,6 +150,9 @@ impl Ctx {
             self.step();
         }
         self.driving = false;
+        if self.wait != Wait::Nothing {
+            self.hold();
+        }
         if self.ex.is_none() {
             self.done();
         }
@@ -498,6 +518,11 @@ pub unsafe extern "C" fn backend_write(ev: *mut ffi::ngx_event_t) {
 unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
     crate::log::guard((), || unsafe {
         let ctx = &mut *((*ev).data as *mut Ctx);
+        if ctx.holding {
+            ctx.holding = false;
+            ctx.hold();
+            return;
+        }
         match ctx.wait {
             Wait::Timer => {
                 ctx.wait = Wait::Nothing;
