@@ -5,7 +5,9 @@
 use std::ffi::c_void;
 
 use lb_core::config::Location;
+use lb_core::directive::server::ServerSettings;
 use lb_core::directive::JkLine;
+use lb_core::mount::SharedTable;
 
 use crate::ffi;
 
@@ -22,6 +24,15 @@ pub struct MainConf {
     pub loaded: Option<crate::runtime::Loaded>,
     /// Built by init_module, in the master before the fork; each worker process has its copy.
     pub runtime: Option<Box<crate::runtime::Runtime>>,
+}
+
+/// A server's connector lines (mounts, options, environment), the `http` block's first (nginx
+/// inheritance: `http`-level mounts apply to every server), and what they mean once checked.
+#[derive(Default)]
+pub struct ServerConf {
+    pub lines: Vec<JkLine>,
+    pub settings: Option<ServerSettings>,
+    pub mounts: Option<SharedTable>,
 }
 
 /// A location's worker (`rjk_pass`).
@@ -55,6 +66,27 @@ unsafe fn in_pool<T>(pool: *mut ffi::ngx_pool_t, value: T) -> *mut c_void {
 pub unsafe extern "C" fn create_main(cf: *mut ffi::ngx_conf_t) -> *mut c_void {
     crate::log::guard(std::ptr::null_mut(), || unsafe {
         in_pool((*cf).pool, MainConf::default())
+    })
+}
+
+pub unsafe extern "C" fn create_srv(cf: *mut ffi::ngx_conf_t) -> *mut c_void {
+    crate::log::guard(std::ptr::null_mut(), || unsafe {
+        in_pool((*cf).pool, ServerConf::default())
+    })
+}
+
+pub unsafe extern "C" fn merge_srv(
+    _cf: *mut ffi::ngx_conf_t,
+    parent: *mut c_void,
+    child: *mut c_void,
+) -> *mut std::os::raw::c_char {
+    crate::log::guard(ffi::conf_error(), || unsafe {
+        let parent = &*(parent as *const ServerConf);
+        let child = &mut *(child as *mut ServerConf);
+        let mut lines = parent.lines.clone();
+        lines.append(&mut child.lines);
+        child.lines = lines;
+        std::ptr::null_mut()
     })
 }
 

@@ -7,7 +7,7 @@ use std::os::raw::c_char;
 
 use lb_core::directive::JkLine;
 
-use crate::conf::{args, here, LocConf, MainConf};
+use crate::conf::{args, here, LocConf, MainConf, ServerConf};
 use crate::ffi;
 
 /// The `Jk*` directive an `rjk_*` one stands for.
@@ -37,7 +37,7 @@ fn quoted(a: &str) -> String {
     }
 }
 
-/// Any `http`-level `rjk_*` directive: kept as its `Jk*` line.
+/// An `http`-only `rjk_*` directive: kept as its `Jk*` line.
 pub unsafe extern "C" fn jk_line(
     cf: *mut ffi::ngx_conf_t,
     cmd: *mut ffi::ngx_command_t,
@@ -45,10 +45,42 @@ pub unsafe extern "C" fn jk_line(
 ) -> *mut c_char {
     crate::log::guard(ffi::conf_error(), || unsafe {
         let main = &mut *(conf as *mut MainConf);
+        match line(cf, cmd) {
+            Some(l) => {
+                main.lines.push(l);
+                std::ptr::null_mut()
+            }
+            None => ffi::conf_error(),
+        }
+    })
+}
+
+/// An `http`/`server` `rjk_*` directive: kept as its `Jk*` line in the server's list.
+pub unsafe extern "C" fn srv_line(
+    cf: *mut ffi::ngx_conf_t,
+    cmd: *mut ffi::ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    crate::log::guard(ffi::conf_error(), || unsafe {
+        let srv = &mut *(conf as *mut ServerConf);
+        match line(cf, cmd) {
+            Some(l) => {
+                srv.lines.push(l);
+                std::ptr::null_mut()
+            }
+            None => ffi::conf_error(),
+        }
+    })
+}
+
+/// The `Jk*` line the directive being read stands for.
+///
+/// # Safety
+/// `cf` and `cmd` must be nginx's, for the directive being read.
+unsafe fn line(cf: *mut ffi::ngx_conf_t, cmd: *mut ffi::ngx_command_t) -> Option<JkLine> {
+    unsafe {
         let name = String::from_utf8_lossy(ffi::bytes(&(*cmd).name)).into_owned();
-        let Some(jk) = jk_name(&name) else {
-            return ffi::conf_error();
-        };
+        let jk = jk_name(&name)?;
         let a = args(cf);
         // Properties and paths are one argument; the rest are lists of words.
         let text = if jk == "JkWorkerProperty" || jk == "JkWorkersFile" {
@@ -56,14 +88,13 @@ pub unsafe extern "C" fn jk_line(
         } else {
             a.iter().map(|s| quoted(s)).collect::<Vec<_>>().join(" ")
         };
-        main.lines.push(JkLine {
+        Some(JkLine {
             name: jk.to_owned(),
             args: text,
             at: here(cf),
             location: None,
-        });
-        std::ptr::null_mut()
-    })
+        })
+    }
 }
 
 /// `rjk_pass WORKER;` — the location's requests go to the worker (mod_jk's `JkMount` inside

@@ -51,6 +51,10 @@ pub struct Ctx {
     /// The request line as forwarded (for the error log).
     pub what: String,
     pub result: Option<Forwarded>,
+    /// How long the forwarding took (`$rjk_duration`).
+    pub took: Option<std::time::Duration>,
+    /// The worker, for the notes after the machine is gone.
+    pub worker_ref: std::sync::Arc<lb_core::forward::Worker>,
     /// Inside `drive` (an answer from within must not start a second loop).
     driving: bool,
     /// The timer is only holding the worker process (no deadline of the machine's).
@@ -69,6 +73,7 @@ impl Ctx {
         ex: Exchange,
         what: String,
     ) -> Box<Ctx> {
+        let worker_ref = std::sync::Arc::clone(ex.worker());
         let mut ctx = Box::new(Ctx {
             r,
             rt,
@@ -83,6 +88,8 @@ impl Ctx {
             started: Instant::now(),
             what,
             result: None,
+            took: None,
+            worker_ref,
             driving: false,
             holding: false,
         });
@@ -385,6 +392,7 @@ impl Ctx {
     /// The machine is done: answer the client (or let nginx's error page do it) and log.
     fn done(&mut self) {
         self.disarm();
+        self.took = Some(self.started.elapsed());
         if let Some((_, Some(c))) = self.slot.take() {
             c.close();
         }
@@ -537,7 +545,7 @@ unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
 /// The client sent more body.
 unsafe extern "C" fn client_read(r: *mut ffi::ngx_http_request_t) {
     crate::log::guard((), || unsafe {
-        if let Some(ctx) = (ffi::request_ctx(r) as *mut Ctx).as_mut() {
+        if let Some(ctx) = crate::request::forwarding(r) {
             ctx.wake(Wait::ClientBody, false);
         }
     })
@@ -546,7 +554,7 @@ unsafe extern "C" fn client_read(r: *mut ffi::ngx_http_request_t) {
 /// The client can take more response.
 unsafe extern "C" fn client_write(r: *mut ffi::ngx_http_request_t) {
     crate::log::guard((), || unsafe {
-        if let Some(ctx) = (ffi::request_ctx(r) as *mut Ctx).as_mut() {
+        if let Some(ctx) = crate::request::forwarding(r) {
             ctx.wake(Wait::ClientWrite, false);
         }
     })

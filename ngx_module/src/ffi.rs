@@ -59,6 +59,15 @@ pub unsafe fn main_conf_of(r: *mut ngx_http_request_t) -> *mut crate::conf::Main
     unsafe { *(*r).main_conf.add(i) as *mut crate::conf::MainConf }
 }
 
+/// The module's server configuration of request `r`.
+///
+/// # Safety
+/// As [`main_conf_of`].
+pub unsafe fn srv_conf_of(r: *mut ngx_http_request_t) -> *mut crate::conf::ServerConf {
+    let i = unsafe { (*std::ptr::addr_of!(crate::module::ngx_http_rjk_module)).ctx_index };
+    unsafe { *(*r).srv_conf.add(i) as *mut crate::conf::ServerConf }
+}
+
 /// The module's location configuration of request `r`.
 ///
 /// # Safety

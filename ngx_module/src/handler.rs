@@ -22,10 +22,19 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(rt) = (*ffi::main_conf_of(r)).runtime.as_deref() else {
             return ffi::DECLINED;
         };
-        let Some(name) = (*ffi::loc_conf_of(r)).worker.clone() else {
+        let Some(state) = crate::request::state(r) else {
+            return INTERNAL;
+        };
+        let Some(name) = crate::request::worker_name(r) else {
             return ffi::DECLINED;
         };
+        let mapped = state.mapped.as_ref();
         let Some(worker) = rt.workers.get(&name) else {
+            log::to(
+                (*(*r).connection).log,
+                Level::Error,
+                &format!("rjk: no worker `{name}`"),
+            );
             return INTERNAL;
         };
         let lb = match &worker.kind {
@@ -36,8 +45,13 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(engine) = rt.engines.get(&name) else {
             return INTERNAL;
         };
+        let settings = (*ffi::srv_conf_of(r))
+            .settings
+            .as_ref()
+            .unwrap_or(&rt.settings);
+        let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
         let facts = NgxRequest::new(r);
-        let prepared = prepare(&facts, &rt.settings, lb, &NO_EXTENSIONS);
+        let prepared = prepare(&facts, settings, lb, ext);
         let ex = prepared.with_head(|head| {
             Exchange::new(
                 std::sync::Arc::clone(engine.worker()),
@@ -50,15 +64,8 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             String::from_utf8_lossy(&prepared.method),
             String::from_utf8_lossy(&prepared.uri)
         );
-        let ctx = Ctx::new(r, rt, &name, ex, what);
-        let cln = ffi::ngx_pool_cleanup_add((*r).pool, 0);
-        if cln.is_null() {
-            return INTERNAL;
-        }
-        let p = Box::into_raw(ctx);
-        (*cln).handler = Some(free_ctx);
-        (*cln).data = p as *mut std::ffi::c_void;
-        ffi::set_request_ctx(r, p as *mut std::ffi::c_void);
+        drop(prepared);
+        state.fwd = Some(Ctx::new(r, rt, &name, ex, what));
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;
@@ -67,18 +74,10 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
     }
 }
 
-/// The request pool goes: the context goes with it (stopping whatever it still waits for).
-unsafe extern "C" fn free_ctx(p: *mut std::ffi::c_void) {
-    log::guard((), || unsafe {
-        let mut ctx = Box::from_raw(p as *mut Ctx);
-        ctx.abandon();
-    })
-}
-
 /// nginx has the first part of the body (or there is none): start forwarding.
 unsafe extern "C" fn body_ready(r: *mut ffi::ngx_http_request_t) {
     log::guard((), || unsafe {
-        if let Some(ctx) = (ffi::request_ctx(r) as *mut Ctx).as_mut() {
+        if let Some(ctx) = crate::request::forwarding(r) {
             ctx.drive();
         }
     })

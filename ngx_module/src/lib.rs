@@ -22,9 +22,11 @@ mod ffi;
 mod handler;
 mod log;
 mod module;
+mod request;
 mod runtime;
 mod setup;
 mod status;
+mod variables;
 
 ngx::ngx_modules!(ngx_http_rjk_module);
 

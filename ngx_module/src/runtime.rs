@@ -9,9 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use lb_core::assemble::Engines;
 use lb_core::config::Workers;
-use lb_core::directive::mounts::mount_table;
 use lb_core::directive::server::ServerSettings;
-use lb_core::mount::SharedTable;
 use lb_core::pool::Slots;
 use lb_core::shm::ShmTable;
 
@@ -32,8 +30,8 @@ pub struct Runtime {
     pub workers: Workers,
     /// The engine's workers (their pools are unused here: nginx's are [`Runtime::pools`]).
     pub engines: Engines,
+    /// The `http` block's settings (servers have their own, see `conf::ServerConf`).
     pub settings: ServerSettings,
-    pub mounts: SharedTable,
     pub dump: Vec<(String, String)>,
     /// The status pages' form nonce: random per configuration, the same in every process.
     pub nonce: String,
@@ -70,16 +68,6 @@ impl Runtime {
         }) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
-        let (table, file, _) = mount_table(&l.settings, Some(&l.workers), None);
-        let mounts = match &file {
-            Some(f) => SharedTable::watching(
-                table,
-                f,
-                Duration::from_secs(l.settings.mount_file_reload),
-                SystemTime::now(),
-            ),
-            None => SharedTable::fixed(table),
-        };
         let mut pools = HashMap::new();
         for name in &l.workers.list.value {
             if let Some(e) = engines.get(name) {
@@ -96,7 +84,6 @@ impl Runtime {
             workers: l.workers,
             engines,
             settings: l.settings,
-            mounts,
             dump: l.dump,
             nonce: nonce(),
             pools: RefCell::new(pools),

@@ -11,7 +11,12 @@ use lb_core::config::{closest, Severity};
 use lb_core::directive::load_workers;
 use lb_core::directive::server::server_settings;
 
-use crate::conf::MainConf;
+use std::time::{Duration, SystemTime};
+
+use lb_core::directive::mounts::mount_table;
+use lb_core::mount::SharedTable;
+
+use crate::conf::{MainConf, ServerConf};
 use crate::ffi;
 use crate::log::{self, Level};
 use crate::runtime::{Loaded, Runtime};
@@ -41,49 +46,104 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ffi::ngx_conf_t) -> ffi::ngx
         let ctx = (*cf).ctx as *mut ffi::ngx_http_conf_ctx_t;
         let mi = (*std::ptr::addr_of!(crate::module::ngx_http_rjk_module)).ctx_index;
         let main = &mut *(*(*ctx).main_conf.add(mi) as *mut MainConf);
-        if main.lines.is_empty() && main.passes.is_empty() {
+        let http = &*(*(*ctx).srv_conf.add(mi) as *const ServerConf);
+        let servers = servers(cf);
+        if main.lines.is_empty()
+            && main.passes.is_empty()
+            && http.lines.is_empty()
+            && servers.iter().all(|s| (**s).lines.is_empty())
+        {
             // Loaded but unused.
             return ffi::OK;
         }
-        match check(cf, main) {
-            Some(loaded) => {
-                if add_zone(cf, main, &loaded).is_err() {
-                    return ffi::ERROR;
-                }
-                main.loaded = Some(loaded);
-                ffi::OK
-            }
-            None => ffi::ERROR,
+        let Some(loaded) = check(cf, main, http, &servers) else {
+            return ffi::ERROR;
+        };
+        if add_zone(cf, main, &loaded).is_err() || add_mapper(cf).is_err() {
+            return ffi::ERROR;
         }
+        main.loaded = Some(loaded);
+        ffi::OK
     })
 }
 
-/// Load and check the configuration, logging every diagnostic; `None` when it cannot run.
+/// Every `server{}`'s configuration of this module (merged with the `http` block's).
 ///
 /// # Safety
-/// `cf` must be the live configuration.
-unsafe fn check(cf: *mut ffi::ngx_conf_t, main: &MainConf) -> Option<Loaded> {
+/// `cf` must be the live `http` configuration, after the merge.
+unsafe fn servers(cf: *mut ffi::ngx_conf_t) -> Vec<*mut ServerConf> {
+    unsafe {
+        let ctx = (*cf).ctx as *mut ffi::ngx_http_conf_ctx_t;
+        let ci = (*std::ptr::addr_of!(ffi::ngx_http_core_module)).ctx_index;
+        let mi = (*std::ptr::addr_of!(crate::module::ngx_http_rjk_module)).ctx_index;
+        let cmcf = *(*ctx).main_conf.add(ci) as *mut ffi::ngx_http_core_main_conf_t;
+        let list: &[*mut ffi::ngx_http_core_srv_conf_t] = std::slice::from_raw_parts(
+            (*cmcf).servers.elts as *const *mut ffi::ngx_http_core_srv_conf_t,
+            (*cmcf).servers.nelts,
+        );
+        list.iter()
+            .map(|&cscf| *(*(*cscf).ctx).srv_conf.add(mi) as *mut ServerConf)
+            .collect()
+    }
+}
+
+/// The precontent handler that maps requests by the servers' mounts.
+///
+/// # Safety
+/// As [`servers`].
+unsafe fn add_mapper(cf: *mut ffi::ngx_conf_t) -> Result<(), ()> {
+    unsafe {
+        let ctx = (*cf).ctx as *mut ffi::ngx_http_conf_ctx_t;
+        let ci = (*std::ptr::addr_of!(ffi::ngx_http_core_module)).ctx_index;
+        let cmcf = *(*ctx).main_conf.add(ci) as *mut ffi::ngx_http_core_main_conf_t;
+        let phase = ffi::ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE as usize;
+        let h = ffi::ngx_array_push(&mut (*cmcf).phases[phase].handlers)
+            as *mut ffi::ngx_http_handler_pt;
+        if h.is_null() {
+            return Err(());
+        }
+        *h = Some(crate::request::mapper);
+        Ok(())
+    }
+}
+
+/// Load and check the configuration, logging every diagnostic; `None` when it cannot run.
+/// Each server gets its settings and mount table.
+///
+/// # Safety
+/// `cf` must be the live configuration; `servers` its servers' configurations.
+unsafe fn check(
+    cf: *mut ffi::ngx_conf_t,
+    main: &MainConf,
+    http: &ServerConf,
+    servers: &[*mut ServerConf],
+) -> Option<Loaded> {
     let root = unsafe { conf_prefix((*cf).cycle) };
     let say = |level: Level, msg: &str| unsafe { log::to((*cf).log, level, msg) };
+    let report = |d: &lb_core::config::Diagnostic, seen: &mut std::collections::HashSet<String>| {
+        // A server repeats the http block's lines: report each problem once.
+        if seen.insert(d.to_string()) {
+            let level = if d.severity == Severity::Error {
+                Level::Emerg
+            } else {
+                Level::Warn
+            };
+            say(level, &format!("rjk: {d}"));
+        }
+        d.severity != Severity::Error
+    };
+    let mut seen = std::collections::HashSet::new();
     let loaded = load_workers(&main.lines, &root);
-    let mut ok = true;
     for d in &loaded.diagnostics {
-        let level = if d.severity == Severity::Error {
-            Level::Emerg
-        } else {
-            Level::Warn
-        };
-        say(level, &format!("rjk: {d}"));
+        report(d, &mut seen);
     }
-    let (settings, diags) = server_settings(main.lines.iter().map(|l| (l, false)), false, &root);
+    let with = |srv: &ServerConf| -> Vec<lb_core::directive::JkLine> {
+        main.lines.iter().chain(srv.lines.iter()).cloned().collect()
+    };
+    let mut ok = true;
+    let (settings, diags) = server_settings(with(http).iter().map(|l| (l, false)), false, &root);
     for d in &diags {
-        ok &= d.severity != Severity::Error;
-        let level = if d.severity == Severity::Error {
-            Level::Emerg
-        } else {
-            Level::Warn
-        };
-        say(level, &format!("rjk: {d}"));
+        ok &= report(d, &mut seen);
     }
     let Some(workers) = loaded.workers else {
         let n = loaded
@@ -94,6 +154,29 @@ unsafe fn check(cf: *mut ffi::ngx_conf_t, main: &MainConf) -> Option<Loaded> {
         say(Level::Emerg, &format!("rjk: {n} error(s) in the workers configuration; `rjk check <workers.properties>` shows the effective settings"));
         return None;
     };
+    for &srv in servers {
+        // SAFETY: each server's configuration lives as long as the cycle.
+        let srv = unsafe { &mut *srv };
+        let lines = with(srv);
+        let (s, diags) = server_settings(lines.iter().map(|l| (l, false)), false, &root);
+        for d in &diags {
+            ok &= report(d, &mut seen);
+        }
+        let (table, file, diags) = mount_table(&s, Some(&workers), None);
+        for d in &diags {
+            ok &= report(d, &mut seen);
+        }
+        srv.mounts = Some(match &file {
+            Some(f) => SharedTable::watching(
+                table,
+                f,
+                Duration::from_secs(s.mount_file_reload),
+                SystemTime::now(),
+            ),
+            None => SharedTable::fixed(table),
+        });
+        srv.settings = Some(s);
+    }
     for (name, at) in &main.passes {
         if workers.get(name).is_none() || !workers.list.value.iter().any(|w| w == name) {
             let names = workers.list.value.iter().map(String::as_str);

@@ -67,7 +67,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(rt) = (*ffi::main_conf_of(r)).runtime.as_deref() else {
             return INTERNAL;
         };
-        let Some(name) = (*ffi::loc_conf_of(r)).worker.clone() else {
+        let Some(name) = crate::request::worker_name(r) else {
             return INTERNAL;
         };
         let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(&name).map(|w| &w.kind) else {
@@ -87,7 +87,10 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let user = facts
             .remote_user()
             .map(|u| String::from_utf8_lossy(u).into_owned());
-        let table = rt.mounts.current();
+        let table = match (*ffi::srv_conf_of(r)).mounts.as_ref() {
+            Some(m) => m.current(),
+            None => std::sync::Arc::new(lb_core::mount::MountTable::new()),
+        };
         let balancers = rt.engines.balancers();
         let server_name = String::from_utf8_lossy(facts.server().0).into_owned();
         let uri = String::from_utf8_lossy(facts.original_uri()).into_owned();
