@@ -58,9 +58,17 @@ bench:
 APXS     ?= apxs
 MODDIR   := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 CONFDIR  ?= /etc/apache2/mods-available
-install:
-	$(CARGO) build --release -p mod_rjk -p rjk-cli
+# The nginx module goes into nginx's module directory with a Debian-style mod-http-rjk.conf
+# (modules-available, never overwritten). Enable with:
+#   ln -s /usr/share/nginx/modules-available/mod-http-rjk.conf /etc/nginx/modules-enabled/50-mod-http-rjk.conf
+NGX_MODDIR  ?= /usr/lib/nginx/modules
+NGX_CONFDIR ?= /usr/share/nginx/modules-available
+install: nginx-src
+	$(CARGO) build --release -p mod_rjk -p rjk-cli -p ngx_module
 	$(SUDO) install -D -m 0644 target/release/libmod_rjk.so $(DESTDIR)$(MODDIR)/mod_rjk.so
+	$(SUDO) install -D -m 0644 target/release/libngx_http_rjk_module.so $(DESTDIR)$(NGX_MODDIR)/ngx_http_rjk_module.so
+	@if [ -e $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf ]; then echo "kept existing $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf"; \
+	else $(SUDO) install -D -m 0644 packaging/nginx/mod-http-rjk.conf $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf && echo "installed $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf"; fi
 	$(SUDO) install -D -m 0755 target/release/rjk $(DESTDIR)/usr/local/bin/rjk
 	@for f in rjk.load rjk.conf; do \
 	  if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "kept existing $(DESTDIR)$(CONFDIR)/$$f"; \
