@@ -355,3 +355,90 @@ fn fifty_slow_requests_do_not_hold_up_one_worker_process() {
     assert!(all < Duration::from_millis(2500), "50 × 1 s took {all:?}");
     s.stop();
 }
+
+/// The members hit, in order, by a mixed sequence (non-sticky, sticky to each node, a session
+/// of a node that does not exist). One process on each side: the tie-break offset is per
+/// process in mod_jk, mod_rjk and here.
+fn member_sequence(a: SocketAddr) -> Vec<String> {
+    (0..300)
+        .map(|i| {
+            let cookie = match i % 7 {
+                1 => Some("JSESSIONID=A.n1"),
+                3 => Some("JSESSIONID=B.n3"),
+                5 => Some("JSESSIONID=C.gone"),
+                _ => None,
+            };
+            who(a, "/1k", cookie)
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_request_sequence_hits_the_same_members_as_mod_jk() {
+    use rjk_tests::cluster::{front, Connector};
+    use rjk_tests::httpd::Mpm;
+    let factors = "worker.n1.lbfactor=1\nworker.n2.lbfactor=2\nworker.n3.lbfactor=3\n";
+    let jk = {
+        let nodes: Vec<Node> = ["n1", "n2", "n3"]
+            .iter()
+            .map(|r| Node::start(r, None, &[]).unwrap())
+            .collect();
+        let workers = format!(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2,n3\n{}{factors}",
+            member_lines(&nodes, |_| String::new())
+        );
+        let dir = tmp("sequence-jk");
+        let httpd = front(
+            &dir,
+            Connector::ModJk,
+            Mpm::Event,
+            &workers,
+            "JkMount /* lb\nServerLimit 1\nStartServers 1\nMaxRequestWorkers 16\n",
+        )
+        .unwrap();
+        let seq = member_sequence(httpd.addr());
+        httpd.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+        seq
+    };
+    let s = Setup::start("sequence", 1, &["n1", "n2", "n3"], factors);
+    let ours = member_sequence(s.addr());
+    s.stop();
+    let first_diff = jk.iter().zip(&ours).position(|(a, b)| a != b);
+    assert_eq!(
+        first_diff,
+        None,
+        "mod_jk {:?}\nnginx {:?}",
+        &jk[..30],
+        &ours[..30]
+    );
+}
+
+/// With no traffic at all, a failed member is recovered by the worker processes' maintenance
+/// timer (the status page itself runs no maintenance).
+#[test]
+fn maintenance_recovers_members_without_traffic() {
+    let mut s = Setup::start(
+        "maintain",
+        2,
+        &["n1", "n2"],
+        "worker.lb.recover_time=1\nworker.maintain=1\n",
+    );
+    s.node("n1").kill();
+    assert_eq!(tally(s.addr(), 6, None), only("n2", 6));
+    let state = |a| {
+        let p = http::get(a, "/jkstatus?mime=prop", &[]).unwrap().text();
+        p.lines()
+            .find(|l| l.starts_with("worker.n1.state="))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(state(s.addr()), "worker.n1.state=ERR");
+    let recovered = rjk_tests::wait_until(
+        "maintenance to move n1 out of ERR",
+        Duration::from_secs(15),
+        || (state(s.addr()) != "worker.n1.state=ERR").then_some(()),
+    );
+    assert!(recovered.is_ok(), "{}", state(s.addr()));
+    s.stop();
+}
