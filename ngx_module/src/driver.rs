@@ -489,56 +489,69 @@ fn not_connected() -> io::Error {
     )
 }
 
+/// Run `f` on the context of a backend or timer event, then nginx's posted requests of the
+/// client connection: a request finalized from here (not from a client event) is only closed
+/// when they run, as nginx's upstream module does it.
+///
+/// # Safety
+/// `ctx` must be null or a live context.
+unsafe fn on_event(ctx: *mut Ctx, f: impl FnOnce(&mut Ctx)) {
+    unsafe {
+        let Some(ctx) = ctx.as_mut() else { return };
+        let c = (*ctx.r).connection;
+        f(ctx);
+        // `ctx` may be gone now; the connection's memory is nginx's and stays valid.
+        ffi::ngx_http_run_posted_requests(c);
+    }
+}
+
 /// The context of a backend connection's event.
 ///
 /// # Safety
 /// `ev` must be an event of a connection attached to a live context.
-unsafe fn ctx_of_conn<'a>(ev: *mut ffi::ngx_event_t) -> Option<&'a mut Ctx> {
+unsafe fn ctx_of_conn(ev: *mut ffi::ngx_event_t) -> *mut Ctx {
     unsafe {
         let c = (*ev).data as *mut ffi::ngx_connection_t;
-        ((*c).data as *mut Ctx).as_mut()
+        (*c).data as *mut Ctx
     }
 }
 
 pub unsafe extern "C" fn backend_read(ev: *mut ffi::ngx_event_t) {
     crate::log::guard((), || unsafe {
-        if let Some(ctx) = ctx_of_conn(ev) {
-            ctx.wake(Wait::Recv, false);
-        }
+        on_event(ctx_of_conn(ev), |ctx| ctx.wake(Wait::Recv, false));
     })
 }
 
 pub unsafe extern "C" fn backend_write(ev: *mut ffi::ngx_event_t) {
     crate::log::guard((), || unsafe {
-        if let Some(ctx) = ctx_of_conn(ev) {
-            match ctx.wait {
-                Wait::Connect => ctx.wake(Wait::Connect, false),
-                Wait::Writable => {
-                    ctx.wait = Wait::Nothing;
-                    ctx.drive();
-                }
-                _ => {}
+        on_event(ctx_of_conn(ev), |ctx| match ctx.wait {
+            Wait::Connect => ctx.wake(Wait::Connect, false),
+            Wait::Writable => {
+                ctx.wait = Wait::Nothing;
+                ctx.drive();
             }
-        }
+            _ => {}
+        });
     })
 }
 
 unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
     crate::log::guard((), || unsafe {
-        let ctx = &mut *((*ev).data as *mut Ctx);
-        if ctx.holding {
-            ctx.holding = false;
-            ctx.hold();
-            return;
-        }
-        match ctx.wait {
-            Wait::Timer => {
-                ctx.wait = Wait::Nothing;
-                ctx.drive();
+        on_event((*ev).data as *mut Ctx, |ctx| {
+            if ctx.holding {
+                ctx.holding = false;
+                ctx.hold();
+                return;
             }
-            w @ (Wait::Connect | Wait::Recv) => ctx.wake(w, true),
-            _ => {}
-        }
+            match ctx.wait {
+                Wait::Timer => {
+                    ctx.wait = Wait::Nothing;
+                    ctx.drive();
+                }
+                w @ (Wait::Connect | Wait::Recv) => ctx.wake(w, true),
+                _ => {}
+            }
+        });
     })
 }
 
