@@ -16,6 +16,18 @@ use crate::client::{self, Output, Step};
 use crate::ffi;
 use crate::runtime::Runtime;
 
+thread_local! {
+    /// The last request's buffers in this worker process: no allocation per request once warm
+    /// (nginx runs one thread per process).
+    static SPARE: std::cell::RefCell<Option<lb_core::forward::Buffers>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Buffers for a new request (the last one's, if it is done with them).
+pub fn spare_buffers() -> lb_core::forward::Buffers {
+    SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
+}
+
 /// What the request waits for, between nginx events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wait {
@@ -261,7 +273,8 @@ impl Ctx {
         if keep {
             self.ex = Some(ex);
         } else {
-            let (done, _) = ex.finish();
+            let (done, bufs) = ex.finish();
+            SPARE.with(|s| *s.borrow_mut() = Some(bufs));
             self.result = Some(done);
         }
     }

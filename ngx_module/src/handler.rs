@@ -56,7 +56,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             Exchange::new(
                 std::sync::Arc::clone(engine.worker()),
                 head,
-                Default::default(),
+                crate::driver::spare_buffers(),
             )
         });
         let what = format!(
@@ -91,9 +91,18 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
     let Some(done) = ctx.result.as_ref() else {
         return;
     };
-    let took = notes::duration(ctx.started.elapsed());
     // SAFETY: the request is live (called before it is finalized).
     let log = unsafe { (*(*r).connection).log };
+    let level = if done.failure.is_some() {
+        Level::Error
+    } else {
+        Level::Info
+    };
+    // SAFETY: as above.
+    if !unsafe { log::enabled(log, level) } {
+        return;
+    }
+    let took = notes::duration(ctx.started.elapsed());
     match &done.failure {
         Some(f) => unsafe {
             log::to(

@@ -25,6 +25,19 @@ impl Level {
     }
 }
 
+/// Whether `log` (or the cycle's) records messages of `level`: format only what is written.
+///
+/// # Safety
+/// `log` must be null or a live nginx log.
+pub unsafe fn enabled(log: *mut ffi::ngx_log_t, level: Level) -> bool {
+    let log = if log.is_null() {
+        unsafe { (*ffi::ngx_cycle).log }
+    } else {
+        log
+    };
+    !log.is_null() && unsafe { (*log).log_level } >= level.ngx()
+}
+
 /// Log `msg` to `log` (nginx prefixes time, level and pid; `cf` logs add nothing else).
 ///
 /// # Safety
