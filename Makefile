@@ -51,6 +51,7 @@ bench:
 	$(CARGO) bench --workspace
 	node/bench/vs-tomcat.sh
 	bench/side-by-side.sh
+	bench/nginx.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair
 # (mods-available). Existing rjk.load/rjk.conf are never overwritten. Enable with:
