@@ -215,11 +215,12 @@ impl Ctx {
             Action::Send(data) => match self.conn().map(|c| c.send(data)) {
                 Some(Io::Done(n)) => ex.on_sent(n),
                 Some(Io::Again) => {
-                    // Answer "nothing yet" and poll again once the socket takes more.
-                    ex.on_sent(0);
-                    self.wait = Wait::Writable;
-                    if !self.conn().is_some_and(|c| c.want(true)) {
-                        self.wait = Wait::Nothing;
+                    if self.conn().is_some_and(|c| c.want(true)) {
+                        // Answer "nothing yet" and poll again once the socket takes more.
+                        ex.on_sent(0);
+                        self.wait = Wait::Writable;
+                    } else {
+                        ex.on_io_error(io::Error::other("cannot wait for the backend"));
                     }
                 }
                 Some(Io::Failed(e)) => ex.on_io_error(e),

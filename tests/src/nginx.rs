@@ -36,6 +36,18 @@ fn conf(dir: &Path, port: u16, processes: usize, http: &str, locations: &str) ->
     )
 }
 
+/// nginx on `dir/nginx.conf` with `dir` as its prefix and error log there.
+fn command(dir: &Path) -> Command {
+    let mut c = Command::new(NGINX);
+    c.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.join("error.log"));
+    c
+}
+
 fn prepare(dir: &Path) -> io::Result<()> {
     assert!(
         Path::new(NGINX).exists(),
@@ -55,14 +67,7 @@ impl Nginx {
         )?;
         let pid_file = dir.join("nginx.pid");
         let _ = std::fs::remove_file(&pid_file);
-        let out = Command::new(NGINX)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .output()?;
+        let out = command(dir).output()?;
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "nginx did not start ({}):\n{}{}\nerror.log:\n{}",
@@ -145,15 +150,7 @@ pub fn config_test(dir: &Path, http: &str, locations: &str) -> io::Result<(bool,
         dir.join("nginx.conf"),
         conf(dir, free_port(), 1, http, locations),
     )?;
-    let out = Command::new(NGINX)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-e")
-        .arg(dir.join("error.log"))
-        .arg("-t")
-        .output()?;
+    let out = command(dir).arg("-t").output()?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
