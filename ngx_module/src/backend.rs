@@ -179,11 +179,25 @@ impl Conn {
 
     /// Events now go to the request `owner` (the driver's context).
     pub fn attach(&self, owner: *mut c_void) {
+        self.attach_to(
+            owner,
+            crate::driver::backend_read,
+            crate::driver::backend_write,
+        );
+    }
+
+    /// Events now go to `read`/`write` with `owner` as the connection's data.
+    pub fn attach_to(
+        &self,
+        owner: *mut c_void,
+        read: unsafe extern "C" fn(*mut ffi::ngx_event_t),
+        write: unsafe extern "C" fn(*mut ffi::ngx_event_t),
+    ) {
         // SAFETY: `c` is open (callers check is_closed first for pooled ones).
         unsafe {
             (*self.c).data = owner;
-            (*(*self.c).read).handler = Some(crate::driver::backend_read);
-            (*(*self.c).write).handler = Some(crate::driver::backend_write);
+            (*(*self.c).read).handler = Some(read);
+            (*(*self.c).write).handler = Some(write);
             (*self.c).log = (*ffi::ngx_cycle).log;
             (*(*self.c).read).log = (*self.c).log;
             (*(*self.c).write).log = (*self.c).log;

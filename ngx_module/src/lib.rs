@@ -22,6 +22,7 @@ mod ffi;
 mod handler;
 mod log;
 mod module;
+mod ping;
 mod request;
 mod runtime;
 mod setup;

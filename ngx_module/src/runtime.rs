@@ -117,21 +117,47 @@ impl Runtime {
         unsafe { ffi::ngx_add_timer(ev, 1000) };
     }
 
-    /// Idle expiry and moved members: close what the pool policy gives up.
+    /// Idle expiry and moved members: close what the pool policy gives up; CPing the
+    /// connections idle for `connection_ping_interval` (answers come back as events).
     fn maintain_pools(&self, now: Instant) {
-        let mut pools = self.pools.borrow_mut();
-        for (name, slots) in pools.iter_mut() {
-            let Some(e) = self.engines.get(name) else {
-                continue;
-            };
-            for (m, s) in e.worker().members().iter().zip(slots.iter_mut()) {
-                let spec = m.spec();
-                s.resize(spec.connection_pool_size);
-                s.drop_not_to(spec.addr, Conn::close);
-                if let Some(idle) = spec.connection_pool_timeout.filter(|d| !d.is_zero()) {
-                    s.expire(now, idle, spec.connection_pool_minsize, Conn::close);
+        let mut due = Vec::new();
+        {
+            let mut pools = self.pools.borrow_mut();
+            for (name, slots) in pools.iter_mut() {
+                let Some(e) = self.engines.get(name) else {
+                    continue;
+                };
+                for (i, (m, s)) in e
+                    .worker()
+                    .members()
+                    .iter()
+                    .zip(slots.iter_mut())
+                    .enumerate()
+                {
+                    let spec = m.spec();
+                    s.resize(spec.connection_pool_size);
+                    s.drop_not_to(spec.addr, Conn::close);
+                    if let Some(idle) = spec.connection_pool_timeout.filter(|d| !d.is_zero()) {
+                        s.expire(now, idle, spec.connection_pool_minsize, Conn::close);
+                    }
+                    if let Some(every) = spec.interval_ping() {
+                        for (c, peer) in s.due_for_ping(now, every) {
+                            due.push((
+                                name.clone(),
+                                i,
+                                c,
+                                peer,
+                                spec.ping_timeout,
+                                spec.max_packet_size,
+                            ));
+                        }
+                    }
                 }
             }
+        }
+        // Outside the borrow: a CPing that fails at once gives its slot straight back.
+        for (name, i, c, peer, timeout, size) in due {
+            crate::ping::start(self, &name, i, c, peer, timeout, size);
         }
     }
 

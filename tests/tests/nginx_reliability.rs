@@ -215,3 +215,128 @@ fn a_node_killed_under_load_loses_no_request() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small AJP container on loopback: answers every Forward Request with "ok" (reuse), every
+/// CPing with a CPong, and counts connections and CPings.
+struct Pinged {
+    port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    pings: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Pinged {
+    fn start() -> Pinged {
+        use std::sync::atomic::AtomicUsize;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (connections, pings, stop) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (c2, p2, s2) = (connections.clone(), pings.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s2.load(Ordering::Relaxed) {
+                let Ok((s, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                c2.fetch_add(1, Ordering::Relaxed);
+                let (p3, s3) = (p2.clone(), s2.clone());
+                std::thread::spawn(move || Pinged::serve(s, &p3, &s3));
+            }
+        });
+        Pinged {
+            port,
+            connections,
+            pings,
+            stop,
+        }
+    }
+
+    fn serve(mut s: TcpStream, pings: &std::sync::atomic::AtomicUsize, stop: &AtomicBool) {
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut head = vec![4];
+        head.extend_from_slice(&200u16.to_be_bytes());
+        ajp_str(&mut head, b"OK");
+        head.extend_from_slice(&1u16.to_be_bytes());
+        head.extend_from_slice(&[0xA0, 0x08]);
+        ajp_str(&mut head, b"2");
+        let mut answer = packet(&head);
+        answer.extend_from_slice(&packet(&[3, 0, 2, b'o', b'k', 0]));
+        answer.extend_from_slice(&packet(&[5, 1]));
+        while !stop.load(Ordering::Relaxed) {
+            let mut hdr = [0u8; 4];
+            match s.read_exact(&mut hdr) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(_) => return,
+            }
+            let mut payload = vec![0u8; u16::from_be_bytes([hdr[2], hdr[3]]) as usize];
+            if s.read_exact(&mut payload).is_err() {
+                return;
+            }
+            let reply = match payload.first() {
+                Some(10) => {
+                    pings.fetch_add(1, Ordering::Relaxed);
+                    packet(&[9])
+                }
+                Some(2) => answer.clone(),
+                _ => return,
+            };
+            if s.write_all(&reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Pinged {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn idle_connections_are_cpinged_and_kept_per_connection_ping_interval() {
+    let dir = std::env::temp_dir().join(format!("rjk-ngx-ping-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = Pinged::start();
+    std::fs::write(
+        dir.join("workers.properties"),
+        format!(
+            "worker.list=p\nworker.p.type=ajp13\nworker.p.host=127.0.0.1\nworker.p.port={}\n\
+             worker.p.ping_mode=I\nworker.p.connection_ping_interval=1\nworker.p.ping_timeout=2000\n",
+            backend.port
+        ),
+    )
+    .unwrap();
+    let nginx = Nginx::start(
+        &dir,
+        1,
+        &format!("  rjk_workers_file {}/workers.properties;", dir.display()),
+        "    location / { rjk_pass p; }",
+    )
+    .unwrap();
+    let a = nginx.addr();
+    let r = http::get(a, "/x", &[]).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    // The pooled connection is CPinged while idle, at least twice...
+    rjk_tests::wait_until("two CPings", Duration::from_secs(10), || {
+        (backend.pings.load(Ordering::Relaxed) >= 2).then_some(())
+    })
+    .unwrap();
+    // ...and stays in the pool: the next request uses it, no new connection.
+    let r = http::get(a, "/x", &[]).unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    assert_eq!(backend.connections.load(Ordering::Relaxed), 1);
+    no_crash(&nginx);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
