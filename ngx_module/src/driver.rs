@@ -165,8 +165,10 @@ impl Ctx {
             return;
         }
         self.driving = true;
+        // One reading of the clocks per event: the steps of one loop are microseconds apart.
+        let now = Now::system();
         while self.wait == Wait::Nothing && self.ex.is_some() {
-            self.step();
+            self.step(now);
         }
         self.driving = false;
         if self.wait != Wait::Nothing {
@@ -178,9 +180,8 @@ impl Ctx {
     }
 
     /// Perform one action.
-    fn step(&mut self) {
+    fn step(&mut self, now: Now) {
         let Some(mut ex) = self.ex.take() else { return };
-        let now = Now::system();
         let action = ex.poll(now);
         let mut keep = true;
         match action {

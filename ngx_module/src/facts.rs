@@ -9,6 +9,37 @@ use lb_core::forward::prepare::RequestFacts;
 
 use crate::ffi;
 
+thread_local! {
+    /// Names asked for (mod_jk's indicators) that are no nginx variable in this configuration:
+    /// not looked up again in this worker process (variables are fixed per configuration).
+    static ABSENT: RefCell<std::collections::HashSet<String>> = RefCell::new(Default::default());
+}
+
+/// Whether `lower` could name a variable on some request: declared in the configuration
+/// (`set`, modules) or one of nginx's prefixed families.
+fn defined(lower: &str) -> bool {
+    const PREFIXES: [&str; 5] = ["http_", "sent_http_", "sent_trailer_", "cookie_", "arg_"];
+    if PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return true;
+    }
+    // SAFETY: the cycle's http main configuration is live while requests run; the hash is
+    // only read.
+    unsafe {
+        let cmcf = ffi::core_main_conf_of_cycle(ffi::ngx_cycle);
+        if cmcf.is_null() {
+            return true;
+        }
+        let key = ffi::ngx_hash_key(lower.as_ptr() as *mut u8, lower.len());
+        !ffi::ngx_hash_find(
+            &mut (*cmcf).variables_hash,
+            key,
+            lower.as_ptr() as *mut u8,
+            lower.len(),
+        )
+        .is_null()
+    }
+}
+
 /// A borrowed nginx request, with the addresses decoded once.
 pub struct NgxRequest {
     r: *mut ffi::ngx_http_request_t,
@@ -86,6 +117,9 @@ impl NgxRequest {
 
     /// The value of nginx variable `name` (without `$`), if it is set.
     pub fn variable(&self, name: &str) -> Option<&[u8]> {
+        if ABSENT.with(|a| a.borrow().contains(name)) {
+            return None;
+        }
         let lower = name.to_ascii_lowercase();
         let mut key = ffi::ngx_str_t {
             len: lower.len(),
@@ -96,6 +130,9 @@ impl NgxRequest {
             let hash = ffi::ngx_hash_key(key.data, key.len);
             let v = ffi::ngx_http_get_variable(self.r, &mut key, hash);
             if v.is_null() || (*v).not_found() != 0 || (*v).valid() == 0 {
+                if !defined(&lower) {
+                    ABSENT.with(|a| a.borrow_mut().insert(name.to_owned()));
+                }
                 return None;
             }
             std::slice::from_raw_parts((*v).data, (*v).len() as usize).to_vec()
