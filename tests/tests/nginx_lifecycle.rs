@@ -135,3 +135,33 @@ fn a_client_leaving_mid_download_leaves_the_next_request_clean() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn reload_with_edited_workers_starts_a_fresh_table_with_the_edits() {
+    let nodes = vec![
+        Node::start("n1", None, &[]).unwrap(),
+        Node::start("n2", None, &[]).unwrap(),
+    ];
+    let (nginx, dir) = start("edited", &nodes);
+    for _ in 0..20 {
+        assert_eq!(http::get(nginx.addr(), "/1k", &[]).unwrap().status, 200);
+    }
+    assert!(elected(&nginx) >= 20);
+    let file = dir.join("workers.properties");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("worker.n1.lbfactor=3\n");
+    std::fs::write(&file, text).unwrap();
+    nginx.reload(2).unwrap();
+    // The new workers balance on a new table: counters from zero, the new factor in force.
+    let fresh = rjk_tests::wait_until("the new table", Duration::from_secs(10), || {
+        (elected(&nginx) == 0).then_some(())
+    });
+    assert!(fresh.is_ok(), "elected after the edit: {}", elected(&nginx));
+    let prop = http::get(nginx.addr(), "/jkstatus?mime=prop", &[])
+        .unwrap()
+        .text();
+    assert!(prop.contains("worker.n1.lbfactor=3\n"), "{prop}");
+    no_alerts(&nginx);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
