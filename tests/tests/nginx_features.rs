@@ -165,3 +165,28 @@ fn log_variables_and_env_vars_carry_mod_jk_notes() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn use_server_errors_answers_with_nginx_error_pages() {
+    let nodes = nodes(&["n1"]);
+    let (nginx, d) = start(
+        "errors",
+        &nodes,
+        "  rjk_mount /app/* \"lb;use_server_errors=404\";\n  rjk_mount /plain/* lb;",
+        "    error_page 404 /nf.html;\n    location / { root html; }",
+    );
+    std::fs::create_dir_all(nginx.dir.join("html")).unwrap();
+    std::fs::write(nginx.dir.join("html/nf.html"), "nginx's own page\n").unwrap();
+    let a = nginx.addr();
+    // The backend's 404 is withheld: nginx's error_page answers.
+    let r = http::get(a, "/app/status/404", &[]).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "nginx's own page\n");
+    // Without the extension the backend's own 404 goes through.
+    let r = http::get(a, "/plain/status/404", &[]).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"));
+    assert_ne!(r.text(), "nginx's own page\n");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
