@@ -8,8 +8,20 @@ DEB_PACKAGES := apache2 apache2-dev libapache2-mod-jk tomcat10 wrk curl libclang
 # Building and checking the Debian packages (make deb, tests/tests/packages.rs): debhelper
 # (dh_apache2 comes with apache2-dev), lintian, and systemd-analyze and man for the unit check.
 DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
+# The nginx module: Debian's nginx to load it into, nginx-dev for the headers its bindings are
+# generated from (ngx_module/configure-nginx.sh).
+DEB_PACKAGES += nginx nginx-dev
 
-.PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak
+.PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak nginx-src
+
+# The configured nginx tree the nginx module builds against (.cargo/config.toml points
+# nginx-sys at it). Made once; remade when Debian's nginx-dev changes.
+NGINX_SRC := build/nginx-src
+nginx-src: $(NGINX_SRC)/objs/ngx_auto_config.h
+$(NGINX_SRC)/objs/ngx_auto_config.h: /usr/share/nginx/src/conf_flags ngx_module/configure-nginx.sh
+	ngx_module/configure-nginx.sh $(NGINX_SRC)
+/usr/share/nginx/src/conf_flags:
+	@echo "Debian's nginx-dev is not installed: run \`make deps\` (the nginx module builds against it)" >&2; exit 1
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -20,7 +32,7 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-build:
+build: nginx-src
 	$(CARGO) build --workspace
 
 # Every test in the workspace: unit, protocol, and end-to-end against real processes.
@@ -48,7 +60,7 @@ SOAK_SECONDS ?= 600
 soak: deps build
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test -p rjk-tests --test soak -- --ignored --nocapture
 
-lint:
+lint: nginx-src
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -61,6 +73,7 @@ bench:
 	bench/side-by-side.sh
 	bench/cost.sh
 	node/bench/cluster.sh
+	bench/nginx.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair
 # (mods-available). Existing rjk.load/rjk.conf are never overwritten. Enable with:
@@ -68,9 +81,17 @@ bench:
 APXS     ?= apxs
 MODDIR   := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null || echo /usr/lib/apache2/modules)
 CONFDIR  ?= /etc/apache2/mods-available
-install:
-	$(CARGO) build --release -p mod_rjk -p rjk-cli
+# The nginx module goes into nginx's module directory with a Debian-style mod-http-rjk.conf
+# (modules-available, never overwritten). Enable with:
+#   ln -s /usr/share/nginx/modules-available/mod-http-rjk.conf /etc/nginx/modules-enabled/50-mod-http-rjk.conf
+NGX_MODDIR  ?= /usr/lib/nginx/modules
+NGX_CONFDIR ?= /usr/share/nginx/modules-available
+install: nginx-src
+	$(CARGO) build --release -p mod_rjk -p rjk-cli -p ngx_module
 	$(SUDO) install -D -m 0644 target/release/libmod_rjk.so $(DESTDIR)$(MODDIR)/mod_rjk.so
+	$(SUDO) install -D -m 0644 target/release/libngx_http_rjk_module.so $(DESTDIR)$(NGX_MODDIR)/ngx_http_rjk_module.so
+	@if [ -e $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf ]; then echo "kept existing $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf"; \
+	else $(SUDO) install -D -m 0644 packaging/nginx/mod-http-rjk.conf $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf && echo "installed $(DESTDIR)$(NGX_CONFDIR)/mod-http-rjk.conf"; fi
 	$(SUDO) install -D -m 0755 target/release/rjk $(DESTDIR)/usr/local/bin/rjk
 	@for f in rjk.load rjk.conf; do \
 	  if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "kept existing $(DESTDIR)$(CONFDIR)/$$f"; \

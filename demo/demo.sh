@@ -2,14 +2,17 @@
 # make demo / make demo-stop: three rjk-nodes (two in domain A, one in domain B) behind a
 # private apache2 with mod_rjk on 127.0.0.1. Everything lives in $DEMO_DIR (default
 # /tmp/rjk-demo); `demo.sh stop` stops exactly the processes it started (by their pid files).
+# FRONT=nginx (make demo FRONT=nginx) puts Debian's nginx with ngx_http_rjk_module in front
+# instead, with the same workers.properties.
 set -euo pipefail
+FRONT=${FRONT:-httpd}
 here=$(cd "$(dirname "$0")/.." && pwd)
 DEMO_DIR=${DEMO_DIR:-/tmp/rjk-demo}
 PORT=${PORT:-8080}
 M=/usr/lib/apache2/modules
 
 stop() {
-  for f in "$DEMO_DIR"/run/*.pid "$DEMO_DIR"/httpd.pid; do
+  for f in "$DEMO_DIR"/run/*.pid "$DEMO_DIR"/httpd.pid "$DEMO_DIR"/nginx.pid; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
     kill "$pid" 2>/dev/null && echo "stopped $(basename "$f" .pid) (pid $pid)"
@@ -21,7 +24,11 @@ if [ "${1:-start}" = stop ]; then stop; exit 0; fi
 
 stop >/dev/null 2>&1 || true
 target=${CARGO_TARGET_DIR:-$here/target}
-(cd "$here" && cargo build --release -q -p mod_rjk -p rjk-node -p rjk-cli)
+if [ "$FRONT" = nginx ]; then
+  (cd "$here" && make -s nginx-src && cargo build --release -q -p ngx_module -p rjk-node -p rjk-cli)
+else
+  (cd "$here" && cargo build --release -q -p mod_rjk -p rjk-node -p rjk-cli)
+fi
 mkdir -p "$DEMO_DIR"/{logs,run,htdocs}
 secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -56,6 +63,32 @@ worker.jk-status.read_only=true
 worker.jk-manager.type=status
 W
 
+if [ "$FRONT" = nginx ]; then
+mkdir -p "$DEMO_DIR/tmp"
+cat > "$DEMO_DIR/nginx.conf" <<C
+load_module $target/release/libngx_http_rjk_module.so;
+pid $DEMO_DIR/nginx.pid;
+lock_file $DEMO_DIR/run/nginx.lock;
+error_log $DEMO_DIR/logs/error.log;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+  log_format jk '\$remote_addr "\$request" \$status \$rjk_worker \$rjk_member \$rjk_route \$rjk_duration';
+  access_log $DEMO_DIR/logs/access.log jk;
+  client_body_temp_path $DEMO_DIR/tmp/body; proxy_temp_path $DEMO_DIR/tmp/proxy;
+  fastcgi_temp_path $DEMO_DIR/tmp/fastcgi; uwsgi_temp_path $DEMO_DIR/tmp/uwsgi; scgi_temp_path $DEMO_DIR/tmp/scgi;
+  rjk_workers_file $DEMO_DIR/workers.properties;
+  server {
+    listen 127.0.0.1:$PORT;
+    location / { rjk_pass cluster; }
+    location /jk-status { rjk_pass jk-status; allow 127.0.0.1; deny all; }
+    location /jk-manager { rjk_pass jk-manager; allow 127.0.0.1; deny all; }
+  }
+}
+C
+/usr/sbin/nginx -p "$DEMO_DIR" -c "$DEMO_DIR/nginx.conf" -e "$DEMO_DIR/logs/error.log" || { stop; exit 1; }
+front="nginx + ngx_http_rjk_module"; conf="$DEMO_DIR/nginx.conf"
+else
 cat > "$DEMO_DIR/httpd.conf" <<C
 ServerRoot $DEMO_DIR
 Listen 127.0.0.1:$PORT
@@ -87,15 +120,17 @@ C
 "$target/release/rjk" check --jk-conf "$DEMO_DIR/httpd.conf" > "$DEMO_DIR/rjk-check.txt" || {
   cat "$DEMO_DIR/rjk-check.txt"; stop; exit 1; }
 /usr/sbin/apache2 -d "$DEMO_DIR" -f "$DEMO_DIR/httpd.conf" -k start
+front="apache2 + mod_rjk"; conf="$DEMO_DIR/httpd.conf"
+fi
 for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
 cat <<T
 
-rjk demo is running: apache2 + mod_rjk in front of three rjk-nodes
+rjk demo is running: $front in front of three rjk-nodes
   application   http://127.0.0.1:$PORT/          (reload: the session stays on its node)
   session JSON  http://127.0.0.1:$PORT/session
   status page   http://127.0.0.1:$PORT/jk-manager  (read-only: /jk-status, ?mime=prop|txt|xml|json|prometheus)
-  config        $DEMO_DIR/httpd.conf, $DEMO_DIR/workers.properties
+  config        $conf, $DEMO_DIR/workers.properties
   logs          $DEMO_DIR/logs/
 stop it with:  make demo-stop
 T

@@ -10,6 +10,7 @@ pub mod front;
 pub mod http;
 pub mod httpd;
 pub mod load;
+pub mod nginx;
 pub mod proc;
 pub mod replicated;
 pub mod rig;

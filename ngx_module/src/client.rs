@@ -1,0 +1,329 @@
+//! The client side of a forwarded request in nginx: the request body read unbuffered (only as
+//! the backend asks for it), the response head into `headers_out`, the body through nginx's
+//! output filters with a free/busy buffer list so a slow client holds back the backend.
+
+use crate::ffi;
+
+/// What a client-side step came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Done (for a read: this many bytes; 0 = end of body).
+    Done(usize),
+    /// Wait for the client's event.
+    Again,
+    /// The client is gone or sent something nginx refuses.
+    Failed,
+}
+
+/// Copy of `v` in the request pool.
+///
+/// # Safety
+/// `r` must be live.
+unsafe fn pool_str(r: *mut ffi::ngx_http_request_t, v: &[u8]) -> ffi::ngx_str_t {
+    let p = unsafe { ffi::ngx_pnalloc((*r).pool, v.len().max(1)) } as *mut u8;
+    if p.is_null() {
+        return ffi::ngx_str_t::empty();
+    }
+    unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len()) };
+    ffi::ngx_str_t {
+        len: v.len(),
+        data: p,
+    }
+}
+
+/// Start reading the body without buffering it: nginx reads what has arrived and calls
+/// `then` (at once, or when the first part is in). Returns nginx's code for the handler.
+///
+/// # Safety
+/// `r` must be the live main request in its content handler.
+pub unsafe fn start_body(
+    r: *mut ffi::ngx_http_request_t,
+    then: unsafe extern "C" fn(*mut ffi::ngx_http_request_t),
+) -> ffi::ngx_int_t {
+    unsafe {
+        (*r).set_request_body_no_buffering(1);
+        ffi::ngx_http_read_client_request_body(r, Some(then))
+    }
+}
+
+/// Read up to `space.len()` body bytes that nginx has (reading more from the client when all
+/// it had is consumed).
+///
+/// # Safety
+/// `r` must be live, after [`start_body`] called back.
+pub unsafe fn read_body(r: *mut ffi::ngx_http_request_t, space: &mut [u8]) -> Step {
+    unsafe {
+        let rb = (*r).request_body;
+        if rb.is_null() {
+            return Step::Done(0);
+        }
+        let mut n = 0;
+        loop {
+            while n < space.len() && !(*rb).bufs.is_null() {
+                let b = (*(*rb).bufs).buf;
+                if (*b).in_file() != 0 && (*b).temporary() == 0 && (*b).memory() == 0 {
+                    // Only when nginx had to buffer to a file, which unbuffered reading never
+                    // does; refuse rather than forward a wrong body.
+                    return Step::Failed;
+                }
+                let have = (*b).last.offset_from((*b).pos) as usize;
+                let take = have.min(space.len() - n);
+                if take > 0 {
+                    std::ptr::copy_nonoverlapping((*b).pos, space[n..].as_mut_ptr(), take);
+                    (*b).pos = (*b).pos.add(take);
+                    n += take;
+                }
+                if (*b).pos == (*b).last {
+                    (*rb).bufs = (*(*rb).bufs).next;
+                }
+            }
+            if n > 0 {
+                return Step::Done(n);
+            }
+            if (*r).reading_body() == 0 {
+                return Step::Done(0);
+            }
+            // All nginx had is consumed: its buffer is free for the next part.
+            let rc = ffi::ngx_http_read_unbuffered_request_body(r);
+            if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t || rc == ffi::ERROR {
+                return Step::Failed;
+            }
+            if (*rb).bufs.is_null() {
+                if (*r).reading_body() == 0 {
+                    return Step::Done(0);
+                }
+                return Step::Again;
+            }
+        }
+    }
+}
+
+/// Headers nginx writes itself or that belong to one hop only.
+fn hop_by_hop(name: &[u8]) -> bool {
+    [
+        &b"connection"[..],
+        b"keep-alive",
+        b"transfer-encoding",
+        b"proxy-connection",
+        b"upgrade",
+        b"te",
+        b"trailer",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Add a response header to `headers_out`; returns the element (for Date/Server).
+///
+/// # Safety
+/// `r` must be live.
+pub unsafe fn add_header(
+    r: *mut ffi::ngx_http_request_t,
+    name: &[u8],
+    value: &[u8],
+) -> *mut ffi::ngx_table_elt_t {
+    unsafe {
+        let h = ffi::ngx_list_push(&mut (*r).headers_out.headers) as *mut ffi::ngx_table_elt_t;
+        if h.is_null() {
+            return h;
+        }
+        (*h).hash = 1;
+        (*h).key = pool_str(r, name);
+        (*h).value = pool_str(r, value);
+        (*h).lowcase_key = std::ptr::null_mut();
+        h
+    }
+}
+
+/// Status and headers as the backend sent them, then nginx's header filters.
+///
+/// # Safety
+/// `r` must be live.
+pub unsafe fn write_head(r: *mut ffi::ngx_http_request_t, h: &ajp::SendHeaders<'_>) -> Step {
+    unsafe {
+        let out = &mut (*r).headers_out;
+        out.status = h.status() as ffi::ngx_uint_t;
+        if let Some(reason) = h
+            .reason()
+            .filter(|x| !x.is_empty() && !x.iter().all(u8::is_ascii_digit))
+        {
+            let mut line = h.status().to_string().into_bytes();
+            line.push(b' ');
+            line.extend_from_slice(reason);
+            (*r).headers_out.status_line = pool_str(r, &line);
+        }
+        for (name, value) in h.headers() {
+            if hop_by_hop(name) {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"content-type") {
+                let v = pool_str(r, value);
+                (*r).headers_out.content_type = v;
+                (*r).headers_out.content_type_len = v.len;
+                (*r).headers_out.content_type_lowcase = std::ptr::null_mut();
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                if let Some(n) = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                {
+                    (*r).headers_out.content_length_n = n;
+                }
+            } else {
+                let e = add_header(r, name, value);
+                if name.eq_ignore_ascii_case(b"date") {
+                    (*r).headers_out.date = e;
+                } else if name.eq_ignore_ascii_case(b"server") {
+                    (*r).headers_out.server = e;
+                }
+            }
+        }
+        let rc = ffi::ngx_http_send_header(r);
+        if rc == ffi::ERROR || rc > ffi::OK {
+            return Step::Failed;
+        }
+        Step::Done(0)
+    }
+}
+
+/// Response body buffers of one request: the ones nginx still holds (busy) and the ones free
+/// for the next chunk, tagged as ours.
+pub struct Output {
+    free: *mut ffi::ngx_chain_t,
+    busy: *mut ffi::ngx_chain_t,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            free: std::ptr::null_mut(),
+            busy: std::ptr::null_mut(),
+        }
+    }
+}
+
+fn tag() -> ffi::ngx_buf_tag_t {
+    crate::module::tag() as ffi::ngx_buf_tag_t
+}
+
+impl Output {
+    /// Pass `data` to nginx's output filters (a copy: the backend's buffer is reused).
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn write(&mut self, r: *mut ffi::ngx_http_request_t, data: &[u8]) -> Step {
+        unsafe {
+            if (*r).header_only() != 0 || data.is_empty() {
+                return Step::Done(0);
+            }
+            let cl = ffi::ngx_chain_get_free_buf((*r).pool, &mut self.free);
+            if cl.is_null() {
+                return Step::Failed;
+            }
+            let b = (*cl).buf;
+            let cap = (*b).end.offset_from((*b).start).max(0) as usize;
+            if (*b).start.is_null() || cap < data.len() {
+                let size = data.len().max(16 * 1024);
+                let p = ffi::ngx_palloc((*r).pool, size) as *mut u8;
+                if p.is_null() {
+                    return Step::Failed;
+                }
+                (*b).start = p;
+                (*b).end = p.add(size);
+            }
+            std::ptr::copy_nonoverlapping(data.as_ptr(), (*b).start, data.len());
+            (*b).pos = (*b).start;
+            (*b).last = (*b).start.add(data.len());
+            (*b).set_temporary(1);
+            (*b).set_flush(0);
+            (*b).set_last_buf(0);
+            (*b).tag = tag();
+            (*cl).next = std::ptr::null_mut();
+            self.pass(r, cl)
+        }
+    }
+
+    /// Flush what nginx holds.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn flush(&mut self, r: *mut ffi::ngx_http_request_t) -> Step {
+        unsafe {
+            if (*r).header_only() != 0 {
+                return Step::Done(0);
+            }
+            let rc = ffi::ngx_http_send_special(r, ffi::NGX_HTTP_FLUSH as ffi::ngx_uint_t);
+            if rc == ffi::ERROR {
+                return Step::Failed;
+            }
+            self.settle(r)
+        }
+    }
+
+    /// The client became writable: push what nginx holds.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn resume(&mut self, r: *mut ffi::ngx_http_request_t) -> Step {
+        unsafe {
+            let c = (*r).connection;
+            if (*(*c).write).timedout() != 0 {
+                (*c).set_timedout(1);
+                return Step::Failed;
+            }
+            self.pass(r, std::ptr::null_mut())
+        }
+    }
+
+    unsafe fn pass(&mut self, r: *mut ffi::ngx_http_request_t, cl: *mut ffi::ngx_chain_t) -> Step {
+        unsafe {
+            let mut out = cl;
+            let rc = ffi::ngx_http_output_filter(r, out);
+            if rc == ffi::ERROR {
+                return Step::Failed;
+            }
+            ffi::ngx_chain_update_chains(
+                (*r).pool,
+                &mut self.free,
+                &mut self.busy,
+                &mut out,
+                tag(),
+            );
+            self.settle(r)
+        }
+    }
+
+    /// Done unless the client's socket is full (then wait for its write event, within
+    /// `send_timeout`): a slow client holds back the backend, nginx never buffers without
+    /// bound.
+    unsafe fn settle(&mut self, r: *mut ffi::ngx_http_request_t) -> Step {
+        unsafe {
+            let c = (*r).connection;
+            let wev = (*c).write;
+            if (*c).error() != 0 {
+                return Step::Failed;
+            }
+            if self.busy.is_null() || (*wev).ready() != 0 {
+                if (*wev).timer_set() != 0 {
+                    ffi::ngx_del_timer(wev);
+                }
+                return Step::Done(0);
+            }
+            let clcf = ffi::core_loc_conf_of(r);
+            if (*wev).timer_set() == 0 {
+                ffi::ngx_add_timer(wev, (*clcf).send_timeout);
+            }
+            if ffi::ngx_handle_write_event(wev, (*clcf).send_lowat) != ffi::OK {
+                return Step::Failed;
+            }
+            Step::Again
+        }
+    }
+}
+
+/// The end of a response that went out: nginx finishes sending on its own.
+///
+/// # Safety
+/// `r` must be live.
+pub unsafe fn finish(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+    unsafe { ffi::ngx_http_send_special(r, ffi::NGX_HTTP_LAST as ffi::ngx_uint_t) }
+}

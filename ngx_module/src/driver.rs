@@ -1,0 +1,589 @@
+//! The event-driven driver: lb-core's forwarding machine ([`Exchange`]) performed on nginx's
+//! events and timers. Each action is tried at once; when it would block, the driver notes what
+//! it waits for ([`Wait`]), arms the event or the timer, and returns to nginx; the event feeds
+//! the answer back and the loop goes on. Nothing here decides anything about balancing,
+//! retries, timeouts or reuse: that is all the machine's.
+
+use std::ffi::c_void;
+use std::io;
+use std::time::Instant;
+
+use lb_core::forward::{exchange, Acquired, Action, Exchange, Forwarded, Now};
+use lb_core::pool::Take;
+
+use crate::backend::{Conn, Connecting, Io};
+use crate::client::{self, Output, Step};
+use crate::ffi;
+use crate::runtime::Runtime;
+
+thread_local! {
+    /// The last request's buffers in this worker process: no allocation per request once warm
+    /// (nginx runs one thread per process).
+    static SPARE: std::cell::RefCell<Option<lb_core::forward::Buffers>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Buffers for a new request (the last one's, if it is done with them).
+pub fn spare_buffers() -> lb_core::forward::Buffers {
+    SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
+}
+
+/// What the request waits for, between nginx events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Nothing,
+    /// A connect in progress (its write event, or the connect timeout).
+    Connect,
+    /// The backend's socket to take more (the machine is polled again).
+    Writable,
+    /// Backend bytes (until the deadline's timer, if any).
+    Recv,
+    /// More request body from the client.
+    ClientBody,
+    /// The client's socket to take the response.
+    ClientWrite,
+    /// `retry_interval`: just the timer.
+    Timer,
+}
+
+/// One forwarded request (the module's request context).
+pub struct Ctx {
+    r: *mut ffi::ngx_http_request_t,
+    rt: *const Runtime,
+    worker: String,
+    ex: Option<Exchange>,
+    /// The slot the machine holds: its member and its connection, if it has one.
+    slot: Option<(usize, Option<Conn>)>,
+    wait: Wait,
+    timer: ffi::ngx_event_t,
+    out: Output,
+    /// Backend headers for nginx's own error page (`use_server_errors`).
+    kept: Vec<(Vec<u8>, Vec<u8>)>,
+    pub started: Instant,
+    /// The request line as forwarded (for the error log).
+    pub what: String,
+    pub result: Option<Forwarded>,
+    /// How long the forwarding took (`$rjk_duration`).
+    pub took: Option<std::time::Duration>,
+    /// The worker, for the notes after the machine is gone.
+    pub worker_ref: std::sync::Arc<lb_core::forward::Worker>,
+    /// Inside `drive` (an answer from within must not start a second loop).
+    driving: bool,
+    /// The timer is only holding the worker process (no deadline of the machine's).
+    holding: bool,
+}
+
+/// How often a wait without a deadline re-arms its timer. A shutting-down nginx worker exits
+/// once no timer is left, so every wait keeps one (nginx's own upstreams always have one).
+const HOLD_MS: ffi::ngx_msec_t = 60_000;
+
+impl Ctx {
+    pub fn new(
+        r: *mut ffi::ngx_http_request_t,
+        rt: &Runtime,
+        worker: &str,
+        ex: Exchange,
+        what: String,
+    ) -> Box<Ctx> {
+        let worker_ref = std::sync::Arc::clone(ex.worker());
+        let mut ctx = Box::new(Ctx {
+            r,
+            rt,
+            worker: worker.to_owned(),
+            ex: Some(ex),
+            slot: None,
+            wait: Wait::Nothing,
+            // SAFETY: a zeroed event is nginx's initial state.
+            timer: unsafe { std::mem::zeroed() },
+            out: Output::default(),
+            kept: Vec::new(),
+            started: Instant::now(),
+            what,
+            result: None,
+            took: None,
+            worker_ref,
+            driving: false,
+            holding: false,
+        });
+        let me = &mut *ctx as *mut Ctx as *mut c_void;
+        ctx.timer.handler = Some(timer_event);
+        ctx.timer.data = me;
+        // SAFETY: the request's connection log lives as long as the request.
+        ctx.timer.log = unsafe { (*(*r).connection).log };
+        ctx
+    }
+
+    pub fn worker_name(&self) -> &str {
+        &self.worker
+    }
+
+    fn rt(&self) -> &Runtime {
+        // SAFETY: the runtime belongs to the cycle, which outlives its requests.
+        unsafe { &*self.rt }
+    }
+
+    fn me(&mut self) -> *mut c_void {
+        self as *mut Ctx as *mut c_void
+    }
+
+    fn conn(&self) -> Option<&Conn> {
+        self.slot.as_ref().and_then(|(_, c)| c.as_ref())
+    }
+
+    fn arm(&mut self, until: Option<Instant>) {
+        self.disarm();
+        if let Some(t) = until {
+            let ms = t
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .max(1);
+            // SAFETY: the timer lives in this context, which deletes it before it goes.
+            unsafe { ffi::ngx_add_timer(&mut self.timer, ms as ffi::ngx_msec_t) };
+        }
+    }
+
+    /// Waiting without a deadline: keep a timer anyway (see [`HOLD_MS`]).
+    fn hold(&mut self) {
+        if self.timer.timer_set() == 0 {
+            self.holding = true;
+            // SAFETY: as in arm.
+            unsafe { ffi::ngx_add_timer(&mut self.timer, HOLD_MS) };
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.holding = false;
+        if self.timer.timer_set() != 0 {
+            // SAFETY: as in arm.
+            unsafe { ffi::ngx_del_timer(&mut self.timer) };
+        }
+    }
+
+    /// Run the machine until it waits for an event or is done.
+    pub fn drive(&mut self) {
+        if self.driving {
+            return;
+        }
+        self.driving = true;
+        // One reading of the clocks per event: the steps of one loop are microseconds apart.
+        let now = Now::system();
+        while self.wait == Wait::Nothing && self.ex.is_some() {
+            self.step(now);
+        }
+        self.driving = false;
+        if self.wait != Wait::Nothing {
+            self.hold();
+        }
+        if self.ex.is_none() {
+            self.done();
+        }
+    }
+
+    /// Perform one action.
+    fn step(&mut self, now: Now) {
+        let Some(mut ex) = self.ex.take() else { return };
+        let action = ex.poll(now);
+        let mut keep = true;
+        match action {
+            Action::Acquire { member } => {
+                let got = self.acquire(&ex, member);
+                ex.on_acquired(got);
+            }
+            Action::Replace => {
+                let got = self.replace();
+                ex.on_acquired(got);
+            }
+            Action::Connect {
+                member, timeout, ..
+            } => {
+                if let Some(old) = self.slot.as_mut().and_then(|(_, c)| c.take()) {
+                    old.close();
+                }
+                let spec = ex.worker().members()[member].spec();
+                match Conn::connect(spec, self.me()) {
+                    Ok(Connecting::Connected(c)) => {
+                        self.put(c);
+                        ex.on_connected();
+                    }
+                    Ok(Connecting::InProgress(c)) => {
+                        self.put(c);
+                        self.wait = Wait::Connect;
+                        self.arm(timeout.map(|t| now.at + t));
+                    }
+                    Err(e) => ex.on_io_error(e),
+                }
+            }
+            Action::Send(data) => match self.conn().map(|c| c.send(data)) {
+                Some(Io::Done(n)) => ex.on_sent(n),
+                Some(Io::Again) => {
+                    if self.conn().is_some_and(|c| c.want(true)) {
+                        // Answer "nothing yet" and poll again once the socket takes more.
+                        ex.on_sent(0);
+                        self.wait = Wait::Writable;
+                    } else {
+                        ex.on_io_error(io::Error::other("cannot wait for the backend"));
+                    }
+                }
+                Some(Io::Failed(e)) => ex.on_io_error(e),
+                None => ex.on_io_error(not_connected()),
+            },
+            Action::Recv { deadline } => {
+                self.recv(&mut ex, deadline, true);
+            }
+            Action::ReadClient { .. } => {
+                // SAFETY: the request is live while its context is.
+                match unsafe { client::read_body(self.r, ex.client_space()) } {
+                    Step::Done(n) => ex.on_client_body(n),
+                    Step::Again => {
+                        self.wait = Wait::ClientBody;
+                        // SAFETY: as above.
+                        unsafe { (*self.r).read_event_handler = Some(client_read) };
+                    }
+                    Step::Failed => ex.on_client_error(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the client's request body could not be read",
+                    )),
+                }
+            }
+            Action::WriteHead(h) => {
+                // SAFETY: as above.
+                let s = unsafe { client::write_head(self.r, &h) };
+                self.client_answer(&mut ex, s);
+            }
+            Action::WriteBody(data) => {
+                // SAFETY: as above.
+                let s = unsafe { self.out.write(self.r, data) };
+                self.client_answer(&mut ex, s);
+            }
+            Action::Flush => {
+                // SAFETY: as above.
+                let s = unsafe { self.out.flush(self.r) };
+                self.client_answer(&mut ex, s);
+            }
+            Action::KeepForErrorPage(h) => {
+                self.kept = exchange::kept_for_error_page(&h)
+                    .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                    .collect();
+            }
+            Action::Wait { until } => {
+                self.wait = Wait::Timer;
+                self.arm(Some(until));
+            }
+            Action::Release { reuse } => self.release(&ex, reuse, now.at),
+            Action::Done => keep = false,
+        }
+        if keep {
+            self.ex = Some(ex);
+        } else {
+            let (done, bufs) = ex.finish();
+            SPARE.with(|s| *s.borrow_mut() = Some(bufs));
+            self.result = Some(done);
+        }
+    }
+
+    fn put(&mut self, c: Conn) {
+        match self.slot.as_mut() {
+            Some((_, slot)) => *slot = Some(c),
+            None => c.close(),
+        }
+    }
+
+    fn acquire(&mut self, ex: &Exchange, member: usize) -> Acquired {
+        let spec = ex.worker().members()[member].spec();
+        let taken = self.rt().with_pool(&self.worker, member, |s| {
+            s.resize(spec.connection_pool_size);
+            s.drop_not_to(spec.addr, Conn::close);
+            s.take()
+        });
+        match taken {
+            Some(Take::Idle { conn, peer, .. }) => {
+                let alive = conn.is_alive();
+                if !conn.is_closed() {
+                    conn.attach(self.me());
+                }
+                self.slot = Some((member, Some(conn)));
+                Acquired::Idle { peer, alive }
+            }
+            Some(Take::Empty) => {
+                self.slot = Some((member, None));
+                Acquired::Empty
+            }
+            // An event loop never waits for a slot: busy at once.
+            Some(Take::Full) | None => Acquired::Exhausted,
+        }
+    }
+
+    fn replace(&mut self) -> Acquired {
+        let Some((member, conn)) = self.slot.as_mut() else {
+            return Acquired::Empty;
+        };
+        if let Some(c) = conn.take() {
+            c.close();
+        }
+        let member = *member;
+        let next = self
+            .rt()
+            .with_pool(&self.worker, member, |s| s.replace())
+            .flatten();
+        match next {
+            Some((c, peer)) => {
+                let alive = c.is_alive();
+                if !c.is_closed() {
+                    c.attach(self.me());
+                }
+                self.put(c);
+                Acquired::Idle { peer, alive }
+            }
+            None => Acquired::Empty,
+        }
+    }
+
+    fn release(&mut self, ex: &Exchange, reuse: bool, now: Instant) {
+        let Some((member, conn)) = self.slot.take() else {
+            return;
+        };
+        let addr = ex.worker().members()[member].spec().addr;
+        let back = match conn {
+            Some(c) if reuse && !c.is_closed() => {
+                c.park();
+                let peer = c.peer();
+                Some((c, peer))
+            }
+            Some(c) => {
+                c.close();
+                None
+            }
+            None => None,
+        };
+        let refused = self
+            .rt()
+            .with_pool(&self.worker, member, |s| s.give_back(back, addr, now))
+            .flatten();
+        if let Some(c) = refused {
+            c.close();
+        }
+    }
+
+    /// Read from the backend into the machine; wait (with the deadline's timer) on EAGAIN.
+    fn recv(&mut self, ex: &mut Exchange, deadline: Option<Instant>, first: bool) {
+        let Some(c) = self.slot.as_ref().and_then(|(_, c)| c.as_ref()) else {
+            ex.on_io_error(not_connected());
+            return;
+        };
+        match c.recv(ex.recv_space()) {
+            Io::Done(n) => {
+                self.disarm();
+                ex.on_recv(n);
+            }
+            Io::Again => {
+                if !c.want(false) {
+                    ex.on_io_error(io::Error::other("cannot wait for the backend"));
+                    return;
+                }
+                self.wait = Wait::Recv;
+                if first {
+                    self.arm(deadline);
+                }
+            }
+            Io::Failed(e) => {
+                self.disarm();
+                ex.on_io_error(e);
+            }
+        }
+    }
+
+    fn client_answer(&mut self, ex: &mut Exchange, s: Step) {
+        match s {
+            Step::Done(_) => ex.on_client_written(),
+            Step::Again => {
+                self.wait = Wait::ClientWrite;
+                // SAFETY: the request is live while its context is.
+                unsafe { (*self.r).write_event_handler = Some(client_write) };
+            }
+            Step::Failed => ex.on_client_gone(),
+        }
+    }
+
+    /// The machine is done: answer the client (or let nginx's error page do it) and log.
+    fn done(&mut self) {
+        self.disarm();
+        self.took = Some(self.started.elapsed());
+        if let Some((_, Some(c))) = self.slot.take() {
+            c.close();
+        }
+        let r = self.r;
+        let Some(result) = self.result.as_ref() else {
+            return;
+        };
+        // SAFETY: the request is live until finalized below.
+        unsafe { crate::handler::log_result(self, r) };
+        // SAFETY: the request is live; this ends our hold on it.
+        unsafe {
+            (*r).read_event_handler = Some(ffi::ngx_http_block_reading);
+            let rc = if result.response_started {
+                if result.failure.is_some() {
+                    // Cut short after the head: the client must see the response break.
+                    ffi::ERROR
+                } else {
+                    client::finish(r)
+                }
+            } else {
+                for (n, v) in &self.kept {
+                    client::add_header(r, n, v);
+                }
+                result.status as ffi::ngx_int_t
+            };
+            ffi::ngx_http_finalize_request(r, rc);
+        }
+    }
+
+    /// The request is going away under us (nginx freed its pool): stop everything.
+    pub fn abandon(&mut self) {
+        self.disarm();
+        if let Some((_, Some(c))) = self.slot.take() {
+            c.close();
+        }
+        // Dropping the machine counts the member's part out.
+        self.ex = None;
+    }
+
+    /// An event for what we wait on: feed the answer, then go on.
+    fn wake(&mut self, from: Wait, timed_out: bool) {
+        if self.wait != from || self.ex.is_none() {
+            return;
+        }
+        self.wait = Wait::Nothing;
+        let mut ex = self.ex.take().expect("checked above");
+        match from {
+            Wait::Connect => {
+                self.disarm();
+                if timed_out {
+                    ex.on_io_error(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+                } else {
+                    match self.conn().map(Conn::connect_result) {
+                        Some(Ok(())) => ex.on_connected(),
+                        Some(Err(e)) => ex.on_io_error(e),
+                        None => ex.on_io_error(not_connected()),
+                    }
+                }
+            }
+            Wait::Recv => {
+                if timed_out {
+                    ex.on_timeout();
+                } else {
+                    self.recv(&mut ex, None, false);
+                }
+            }
+            Wait::ClientBody => {
+                // SAFETY: the request is live while its context is.
+                match unsafe { client::read_body(self.r, ex.client_space()) } {
+                    Step::Done(n) => ex.on_client_body(n),
+                    Step::Again => self.wait = Wait::ClientBody,
+                    Step::Failed => ex.on_client_error(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "the client's request body could not be read",
+                    )),
+                }
+            }
+            Wait::ClientWrite => {
+                // SAFETY: as above.
+                let s = unsafe { self.out.resume(self.r) };
+                self.client_answer(&mut ex, s);
+            }
+            Wait::Writable | Wait::Timer | Wait::Nothing => {}
+        }
+        self.ex = Some(ex);
+        self.drive();
+    }
+}
+
+fn not_connected() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the backend connection is closed",
+    )
+}
+
+/// Run `f` on the context of a backend or timer event, then nginx's posted requests of the
+/// client connection: a request finalized from here (not from a client event) is only closed
+/// when they run, as nginx's upstream module does it.
+///
+/// # Safety
+/// `ctx` must be null or a live context.
+unsafe fn on_event(ctx: *mut Ctx, f: impl FnOnce(&mut Ctx)) {
+    unsafe {
+        let Some(ctx) = ctx.as_mut() else { return };
+        let c = (*ctx.r).connection;
+        f(ctx);
+        // `ctx` may be gone now; the connection's memory is nginx's and stays valid.
+        ffi::ngx_http_run_posted_requests(c);
+    }
+}
+
+/// The context of a backend connection's event.
+///
+/// # Safety
+/// `ev` must be an event of a connection attached to a live context.
+unsafe fn ctx_of_conn(ev: *mut ffi::ngx_event_t) -> *mut Ctx {
+    unsafe {
+        let c = (*ev).data as *mut ffi::ngx_connection_t;
+        (*c).data as *mut Ctx
+    }
+}
+
+pub unsafe extern "C" fn backend_read(ev: *mut ffi::ngx_event_t) {
+    crate::log::guard((), || unsafe {
+        on_event(ctx_of_conn(ev), |ctx| ctx.wake(Wait::Recv, false));
+    })
+}
+
+pub unsafe extern "C" fn backend_write(ev: *mut ffi::ngx_event_t) {
+    crate::log::guard((), || unsafe {
+        on_event(ctx_of_conn(ev), |ctx| match ctx.wait {
+            Wait::Connect => ctx.wake(Wait::Connect, false),
+            Wait::Writable => {
+                ctx.wait = Wait::Nothing;
+                ctx.drive();
+            }
+            _ => {}
+        });
+    })
+}
+
+unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
+    crate::log::guard((), || unsafe {
+        on_event((*ev).data as *mut Ctx, |ctx| {
+            if ctx.holding {
+                ctx.holding = false;
+                ctx.hold();
+                return;
+            }
+            match ctx.wait {
+                Wait::Timer => {
+                    ctx.wait = Wait::Nothing;
+                    ctx.drive();
+                }
+                w @ (Wait::Connect | Wait::Recv) => ctx.wake(w, true),
+                _ => {}
+            }
+        });
+    })
+}
+
+/// The client sent more body.
+unsafe extern "C" fn client_read(r: *mut ffi::ngx_http_request_t) {
+    crate::log::guard((), || unsafe {
+        if let Some(ctx) = crate::request::forwarding(r) {
+            ctx.wake(Wait::ClientBody, false);
+        }
+    })
+}
+
+/// The client can take more response.
+unsafe extern "C" fn client_write(r: *mut ffi::ngx_http_request_t) {
+    crate::log::guard((), || unsafe {
+        if let Some(ctx) = crate::request::forwarding(r) {
+            ctx.wake(Wait::ClientWrite, false);
+        }
+    })
+}

@@ -1,0 +1,134 @@
+//! The content handler of `rjk_pass` locations: prepare the request with lb-core's rules, make
+//! its [`Ctx`], start reading the body unbuffered, and let the driver run.
+
+use lb_core::config::Kind;
+use lb_core::forward::prepare::prepare;
+use lb_core::forward::{notes, Exchange};
+use lb_core::mount::NO_EXTENSIONS;
+
+use crate::driver::Ctx;
+use crate::facts::NgxRequest;
+use crate::ffi;
+use crate::log::{self, Level};
+
+const INTERNAL: ffi::ngx_int_t = ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
+
+pub unsafe extern "C" fn handler(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+    log::guard(INTERNAL, || unsafe { handle(r) })
+}
+
+unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+    unsafe {
+        let Some(rt) = (*ffi::main_conf_of(r)).runtime.as_deref() else {
+            return ffi::DECLINED;
+        };
+        let Some(state) = crate::request::state(r) else {
+            return INTERNAL;
+        };
+        let Some(name) = crate::request::worker_name(r) else {
+            return ffi::DECLINED;
+        };
+        let mapped = state.mapped.as_ref();
+        let Some(worker) = rt.workers.get(&name) else {
+            log::to(
+                (*(*r).connection).log,
+                Level::Error,
+                &format!("rjk: no worker `{name}`"),
+            );
+            return INTERNAL;
+        };
+        let lb = match &worker.kind {
+            Kind::Status(s) => return crate::status::serve(r, rt, s),
+            Kind::Lb(l) => Some(l),
+            Kind::Ajp(_) => None,
+        };
+        let Some(engine) = rt.engines.get(&name) else {
+            return INTERNAL;
+        };
+        let settings = (*ffi::srv_conf_of(r))
+            .settings
+            .as_ref()
+            .unwrap_or(&rt.settings);
+        let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
+        let facts = NgxRequest::new(r);
+        let facts = &facts;
+        let prepared = prepare(&facts, settings, lb, ext);
+        let ex = prepared.with_head(|head| {
+            Exchange::new(
+                std::sync::Arc::clone(engine.worker()),
+                head,
+                crate::driver::spare_buffers(),
+            )
+        });
+        let what = format!(
+            "{} {}",
+            String::from_utf8_lossy(prepared.method),
+            String::from_utf8_lossy(&prepared.uri)
+        );
+        drop(prepared);
+        state.fwd = Some(Ctx::new(r, rt, &name, ex, what));
+        let rc = crate::client::start_body(r, body_ready);
+        if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
+            return rc;
+        }
+        ffi::DONE
+    }
+}
+
+/// nginx has the first part of the body (or there is none): start forwarding.
+unsafe extern "C" fn body_ready(r: *mut ffi::ngx_http_request_t) {
+    log::guard((), || unsafe {
+        if let Some(ctx) = crate::request::forwarding(r) {
+            ctx.drive();
+        }
+    })
+}
+
+/// The error log line for a forwarded request: failures at `error`, the rest at `info`.
+///
+/// # Safety
+/// `r` must be the live request of `ctx`.
+pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
+    let Some(done) = ctx.result.as_ref() else {
+        return;
+    };
+    // SAFETY: the request is live (called before it is finalized).
+    let log = unsafe { (*(*r).connection).log };
+    let level = if done.failure.is_some() {
+        Level::Error
+    } else {
+        Level::Info
+    };
+    // SAFETY: as above.
+    if !unsafe { log::enabled(log, level) } {
+        return;
+    }
+    let took = notes::duration(ctx.started.elapsed());
+    match &done.failure {
+        Some(f) => unsafe {
+            log::to(
+                log,
+                Level::Error,
+                &format!(
+                    "rjk: {} → {}: {f} (status {}, {} member(s) tried, {took})",
+                    ctx.what,
+                    ctx.worker_name(),
+                    done.status,
+                    done.members_tried
+                ),
+            )
+        },
+        None => unsafe {
+            log::to(
+                log,
+                Level::Info,
+                &format!(
+                    "rjk: {} → {}: {} in {took}",
+                    ctx.what,
+                    ctx.worker_name(),
+                    done.status
+                ),
+            )
+        },
+    }
+}

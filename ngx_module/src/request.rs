@@ -1,0 +1,135 @@
+//! The module's state of one request (its context slot): the mount rule that mapped it, if a
+//! mount did, and the forwarding under way. Freed with the request's pool.
+
+use std::sync::Arc;
+
+use lb_core::mount::MountTable;
+
+use crate::driver::Ctx;
+use crate::ffi;
+
+/// The rule a mount matched: the table it came from (a reload may swap in another meanwhile)
+/// and its place.
+pub struct Mapped {
+    pub worker: String,
+    pub table: Arc<MountTable>,
+    pub rule: usize,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub mapped: Option<Mapped>,
+    pub fwd: Option<Box<Ctx>>,
+}
+
+unsafe extern "C" fn free_state(p: *mut std::ffi::c_void) {
+    crate::log::guard((), || {
+        // SAFETY: `p` is the Box leaked in `state`, freed once by the pool's cleanup.
+        let mut s = unsafe { Box::from_raw(p as *mut State) };
+        if let Some(ctx) = s.fwd.as_mut() {
+            ctx.abandon();
+        }
+    })
+}
+
+/// The request's state, made on first use.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn state<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut State> {
+    unsafe {
+        let p = ffi::request_ctx(r) as *mut State;
+        if !p.is_null() {
+            return Some(&mut *p);
+        }
+        let cln = ffi::ngx_pool_cleanup_add((*r).pool, 0);
+        if cln.is_null() {
+            return None;
+        }
+        let p = Box::into_raw(Box::<State>::default());
+        (*cln).handler = Some(free_state);
+        (*cln).data = p as *mut std::ffi::c_void;
+        ffi::set_request_ctx(r, p as *mut std::ffi::c_void);
+        Some(&mut *p)
+    }
+}
+
+/// The request's state if the module has any.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn existing<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut State> {
+    unsafe { (ffi::request_ctx(r) as *mut State).as_mut() }
+}
+
+/// The forwarding under way for `r`, if any.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn forwarding<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut Ctx> {
+    unsafe { existing(r).and_then(|s| s.fwd.as_deref_mut()) }
+}
+
+/// The precontent phase: a request the server's mounts map (and whose location has no content
+/// handler of its own) is served by the mapped worker.
+///
+/// # Safety
+/// Called by nginx with a live request.
+pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+    crate::log::guard(ffi::DECLINED, || unsafe {
+        if (*r).content_handler.is_some() || (*r).internal() != 0 {
+            return ffi::DECLINED;
+        }
+        let srv = &*ffi::srv_conf_of(r);
+        let Some(mounts) = srv.mounts.as_ref() else {
+            return ffi::DECLINED;
+        };
+        let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let table = mounts.current();
+        if table.rules().is_empty() {
+            return ffi::DECLINED;
+        }
+        let uri = ffi::bytes(&(*r).uri);
+        let normalised = match lb_core::uri::normalise_bytes(uri) {
+            Ok(n) => n,
+            Err(e) => {
+                crate::log::to(
+                    (*(*r).connection).log,
+                    crate::log::Level::Warn,
+                    &format!("rjk: refusing {:?}: {e}", String::from_utf8_lossy(uri)),
+                );
+                return e.status() as ffi::ngx_int_t;
+            }
+        };
+        let Some(m) = table.map_bytes(&normalised) else {
+            return ffi::DECLINED;
+        };
+        let Some(i) = table.rules().iter().position(|x| std::ptr::eq(x, m.rule)) else {
+            return ffi::DECLINED;
+        };
+        let worker = m.worker.to_owned();
+        let Some(state) = state(r) else {
+            return ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
+        };
+        state.mapped = Some(Mapped {
+            worker,
+            table: Arc::clone(&table),
+            rule: i,
+        });
+        (*r).content_handler = Some(crate::handler::handler);
+        ffi::DECLINED
+    })
+}
+
+/// The worker serving `r`: its location's `rjk_pass`, else the mount that mapped it.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn worker_name(r: *mut ffi::ngx_http_request_t) -> Option<String> {
+    unsafe {
+        if let Some(w) = (*ffi::loc_conf_of(r)).worker.clone() {
+            return Some(w);
+        }
+        existing(r).and_then(|s| s.mapped.as_ref().map(|m| m.worker.clone()))
+    }
+}

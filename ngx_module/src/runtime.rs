@@ -1,0 +1,182 @@
+//! What one configuration cycle holds once set up: the workers (built in the master, so every
+//! worker process balances over the same shared table), the mount table, and per worker
+//! process the backend connection pools and the maintenance timer.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lb_core::assemble::Engines;
+use lb_core::config::Workers;
+use lb_core::directive::server::ServerSettings;
+use lb_core::pool::Slots;
+use lb_core::shm::ShmTable;
+
+use crate::backend::Conn;
+use crate::ffi;
+
+/// The checked configuration (postconfiguration → init_module).
+pub struct Loaded {
+    pub workers: Workers,
+    pub settings: ServerSettings,
+    /// The workers.properties map as loaded, secrets removed: the status worker's `cmd=dump`.
+    pub dump: Vec<(String, String)>,
+    /// A hash of every property: the shared zone's name (same workers, same table).
+    pub fingerprint: u64,
+}
+
+pub struct Runtime {
+    pub workers: Workers,
+    /// The engine's workers (their pools are unused here: nginx's are [`Runtime::pools`]).
+    pub engines: Engines,
+    /// The `http` block's settings (servers have their own, see `conf::ServerConf`).
+    pub settings: ServerSettings,
+    pub dump: Vec<(String, String)>,
+    /// The status pages' form nonce: random per configuration, the same in every process.
+    pub nonce: String,
+    /// Per worker process: a pool per member of each worker, by worker name.
+    pools: RefCell<HashMap<String, Vec<Slots<Conn>>>>,
+    maintenance: Box<ffi::ngx_event_t>,
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Runtime {
+    /// `per_process`: requests a worker process may forward at once (the default pool size).
+    pub fn new(l: Loaded, table: &Arc<ShmTable>, per_process: usize) -> Result<Runtime, String> {
+        let disable_reuse = l
+            .settings
+            .options
+            .has(lb_core::directive::options::Flag::DISABLE_REUSE);
+        let engines =
+            lb_core::assemble::engines(&l.workers, table, per_process, disable_reuse, unix_now())?;
+        for p in lb_core::status::persist::restore(&l.workers, |n| {
+            engines.get(n).and_then(|e| e.worker().balancer())
+        }) {
+            crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
+        }
+        let mut pools = HashMap::new();
+        for name in &l.workers.list.value {
+            if let Some(e) = engines.get(name) {
+                let slots = e
+                    .worker()
+                    .members()
+                    .iter()
+                    .map(|m| Slots::new(m.spec().connection_pool_size))
+                    .collect();
+                pools.insert(name.clone(), slots);
+            }
+        }
+        Ok(Runtime {
+            workers: l.workers,
+            engines,
+            settings: l.settings,
+            dump: l.dump,
+            // From the OS CSPRNG, or the configuration is refused (fail closed).
+            nonce: lb_core::status::form::nonce()?,
+            pools: RefCell::new(pools),
+            // SAFETY: an all-zero ngx_event_t is nginx's own initial state (ngx_pcalloc).
+            maintenance: Box::new(unsafe { std::mem::zeroed() }),
+        })
+    }
+
+    /// Member `member`'s pool of worker `name` in this process.
+    pub fn with_pool<R>(
+        &self,
+        name: &str,
+        member: usize,
+        f: impl FnOnce(&mut Slots<Conn>) -> R,
+    ) -> Option<R> {
+        let mut pools = self.pools.borrow_mut();
+        let slots = pools.get_mut(name)?.get_mut(member)?;
+        Some(f(slots))
+    }
+
+    /// The maintenance timer of this worker process (cancelable: it never holds up a
+    /// graceful shutdown).
+    pub fn start_maintenance(&mut self, log: *mut ffi::ngx_log_t) {
+        let me = self as *mut Runtime as *mut std::ffi::c_void;
+        let ev = &mut *self.maintenance;
+        ev.handler = Some(maintain);
+        ev.data = me;
+        ev.log = log;
+        ev.set_cancelable(1);
+        // SAFETY: the event lives in the runtime, which lives as long as the cycle.
+        unsafe { ffi::ngx_add_timer(ev, 1000) };
+    }
+
+    /// Idle expiry and moved members: close what the pool policy gives up; CPing the
+    /// connections idle for `connection_ping_interval` (answers come back as events).
+    fn maintain_pools(&self, now: Instant) {
+        let mut due = Vec::new();
+        {
+            let mut pools = self.pools.borrow_mut();
+            for (name, slots) in pools.iter_mut() {
+                let Some(e) = self.engines.get(name) else {
+                    continue;
+                };
+                for (i, (m, s)) in e
+                    .worker()
+                    .members()
+                    .iter()
+                    .zip(slots.iter_mut())
+                    .enumerate()
+                {
+                    let spec = m.spec();
+                    s.resize(spec.connection_pool_size);
+                    s.drop_not_to(spec.addr, Conn::close);
+                    if let Some(idle) = spec.connection_pool_timeout.filter(|d| !d.is_zero()) {
+                        s.expire(now, idle, spec.connection_pool_minsize, Conn::close);
+                    }
+                    if let Some(every) = spec.interval_ping() {
+                        for (c, peer) in s.due_for_ping(now, every) {
+                            due.push((
+                                name.clone(),
+                                i,
+                                c,
+                                peer,
+                                spec.ping_timeout,
+                                spec.max_packet_size,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // Outside the borrow: a CPing that fails at once gives its slot straight back.
+        for (name, i, c, peer, timeout, size) in due {
+            crate::ping::start(self, &name, i, c, peer, timeout, size);
+        }
+    }
+
+    /// Close every pooled connection (the process is leaving).
+    pub fn close_idle(&self) {
+        let mut pools = self.pools.borrow_mut();
+        for slots in pools.values_mut() {
+            for s in slots.iter_mut() {
+                s.expire(
+                    Instant::now() + Duration::from_secs(1 << 30),
+                    Duration::ZERO,
+                    0,
+                    Conn::close,
+                );
+            }
+        }
+    }
+}
+
+unsafe extern "C" fn maintain(ev: *mut ffi::ngx_event_t) {
+    crate::log::guard((), || unsafe {
+        let rt = &*((*ev).data as *const Runtime);
+        rt.engines.maintain_if_due(unix_now());
+        rt.maintain_pools(Instant::now());
+        if ffi::ngx_exiting == 0 && ffi::ngx_quit == 0 && ffi::ngx_terminate == 0 {
+            ffi::ngx_add_timer(ev, 1000);
+        }
+    })
+}

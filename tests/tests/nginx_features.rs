@@ -1,0 +1,192 @@
+//! The nginx module's server-side features: mounts in `http`/`server` blocks with mod_jk's
+//! patterns and a reloaded mount file, the status worker (a POSTed change seen by every worker
+//! process), access-log variables, `rjk_env_var` from nginx variables.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rjk_tests::cluster::{lb_workers, nodes, Node};
+use rjk_tests::http;
+use rjk_tests::nginx::Nginx;
+use rjk_tests::status::nonce;
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn start(name: &str, nodes: &[Node], http: &str, locations: &str) -> (Nginx, std::path::PathBuf) {
+    let d = dir(name);
+    let workers = lb_workers(nodes, &["jk-manager"], "worker.jk-manager.type=status\n");
+    std::fs::write(d.join("workers.properties"), workers).unwrap();
+    let http = format!(
+        "  rjk_workers_file {}/workers.properties;\n{http}",
+        d.display()
+    );
+    let n = Nginx::start(&d, 2, &http, locations).unwrap();
+    (n, d)
+}
+
+fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+    for _ in 0..n {
+        let r = http::get(addr, "/1k", &headers).unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        *seen
+            .entry(r.header("X-Rjk-Node").unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
+    }
+    seen
+}
+
+#[test]
+fn mounts_map_by_pattern_unmount_and_a_reloaded_mount_file() {
+    let nodes = nodes(&["n1"]);
+    let d = dir("mounts-files");
+    std::fs::write(d.join("uriworkermap.properties"), "/file/*=lb\n").unwrap();
+    let (nginx, d2) = start(
+        "mounts",
+        &nodes,
+        &format!(
+            "  rjk_mount /app/* lb;\n  rjk_unmount /app/static/* lb;\n  rjk_mount_file {}/uriworkermap.properties;\n  rjk_mount_file_reload 1;",
+            d.display()
+        ),
+        "    location / { root html; }",
+    );
+    let a = nginx.addr();
+    let r = http::get(a, "/app/x", &[]).unwrap();
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "mounted: {}", r.status);
+    let r = http::get(a, "/app/static/x.png", &[]).unwrap();
+    assert_eq!(r.status, 404, "unmounted: nginx serves (no file)");
+    assert!(r.header("X-Rjk-Node").is_none());
+    assert_eq!(
+        http::get(a, "/file/y", &[]).unwrap().header("X-Rjk-Node"),
+        Some("n1")
+    );
+    assert_eq!(http::get(a, "/other", &[]).unwrap().status, 404);
+    // The mount file changes: after its reload interval the new rule maps.
+    std::fs::write(d.join("uriworkermap.properties"), "/file/*=lb\n/other=lb\n").unwrap();
+    let now = std::time::SystemTime::now() + Duration::from_secs(2);
+    let f = std::fs::File::options()
+        .write(true)
+        .open(d.join("uriworkermap.properties"))
+        .unwrap();
+    f.set_modified(now).unwrap();
+    let mapped = rjk_tests::wait_until("the new rule to map", Duration::from_secs(10), || {
+        (http::get(a, "/other", &[]).ok()?.header("X-Rjk-Node") == Some("n1")).then_some(())
+    });
+    assert!(mapped.is_ok(), "{mapped:?}");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&d2);
+}
+
+#[test]
+fn the_status_worker_changes_what_every_worker_process_balances_with() {
+    let nodes = nodes(&["n1", "n2"]);
+    let (nginx, d) = start(
+        "status",
+        &nodes,
+        "",
+        "    location / { rjk_pass lb; }\n    location /jk-manager { rjk_pass jk-manager; }",
+    );
+    let a = nginx.addr();
+    assert_eq!(counts(a, 20, None).len(), 2);
+    let page = http::get(a, "/jk-manager", &[]).unwrap().text();
+    let n = nonce(&page);
+    let post = |body: String| {
+        http::request(
+            a,
+            "POST",
+            "/jk-manager",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        )
+        .unwrap()
+    };
+    // Disable n1: new requests (on both worker processes) go to n2, its sessions stay.
+    assert_eq!(
+        post(format!("cmd=update&w=lb&sw=n1&vwa=D&nonce={n}")).status,
+        303
+    );
+    assert_eq!(counts(a, 40, None), BTreeMap::from([("n2".to_owned(), 40)]));
+    assert_eq!(
+        counts(a, 6, Some("JSESSIONID=ABC.n1")),
+        BTreeMap::from([("n1".to_owned(), 6)])
+    );
+    // A forged nonce changes nothing.
+    assert_ne!(
+        post("cmd=update&w=lb&sw=n1&vwa=A&nonce=forged".into()).status,
+        303
+    );
+    assert_eq!(counts(a, 10, None), BTreeMap::from([("n2".to_owned(), 10)]));
+    assert_eq!(
+        post(format!("cmd=update&w=lb&sw=n1&vwa=A&nonce={n}")).status,
+        303
+    );
+    assert_eq!(counts(a, 20, None).len(), 2);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn log_variables_and_env_vars_carry_mod_jk_notes() {
+    let nodes = vec![Node::start(
+        "n1",
+        None,
+        &["--allowed-request-attributes", "TENANT|REGION"],
+    )
+    .unwrap()];
+    let (nginx, d) = start(
+        "vars",
+        &nodes,
+        "  log_format notes '$rjk_worker $rjk_member $rjk_route $rjk_duration $status';\n  \
+         rjk_env_var TENANT;\n  rjk_env_var REGION eu;",
+        "    access_log notes.log notes;\n    location / { set $tenant acme; rjk_pass lb; }",
+    );
+    let r = http::get(nginx.addr(), "/echo", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    let t = r.text();
+    assert!(t.contains(r#"["TENANT","acme"]"#), "{t}");
+    assert!(t.contains(r#"["REGION","eu"]"#), "the default: {t}");
+    let line = rjk_tests::wait_until("the access log line", Duration::from_secs(5), || {
+        std::fs::read_to_string(d.join("notes.log"))
+            .ok()
+            .filter(|l| !l.is_empty())
+    })
+    .unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&f[..3], ["lb", "n1", "n1"], "{line}");
+    assert!(f[3].parse::<f64>().is_ok(), "{line}");
+    assert_eq!(f[4], "200");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn use_server_errors_answers_with_nginx_error_pages() {
+    let nodes = nodes(&["n1"]);
+    let (nginx, d) = start(
+        "errors",
+        &nodes,
+        "  rjk_mount /app/* \"lb;use_server_errors=404\";\n  rjk_mount /plain/* lb;",
+        "    error_page 404 /nf.html;\n    location / { root html; }",
+    );
+    std::fs::create_dir_all(nginx.dir.join("html")).unwrap();
+    std::fs::write(nginx.dir.join("html/nf.html"), "nginx's own page\n").unwrap();
+    let a = nginx.addr();
+    // The backend's 404 is withheld: nginx's error_page answers.
+    let r = http::get(a, "/app/status/404", &[]).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "nginx's own page\n");
+    // Without the extension the backend's own 404 goes through.
+    let r = http::get(a, "/plain/status/404", &[]).unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"));
+    assert_ne!(r.text(), "nginx's own page\n");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
