@@ -4,14 +4,25 @@
 /// (at most a third of the name's length, and at least 1 and at most 3 edits), or a
 /// longer/shorter spelling of it.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).clamp(1, 3);
+    let chars = name.chars().count();
+    let limit = (chars / 3).clamp(1, 3);
+    let n = name.to_ascii_lowercase();
     candidates
         .into_iter()
         .map(|c| {
-            let (n, l) = (name.to_ascii_lowercase(), c.to_ascii_lowercase());
+            let l = c.to_ascii_lowercase();
             // A longer or shorter spelling of the same word (`warning` for `warn`) is a typo too.
             let prefix = n.len().min(l.len()) >= 4 && (n.starts_with(&l) || l.starts_with(&n));
-            (if prefix { 1 } else { distance(&n, &l) }, c)
+            // Lengths further apart than the limit cannot be within it: no table to fill (a
+            // pathological key of kilobytes costs nothing per candidate).
+            let d = if prefix {
+                1
+            } else if chars.abs_diff(l.chars().count()) > limit {
+                limit + 1
+            } else {
+                distance(&n, &l)
+            };
+            (d, c)
         })
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, c)| (d, c.len()))
