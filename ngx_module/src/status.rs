@@ -1,14 +1,13 @@
 //! Serving a status worker (`rjk_pass jk-status;`): read the query and a POSTed form, let
 //! lb-core answer, log any change, write the reply.
 
-use lb_core::config::StatusWorker;
 use lb_core::status::respond::{respond, Context};
 
 use crate::client;
 use crate::facts::NgxRequest;
 use crate::ffi;
 use crate::log::{self, Level};
-use crate::runtime::{unix_now, Runtime};
+use crate::runtime::unix_now;
 
 const INTERNAL: ffi::ngx_int_t = ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
 
@@ -17,11 +16,7 @@ const MAX_FORM: usize = 64 * 1024;
 
 /// # Safety
 /// `r` must be the live request in its content handler.
-pub unsafe fn serve(
-    r: *mut ffi::ngx_http_request_t,
-    _rt: &Runtime,
-    _s: &StatusWorker,
-) -> ffi::ngx_int_t {
+pub unsafe fn serve(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
     unsafe {
         // The form is small: nginx reads it whole, then `answer` runs.
         (*r).set_request_body_in_single_buf(1);
@@ -129,8 +124,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         }
         (*r).headers_out.status = reply.status as ffi::ngx_uint_t;
         let ct = reply.content_type.as_bytes();
-        let v = client::add_header(r, b"X-Content-Type-Options", b"nosniff");
-        let _ = v;
+        client::add_header(r, b"X-Content-Type-Options", b"nosniff");
         (*r).headers_out.content_type_len = ct.len();
         (*r).headers_out.content_type = ffi::ngx_str_t {
             len: ct.len(),

@@ -347,13 +347,13 @@ fn no_retry_pause_for_a_client_that_left() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // Nothing listens on the member's port: each attempt fails at once and the next one waits
-    // retry_interval (3 s).
+    // retry_interval (3 s): 12 s for the five attempts when nobody checks the client.
     let closed = rjk_tests::free_port();
     std::fs::write(
         dir.join("workers.properties"),
         format!(
             "worker.list=d\nworker.d.type=ajp13\nworker.d.host=127.0.0.1\nworker.d.port={closed}\n\
-             worker.d.retries=3\nworker.d.retry_interval=3000\n"
+             worker.d.retries=5\nworker.d.retry_interval=3000\n"
         ),
     )
     .unwrap();
@@ -372,7 +372,7 @@ fn no_retry_pause_for_a_client_that_left() {
     s.write_all(b"GET /left HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     drop(s);
-    let line = rjk_tests::wait_until("the request to end", Duration::from_secs(10), || {
+    let line = rjk_tests::wait_until("the request to end", Duration::from_secs(20), || {
         std::fs::read_to_string(dir.join("took.log"))
             .ok()
             .and_then(|l| {
@@ -383,7 +383,9 @@ fn no_retry_pause_for_a_client_that_left() {
     })
     .unwrap();
     let took: f64 = line.split(' ').nth(1).unwrap().parse().unwrap();
-    assert!(took < 1.0, "the pause was waited out for nobody: {line}");
+    // Checked before each pause: at most the one pause under way when the client's end
+    // arrived is waited out.
+    assert!(took < 4.0, "the pauses were waited out for nobody: {line}");
     no_crash(&nginx);
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
