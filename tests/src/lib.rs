@@ -3,6 +3,7 @@
 //!
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
+pub mod browser;
 pub mod cluster;
 pub mod dpkg;
 pub mod http;
