@@ -89,7 +89,12 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let balancers = rt.engines.balancers();
         let server_name = String::from_utf8_lossy(facts.server().0).into_owned();
         let uri = String::from_utf8_lossy(facts.original_uri()).into_owned();
-        let banner = concat!("nginx/1.22 ngx_http_rjk_module/", env!("CARGO_PKG_VERSION"));
+        // The nginx the module was built against (its signature matches the running one).
+        let banner = format!(
+            "{} ngx_http_rjk_module/{}",
+            ffi::NGINX_VER.to_str().unwrap_or("nginx"),
+            env!("CARGO_PKG_VERSION")
+        );
         let ctx = Context {
             workers: &rt.workers,
             table: &table,
@@ -97,7 +102,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             nonce: &rt.nonce,
             server_name: &server_name,
             server_port: facts.server().1,
-            web_server: banner,
+            web_server: &banner,
             uri: &uri,
             dump: &rt.dump,
             now: unix_now(),
