@@ -10,6 +10,7 @@ pub mod http;
 pub mod httpd;
 pub mod nginx;
 pub mod proc;
+pub mod served;
 pub mod status;
 pub mod tomcat;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rjk_tests::cluster::{member_lines, Node};
 use rjk_tests::http;
 use rjk_tests::nginx::{config_test, Nginx};
+use rjk_tests::served::{only, tally, who};
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()));
@@ -76,29 +77,6 @@ impl Setup {
         self.nginx.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Who served (or the status when nobody did).
-fn who(a: SocketAddr, path: &str, cookie: Option<&str>) -> String {
-    let h: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
-    let r = http::get(a, path, &h).unwrap();
-    match r.header("X-Rjk-Node") {
-        Some(n) if r.status == 200 => n.to_owned(),
-        Some(n) => format!("{n}:{}", r.status),
-        None => r.status.to_string(),
-    }
-}
-
-fn tally(a: SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for _ in 0..n {
-        *m.entry(who(a, "/1k", cookie)).or_insert(0) += 1;
-    }
-    m
-}
-
-fn only(k: &str, n: usize) -> BTreeMap<String, usize> {
-    BTreeMap::from([(k.to_owned(), n)])
 }
 
 /// The line of `file` that holds `text` (1-based).
