@@ -320,6 +320,37 @@ impl Output {
     }
 }
 
+/// The client connection is known to be closed: nginx marked it, or (HTTP/1) a non-blocking
+/// peek sees its end (httpd's `connection->aborted`, checked where the blocking driver does).
+///
+/// # Safety
+/// `r` must be live.
+pub unsafe fn gone(r: *mut ffi::ngx_http_request_t) -> bool {
+    unsafe {
+        let c = (*r).connection;
+        if (*c).error() != 0 || (*c).close() != 0 {
+            return true;
+        }
+        if !(*r).stream.is_null() {
+            return false;
+        }
+        let mut b = 0u8;
+        let n = libc::recv(
+            (*c).fd,
+            &mut b as *mut u8 as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        );
+        if n == 0 {
+            return true;
+        }
+        n < 0 && {
+            let e = std::io::Error::last_os_error().raw_os_error();
+            e != Some(libc::EAGAIN) && e != Some(libc::EWOULDBLOCK) && e != Some(libc::EINTR)
+        }
+    }
+}
+
 /// The end of a response that went out: nginx finishes sending on its own.
 ///
 /// # Safety

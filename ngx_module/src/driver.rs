@@ -266,8 +266,14 @@ impl Ctx {
                     .collect();
             }
             Action::Wait { until } => {
-                self.wait = Wait::Timer;
-                self.arm(Some(until));
+                // SAFETY: the request is live while its context is.
+                if unsafe { client::gone(self.r) } {
+                    // No pause (and no further attempt) for a client that left.
+                    ex.on_client_gone();
+                } else {
+                    self.wait = Wait::Timer;
+                    self.arm(Some(until));
+                }
             }
             Action::Release { reuse } => self.release(&ex, reuse, now.at),
             Action::Done => keep = false,

@@ -38,7 +38,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return INTERNAL;
         };
         let lb = match &worker.kind {
-            Kind::Status(s) => return crate::status::serve(r, rt, s),
+            Kind::Status(_) => return crate::status::serve(r),
             Kind::Lb(l) => Some(l),
             Kind::Ajp(_) => None,
         };

@@ -3,7 +3,6 @@
 //! for the state table, build the workers in init_module, start maintenance per process.
 
 use std::ffi::c_void;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::ptr::NonNull;
 
@@ -145,6 +144,8 @@ unsafe fn check(
     for d in &diags {
         ok &= report(d, &mut seen);
     }
+    // The status dump without secrets (lb-core decides which keys are secret).
+    let dump = loaded.dump();
     let Some(workers) = loaded.workers else {
         let n = loaded
             .diagnostics
@@ -193,20 +194,9 @@ unsafe fn check(
     if !ok {
         return None;
     }
-    // mod_jk hides `.secret` but shows `.secretkey`; rjk hides both.
-    let dump: Vec<(String, String)> = loaded
-        .properties
-        .iter()
-        .filter(|p| !p.key.ends_with(".secret") && !p.key.ends_with(".secretkey"))
-        .map(|p| (p.key.clone(), p.value.clone()))
-        .collect();
-    let fingerprint = {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for p in loaded.properties.iter() {
-            (&p.key, &p.value).hash(&mut h);
-        }
-        h.finish()
-    };
+    // What identifies a configuration whose table a reload keeps (lb-core's rule, shared with
+    // mod_rjk).
+    let fingerprint = lb_core::shm::keep::fingerprint(&dump, None);
     Some(Loaded {
         workers,
         settings,

@@ -1,7 +1,6 @@
 //! Serving a status worker (`rjk_pass jk-status;`): read the query and a POSTed form, let
 //! lb-core answer, log any change, write the reply.
 
-use lb_core::config::StatusWorker;
 use lb_core::status::form::Form;
 use lb_core::status::respond::{respond, Context, Reply};
 
@@ -9,17 +8,13 @@ use crate::client;
 use crate::facts::NgxRequest;
 use crate::ffi;
 use crate::log::{self, Level};
-use crate::runtime::{unix_now, Runtime};
+use crate::runtime::unix_now;
 
 const INTERNAL: ffi::ngx_int_t = ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
 
 /// # Safety
 /// `r` must be the live request in its content handler.
-pub unsafe fn serve(
-    r: *mut ffi::ngx_http_request_t,
-    _rt: &Runtime,
-    _s: &StatusWorker,
-) -> ffi::ngx_int_t {
+pub unsafe fn serve(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
     unsafe {
         // The form is small: nginx reads it whole, then `answer` runs.
         (*r).set_request_body_in_single_buf(1);
@@ -99,7 +94,12 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let balancers = rt.engines.balancers();
         let server_name = String::from_utf8_lossy(facts.server().0).into_owned();
         let uri = String::from_utf8_lossy(facts.original_uri()).into_owned();
-        let banner = concat!("nginx/1.22 ngx_http_rjk_module/", env!("CARGO_PKG_VERSION"));
+        // The nginx the module was built against (its signature matches the running one).
+        let banner = format!(
+            "{} ngx_http_rjk_module/{}",
+            ffi::NGINX_VER.to_str().unwrap_or("nginx"),
+            env!("CARGO_PKG_VERSION")
+        );
         let ctx = Context {
             workers: &rt.workers,
             table: &table,
@@ -107,7 +107,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             nonce: &rt.nonce,
             server_name: &server_name,
             server_port: facts.server().1,
-            web_server: banner,
+            web_server: &banner,
             uri: &uri,
             dump: &rt.dump,
             now: unix_now(),
@@ -140,8 +140,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         }
         (*r).headers_out.status = reply.status as ffi::ngx_uint_t;
         let ct = reply.content_type.as_bytes();
-        let v = client::add_header(r, b"X-Content-Type-Options", b"nosniff");
-        let _ = v;
+        client::add_header(r, b"X-Content-Type-Options", b"nosniff");
         (*r).headers_out.content_type_len = ct.len();
         (*r).headers_out.content_type = ffi::ngx_str_t {
             len: ct.len(),

@@ -55,10 +55,20 @@ class Page:
             raise SystemExit(f"cdp.py: {expr!r} threw: {r['exceptionDetails']}")
         return r["result"].get("value")
 
+    def settled(self, expr):
+        """`expr`'s value, or None while a navigation replaces the document under it (the
+        evaluation then fails with "navigated" or "context" errors: poll again)."""
+        try:
+            return self.eval(expr)
+        except SystemExit as e:
+            if "navigated or closed" in str(e) or "context" in str(e):
+                return None
+            raise
+
     def wait(self, what, expr):
         deadline = time.monotonic() + TIMEOUT
         pause = 0.005
-        while not self.eval(expr):
+        while not self.settled(expr):
             if time.monotonic() > deadline:
                 raise SystemExit(f"cdp.py: timed out after {TIMEOUT} s waiting for {what}")
             time.sleep(pause)  # polling interval; the condition is re-checked each round

@@ -3,6 +3,7 @@
 //!
 //! Nothing here sleeps to synchronise: readiness is polled with a deadline (`wait_until`).
 
+pub mod browser;
 pub mod cluster;
 pub mod dpkg;
 pub mod fake_ajp;
@@ -14,6 +15,7 @@ pub mod nginx;
 pub mod proc;
 pub mod replicated;
 pub mod rig;
+pub mod served;
 pub mod status;
 pub mod strict_http;
 pub mod tomcat;

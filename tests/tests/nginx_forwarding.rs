@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rjk_tests::cluster::{member_lines, Node};
 use rjk_tests::http;
 use rjk_tests::nginx::{config_test, Nginx};
+use rjk_tests::served::{only, tally, who};
 
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()));
@@ -39,7 +40,10 @@ impl Setup {
         let dir = tmp(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("workers.properties"), workers).unwrap();
-        let http = format!("  rjk_workers_file {}/workers.properties;", dir.display());
+        let http = format!(
+            "  rjk_workers_file {}/workers.properties;\n  client_max_body_size 64m;",
+            dir.display()
+        );
         let nginx = Nginx::start(
             &dir,
             processes,
@@ -73,29 +77,6 @@ impl Setup {
         self.nginx.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Who served (or the status when nobody did).
-fn who(a: SocketAddr, path: &str, cookie: Option<&str>) -> String {
-    let h: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
-    let r = http::get(a, path, &h).unwrap();
-    match r.header("X-Rjk-Node") {
-        Some(n) if r.status == 200 => n.to_owned(),
-        Some(n) => format!("{n}:{}", r.status),
-        None => r.status.to_string(),
-    }
-}
-
-fn tally(a: SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for _ in 0..n {
-        *m.entry(who(a, "/1k", cookie)).or_insert(0) += 1;
-    }
-    m
-}
-
-fn only(k: &str, n: usize) -> BTreeMap<String, usize> {
-    BTreeMap::from([(k.to_owned(), n)])
 }
 
 /// The line of `file` that holds `text` (1-based).
@@ -278,23 +259,27 @@ fn sha256_of(json: &str) -> String {
     json[at..at + 64].to_owned()
 }
 
+/// SHA-256 of `data` in hex (Debian's sha256sum).
+fn sha256(data: &[u8]) -> String {
+    use std::io::Write;
+    let mut c = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = c.stdin.take().unwrap();
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = c.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    String::from_utf8_lossy(&out.stdout)[..64].to_owned()
+}
+
 #[test]
 fn bodies_both_ways_keep_every_byte() {
     let s = Setup::start("bodies", 2, &["n1"], "");
     let body: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
-    let want = {
-        let out = std::process::Command::new("sha256sum")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(&body)?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)[..64].to_owned()
-    };
+    let want = sha256(&body);
     // Content-Length.
     let r = http::request(s.addr(), "POST", "/echo", &[], &body).unwrap();
     assert_eq!(r.status, 200);
@@ -310,6 +295,12 @@ fn bodies_both_ways_keep_every_byte() {
     let r = http::raw(s.addr(), &raw).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(sha256_of(&r.text()), want);
+    // 10 MiB up, streamed through (nginx never holds it whole: client_max_body_size is all
+    // that limits it).
+    let big: Vec<u8> = body.iter().cycle().take(10 << 20).copied().collect();
+    let r = http::request(s.addr(), "POST", "/echo", &[], &big).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(sha256_of(&r.text()), sha256(&big));
     // Downloads, 1 and 10 MiB in 64 KiB chunks.
     for bytes in [1 << 20, 10 << 20] {
         let r = http::get(
@@ -440,5 +431,24 @@ fn maintenance_recovers_members_without_traffic() {
         || (state(s.addr()) != "worker.n1.state=ERR").then_some(()),
     );
     assert!(recovered.is_ok(), "{}", state(s.addr()));
+    s.stop();
+}
+
+#[test]
+fn distance_and_domain_choose_the_failover_member() {
+    // a1, a2 in domain A; b1 in B at distance 1 (used only when A is gone).
+    let extra =
+        "worker.a1.route=A.a1\nworker.a2.route=A.a2\nworker.b1.route=B.b1\nworker.b1.distance=1\n";
+    let mut s = Setup::start("domain", 2, &["a1", "a2", "b1"], extra);
+    let t = tally(s.addr(), 40, None);
+    assert!(
+        !t.contains_key("b1"),
+        "distance 1 idles while distance 0 works: {t:?}"
+    );
+    s.node("a1").kill();
+    // a1's session goes to its domain peer a2 first.
+    assert_eq!(who(s.addr(), "/1k", Some("JSESSIONID=X.A.a1")), "a2");
+    s.node("a2").kill();
+    assert_eq!(tally(s.addr(), 10, None), only("b1", 10));
     s.stop();
 }

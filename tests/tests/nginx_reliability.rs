@@ -340,3 +340,53 @@ fn idle_connections_are_cpinged_and_kept_per_connection_ping_interval() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn no_retry_pause_for_a_client_that_left() {
+    let dir = std::env::temp_dir().join(format!("rjk-ngx-left-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Nothing listens on the member's port: each attempt fails at once and the next one waits
+    // retry_interval (3 s): 12 s for the five attempts when nobody checks the client.
+    let closed = rjk_tests::free_port();
+    std::fs::write(
+        dir.join("workers.properties"),
+        format!(
+            "worker.list=d\nworker.d.type=ajp13\nworker.d.host=127.0.0.1\nworker.d.port={closed}\n\
+             worker.d.retries=5\nworker.d.retry_interval=3000\n"
+        ),
+    )
+    .unwrap();
+    let nginx = Nginx::start(
+        &dir,
+        1,
+        &format!(
+            "  rjk_workers_file {}/workers.properties;\n  log_format took '$request_uri $request_time';",
+            dir.display()
+        ),
+        "    access_log took.log took;\n    location / { rjk_pass d; }",
+    )
+    .unwrap();
+    // A client that sends its request and leaves at once.
+    let mut s = TcpStream::connect(nginx.addr()).unwrap();
+    s.write_all(b"GET /left HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    drop(s);
+    let line = rjk_tests::wait_until("the request to end", Duration::from_secs(20), || {
+        std::fs::read_to_string(dir.join("took.log"))
+            .ok()
+            .and_then(|l| {
+                l.lines()
+                    .find(|l| l.starts_with("/left "))
+                    .map(str::to_owned)
+            })
+    })
+    .unwrap();
+    let took: f64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+    // Checked before each pause: at most the one pause under way when the client's end
+    // arrived is waited out.
+    assert!(took < 4.0, "the pauses were waited out for nobody: {line}");
+    no_crash(&nginx);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

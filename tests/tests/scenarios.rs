@@ -3,13 +3,13 @@
 //! same rjk-node backends and configuration: each must give the expected result everywhere, so
 //! mod_rjk behaves as mod_jk where it matters to an operator, whatever MPM it is loaded into.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
 use rjk_tests::cluster::{front, member_lines, Connector, Node};
 use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
+use rjk_tests::served::{only, tally, who};
 
 /// The front end a scenario runs on: which module, loaded into which MPM.
 #[derive(Clone, Copy, Debug)]
@@ -150,29 +150,6 @@ macro_rules! mod_rjk_under {
 mod_rjk_under!(event, rjk_tests::httpd::Mpm::Event);
 mod_rjk_under!(prefork, rjk_tests::httpd::Mpm::Prefork);
 mod_rjk_under!(worker, rjk_tests::httpd::Mpm::Worker);
-
-/// Who served (or the status when nobody did).
-fn who(a: SocketAddr, path: &str, cookie: Option<&str>) -> String {
-    let h: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
-    let r = http::get(a, path, &h).unwrap();
-    match r.header("X-Rjk-Node") {
-        Some(n) if r.status == 200 => n.to_owned(),
-        Some(n) => format!("{n}:{}", r.status),
-        None => r.status.to_string(),
-    }
-}
-
-fn tally(a: SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
-    let mut m = BTreeMap::new();
-    for _ in 0..n {
-        *m.entry(who(a, "/1k", cookie)).or_insert(0) += 1;
-    }
-    m
-}
-
-fn only(k: &str, n: usize) -> BTreeMap<String, usize> {
-    BTreeMap::from([(k.to_owned(), n)])
-}
 
 fn sessions_stick_by_cookie_and_by_path_parameter(f: Front) {
     let s = Setup::start(f, "sticky", &["n1", "n2", "n3"], "");
