@@ -452,3 +452,22 @@ fn distance_and_domain_choose_the_failover_member() {
     assert_eq!(tally(s.addr(), 10, None), only("b1", 10));
     s.stop();
 }
+
+#[test]
+fn activation_and_redirect_decide_as_in_mod_jk() {
+    // n1 disabled: keeps its sessions, takes no new ones; n3 stopped: takes nothing, not even
+    // its own sessions; n2 redirects its sessions to n4 when it is down.
+    let extra = "worker.n1.activation=D\nworker.n3.activation=S\nworker.n2.redirect=n4\n";
+    let mut s = Setup::start("activation", 2, &["n1", "n2", "n3", "n4"], extra);
+    let t = tally(s.addr(), 40, None);
+    assert!(
+        !t.contains_key("n1") && !t.contains_key("n3"),
+        "new sessions avoid disabled and stopped members: {t:?}"
+    );
+    assert_eq!(tally(s.addr(), 5, Some("JSESSIONID=X.n1")), only("n1", 5));
+    let stopped = tally(s.addr(), 10, Some("JSESSIONID=X.n3"));
+    assert!(!stopped.contains_key("n3"), "{stopped:?}");
+    s.node("n2").kill();
+    assert_eq!(tally(s.addr(), 5, Some("JSESSIONID=X.n2")), only("n4", 5));
+    s.stop();
+}
