@@ -1,6 +1,7 @@
 //! Messages into nginx's error log, and the guard that keeps panics out of nginx.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::ffi;
 
@@ -11,6 +12,27 @@ pub enum Level {
     Warn,
     Notice,
     Info,
+}
+
+/// `rjk_log_level` (JkLogLevel): the least severe of our messages that is written, on top of
+/// nginx's own `error_log` level. Set once per configuration.
+static THRESHOLD: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Follow the configuration's `rjk_log_level`.
+pub fn set_threshold(level: lb_core::log::Level) {
+    use lb_core::log::Level as Jk;
+    let ours = match level {
+        Jk::Emerg => Level::Emerg,
+        Jk::Error => Level::Error,
+        Jk::Warn => Level::Warn,
+        // nginx has no trace or debug level for modules' own messages; info is the floor.
+        Jk::Info | Jk::Debug | Jk::Trace => Level::Info,
+    };
+    THRESHOLD.store(ours as u8, Ordering::Relaxed);
+}
+
+fn wanted(level: Level) -> bool {
+    (level as u8) <= THRESHOLD.load(Ordering::Relaxed)
 }
 
 impl Level {
@@ -35,7 +57,7 @@ pub unsafe fn enabled(log: *mut ffi::ngx_log_t, level: Level) -> bool {
     } else {
         log
     };
-    !log.is_null() && unsafe { (*log).log_level } >= level.ngx()
+    wanted(level) && !log.is_null() && unsafe { (*log).log_level } >= level.ngx()
 }
 
 /// Log `msg` to `log` (nginx prefixes time, level and pid; `cf` logs add nothing else).
@@ -48,7 +70,7 @@ pub unsafe fn to(log: *mut ffi::ngx_log_t, level: Level, msg: &str) {
     } else {
         log
     };
-    if log.is_null() || unsafe { (*log).log_level } < level.ngx() {
+    if !wanted(level) || log.is_null() || unsafe { (*log).log_level } < level.ngx() {
         return;
     }
     let text = ffi::ngx_str_t {

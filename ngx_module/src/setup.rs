@@ -144,6 +144,7 @@ unsafe fn check(
     for d in &diags {
         ok &= report(d, &mut seen);
     }
+    crate::log::set_threshold(settings.log_level);
     // The status dump without secrets (lb-core decides which keys are secret).
     let dump = loaded.dump();
     let Some(workers) = loaded.workers else {

@@ -190,3 +190,51 @@ fn use_server_errors_answers_with_nginx_error_pages() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `rjk_log_level` filters the module's own messages (a status change is a notice), and a
+/// status form over lb-core's limit is refused whole with 413 through nginx too.
+#[test]
+fn rjk_log_level_filters_and_an_oversized_status_form_is_413() {
+    let nodes = nodes(&["n1"]);
+    for (level, logged) in [("info", true), ("error", false)] {
+        let (nginx, d) = start(
+            &format!("loglevel-{level}"),
+            &nodes,
+            &format!("  rjk_log_level {level};\n  client_body_buffer_size 512k;\n"),
+            "    location / { rjk_pass lb; }\n    location /jk-manager { rjk_pass jk-manager; }",
+        );
+        let a = nginx.addr();
+        let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
+        let post = |body: &str| {
+            http::request(
+                a,
+                "POST",
+                "/jk-manager",
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                body.as_bytes(),
+            )
+            .unwrap()
+        };
+        let big = format!(
+            "cmd=update&w=lb&sw=n1&vwa=S&nonce={n}&pad={}",
+            "p".repeat(100_000)
+        );
+        assert_eq!(post(&big).status, 413, "a truncated form is never acted on");
+        assert_eq!(counts(a, 4, None).len(), 1, "n1 was not stopped");
+        let ok = post(&format!("cmd=update&w=lb&sw=n1&vwa=D&nonce={n}"));
+        assert_eq!(ok.status, 303);
+        let found = rjk_tests::wait_until(
+            "the status change in the log",
+            std::time::Duration::from_secs(2),
+            || nginx.error_log().contains("status change").then_some(()),
+        );
+        assert_eq!(
+            found.is_ok(),
+            logged,
+            "rjk_log_level {level}:\n{}",
+            nginx.error_log()
+        );
+        nginx.stop();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
