@@ -68,7 +68,7 @@ pub fn ajp_spec(
     Ok(s)
 }
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::balancer::{Balancer, LbSpec, MemberSpec};
@@ -130,7 +130,7 @@ pub fn shm_size(workers: &Workers) -> (usize, usize) {
 /// maintenance.
 #[derive(Debug, Default)]
 pub struct Engines {
-    workers: HashMap<String, Engine>,
+    workers: FxHashMap<String, Engine>,
     /// Unix seconds of this process's last maintenance pass.
     last_maintain: std::sync::atomic::AtomicI64,
 }
@@ -181,7 +181,7 @@ pub fn engines(
     disable_reuse: bool,
     now: i64,
 ) -> Result<Engines, String> {
-    let mut out = HashMap::new();
+    let mut out = FxHashMap::default();
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
         match &w.kind {

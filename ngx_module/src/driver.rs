@@ -51,7 +51,8 @@ pub struct Ctx {
     r: *mut ffi::ngx_http_request_t,
     rt: *const Runtime,
     worker: String,
-    ex: Option<Exchange>,
+    /// Boxed: taken out and put back on every step, so only a pointer moves.
+    ex: Option<Box<Exchange>>,
     /// The slot the machine holds: its member and its connection, if it has one.
     slot: Option<(usize, Option<Conn>)>,
     wait: Wait,
@@ -90,7 +91,7 @@ impl Ctx {
             r,
             rt,
             worker: worker.to_owned(),
-            ex: Some(ex),
+            ex: Some(Box::new(ex)),
             slot: None,
             wait: Wait::Nothing,
             // SAFETY: a zeroed event is nginx's initial state.
@@ -281,7 +282,7 @@ impl Ctx {
         if keep {
             self.ex = Some(ex);
         } else {
-            let (done, bufs) = ex.finish();
+            let (done, bufs) = (*ex).finish();
             SPARE.with(|s| *s.borrow_mut() = Some(bufs));
             self.result = Some(done);
         }

@@ -12,7 +12,7 @@ use crate::ffi;
 thread_local! {
     /// Names asked for (mod_jk's indicators) that are no nginx variable in this configuration:
     /// not looked up again in this worker process (variables are fixed per configuration).
-    static ABSENT: RefCell<std::collections::HashSet<String>> = RefCell::new(Default::default());
+    static ABSENT: RefCell<rustc_hash::FxHashSet<String>> = RefCell::new(Default::default());
 }
 
 /// Whether `lower` could name a variable on some request: declared in the configuration

@@ -2,8 +2,8 @@
 //! worker process balances over the same shared table), the mount table, and per worker
 //! process the backend connection pools and the maintenance timer.
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,7 +36,7 @@ pub struct Runtime {
     /// The status pages' form nonce: random per configuration, the same in every process.
     pub nonce: String,
     /// Per worker process: a pool per member of each worker, by worker name.
-    pools: RefCell<HashMap<String, Vec<Slots<Conn>>>>,
+    pools: RefCell<FxHashMap<String, Vec<Slots<Conn>>>>,
     maintenance: Box<ffi::ngx_event_t>,
 }
 
@@ -60,7 +60,7 @@ impl Runtime {
         }) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
-        let mut pools = HashMap::new();
+        let mut pools = FxHashMap::default();
         for name in &l.workers.list.value {
             if let Some(e) = engines.get(name) {
                 let slots = e
