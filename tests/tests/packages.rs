@@ -49,6 +49,7 @@ const RJK_CONF: &str = "/etc/apache2/mods-available/rjk.conf";
 /// Where the nginx package's postinst enables the module, as Debian's libnginx-mod-* do.
 const NGX_ENABLED: &str = "/etc/nginx/modules-enabled/50-mod-http-rjk.conf";
 const NGX_AVAILABLE: &str = "/usr/share/nginx/modules-available/mod-http-rjk.conf";
+
 /// What the test changed, undone in this order: purge our packages, then mod_jk as it was,
 /// then the empty marker directories a2enmod left. Runs on drop, so also after a failure.
 struct Restore {
@@ -511,7 +512,7 @@ impl PackagedNode {
                 .arg("-c")
                 .arg(format!(
                     ". /etc/default/rjk-node && exec /usr/bin/rjk-node --secret-file \
-                 /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
+                     /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
                 ))
                 .env("JOURNAL_STREAM", stream)
                 .stderr(journal),
@@ -533,7 +534,7 @@ impl PackagedNode {
             &workers,
             format!(
                 "worker.list=node1\nworker.node1.type=ajp13\nworker.node1.host=127.0.0.1\n\
-             worker.node1.port={ajp}\nworker.node1.secret={secret}\n"
+                 worker.node1.port={ajp}\nworker.node1.secret={secret}\n"
             ),
         )
         .unwrap();
