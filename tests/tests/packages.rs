@@ -161,24 +161,25 @@ fn deb<'a>(debs: &'a [PathBuf], package: &str) -> &'a Path {
         .unwrap_or_else(|| panic!("no {package} in {debs:?}"))
 }
 
-/// The same package with a lower version: the "older build" an upgrade starts from.
-fn older_build(new: &Path, dir: &Path, version: &str) -> PathBuf {
-    let tree = dir.join("older-tree");
+/// The same package with one control field changed (`dir/NAME.deb`): a lower version is the
+/// "older build" an upgrade starts from.
+fn rebuilt(new: &Path, dir: &Path, name: &str, field: &str, value: &str) -> PathBuf {
+    let tree = dir.join(format!("{name}-tree"));
     run(Command::new("dpkg-deb").arg("-R").arg(new).arg(&tree)).unwrap();
     let control = tree.join("DEBIAN/control");
     let text = std::fs::read_to_string(&control).unwrap();
     let text: String = text
         .lines()
         .map(|l| {
-            if l.starts_with("Version: ") {
-                format!("Version: {version}\n")
+            if l.starts_with(&format!("{field}: ")) {
+                format!("{field}: {value}\n")
             } else {
                 format!("{l}\n")
             }
         })
         .collect();
     std::fs::write(&control, text).unwrap();
-    let old = dir.join("older.deb");
+    let old = dir.join(format!("{name}.deb"));
     run(Command::new("dpkg-deb")
         .args(["-Zgzip", "-z1", "--root-owner-group", "-b"])
         .arg(&tree)
@@ -237,9 +238,11 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     let debs = build_debs(&dir.join("debs"));
     let lintian = Lintian::start(&debs);
     let version = deb_version(deb(&debs, "libapache2-mod-rjk"));
-    let older = older_build(
+    let older = rebuilt(
         deb(&debs, "libapache2-mod-rjk"),
         &dir,
+        "older",
+        "Version",
         &format!("{version}~older"),
     );
 
@@ -326,7 +329,7 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     let out = run(Command::new("apache2ctl").arg("-t")).unwrap_or_else(|e| panic!("{e}"));
     assert!(out.contains("Syntax OK"), "{out}");
 
-    nginx_module_is_enabled(deb(&debs, "libnginx-mod-http-rjk"));
+    nginx_module_is_enabled(deb(&debs, "libnginx-mod-http-rjk"), &dir);
     unit_verifies();
     let node = PackagedNode::start(&dir);
     request_through_the_system_layout(&dir, &node);
@@ -602,9 +605,9 @@ fn request_through_the_system_layout(dir: &Path, node: &PackagedNode) {
 }
 
 /// The nginx package installed as Debian's libnginx-mod-* are: depending on the ABI the
-/// installed nginx provides, enabled by its postinst's link, loaded by `nginx -t` on the
-/// system configuration.
-fn nginx_module_is_enabled(deb: &Path) {
+/// installed nginx provides (refused against another), enabled by its postinst's link, loaded
+/// by `nginx -t` on the system configuration.
+fn nginx_module_is_enabled(deb: &Path, dir: &Path) {
     let depends = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Depends")).unwrap();
     let abi = depends
         .split(',')
@@ -617,6 +620,22 @@ fn nginx_module_is_enabled(deb: &Path) {
         provides.split(',').any(|p| p.trim() == abi),
         "the package needs {abi}, this nginx provides {provides}"
     );
+    let other = "nginx-abi-0.0.0-0";
+    let foreign = rebuilt(
+        deb,
+        dir,
+        "other-abi",
+        "Depends",
+        &depends.trim().replace(abi, other),
+    );
+    let (ok, out) = try_run(Command::new("dpkg").arg("-i").arg(&foreign));
+    assert!(
+        !ok && out.contains(&format!("depends on {other}")),
+        "installed against another nginx ABI:\n{out}"
+    );
+    // dpkg unpacked it and left it unconfigured: take it away before the real one.
+    run(Command::new("dpkg").args(["--purge", "libnginx-mod-http-rjk"])).unwrap();
+    assert_eq!(installed_version("libnginx-mod-http-rjk"), None);
 
     dpkg_install(&[deb]);
     let link = std::fs::read_link(NGX_ENABLED).unwrap_or_else(|e| panic!("{NGX_ENABLED}: {e}"));
