@@ -98,11 +98,12 @@ install: nginx-src
 	  else $(SUDO) install -D -m 0644 packaging/apache2/$$f $(DESTDIR)$(CONFDIR)/$$f && echo "installed $(DESTDIR)$(CONFDIR)/$$f"; fi; \
 	done
 
-# Debian packages from release builds: target/debian/{libapache2-mod-rjk,rjk-node,rjk-tools}_VERSION_amd64.deb
+# Debian packages from release builds:
+# target/debian/{libapache2-mod-rjk,libnginx-mod-http-rjk,rjk-node,rjk-tools}_VERSION_amd64.deb
 # (plus -dbgsym), version from Cargo.toml. Lintian errors fail the build. Install with
 #   apt install ./target/debian/libapache2-mod-rjk_*.deb ./target/debian/rjk-tools_*.deb
-deb: deps
-	$(CARGO) build --release -p mod_rjk -p rjk-cli -p rjk-node -p rjk-package-docs
+deb: deps nginx-src
+	$(CARGO) build --release -p mod_rjk -p ngx_module -p rjk-cli -p rjk-node -p rjk-package-docs
 	packaging/build-deb.sh --profile release --out target/debian
 	lintian --fail-on error target/debian/*.deb
 

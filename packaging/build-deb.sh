@@ -1,7 +1,7 @@
 #!/bin/sh
-# Build the Debian packages (libapache2-mod-rjk, rjk-node, rjk-tools) from binaries cargo has
-# already built, with debhelper: stage them next to a copy of packaging/debian/ and run
-# `debian/rules binary`. `make deb` uses the release build; the package test uses the debug
+# Build the Debian packages (libapache2-mod-rjk, libnginx-mod-http-rjk, rjk-node, rjk-tools) from
+# binaries cargo has already built, with debhelper: stage them next to a copy of packaging/debian/
+# and run `debian/rules binary`. `make deb` uses the release build; the package test uses the debug
 # build it already has (the packaging is the same, only the binaries differ).
 #
 #   packaging/build-deb.sh [--profile release|debug] [--out DIR] [--version V]
@@ -27,7 +27,7 @@ bin=$target/$profile
 # The document generator is not shipped: any build of it renders the same pages.
 docs=$target/$profile/rjk-package-docs
 [ -x "$docs" ] || docs=$target/debug/rjk-package-docs
-for f in "$bin/libmod_rjk.so" "$bin/rjk" "$bin/rjk-node" "$docs"; do
+for f in "$bin/libmod_rjk.so" "$bin/libngx_http_rjk_module.so" "$bin/rjk" "$bin/rjk-node" "$docs"; do
 	if [ ! -e "$f" ]; then
 		echo "build-deb.sh: $f is missing: build it first (make deb does)" >&2
 		exit 1
@@ -44,7 +44,9 @@ cp -r "$root/packaging/debian" "$stage/debian"
 mkdir -p "$stage/staged/man"
 cp "$bin/libmod_rjk.so" "$stage/staged/mod_rjk.so"
 cp "$bin/rjk" "$bin/rjk-node" "$stage/staged/"
+cp "$bin/libngx_http_rjk_module.so" "$stage/staged/ngx_http_rjk_module.so"
 cp "$root/packaging/apache2/rjk.load" "$root/packaging/apache2/rjk.conf" "$stage/staged/"
+cp "$root/packaging/nginx/mod-http-rjk.conf" "$stage/staged/"
 cp "$root/workers.properties.example" "$stage/staged/workers.properties"
 cp "$root/README.md" "$stage/staged/"
 "$docs" "$stage/staged/man"

@@ -2,7 +2,8 @@
 //! with dpkg on this machine (enabled at installation without mod_jk; next to Debian's mod_jk,
 //! left disabled until switched with a2dismod/a2enmod), checked with `apache2ctl -t`, serving a
 //! request in the system's apache2 layout, upgraded over an older build with an edited
-//! rjk.conf, then purged without a trace.
+//! rjk.conf; the nginx module enabled by its package, checked with `nginx -t` and serving a
+//! request from the modules nginx has enabled; then purged without a trace.
 //!
 //! The debs are built from this test profile's binaries (the debug build `make test` already
 //! has): what is under test is the packaging, and `make deb` ships the same packaging around
@@ -23,13 +24,19 @@ use rjk_tests::dpkg::{
 };
 use rjk_tests::{free_port, http, wait_for_port, wait_until, Child};
 
-const PACKAGES: [&str; 3] = ["libapache2-mod-rjk", "rjk-node", "rjk-tools"];
+const PACKAGES: [&str; 4] = [
+    "libapache2-mod-rjk",
+    "libnginx-mod-http-rjk",
+    "rjk-node",
+    "rjk-tools",
+];
 
 /// Where the maintainer scripts, dpkg's conffile handling and a2enmod write: compared before
 /// and after. The files in the packages themselves are checked one by one (`shipped_paths`).
 const WATCHED: &[&str] = &[
     "/etc/apache2",
     "/etc/default",
+    "/etc/nginx",
     "/etc/rjk-node",
     "/etc/systemd/system",
     "/var/lib/apache2",
@@ -38,6 +45,10 @@ const WATCHED: &[&str] = &[
 ];
 
 const RJK_CONF: &str = "/etc/apache2/mods-available/rjk.conf";
+
+/// Where the nginx package's postinst enables the module, as Debian's libnginx-mod-* do.
+const NGX_ENABLED: &str = "/etc/nginx/modules-enabled/50-mod-http-rjk.conf";
+const NGX_AVAILABLE: &str = "/usr/share/nginx/modules-available/mod-http-rjk.conf";
 
 /// What the test changed, undone in this order: purge our packages, then mod_jk as it was,
 /// then the empty marker directories a2enmod left. Runs on drop, so also after a failure.
@@ -103,9 +114,13 @@ fn assert_machine_is_ours_to_change() {
         RJK_CONF,
         "/etc/rjk-node",
         "/etc/default/rjk-node",
+        "/usr/lib/nginx/modules/ngx_http_rjk_module.so",
+        NGX_AVAILABLE,
+        NGX_ENABLED,
     ] {
+        // symlink_metadata: a link left by `make install` instructions counts, dangling or not.
         assert!(
-            !Path::new(f).exists(),
+            std::fs::symlink_metadata(f).is_err(),
             "{f} exists (`make install`?): this test would replace and then purge it; remove it first"
         );
     }
@@ -128,11 +143,11 @@ fn build_debs(out: &Path) -> Vec<PathBuf> {
     .unwrap_or_else(|e| panic!("building the packages: {e}"));
     let debs: Vec<PathBuf> = listing
         .lines()
-        // Release builds add -dbgsym packages; the test is about the three operators install.
+        // Release builds add -dbgsym packages; the test is about the ones operators install.
         .filter(|l| l.ends_with(".deb") && l.starts_with('/') && !l.contains("-dbgsym_"))
         .map(PathBuf::from)
         .collect();
-    assert_eq!(debs.len(), 3, "{listing}");
+    assert_eq!(debs.len(), PACKAGES.len(), "{listing}");
     debs
 }
 
@@ -146,24 +161,25 @@ fn deb<'a>(debs: &'a [PathBuf], package: &str) -> &'a Path {
         .unwrap_or_else(|| panic!("no {package} in {debs:?}"))
 }
 
-/// The same package with a lower version: the "older build" an upgrade starts from.
-fn older_build(new: &Path, dir: &Path, version: &str) -> PathBuf {
-    let tree = dir.join("older-tree");
+/// The same package with one control field changed (`dir/NAME.deb`): a lower version is the
+/// "older build" an upgrade starts from.
+fn rebuilt(new: &Path, dir: &Path, name: &str, field: &str, value: &str) -> PathBuf {
+    let tree = dir.join(format!("{name}-tree"));
     run(Command::new("dpkg-deb").arg("-R").arg(new).arg(&tree)).unwrap();
     let control = tree.join("DEBIAN/control");
     let text = std::fs::read_to_string(&control).unwrap();
     let text: String = text
         .lines()
         .map(|l| {
-            if l.starts_with("Version: ") {
-                format!("Version: {version}\n")
+            if l.starts_with(&format!("{field}: ")) {
+                format!("{field}: {value}\n")
             } else {
                 format!("{l}\n")
             }
         })
         .collect();
     std::fs::write(&control, text).unwrap();
-    let old = dir.join("older.deb");
+    let old = dir.join(format!("{name}.deb"));
     run(Command::new("dpkg-deb")
         .args(["-Zgzip", "-z1", "--root-owner-group", "-b"])
         .arg(&tree)
@@ -222,9 +238,11 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     let debs = build_debs(&dir.join("debs"));
     let lintian = Lintian::start(&debs);
     let version = deb_version(deb(&debs, "libapache2-mod-rjk"));
-    let older = older_build(
+    let older = rebuilt(
         deb(&debs, "libapache2-mod-rjk"),
         &dir,
+        "older",
+        "Version",
         &format!("{version}~older"),
     );
 
@@ -311,8 +329,12 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
     let out = run(Command::new("apache2ctl").arg("-t")).unwrap_or_else(|e| panic!("{e}"));
     assert!(out.contains("Syntax OK"), "{out}");
 
+    nginx_module_is_enabled(deb(&debs, "libnginx-mod-http-rjk"), &dir);
     unit_verifies();
-    request_through_the_system_layout(&dir);
+    let node = PackagedNode::start(&dir);
+    request_through_the_system_layout(&dir, &node);
+    request_through_nginx(&dir, &node);
+    node.stop();
 
     restore_now(&mut restore);
     let after = snapshot(WATCHED);
@@ -325,10 +347,12 @@ fn packages_install_switch_from_mod_jk_serve_upgrade_and_purge() {
         left.is_empty(),
         "purge left files from the packages: {left:?}"
     );
-    assert!(
-        shipped_new.iter().any(|p| p.ends_with("/mod_rjk.so")),
-        "{shipped_new:?}"
-    );
+    for so in ["/mod_rjk.so", "/ngx_http_rjk_module.so"] {
+        assert!(
+            shipped_new.iter().any(|p| p.ends_with(so)),
+            "{shipped_new:?}"
+        );
+    }
     assert!(
         diff.is_empty(),
         "purge left the machine changed:\n{}",
@@ -467,57 +491,73 @@ fn unit_verifies() {
 }
 
 /// The packaged rjk-node with the shipped /etc/default/rjk-node and generated secret (as the
-/// unit runs it, the credential read from its file), and apache2 in the system layout: the
-/// modules /etc/apache2 has enabled, the packaged rjk.conf, this test's port and run directory.
-fn request_through_the_system_layout(dir: &Path) {
-    let ajp = free_port();
-    let secret = std::fs::read_to_string("/etc/rjk-node/ajp-secret").unwrap();
-    // systemd names the journal stream it gives a service in JOURNAL_STREAM=DEV:INODE; a file
-    // stands in for the journal here, to see the node write journal lines (priority first).
-    let journal = std::fs::File::create(dir.join("journal")).unwrap();
-    let stream = {
-        use std::os::unix::fs::MetadataExt;
-        let m = journal.metadata().unwrap();
-        format!("{}:{}", m.dev(), m.ino())
-    };
-    let mut node = Child::spawn(
-        "rjk-node",
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                ". /etc/default/rjk-node && exec /usr/bin/rjk-node --secret-file \
-                 /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
-            ))
-            .env("JOURNAL_STREAM", stream)
-            .stderr(journal),
-    )
-    .unwrap();
-    wait_for_port(([127, 0, 0, 1], ajp).into(), Duration::from_secs(10)).unwrap();
-    let journal = wait_until("the node's first line", Duration::from_secs(5), || {
-        let text = std::fs::read_to_string(dir.join("journal")).ok()?;
-        text.contains('\n').then_some(text)
-    })
-    .unwrap();
-    assert!(
-        journal.starts_with("<6>rjk_node::node: route node1: AJP on"),
-        "{journal}"
-    );
+/// unit runs it, the credential read from its file), and the workers.properties pointing at it
+/// that both web servers read.
+struct PackagedNode {
+    child: Child,
+    workers: PathBuf,
+}
 
-    let workers = dir.join("workers.properties");
-    std::fs::write(
-        &workers,
-        format!(
-            "worker.list=node1\nworker.node1.type=ajp13\nworker.node1.host=127.0.0.1\n\
-             worker.node1.port={ajp}\nworker.node1.secret={secret}\n"
-        ),
-    )
-    .unwrap();
-    let check = run(Command::new("/usr/bin/rjk")
-        .arg("check")
-        .arg("--workers")
-        .arg(&workers));
-    assert!(check.is_ok(), "rjk check: {check:?}");
+impl PackagedNode {
+    fn start(dir: &Path) -> PackagedNode {
+        let ajp = free_port();
+        let secret = std::fs::read_to_string("/etc/rjk-node/ajp-secret").unwrap();
+        // systemd names the journal stream it gives a service in JOURNAL_STREAM=DEV:INODE; a file
+        // stands in for the journal here, to see the node write journal lines (priority first).
+        let journal = std::fs::File::create(dir.join("journal")).unwrap();
+        let stream = {
+            use std::os::unix::fs::MetadataExt;
+            let m = journal.metadata().unwrap();
+            format!("{}:{}", m.dev(), m.ino())
+        };
+        let child = Child::spawn(
+            "rjk-node",
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    ". /etc/default/rjk-node && exec /usr/bin/rjk-node --secret-file \
+                     /etc/rjk-node/ajp-secret $RJK_NODE_ARGS --ajp 127.0.0.1:{ajp}"
+                ))
+                .env("JOURNAL_STREAM", stream)
+                .stderr(journal),
+        )
+        .unwrap();
+        wait_for_port(([127, 0, 0, 1], ajp).into(), Duration::from_secs(10)).unwrap();
+        let journal = wait_until("the node's first line", Duration::from_secs(5), || {
+            let text = std::fs::read_to_string(dir.join("journal")).ok()?;
+            text.contains('\n').then_some(text)
+        })
+        .unwrap();
+        assert!(
+            journal.starts_with("<6>rjk_node::node: route node1: AJP on"),
+            "{journal}"
+        );
 
+        let workers = dir.join("workers.properties");
+        std::fs::write(
+            &workers,
+            format!(
+                "worker.list=node1\nworker.node1.type=ajp13\nworker.node1.host=127.0.0.1\n\
+                 worker.node1.port={ajp}\nworker.node1.secret={secret}\n"
+            ),
+        )
+        .unwrap();
+        let check = run(Command::new("/usr/bin/rjk")
+            .arg("check")
+            .arg("--workers")
+            .arg(&workers));
+        assert!(check.is_ok(), "rjk check: {check:?}");
+        PackagedNode { child, workers }
+    }
+
+    fn stop(mut self) {
+        self.child.stop(Duration::from_secs(10));
+    }
+}
+
+/// apache2 in the system layout: the modules /etc/apache2 has enabled, the packaged rjk.conf,
+/// this test's port and run directory.
+fn request_through_the_system_layout(dir: &Path, node: &PackagedNode) {
     let port = free_port();
     for sub in ["run", "lock", "log"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -531,7 +571,7 @@ fn request_through_the_system_layout(dir: &Path) {
              User www-data\nGroup www-data\nServerName localhost\nListen 127.0.0.1:{port}\n\
              IncludeOptional mods-enabled/*.load\nIncludeOptional mods-enabled/*.conf\n\
              JkWorkersFile {}\nJkMount /* node1\n",
-            workers.display()
+            node.workers.display()
         ),
     )
     .unwrap();
@@ -553,12 +593,7 @@ fn request_through_the_system_layout(dir: &Path) {
 
     let r = http::get(addr, "/", &[]).unwrap();
     assert_eq!(r.status, 200, "{}\n{}", r.text(), log(dir));
-    assert!(r.text().contains("<h1>rjk-node node1</h1>"), "{}", r.text());
-    let cookie = r.header("set-cookie").unwrap_or_default();
-    assert!(
-        cookie.contains("JSESSIONID=") && cookie.contains(".node1"),
-        "{cookie}"
-    );
+    served_by_the_node(&r);
     // The packaged rjk.conf logs to APACHE_LOG_DIR, at the level the operator's edit set.
     wait_until("the request in mod_rjk.log", Duration::from_secs(5), || {
         let text = std::fs::read_to_string(dir.join("log/mod_rjk.log")).ok()?;
@@ -567,7 +602,102 @@ fn request_through_the_system_layout(dir: &Path) {
     .unwrap_or_else(|e| panic!("{e}\n{}", log(dir)));
 
     apache.stop(Duration::from_secs(10));
-    node.stop(Duration::from_secs(10));
+}
+
+/// The nginx package installed as Debian's libnginx-mod-* are: depending on the ABI the
+/// installed nginx provides (refused against another), enabled by its postinst's link, loaded
+/// by `nginx -t` on the system configuration.
+fn nginx_module_is_enabled(deb: &Path, dir: &Path) {
+    let depends = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Depends")).unwrap();
+    let abi = depends
+        .split(',')
+        .map(str::trim)
+        .find(|d| d.starts_with("nginx-abi-"))
+        .unwrap_or_else(|| panic!("no nginx-abi-* dependency: {depends}"));
+    let provides =
+        run(Command::new("dpkg-query").args(["-W", "-f", "${Provides}", "nginx"])).unwrap();
+    assert!(
+        provides.split(',').any(|p| p.trim() == abi),
+        "the package needs {abi}, this nginx provides {provides}"
+    );
+    let other = "nginx-abi-0.0.0-0";
+    let foreign = rebuilt(
+        deb,
+        dir,
+        "other-abi",
+        "Depends",
+        &depends.trim().replace(abi, other),
+    );
+    let (ok, out) = try_run(Command::new("dpkg").arg("-i").arg(&foreign));
+    assert!(
+        !ok && out.contains(&format!("depends on {other}")),
+        "installed against another nginx ABI:\n{out}"
+    );
+    // dpkg unpacked it and left it unconfigured: take it away before the real one.
+    run(Command::new("dpkg").args(["--purge", "libnginx-mod-http-rjk"])).unwrap();
+    assert_eq!(installed_version("libnginx-mod-http-rjk"), None);
+
+    dpkg_install(&[deb]);
+    let link = std::fs::read_link(NGX_ENABLED).unwrap_or_else(|e| panic!("{NGX_ENABLED}: {e}"));
+    assert_eq!(link, Path::new(NGX_AVAILABLE));
+    assert!(Path::new("/usr/lib/nginx/modules/ngx_http_rjk_module.so").exists());
+    // -T: the test (-t) and the configuration it read, to see the link's load_module in it.
+    let out = run(Command::new("/usr/sbin/nginx").arg("-T")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("test is successful"), "{out}");
+    assert!(
+        out.contains("load_module modules/ngx_http_rjk_module.so;"),
+        "the system configuration does not load the module:\n{out}"
+    );
+}
+
+/// nginx in the system layout: its prefix, the modules /etc/nginx has enabled (the package's
+/// link among them) and mime.types, workers as www-data; this test's port, pid and logs.
+fn request_through_nginx(dir: &Path, node: &PackagedNode) {
+    let ngx = dir.join("nginx");
+    std::fs::create_dir_all(&ngx).unwrap();
+    let port = free_port();
+    let d = ngx.display();
+    let conf = ngx.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user www-data;\ninclude /etc/nginx/modules-enabled/*.conf;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n\
+             include /etc/nginx/mime.types;\naccess_log {d}/access.log;\n\
+             client_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
+             rjk_workers_file {};\n\
+             server {{\n listen 127.0.0.1:{port};\n location / {{ rjk_pass node1; }}\n}}\n}}\n",
+            node.workers.display()
+        ),
+    )
+    .unwrap();
+    let error_log = ngx.join("error.log");
+    let ngx_log = || std::fs::read_to_string(&error_log).unwrap_or_default();
+    run(Command::new("/usr/sbin/nginx")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(&error_log))
+    .unwrap_or_else(|e| panic!("{e}\n{}", ngx_log()));
+    let mut nginx =
+        Child::from_pid_file("nginx", &ngx.join("nginx.pid"), Duration::from_secs(10)).unwrap();
+    let addr = ([127, 0, 0, 1], port).into();
+    wait_for_port(addr, Duration::from_secs(10)).unwrap();
+
+    let r = http::get(addr, "/", &[]).unwrap();
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), ngx_log());
+    served_by_the_node(&r);
+    nginx.stop(Duration::from_secs(10));
+}
+
+fn served_by_the_node(r: &http::Response) {
+    assert!(r.text().contains("<h1>rjk-node node1</h1>"), "{}", r.text());
+    let cookie = r.header("set-cookie").unwrap_or_default();
+    assert!(
+        cookie.contains("JSESSIONID=") && cookie.contains(".node1"),
+        "{cookie}"
+    );
 }
 
 fn log(dir: &Path) -> String {
