@@ -80,9 +80,28 @@ unsafe fn addr_of(sa: *const ffi::sockaddr) -> Option<SocketAddr> {
 }
 
 fn split(a: Option<SocketAddr>) -> (Vec<u8>, u16) {
-    a.map_or((Vec::new(), 0), |a| {
-        (a.ip().to_string().into_bytes(), a.port())
-    })
+    a.map_or((Vec::new(), 0), |a| (ip_text(a.ip()), a.port()))
+}
+
+/// An address as text; IPv4 (the usual case) without the formatting machinery.
+fn ip_text(ip: std::net::IpAddr) -> Vec<u8> {
+    let std::net::IpAddr::V4(v4) = ip else {
+        return ip.to_string().into_bytes();
+    };
+    let mut out = Vec::with_capacity(15);
+    for (i, o) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        if o >= 100 {
+            out.push(b'0' + o / 100);
+        }
+        if o >= 10 {
+            out.push(b'0' + o / 10 % 10);
+        }
+        out.push(b'0' + o % 10);
+    }
+    out
 }
 
 impl NgxRequest {
@@ -92,7 +111,11 @@ impl NgxRequest {
         unsafe {
             let c = (*r).connection;
             ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
-            let client = split(addr_of((*c).sockaddr));
+            // nginx formatted the client's address already (addr_text).
+            let client = match addr_of((*c).sockaddr) {
+                Some(a) if (*c).addr_text.len > 0 => (ffi::bytes(&(*c).addr_text).to_vec(), a.port()),
+                other => split(other),
+            };
             let local = split(addr_of((*c).local_sockaddr));
             let host = ffi::bytes(&(*r).headers_in.server);
             let server = if host.is_empty() {
