@@ -67,6 +67,17 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     pub session_timeout: u64,
 
+    /// Keep sessions across restarts in this file (Tomcat's SESSIONS.ser): read before the
+    /// listeners open, written atomically on SIGTERM/SIGINT. With --cluster delta the
+    /// sessions of a live member win and the file is read only when none answers.
+    #[arg(long, value_name = "PATH")]
+    pub session_file: Option<PathBuf>,
+
+    /// Also save the session file this often, so a crash (kill -9) loses at most this
+    /// much (0 = only on a graceful stop).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub session_save_interval: u64,
+
     /// On SIGTERM/SIGINT, give in-flight requests this long to finish.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace: u64,
@@ -162,6 +173,10 @@ pub struct NodeConfig {
     pub idle_timeout: Option<Duration>,
     pub shutdown_grace: Duration,
     pub session_timeout: Duration,
+    /// `--session-file`: sessions kept across restarts.
+    pub session_file: Option<PathBuf>,
+    /// `--session-save-interval`: periodic saves besides the one on stop.
+    pub session_save_interval: Option<Duration>,
     /// How often expired sessions are swept.
     pub sweep_interval: Duration,
     /// Replication with other nodes (`--cluster delta`).
@@ -182,6 +197,8 @@ impl NodeConfig {
             idle_timeout: None,
             shutdown_grace: Duration::from_secs(10),
             session_timeout: Duration::from_secs(1800),
+            session_file: None,
+            session_save_interval: None,
             sweep_interval: Duration::from_secs(60),
             cluster: None,
             metrics: None,
@@ -263,6 +280,7 @@ impl Args {
                 self.app
             ));
         }
+        self.check_session_file()?;
         let cluster = self.cluster_config()?;
         if self.metrics.is_some() && cluster.is_none() {
             return err("--metrics shows the cluster: use it with --cluster delta");
@@ -283,7 +301,38 @@ impl Args {
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             session_timeout: Duration::from_secs(self.session_timeout),
             sweep_interval: Duration::from_secs(self.session_timeout.clamp(1, 60)),
+            session_file: self.session_file.clone(),
+            session_save_interval: (self.session_save_interval > 0)
+                .then(|| Duration::from_secs(self.session_save_interval)),
         })
+    }
+
+    /// The file itself may be missing (first start), its directory may not.
+    fn check_session_file(&self) -> Result<(), ConfigError> {
+        let Some(f) = &self.session_file else {
+            if self.session_save_interval > 0 {
+                return err("--session-save-interval saves --session-file: give the file too");
+            }
+            return Ok(());
+        };
+        if f.as_os_str().is_empty() || f.is_dir() {
+            return err(format!(
+                "--session-file {:?}: give a file name, e.g. /var/lib/rjk-node/sessions",
+                f.display().to_string()
+            ));
+        }
+        let dir = match f.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return err(format!(
+                "--session-file {}: the directory {} does not exist",
+                f.display(),
+                dir.display()
+            ));
+        }
+        Ok(())
     }
 }
 

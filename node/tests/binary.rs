@@ -36,6 +36,8 @@ fn help_lists_every_flag() {
         "--app",
         "--session-timeout",
         "--shutdown-grace",
+        "--session-file",
+        "--session-save-interval",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
