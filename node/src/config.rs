@@ -59,6 +59,11 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
 
+    /// Where the web server mounts the application (e.g. /app for `JkMount /app/*`): the
+    /// session cookie's Path, as Tomcat sets it for a context.
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub context_path: String,
+
     /// The application to serve (only `demo` is built in).
     #[arg(long, value_name = "NAME", default_value = "demo")]
     pub app: String,
@@ -171,6 +176,8 @@ pub struct NodeConfig {
     pub container: Arc<ContainerConfig>,
     pub max_connections: usize,
     pub idle_timeout: Option<Duration>,
+    /// Where the application is mounted (`--context-path`).
+    pub context_path: crate::ContextPath,
     pub shutdown_grace: Duration,
     pub session_timeout: Duration,
     /// `--session-file`: sessions kept across restarts.
@@ -195,6 +202,7 @@ impl NodeConfig {
             container: Arc::new(ContainerConfig::default()),
             max_connections: 8192,
             idle_timeout: None,
+            context_path: crate::ContextPath::default(),
             shutdown_grace: Duration::from_secs(10),
             session_timeout: Duration::from_secs(1800),
             session_file: None,
@@ -281,6 +289,8 @@ impl Args {
             ));
         }
         self.check_session_file()?;
+        let context_path = crate::ContextPath::new(&self.context_path)
+            .or_else(|e| err(format!("--context-path {e}")))?;
         let cluster = self.cluster_config()?;
         if self.metrics.is_some() && cluster.is_none() {
             return err("--metrics shows the cluster: use it with --cluster delta");
@@ -297,6 +307,7 @@ impl Args {
                 allowed_attributes,
             }),
             max_connections: self.max_connections,
+            context_path,
             idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             session_timeout: Duration::from_secs(self.session_timeout),
@@ -503,6 +514,11 @@ mod tests {
         assert!(parse(&["--no-secret"]).is_err(), "route is required");
         assert!(parse(&["--route", " ", "--no-secret"]).is_err());
         assert!(parse(&["--route", "n1", "--no-secret", "--app", "x"]).is_err());
+        assert_eq!(c.context_path.as_str(), "/");
+        let c = parse(&["--route", "n1", "--no-secret", "--context-path", "/app"]).unwrap();
+        assert_eq!(c.context_path.as_str(), "/app");
+        let e = parse(&["--route", "n1", "--no-secret", "--context-path", "app/"]).unwrap_err();
+        assert!(e.contains("--context-path") && e.contains("/app"), "{e}");
     }
 
     #[test]

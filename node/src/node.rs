@@ -47,7 +47,7 @@ impl Node {
         app: A,
         sessions: SessionManager,
     ) -> std::io::Result<Node> {
-        let app = Sessions::new(app, sessions.clone());
+        let app = Sessions::new(app, sessions.clone()).with_context(cfg.context_path.clone());
         let (trigger, shutdown) = shutdown::channel();
         // The cluster first: a joining node copies the sessions before its AJP port opens.
         let cluster = match cfg.cluster.clone() {

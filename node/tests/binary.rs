@@ -37,6 +37,7 @@ fn help_lists_every_flag() {
         "--session-timeout",
         "--shutdown-grace",
         "--session-file",
+        "--context-path",
         "--session-save-interval",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
