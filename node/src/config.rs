@@ -47,11 +47,12 @@ pub struct Args {
     #[arg(long, value_name = "REGEX")]
     pub allowed_request_attributes: Option<String>,
 
-    /// Stop accepting new AJP connections while this many are open.
+    /// Stop accepting new connections while this many are open (AJP and --http each).
     #[arg(long, value_name = "N", default_value_t = 8192)]
     pub max_connections: usize,
 
-    /// Close a connection idle for this long between requests (0 = never, Tomcat's default).
+    /// Close a connection (AJP or --http) idle for this long between requests (0 = never,
+    /// Tomcat's default).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub idle_timeout: u64,
 

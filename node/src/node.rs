@@ -101,12 +101,12 @@ impl Node {
             shutdown.clone(),
         ));
         if let Some(l) = http {
-            tasks.spawn(http_server::accept(
-                l,
-                app,
-                cfg.shutdown_grace,
-                shutdown.clone(),
-            ));
+            let limits = http_server::Limits {
+                max_connections: cfg.max_connections,
+                idle_timeout: cfg.idle_timeout,
+                grace: cfg.shutdown_grace,
+            };
+            tasks.spawn(http_server::accept(l, app, limits, shutdown.clone()));
         }
         if let (Some(f), Some(every)) = (&session_file, cfg.session_save_interval) {
             tasks.spawn(persist::save_periodically(
