@@ -9,6 +9,7 @@
 //! all that — so a torn or edited file is recognised as such, not half-loaded.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -143,7 +144,13 @@ pub fn save(path: &Path, sessions: &SessionManager) -> std::io::Result<usize> {
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // Sessions can hold credentials: readable by the node's user only.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -223,6 +230,9 @@ mod tests {
         lock(&e).max_inactive = Duration::from_millis(1);
         lock(&e).last_access = now - Duration::from_millis(5);
         assert_eq!(save(&f, &m).unwrap(), 1, "the expired one is not saved");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
         let back = SessionManager::new("n1", Duration::from_secs(60));
         assert_eq!(
             load(&f, &back),
