@@ -13,6 +13,7 @@ use rjk_tests::{free_port, wait_for_port, wait_until, Child};
 
 const SIGTERM: i32 = 15;
 const SIGKILL: i32 = 9;
+const SIGINT: i32 = 2;
 
 /// An rjk-node serving HTTP on a free port, its log (info level) in `log`.
 struct Running {
@@ -150,9 +151,9 @@ fn a_corrupt_file_is_reported_and_moved_aside() {
         std::fs::read(&aside[0]).unwrap(),
         b"RJKSESS1 but then garbage that no checksum matches"
     );
-    // It serves, and the next stop writes a good file.
+    // It serves, and the next stop (SIGINT this time) writes a good file.
     let (a, _) = n.count(None);
-    n.exit(SIGTERM);
+    n.exit(SIGINT);
     let n = start(dir.path(), "2.log", &["--session-file", file_arg(&f)]);
     assert_eq!(n.count(Some(&a)).1, 2);
 }

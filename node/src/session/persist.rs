@@ -273,6 +273,51 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_cannot_be_moved_aside_stays_untouched() {
+        let d = dir("stuck");
+        let f = d.join("sessions");
+        std::fs::write(&f, b"junk").unwrap();
+        // Every name it could be moved to is a non-empty directory: rename fails.
+        let now = unix_ms() / 1000;
+        for t in now..now + 60 {
+            let taken = d.join(format!("sessions.corrupt-{t}"));
+            std::fs::create_dir_all(taken.join("x")).unwrap();
+        }
+        let m = SessionManager::new("n1", Duration::from_secs(60));
+        assert_eq!(load(&f, &m), Loaded::Corrupt { aside: None });
+        assert_eq!(std::fs::read(&f).unwrap(), b"junk");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// Not a check: how long saving and loading take (`--ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn timing_100k_sessions() {
+        let d = dir("timing");
+        let f = d.join("sessions");
+        let m = SessionManager::new("n1", Duration::from_secs(600));
+        for i in 0..100_000u32 {
+            let (_, e) = m.create(Instant::now());
+            lock(&e)
+                .attributes
+                .insert("counter".into(), Bytes::from(i.to_string()));
+        }
+        let t = Instant::now();
+        save(&f, &m).unwrap();
+        let saved = t.elapsed();
+        let size = std::fs::metadata(&f).unwrap().len();
+        let back = SessionManager::new("n1", Duration::from_secs(600));
+        let t = Instant::now();
+        load(&f, &back);
+        println!(
+            "100k sessions: save {saved:?}, load {:?}, {size} bytes",
+            t.elapsed()
+        );
+        assert_eq!(back.len(), 100_000);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn downtime_counts_as_idle() {
         let d = dir("down");
         let f = d.join("sessions");
