@@ -47,17 +47,23 @@ pub struct Args {
     #[arg(long, value_name = "REGEX")]
     pub allowed_request_attributes: Option<String>,
 
-    /// Stop accepting new AJP connections while this many are open.
+    /// Stop accepting new connections while this many are open (AJP and --http each).
     #[arg(long, value_name = "N", default_value_t = 8192)]
     pub max_connections: usize,
 
-    /// Close a connection idle for this long between requests (0 = never, Tomcat's default).
+    /// Close a connection (AJP or --http) idle for this long between requests (0 = never,
+    /// Tomcat's default).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub idle_timeout: u64,
 
     /// Also serve the application over HTTP/1.1 on this address.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+
+    /// Where the web server mounts the application (e.g. /app for `JkMount /app/*`): the
+    /// session cookie's Path, as Tomcat sets it for a context.
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub context_path: String,
 
     /// The application to serve (only `demo` is built in).
     #[arg(long, value_name = "NAME", default_value = "demo")]
@@ -66,6 +72,17 @@ pub struct Args {
     /// Sessions expire after this long without a request (Tomcat's default: 30 minutes).
     #[arg(long, value_name = "SECS", default_value_t = 1800)]
     pub session_timeout: u64,
+
+    /// Keep sessions across restarts in this file (Tomcat's SESSIONS.ser): read before the
+    /// listeners open, written atomically on SIGTERM/SIGINT. With --cluster delta the
+    /// sessions of a live member win and the file is read only when none answers.
+    #[arg(long, value_name = "PATH")]
+    pub session_file: Option<PathBuf>,
+
+    /// Also save the session file this often, so a crash (kill -9) loses at most this
+    /// much (0 = only on a graceful stop).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub session_save_interval: u64,
 
     /// On SIGTERM/SIGINT, give in-flight requests this long to finish.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
@@ -160,8 +177,14 @@ pub struct NodeConfig {
     pub container: Arc<ContainerConfig>,
     pub max_connections: usize,
     pub idle_timeout: Option<Duration>,
+    /// Where the application is mounted (`--context-path`).
+    pub context_path: crate::ContextPath,
     pub shutdown_grace: Duration,
     pub session_timeout: Duration,
+    /// `--session-file`: sessions kept across restarts.
+    pub session_file: Option<PathBuf>,
+    /// `--session-save-interval`: periodic saves besides the one on stop.
+    pub session_save_interval: Option<Duration>,
     /// How often expired sessions are swept.
     pub sweep_interval: Duration,
     /// Replication with other nodes (`--cluster delta`).
@@ -180,8 +203,11 @@ impl NodeConfig {
             container: Arc::new(ContainerConfig::default()),
             max_connections: 8192,
             idle_timeout: None,
+            context_path: crate::ContextPath::default(),
             shutdown_grace: Duration::from_secs(10),
             session_timeout: Duration::from_secs(1800),
+            session_file: None,
+            session_save_interval: None,
             sweep_interval: Duration::from_secs(60),
             cluster: None,
             metrics: None,
@@ -263,6 +289,9 @@ impl Args {
                 self.app
             ));
         }
+        self.check_session_file()?;
+        let context_path = crate::ContextPath::new(&self.context_path)
+            .or_else(|e| err(format!("--context-path {e}")))?;
         let cluster = self.cluster_config()?;
         if self.metrics.is_some() && cluster.is_none() {
             return err("--metrics shows the cluster: use it with --cluster delta");
@@ -279,11 +308,43 @@ impl Args {
                 allowed_attributes,
             }),
             max_connections: self.max_connections,
+            context_path,
             idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
             session_timeout: Duration::from_secs(self.session_timeout),
             sweep_interval: Duration::from_secs(self.session_timeout.clamp(1, 60)),
+            session_file: self.session_file.clone(),
+            session_save_interval: (self.session_save_interval > 0)
+                .then(|| Duration::from_secs(self.session_save_interval)),
         })
+    }
+
+    /// The file itself may be missing (first start), its directory may not.
+    fn check_session_file(&self) -> Result<(), ConfigError> {
+        let Some(f) = &self.session_file else {
+            if self.session_save_interval > 0 {
+                return err("--session-save-interval saves --session-file: give the file too");
+            }
+            return Ok(());
+        };
+        if f.as_os_str().is_empty() || f.is_dir() {
+            return err(format!(
+                "--session-file {:?}: give a file name, e.g. /var/lib/rjk-node/sessions",
+                f.display().to_string()
+            ));
+        }
+        let dir = match f.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        if !dir.is_dir() {
+            return err(format!(
+                "--session-file {}: the directory {} does not exist",
+                f.display(),
+                dir.display()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -454,6 +515,11 @@ mod tests {
         assert!(parse(&["--no-secret"]).is_err(), "route is required");
         assert!(parse(&["--route", " ", "--no-secret"]).is_err());
         assert!(parse(&["--route", "n1", "--no-secret", "--app", "x"]).is_err());
+        assert_eq!(c.context_path.as_str(), "/");
+        let c = parse(&["--route", "n1", "--no-secret", "--context-path", "/app"]).unwrap();
+        assert_eq!(c.context_path.as_str(), "/app");
+        let e = parse(&["--route", "n1", "--no-secret", "--context-path", "app/"]).unwrap_err();
+        assert!(e.contains("--context-path") && e.contains("/app"), "{e}");
     }
 
     #[test]

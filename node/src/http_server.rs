@@ -4,12 +4,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::app::{self, App};
@@ -17,14 +19,31 @@ use crate::body::{Body, BoxError};
 use crate::request_info::AjpInfo;
 use crate::shutdown::Shutdown;
 
+/// The HTTP listener's limits: the same flags as AJP's, each listener counting its own
+/// connections (as Tomcat's connectors do).
+pub(crate) struct Limits {
+    pub max_connections: usize,
+    pub idle_timeout: Option<Duration>,
+    pub grace: Duration,
+}
+
 pub(crate) async fn accept<A: App>(
     listener: TcpListener,
     app: A,
-    grace: Duration,
+    limits: Limits,
     mut shutdown: Shutdown,
 ) {
     let mut conns = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
+        // At the limit, stop accepting (the kernel backlog holds newcomers) until one closes.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = shutdown.wait() => break,
+        };
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
@@ -37,8 +56,19 @@ pub(crate) async fn accept<A: App>(
             () = shutdown.wait() => break,
         };
         while conns.try_join_next().is_some() {}
-        conns.spawn(serve_conn(stream, peer, app.clone(), shutdown.clone()));
+        let conn = serve_conn(
+            stream,
+            peer,
+            app.clone(),
+            limits.idle_timeout,
+            shutdown.clone(),
+        );
+        conns.spawn(async move {
+            conn.await;
+            drop(permit);
+        });
     }
+    let grace = limits.grace;
     drop(listener);
     if tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} })
         .await
@@ -53,6 +83,7 @@ fn serve_conn<A: App>(
     stream: TcpStream,
     peer: SocketAddr,
     app: A,
+    idle_timeout: Option<Duration>,
     mut sd: Shutdown,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
@@ -64,8 +95,14 @@ fn serve_conn<A: App>(
             req.extensions_mut().insert(info(peer, local));
             handle(app.clone(), req)
         });
-        let conn =
-            hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        // hyper starts this clock when the connection waits for a request head (after the
+        // previous response, or on a fresh connection) and stops it once the head is in: an
+        // idle timeout between requests that never cuts a slow response off.
+        if let Some(t) = idle_timeout {
+            builder.timer(TokioTimer::new()).header_read_timeout(t);
+        }
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
         let mut conn = std::pin::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => {

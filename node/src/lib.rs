@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Layout: [`config`] (flags), [`node`] (listeners, shutdown), `connection` (one AJP connection
-//! driving the `ajp` crate's container exchange), [`body`] (streaming request body),
+//! driving the `ajp` crate's container exchange), [`context`] (where the application is
+//! mounted), [`body`] (streaming request body),
 //! [`request_info`] (the AJP extras as a request extension), [`session`], [`cluster`]
 //! (replication between nodes), [`demo`].
 
@@ -20,6 +21,7 @@ pub mod body;
 pub mod cluster;
 pub mod config;
 mod connection;
+pub mod context;
 pub mod demo;
 mod head;
 mod http_server;
@@ -32,6 +34,7 @@ mod shutdown;
 pub use app::App;
 pub use body::{Body, BoxError};
 pub use config::{Args, NodeConfig};
+pub use context::ContextPath;
 pub use node::Node;
 pub use request_info::{AjpInfo, TlsInfo};
 pub use session::{Session, SessionDelta, SessionEvent, SessionManager};

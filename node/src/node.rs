@@ -2,6 +2,7 @@
 //! wrapped in the session manager, and the graceful shutdown of all of it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -13,6 +14,7 @@ use crate::cluster::{metrics, Cluster};
 use crate::config::NodeConfig;
 use crate::connection::{self, ConnSettings};
 use crate::http_server;
+use crate::session::persist::{self, Loaded};
 use crate::session::{SessionManager, Sessions};
 use crate::shutdown::{self, Shutdown, Trigger};
 
@@ -24,6 +26,9 @@ pub struct Node {
     cluster: Option<Cluster>,
     metrics_addr: Option<SocketAddr>,
     sessions: SessionManager,
+    /// Where sessions are saved on stop (`None` without `--session-file`, or when the file
+    /// found at start could not be moved aside and must not be overwritten).
+    session_file: Option<PathBuf>,
     trigger: Trigger,
     tasks: JoinSet<()>,
 }
@@ -42,12 +47,27 @@ impl Node {
         app: A,
         sessions: SessionManager,
     ) -> std::io::Result<Node> {
-        let app = Sessions::new(app, sessions.clone());
+        let app = Sessions::new(app, sessions.clone()).with_context(cfg.context_path.clone());
         let (trigger, shutdown) = shutdown::channel();
         // The cluster first: a joining node copies the sessions before its AJP port opens.
         let cluster = match cfg.cluster.clone() {
             Some(c) => Some(Cluster::start(c, sessions.clone(), shutdown.clone()).await?),
             None => None,
+        };
+        // Live members know better than a file written when this node last stopped.
+        let session_file = match (&cfg.session_file, &cluster) {
+            (Some(f), Some(c)) if c.state_received() => {
+                log::info!(
+                    "session file {}: not read, the sessions came from a live member",
+                    f.display()
+                );
+                Some(f.clone())
+            }
+            (Some(f), _) => match persist::load(f, &sessions) {
+                Loaded::Corrupt { aside: None } => None,
+                _ => Some(f.clone()),
+            },
+            (None, _) => None,
         };
         let metrics_addr = match (&cluster, cfg.metrics) {
             (Some(c), Some(a)) => Some(metrics::start(c.clone(), a).await?),
@@ -81,10 +101,18 @@ impl Node {
             shutdown.clone(),
         ));
         if let Some(l) = http {
-            tasks.spawn(http_server::accept(
-                l,
-                app,
-                cfg.shutdown_grace,
+            let limits = http_server::Limits {
+                max_connections: cfg.max_connections,
+                idle_timeout: cfg.idle_timeout,
+                grace: cfg.shutdown_grace,
+            };
+            tasks.spawn(http_server::accept(l, app, limits, shutdown.clone()));
+        }
+        if let (Some(f), Some(every)) = (&session_file, cfg.session_save_interval) {
+            tasks.spawn(persist::save_periodically(
+                f.clone(),
+                sessions.clone(),
+                every,
                 shutdown.clone(),
             ));
         }
@@ -108,6 +136,7 @@ impl Node {
             cluster,
             metrics_addr,
             sessions,
+            session_file,
             trigger,
             tasks,
         })
@@ -140,10 +169,11 @@ impl Node {
         self.trigger.fire();
     }
 
-    /// Shut down and wait until every listener and connection is done.
+    /// Shut down and wait until every listener and connection is done (and the sessions
+    /// are saved, with a session file).
     pub async fn stop(mut self) {
         self.begin_shutdown();
-        while self.tasks.join_next().await.is_some() {}
+        self.finish().await;
         if let Some(c) = &self.cluster {
             c.left().await;
         }
@@ -151,7 +181,15 @@ impl Node {
 
     /// Wait until the node has stopped (after [`Node::begin_shutdown`] from elsewhere).
     pub async fn wait(mut self) {
+        self.finish().await;
+    }
+
+    /// Requests that finished in the grace period changed sessions too: save after them.
+    async fn finish(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+        if let Some(f) = self.session_file.take() {
+            persist::save_logged(f, self.sessions.clone(), true).await;
+        }
     }
 }
 

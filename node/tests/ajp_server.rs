@@ -362,6 +362,35 @@ async fn sessions_over_ajp_cookie_path_parameter_and_secure_flag() {
     node.stop().await;
 }
 
+/// Mounted under `/app` (JkMount /app/*), the cookie is scoped to it, as Tomcat scopes it to
+/// a context; requests outside it do not reach the application.
+#[tokio::test]
+async fn the_session_cookie_path_is_the_context_path() {
+    let node = node(|c| c.context_path = rjk_node::ContextPath::new("/app").unwrap()).await;
+    let mut c = Client::connect(node.ajp_addr()).await;
+    let r = c.request(&get("/app/session")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookie = r.header("Set-Cookie").unwrap().to_string();
+    let id = json_field(&r.text(), "id").unwrap();
+    assert_eq!(cookie, format!("JSESSIONID={id}; Path=/app; HttpOnly"));
+    let r = c
+        .request(&get("/app/session").header("Cookie", &format!("JSESSIONID={id}")))
+        .await;
+    assert_eq!(json_field(&r.text(), "counter").as_deref(), Some("2"));
+    let r = c
+        .request(&get(&format!("/app/session;jsessionid={id}")))
+        .await;
+    assert_eq!(json_field(&r.text(), "counter").as_deref(), Some("3"));
+    // The application sees the whole URI, as getRequestURI.
+    let r = c.request(&get("/app/echo")).await;
+    assert_eq!(json_field(&r.text(), "path").as_deref(), Some("/app/echo"));
+    for outside in ["/session", "/apple/session"] {
+        let r = c.request(&get(outside)).await;
+        assert_eq!(r.status, 404, "{outside}");
+        assert!(r.header("Set-Cookie").is_none());
+    }
+}
+
 #[tokio::test]
 async fn max_connections_holds_newcomers_until_a_slot_frees() {
     let node = node(|c| c.max_connections = 1).await;

@@ -36,6 +36,9 @@ fn help_lists_every_flag() {
         "--app",
         "--session-timeout",
         "--shutdown-grace",
+        "--session-file",
+        "--context-path",
+        "--session-save-interval",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }

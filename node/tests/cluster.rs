@@ -22,7 +22,18 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 async fn member(route: &str, listen: SocketAddr, members: &[SocketAddr], secret: &str) -> Node {
+    member_with(route, listen, members, secret, |_| {}).await
+}
+
+async fn member_with(
+    route: &str,
+    listen: SocketAddr,
+    members: &[SocketAddr],
+    secret: &str,
+    f: impl FnOnce(&mut NodeConfig),
+) -> Node {
     let mut cfg = NodeConfig::new(route);
+    f(&mut cfg);
     cfg.ajp = "127.0.0.1:0".parse().unwrap();
     let mut c = ClusterConfig::new(listen);
     c.members = members.to_vec();
@@ -169,6 +180,43 @@ async fn a_joining_node_has_every_session_before_it_serves() {
     let r = c.request(&get("/session")).await;
     let id = cookie_id(&r).unwrap();
     assert_eq!(counter(&n4, &id).as_deref(), Some("1"));
+}
+
+/// `--session-file` in a cluster: a live member's sessions are the truth (the file may be
+/// older than what the cluster did meanwhile); the file is read only when nobody answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_members_win_over_the_session_file() {
+    let dir = common::procs::TempDir::new("cluster-sessfile");
+    let file = dir.path().join("sessions");
+    // The file holds one session, written by a lone node's graceful stop.
+    let lone = node(|c| c.session_file = Some(file.clone())).await;
+    let r = Client::connect(lone.ajp_addr())
+        .await
+        .request(&get("/session"))
+        .await;
+    let from_file = cookie_id(&r).unwrap();
+    lone.stop().await;
+
+    let (a1, a2, a3) = (addr(free_port()), addr(free_port()), addr(free_port()));
+    let n1 = member("n1", a1, &[a1, a2], "k").await;
+    let r = Client::connect(n1.ajp_addr())
+        .await
+        .request(&get("/session"))
+        .await;
+    let live = cookie_id(&r).unwrap();
+    let with_file = |c: &mut NodeConfig| c.session_file = Some(file.clone());
+    let n2 = member_with("n2", a2, &[a1, a2], "k", with_file).await;
+    assert!(n2.cluster().unwrap().state_received());
+    assert_eq!(counter(&n2, &live).as_deref(), Some("1"));
+    assert!(
+        n2.sessions().attributes(&from_file).is_none(),
+        "file ignored"
+    );
+    // Nobody answers a3 (a lone member): it starts from the file.
+    let n3 = member_with("n3", a3, &[a3], "k", with_file).await;
+    assert!(!n3.cluster().unwrap().state_received());
+    assert_eq!(counter(&n3, &from_file).as_deref(), Some("1"));
+    assert!(n3.sessions().attributes(&live).is_none());
 }
 
 /// A TCP relay that keeps a copy of what the client side sent.

@@ -130,10 +130,28 @@ fn head_status_and_body(port: u16, path: &str) -> String {
     format!("{status} / after head: {tail:?}")
 }
 
+/// A webapp deployed at `/app` (besides ROOT): its session cookie shows Tomcat's Path.
+const APP_SESSION_JSP: &str = "<%@ page contentType=\"application/json\" %><% \
+    session.setAttribute(\"c\", \"1\"); %>{\"id\":\"<%= session.getId() %>\"}";
+
+/// The Set-Cookie of a new session at `path`, its random part masked.
+fn cookie_at(h: &Httpd, path: &str, route: &str) -> String {
+    let r = curl(&h.url(path), &[]);
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    let id = json_field(&r.text(), "id").unwrap_or_default();
+    r.header("Set-Cookie")
+        .unwrap_or("")
+        .replace(&id[..32], "<32 HEX>")
+        .replace(route, "<route>")
+}
+
 #[test]
 fn rjk_node_answers_like_tomcat_through_mod_jk() {
     let dir = TempDir::new("vs-tomcat");
     let tc_base = dir.path().join("tomcat");
+    // Deployed on startup next to the helper's ROOT webapp.
+    std::fs::create_dir_all(tc_base.join("webapps/app")).unwrap();
+    std::fs::write(tc_base.join("webapps/app/session.jsp"), APP_SESSION_JSP).unwrap();
     let tomcat = Tomcat::start(&tc_base, &TomcatConfig::new("tc1", Some(SECRET))).unwrap();
     let node = rjk_node("n1", &["--secret", SECRET]);
     let (d1, d2) = (dir.path().join("h-tomcat"), dir.path().join("h-node"));
@@ -154,5 +172,16 @@ fn rjk_node_answers_like_tomcat_through_mod_jk() {
     assert_eq!(from_node, from_tomcat);
     assert_eq!(from_node.wrong_secret, 403);
     assert_eq!(from_node.get.0, 200);
-    drop((h_tomcat, h_node, node, tomcat));
+
+    // Mounted under /app, both scope the session cookie to it.
+    let in_app = rjk_node("n1", &["--secret", SECRET, "--context-path", "/app"]);
+    let d3 = dir.path().join("h-app");
+    let h_app = front(&d3, in_app.ajp.port());
+    let from_tomcat = cookie_at(&h_tomcat, "/app/session.jsp", "tc1");
+    assert_eq!(
+        from_tomcat,
+        "JSESSIONID=<32 HEX>.<route>; Path=/app; HttpOnly"
+    );
+    assert_eq!(cookie_at(&h_app, "/app/session", "n1"), from_tomcat);
+    drop((h_tomcat, h_node, h_app, node, in_app, tomcat));
 }

@@ -55,8 +55,10 @@ pub(crate) async fn dial(inner: Arc<Inner>, peer: Arc<Peer>) {
             }
         }
         let opened = open(&inner, peer.addr).await;
-        if !peer.tried.swap(true, Ordering::SeqCst) {
-            inner.members.bump();
+        // A success counts as tried only once the member is live (in `run`): a joining node
+        // that saw "tried" first could find nobody live and skip the state transfer.
+        if opened.is_err() {
+            mark_tried(&inner, &peer);
         }
         match opened {
             Ok((stream, auth)) => {
@@ -86,6 +88,12 @@ pub(crate) async fn dial(inner: Arc<Inner>, peer: Arc<Peer>) {
             () = sd.wait() => break,
         }
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+fn mark_tried(inner: &Inner, peer: &Peer) {
+    if !peer.tried.swap(true, Ordering::SeqCst) {
+        inner.members.bump();
     }
 }
 
@@ -128,6 +136,7 @@ async fn run(inner: &Arc<Inner>, peer: &Arc<Peer>, stream: TcpStream, auth: Auth
     let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
     let waiters: Waiters = Arc::default();
     membership::joined(inner, peer, Link { tx, gen }, &auth.peer);
+    mark_tried(inner, peer);
     let why = tokio::select! {
         r = read_loop(inner, peer, rd, auth.opener, waiters.clone()) => r,
         w = write_loop(wr, auth.sealer, rx, waiters.clone()) => w,

@@ -150,6 +150,7 @@ impl Inner {
 #[derive(Clone)]
 pub struct Cluster {
     inner: Arc<Inner>,
+    state_received: bool,
 }
 
 impl Cluster {
@@ -192,7 +193,10 @@ impl Cluster {
             sessions: sessions.clone(),
             cfg,
         });
-        let cluster = Cluster { inner };
+        let mut cluster = Cluster {
+            inner,
+            state_received: false,
+        };
         let i = &cluster.inner;
         log::info!(
             "cluster {:?}: replication on {listen}, {} replication, members {}",
@@ -233,8 +237,9 @@ impl Cluster {
         sessions.set_replicator(Arc::new(delta::Replicate(i.clone())));
         delta::watch_expiry(i);
         tokio::spawn(delta::send_accessed(i.clone()));
-        transfer::receive(i).await;
+        let received = transfer::receive(i).await;
         tokio::spawn(leave_on_shutdown(i.clone()));
+        cluster.state_received = received;
         Ok(cluster)
     }
 
@@ -251,6 +256,12 @@ impl Cluster {
     /// up waiting for it).
     pub(crate) async fn left(&self) {
         self.inner.left.clone().wait().await;
+    }
+
+    /// A live member answered the state transfer at start: its sessions are the truth, and
+    /// `--session-file` is not read.
+    pub fn state_received(&self) -> bool {
+        self.state_received
     }
 
     pub fn listen_addr(&self) -> SocketAddr {

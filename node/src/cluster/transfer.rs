@@ -68,8 +68,9 @@ pub(crate) async fn send_all(
     Ok(())
 }
 
-/// Join: copy the sessions of one live member, then apply what arrived meanwhile.
-pub(crate) async fn receive(inner: &Arc<Inner>) {
+/// Join: copy the sessions of one live member, then apply what arrived meanwhile. True when
+/// a member answered (its sessions, even none, are the cluster's state).
+pub(crate) async fn receive(inner: &Arc<Inner>) -> bool {
     let t0 = Instant::now();
     let timeout = inner.cfg.state_transfer_timeout;
     let members = &inner.members;
@@ -139,6 +140,7 @@ pub(crate) async fn receive(inner: &Arc<Inner>) {
             took.as_millis()
         );
     }
+    got.is_some()
 }
 
 async fn from(

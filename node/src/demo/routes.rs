@@ -12,6 +12,7 @@ use super::pattern::Pattern;
 use super::query;
 use super::DemoBody;
 use crate::body::Body;
+use crate::context::ContextPath;
 use crate::request_info::AjpInfo;
 use crate::session::Session;
 
@@ -31,7 +32,17 @@ pub(crate) async fn handle(route: &str, req: Request<Body>) -> Response<DemoBody
 }
 
 async fn route_request(route: &str, req: Request<Body>) -> Response<DemoBody> {
-    let path = req.uri().path().to_string();
+    let full = req.uri().path();
+    let Some(path) = req
+        .extensions()
+        .get::<ContextPath>()
+        .cloned()
+        .unwrap_or_default()
+        .relative(full)
+        .map(str::to_string)
+    else {
+        return text(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+    };
     match path.as_str() {
         "/" => index(route, &req),
         "/session" => session(route, &req),

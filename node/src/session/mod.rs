@@ -5,12 +5,14 @@
 //! - [`manager`]: the store, expiry and the change listeners;
 //! - [`handle`]: the [`Session`] an application finds in its request extensions, which records
 //!   each request's attribute changes as a [`SessionDelta`] — exactly what replication ships;
-//! - [`service`]: the wrapper that binds a request to its session and sets the cookie.
+//! - [`service`]: the wrapper that binds a request to its session and sets the cookie;
+//! - [`persist`]: `--session-file`, the sessions kept across a restart.
 
 pub mod cookie;
 pub mod handle;
 pub mod id;
 pub mod manager;
+pub mod persist;
 pub mod service;
 
 pub use handle::{Session, SessionDelta};

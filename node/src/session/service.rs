@@ -17,6 +17,7 @@ use super::cookie;
 use super::handle::Session;
 use super::manager::{Published, SessionEvent, SessionManager};
 use crate::body::Body;
+use crate::context::ContextPath;
 use crate::request_info::AjpInfo;
 
 /// An application with sessions.
@@ -24,11 +25,23 @@ use crate::request_info::AjpInfo;
 pub struct Sessions<S> {
     inner: S,
     manager: SessionManager,
+    context: ContextPath,
 }
 
 impl<S> Sessions<S> {
+    /// `inner` served at the root context (`/`).
     pub fn new(inner: S, manager: SessionManager) -> Self {
-        Sessions { inner, manager }
+        Sessions {
+            inner,
+            manager,
+            context: ContextPath::default(),
+        }
+    }
+
+    /// Mounted under `context`: the cookie's `Path`, and a [`ContextPath`] extension.
+    pub fn with_context(mut self, context: ContextPath) -> Self {
+        self.context = context;
+        self
     }
 }
 
@@ -50,6 +63,8 @@ where
         let session = bind(&self.manager, &mut req);
         let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
         req.extensions_mut().insert(session.clone());
+        req.extensions_mut().insert(self.context.clone());
+        let context = self.context.clone();
         if let Some(original) = session.rebound_from() {
             req.extensions_mut()
                 .insert(crate::cluster::OriginalSessionId(original));
@@ -60,8 +75,10 @@ where
             let mut resp = fut.await?;
             let (new_id, deltas) = session.finish();
             if let Some(id) = new_id {
-                // Context path "/": the node serves one application at the root.
-                if let Ok(v) = HeaderValue::from_str(&cookie::set_cookie(&id, "/", secure)) {
+                // Scoped to the application, as Tomcat does: other contexts on the same host
+                // keep their own sessions.
+                let line = cookie::set_cookie(&id, context.as_str(), secure);
+                if let Ok(v) = HeaderValue::from_str(&line) {
                     resp.headers_mut().append(SET_COOKIE, v);
                 }
             }
