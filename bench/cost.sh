@@ -185,8 +185,10 @@ done
 {
   echo "# Cost per request: instructions and syscalls"
   echo
-  echo "$(date -u +%Y-%m-%d), \`bench/cost.sh\` ($PROFILE build): \`apache2 -X\` (prefork, one process),"
-  echo "one rjk-node backend, one keep-alive connection; (run of $((W + N)) requests − run of $W) / $N."
+  echo "$(date -u +%Y-%m-%d), \`bench/cost.sh\` ($PROFILE build): \`apache2 -X\` (prefork, one process) and"
+  echo "nginx with \`master_process off\` (one process), one rjk-node backend, one keep-alive connection;"
+  echo "(run of $((W + N)) requests − run of $W) / $N. httpd rows are above httpd's static floor, nginx"
+  echo "rows above nginx's (nginx_proxy: proxy_pass over HTTP/1.1 with upstream keepalive)."
   echo "Instructions: callgrind, user space. Syscalls: \`strace -f -c\`. Both repeat for the same binaries"
   echo "and inputs whatever else the machine does, except that a large body's syscalls (and a few"
   echo "instructions with them) depend on how much of it each read finds already arrived."
