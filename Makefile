@@ -11,6 +11,8 @@ DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
 # The nginx module: Debian's nginx to load it into, nginx-dev for the headers its bindings are
 # generated from (ngx_module/configure-nginx.sh).
 DEB_PACKAGES += nginx nginx-dev
+# bench/cost.sh and its guard in make test (tests/tests/cost_guard.rs): instructions and syscalls.
+DEB_PACKAGES += valgrind strace
 
 .PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak nginx-src
 
