@@ -113,7 +113,9 @@ impl NgxRequest {
             ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
             // nginx formatted the client's address already (addr_text).
             let client = match addr_of((*c).sockaddr) {
-                Some(a) if (*c).addr_text.len > 0 => (ffi::bytes(&(*c).addr_text).to_vec(), a.port()),
+                Some(a) if (*c).addr_text.len > 0 => {
+                    (ffi::bytes(&(*c).addr_text).to_vec(), a.port())
+                }
                 other => split(other),
             };
             let local = split(addr_of((*c).local_sockaddr));
