@@ -173,12 +173,21 @@ per_request() { # tool flavour size
   awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN {printf "%.1f", (b - a) / n}'
 }
 
-declare -A I C
+# Allocations per request: calls to malloc/calloc/realloc in the same two callgrind runs.
+mallocs() { # flavour size
+  local a b
+  a=$(python3 "$here/bench/malloc_calls.py" "$S/$1-$2-callgrind-$W/out")
+  b=$(python3 "$here/bench/malloc_calls.py" "$S/$1-$2-callgrind-$((W + N))/out")
+  awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN {printf "%.1f", (b - a) / n}'
+}
+
+declare -A I C A
 for size in $SIZES; do
   for flav in $FRONTS; do
     I[$flav,$size]=$(per_request callgrind "$flav" "$size")
+    A[$flav,$size]=$(mallocs "$flav" "$size")
     C[$flav,$size]=$(per_request strace "$flav" "$size")
-    echo "$size B $flav: ${I[$flav,$size]} instructions, ${C[$flav,$size]} syscalls per request" >&2
+    echo "$size B $flav: ${I[$flav,$size]} instructions, ${C[$flav,$size]} syscalls, ${A[$flav,$size]} mallocs per request" >&2
   done
 done
 
@@ -191,10 +200,11 @@ done
   echo "rows above nginx's (nginx_proxy: proxy_pass over HTTP/1.1 with upstream keepalive)."
   echo "Instructions: callgrind, user space. Syscalls: \`strace -f -c\`. Both repeat for the same binaries"
   echo "and inputs whatever else the machine does, except that a large body's syscalls (and a few"
-  echo "instructions with them) depend on how much of it each read finds already arrived."
+  echo "instructions with them) depend on how much of it each read finds already arrived. Mallocs:"
+  echo "calls to malloc/calloc/realloc in the same callgrind runs (the servers' pools are not counted)."
   echo
-  echo "| size | front end | instructions/req | above floor | syscalls/req |"
-  echo "|---|---|---|---|---|"
+  echo "| size | front end | instructions/req | above floor | syscalls/req | mallocs/req |"
+  echo "|---|---|---|---|---|---|"
   for size in $SIZES; do
     for flav in $FRONTS; do
       floor=${I[static,$size]:-0}
@@ -202,7 +212,7 @@ done
       above=$(awk -v a="${I[$flav,$size]}" -v f="$floor" 'BEGIN {printf "%.1f k", (a - f) / 1000}')
       case $flav in static|nginx_static) above="(floor)" ;; esac
       k=$(awk -v a="${I[$flav,$size]}" 'BEGIN {printf "%.1f k", a / 1000}')
-      echo "| $size B | $flav | $k | $above | ${C[$flav,$size]} |"
+      echo "| $size B | $flav | $k | $above | ${C[$flav,$size]} | ${A[$flav,$size]} |"
     done
   done
 } > "$OUT"
