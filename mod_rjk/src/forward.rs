@@ -125,9 +125,7 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    for (k, v) in done.notes(engine.worker()) {
-        req.set_note(k.as_bytes(), v.as_bytes());
-    }
+    done.each_note(engine.worker(), &mut |k, v| req.set_note(k.as_bytes(), v));
     let (k, v) = forward::notes::duration_note(took);
     req.set_note(k.as_bytes(), v.as_bytes());
     if done.broke_mid_response() {

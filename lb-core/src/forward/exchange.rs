@@ -240,8 +240,8 @@ impl Forwarded {
     }
 
     /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*` (with the shared
-    /// counters when a balancer chose).
-    pub fn notes(&self, worker: &Worker) -> Vec<(&'static str, String)> {
+    /// counters when a balancer chose), handed to `note` one by one without allocating.
+    pub fn each_note(&self, worker: &Worker, note: &mut dyn FnMut(&'static str, &[u8])) {
         let named = |t: Option<Tried>| {
             let t = t?;
             let spec = worker.member(t.member)?.spec();
@@ -266,13 +266,23 @@ impl Forwarded {
                 state: crate::balancer::state_from_code(slot.state.load(Relaxed)).text(),
             })
         };
-        notes::render(
+        notes::each(
             worker.name(),
             worker.is_lb(),
             named(self.first).as_ref(),
             named(self.last).as_ref(),
             &values,
+            note,
         )
+    }
+
+    /// The notes of [`each_note`](Self::each_note), collected.
+    pub fn notes(&self, worker: &Worker) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        self.each_note(worker, &mut |n, v| {
+            out.push((n, String::from_utf8_lossy(v).into_owned()))
+        });
+        out
     }
 }
 

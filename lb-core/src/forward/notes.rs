@@ -48,26 +48,28 @@ pub fn duration_note(d: std::time::Duration) -> (&'static str, String) {
     ("JK_REQUEST_DURATION", duration(d))
 }
 
-/// The notes of one forwarded request, rendered only when the log asks. `values` gives the
-/// shared counters of a member when the worker has them (a balanced worker); the FIRST/LAST
-/// values are then read at render time, not at the moment of each attempt as mod_jk does.
-pub fn render(
+/// The notes of one forwarded request, handed to `note` one by one (names are mod_jk's;
+/// numbers are written on the stack, so rendering allocates nothing). `values` gives the shared
+/// counters of a member when the worker has them (a balanced worker); the FIRST/LAST values
+/// are then read at render time, not at the moment of each attempt as mod_jk does.
+pub fn each(
     worker: &str,
     is_lb: bool,
     first: Option<&Attempted<'_>>,
     last: Option<&Attempted<'_>>,
     values: &dyn Fn(usize) -> Option<MemberValues>,
-) -> Vec<(&'static str, String)> {
-    let kind = if is_lb { "lb" } else { "ajp13" };
-    let mut notes = vec![
-        ("JK_WORKER_NAME", worker.to_owned()),
-        ("JK_WORKER_TYPE", kind.to_owned()),
-    ];
+    note: &mut dyn FnMut(&'static str, &[u8]),
+) {
+    note("JK_WORKER_NAME", worker.as_bytes());
+    note(
+        "JK_WORKER_TYPE",
+        if is_lb { &b"lb"[..] } else { &b"ajp13"[..] },
+    );
     if let Some(l) = last {
-        notes.push(("JK_WORKER_ROUTE", l.route.to_owned()));
+        note("JK_WORKER_ROUTE", l.route.as_bytes());
     }
     if !is_lb {
-        return notes;
+        return;
     }
     type Names = [&'static str; 9];
     const FIRST: Names = [
@@ -94,23 +96,51 @@ pub fn render(
     ];
     for (names, a) in [(FIRST, first), (LAST, last)] {
         let Some(a) = a else { continue };
-        notes.push((names[0], a.name.to_owned()));
-        notes.push((
+        note(names[0], a.name.as_bytes());
+        note(
             names[1],
-            a.activation.map_or("", Activation::name).to_owned(),
-        ));
+            a.activation.map_or("", Activation::name).as_bytes(),
+        );
         match values(a.member) {
             Some(v) => {
-                notes.push((names[2], v.state.to_owned()));
+                note(names[2], v.state.as_bytes());
                 let nums = [v.value, v.accessed, v.read, v.transferred, v.errors, v.busy];
                 for (name, n) in names[3..].iter().zip(nums) {
-                    notes.push((name, n.to_string()));
+                    let mut buf = [0u8; 20];
+                    note(name, decimal(n, &mut buf));
                 }
             }
-            None => notes.push((names[2], a.state().to_owned())),
+            None => note(names[2], a.state().as_bytes()),
         }
     }
-    notes
+}
+
+/// As [`each`], collected (for tests and callers that keep them).
+pub fn render(
+    worker: &str,
+    is_lb: bool,
+    first: Option<&Attempted<'_>>,
+    last: Option<&Attempted<'_>>,
+    values: &dyn Fn(usize) -> Option<MemberValues>,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    each(worker, is_lb, first, last, values, &mut |n, v| {
+        out.push((n, String::from_utf8_lossy(v).into_owned()))
+    });
+    out
+}
+
+/// `n` in decimal, in `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 #[cfg(test)]
