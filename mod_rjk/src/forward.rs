@@ -126,8 +126,9 @@ pub fn serve(
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
     done.each_note(engine.worker(), &mut |k, v| req.set_note(k.as_bytes(), v));
-    let (k, v) = forward::notes::duration_note(took);
-    req.set_note(k.as_bytes(), v.as_bytes());
+    let mut buf = [0u8; 32];
+    let (k, v) = forward::notes::duration_note(took, &mut buf);
+    req.set_note(k.as_bytes(), v);
     if done.broke_mid_response() {
         req.abort_connection();
     }

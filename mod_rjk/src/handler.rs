@@ -35,9 +35,12 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
             return ffi::DECLINED;
         }
         let note = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()));
-        let indicator =
-            std::ffi::CString::new(rt.settings.indicators.worker.clone()).unwrap_or_default();
-        let env = cstr(ffi::apr_table_get((*r).subprocess_env, indicator.as_ptr()));
+        let env = crate::request::table_get(
+            (*r).subprocess_env,
+            rt.settings.indicators.worker.as_bytes(),
+        )
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or("");
         let uri = cstr((*r).uri).as_bytes();
         let table = rt.mounts.current();
         let (name, extensions) =

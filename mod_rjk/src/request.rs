@@ -51,9 +51,18 @@ fn table<'a>(t: *const ffi::apr_table_t) -> impl Iterator<Item = (&'a [u8], &'a 
         .map(|e| (bytes(e.key), bytes(e.val)))
 }
 
+/// A NUL-terminated copy of `v` in `pool`, for httpd to keep (no Rust allocation).
+///
+/// # Safety
+/// `pool` must be a live pool.
+pub(crate) unsafe fn pool_copy(pool: *mut ffi::apr_pool_t, v: &[u8]) -> *mut c_char {
+    // SAFETY: apr_pstrndup copies at most len bytes and terminates the copy.
+    unsafe { ffi::apr_pstrndup(pool, v.as_ptr() as *const c_char, v.len()) }
+}
+
 /// `apr_table_get` with a key given as bytes: NUL-terminated on the stack when it is short
 /// (every indicator name is), so a lookup allocates nothing.
-fn table_get<'a>(t: *const ffi::apr_table_t, name: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn table_get<'a>(t: *const ffi::apr_table_t, name: &[u8]) -> Option<&'a [u8]> {
     if name.contains(&0) {
         return None;
     }
@@ -220,16 +229,33 @@ impl<'r> HttpdRequest<'r> {
         self.r.status = status as i32;
         if let Some(reason) = reason.filter(|r| !r.is_empty() && !r.iter().all(u8::is_ascii_digit))
         {
-            let mut line = Vec::with_capacity(4 + reason.len());
-            line.extend_from_slice(status.to_string().as_bytes());
-            line.push(b' ');
-            line.extend_from_slice(reason);
-            self.r.status_line = self.pool_str(&line);
+            // "NNN reason" straight into the pool.
+            let len = 4 + reason.len();
+            // SAFETY: r's pool is live; apr_palloc returns len + 1 writable bytes.
+            unsafe {
+                let p = ffi::apr_palloc(self.r.pool, len + 1) as *mut u8;
+                let line = std::slice::from_raw_parts_mut(p, len + 1);
+                let code = status.min(999);
+                line[0] = b'0' + (code / 100) as u8;
+                line[1] = b'0' + (code / 10 % 10) as u8;
+                line[2] = b'0' + (code % 10) as u8;
+                line[3] = b' ';
+                line[4..len].copy_from_slice(reason);
+                line[len] = 0;
+                self.r.status_line = p as *const c_char;
+            }
         }
         for (name, value) in headers {
             if name.eq_ignore_ascii_case(b"content-type") {
-                let lower = value.to_ascii_lowercase();
-                unsafe { ffi::ap_set_content_type(self.r, self.pool_str(&lower)) };
+                // Lower-cased in its pool copy (httpd compares types case-sensitively).
+                let copy = self.pool_str(value) as *mut u8;
+                // apr_pstrndup stops at an embedded NUL: the copy is that long.
+                let n = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+                // SAFETY: the copy holds n bytes and a NUL, in r's pool.
+                unsafe {
+                    std::slice::from_raw_parts_mut(copy, n).make_ascii_lowercase();
+                    ffi::ap_set_content_type(self.r, copy as *const c_char)
+                };
             } else if name.eq_ignore_ascii_case(b"content-length") {
                 if let Some(n) = std::str::from_utf8(value)
                     .ok()

@@ -80,15 +80,14 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
                 // rule's place, for this request only.
                 let kept = Box::into_raw(Box::new((table, rule))) as *const std::ffi::c_void;
                 ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
-                let worker = std::ffi::CString::new(worker).unwrap_or_default();
-                ffi::apr_table_set((*r).notes, WORKER_NOTE.as_ptr(), worker.as_ptr());
+                let worker = crate::request::pool_copy(pool, worker.as_bytes());
+                ffi::apr_table_setn((*r).notes, WORKER_NOTE.as_ptr(), worker);
                 (*r).handler = HANDLER.as_ptr();
                 // Later phases (access control on <Location>) see what the mapper saw (mod_jk
                 // ≥ 1.2.46).
                 if let Some(n) = normalised {
                     ffi::apr_table_set((*r).notes, ORIGINAL_URI_NOTE.as_ptr(), (*r).uri);
-                    let n = std::ffi::CString::new(n).unwrap_or_default();
-                    (*r).uri = ffi::apr_pstrdup(pool, n.as_ptr());
+                    (*r).uri = crate::request::pool_copy(pool, &n);
                 }
                 ffi::DECLINED
             }

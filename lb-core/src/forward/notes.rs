@@ -43,9 +43,20 @@ pub fn duration(d: std::time::Duration) -> String {
     format!("{}.{:06}", d.as_secs(), d.subsec_micros())
 }
 
-/// The `JK_REQUEST_DURATION` note for a request that took `d`.
-pub fn duration_note(d: std::time::Duration) -> (&'static str, String) {
-    ("JK_REQUEST_DURATION", duration(d))
+/// The `JK_REQUEST_DURATION` note for a request that took `d`, written into `buf`.
+pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static str, &[u8]) {
+    let mut secs = [0u8; 20];
+    let secs = decimal(d.as_secs(), &mut secs);
+    buf[..secs.len()].copy_from_slice(secs);
+    let mut at = secs.len();
+    buf[at] = b'.';
+    at += 1;
+    let mut micros = d.subsec_micros();
+    for i in (0..6).rev() {
+        buf[at + i] = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    ("JK_REQUEST_DURATION", &buf[..at + 6])
 }
 
 /// The notes of one forwarded request, handed to `note` one by one (names are mod_jk's;
@@ -174,6 +185,9 @@ mod tests {
             duration(std::time::Duration::from_micros(2_000_042)),
             "2.000042"
         );
+        let mut buf = [0u8; 32];
+        let (name, v) = duration_note(std::time::Duration::from_micros(12_000_042), &mut buf);
+        assert_eq!((name, v), ("JK_REQUEST_DURATION", &b"12.000042"[..]));
         let counted = |_| {
             Some(MemberValues {
                 value: 7,
