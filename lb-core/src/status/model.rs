@@ -53,6 +53,8 @@ pub struct LbStatus {
     pub sticky_session: bool,
     pub sticky_session_force: bool,
     pub retries: i64,
+    /// Milliseconds between rounds (rjk shows it; mod_jk only in its edit form).
+    pub retry_interval: i64,
     pub recover_time: i64,
     pub error_escalation_time: i64,
     pub max_reply_timeouts: i64,
