@@ -126,8 +126,9 @@ pub struct Member {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct MapEntry {
     pub worker: String,
+    /// The server the rule belongs to (mod_jk's `server`, httpd only).
     pub server: Option<String>,
-    /// With `-` (disabled) / `!` (unmount) prefix.
+    /// Without the `-`/`!` prefix it was written with (`kind` says so), as mod_jk prints it.
     pub uri: String,
     /// `Exact`/`Wildchar`, with `Disabled`/`Unmount` variants.
     pub kind: String,

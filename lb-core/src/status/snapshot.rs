@@ -87,13 +87,9 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
         .iter()
         .map(|r| MapEntry {
             worker: r.worker.clone(),
-            server: None,
-            uri: format!(
-                "{}{}{}",
-                if r.disabled { "-" } else { "" },
-                if r.exclusion { "!" } else { "" },
-                r.pattern
-            ),
+            server: table.server.clone(),
+            // mod_jk strips the `-`/`!` prefix from the URI; `type` says Disabled/Unmount.
+            uri: r.pattern.clone(),
             kind: format!(
                 "{}{}{}",
                 if r.disabled { "Disabled " } else { "" },

@@ -461,3 +461,78 @@ fn a_snapshot_from_the_configuration_lists_every_setting() {
     }
     assert!(!p.contains("change-me"), "no secrets");
 }
+
+/// Each map carries its server and mod_jk's bare URI (the prefix only in `type`), in every format.
+#[test]
+fn maps_name_their_server_and_print_the_uri_as_mod_jk() {
+    use crate::config::{Loader, Location};
+    use crate::mount::{MountTable, Rule, Source};
+    let mut l = Loader::new();
+    l.workers_text(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8101\n",
+        std::path::Path::new("w.properties"),
+    );
+    let workers = l.finish().workers.unwrap();
+    let mut table = MountTable::new();
+    let at = || Source::JkMount(Location::new("httpd.conf", 1));
+    for p in ["/app/*", "!/app/static/*", "-/old/*"] {
+        table.extend(Rule::parse(p, "lb", at()).unwrap());
+    }
+    table.server = Some("localhost".into());
+    let snap = from_config(&workers, &table, 0);
+    let (good, bad) = view();
+    let v = View {
+        prefix: "worker",
+        good: &good,
+        bad: &bad,
+    };
+    let p = prop(&snap, &v);
+    let maps: Vec<&str> = p
+        .lines()
+        .filter(|l| {
+            l.contains(".map.")
+                && (l.contains(".server=") || l.contains(".uri=") || l.contains(".type="))
+        })
+        .collect();
+    assert!(maps.contains(&"worker.lb.map.1.server=localhost"), "{p}");
+    for (uri, kind) in [
+        ("/app/static/*", "Unmount Wildchar"),
+        ("/app/*", "Wildchar"),
+        ("/old/*", "Disabled Wildchar"),
+    ] {
+        let i = maps
+            .iter()
+            .position(|l| l.ends_with(&format!(".uri={uri}")))
+            .unwrap_or_else(|| panic!("{uri}: {p}"));
+        assert!(maps[i + 1].ends_with(&format!(".type={kind}")), "{p}");
+        assert!(maps[i - 1].ends_with(".server=localhost"), "{p}");
+    }
+    let t = txt(&snap, &v);
+    assert!(
+        t.contains(
+            "Map: id=1 server=\"localhost\" uri=\"/app/static/*\" type=\"Unmount Wildchar\""
+        ),
+        "{t}"
+    );
+    let x = xml(
+        &snap,
+        &v,
+        Xml {
+            ns: "jk:",
+            xmlns: "-",
+        },
+    );
+    assert!(
+        x.contains("id=\"1\"\n        server=\"localhost\"\n        uri=\"/app/static/*\""),
+        "{x}"
+    );
+    let j = json(&snap, &v);
+    assert!(
+        j.contains("\"server\":\"localhost\",\"uri\":\"/app/static/*\""),
+        "{j}"
+    );
+    // Without a server name (nginx), no `server` key, as mod_jk without a vhost iterator.
+    table.server = None;
+    let p = prop(&from_config(&workers, &table, 0), &v);
+    assert!(!p.contains(".server="), "{p}");
+}
