@@ -252,3 +252,42 @@ fn the_edit_form_changes_a_member_and_opt_hides_parts() {
     httpd.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A virtual host's maps are named as mod_jk names them (`shop [*]`). mod_jk lists every
+/// server's maps on each page, rjk those of the server serving the page: what rjk lists is
+/// what mod_jk lists for that server, key for key.
+#[test]
+fn virtual_host_maps_carry_mod_jk_server_name() {
+    let jk = "JkMount /app/* cluster\n<VirtualHost *:*>\n  ServerName shop\n  JkMount /shop/* cluster\n  \
+              <Location /jk-status>\n    JkMount jk-status\n  </Location>\n</VirtualHost>\n";
+    let mut outputs = Vec::new();
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let dir = tmp(&format!("vhost-{}", c.name()));
+        let httpd = front(&dir, c, Mpm::Event, &workers(), jk).unwrap();
+        // The only virtual host of the address answers every request, whatever the Host header.
+        let r = http::get(httpd.addr(), "/jk-status?mime=prop", &[]).unwrap();
+        httpd.stop();
+        assert_eq!(r.status, 200, "{}: {}", c.name(), r.text());
+        outputs.push(r.text());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // (server, uri) of each cluster map.
+    let maps = |text: &str| {
+        let p = prop(text);
+        let mut v = BTreeSet::new();
+        for n in 1..10 {
+            let get = |k: &str| {
+                p.get(&format!("worker.cluster.map.{n}.{k}"))
+                    .map(|v| v[0].clone())
+            };
+            if let (Some(s), Some(u)) = (get("server"), get("uri")) {
+                v.insert((s, u));
+            }
+        }
+        v
+    };
+    let (jk_maps, rjk_maps) = (maps(&outputs[0]), maps(&outputs[1]));
+    let shop = ("shop [*]".to_owned(), "/shop/*".to_owned());
+    assert!(jk_maps.contains(&shop), "mod_jk: {jk_maps:?}");
+    assert_eq!(rjk_maps, BTreeSet::from([shop]), "mod_jk lists {jk_maps:?}");
+}
