@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use lb_core::config::{Diagnostic, Kind, Loaded, Location, Origin, Row, Severity, Workers};
+use lb_core::balancer::lb_mults;
+use lb_core::config::{
+    Diagnostic, Kind, LbWorker, Loaded, Location, Origin, Row, Severity, Workers,
+};
 use lb_core::directive::server::server_settings;
 use lb_core::directive::{load_workers, JkLine};
 use serde_json::{json, Map, Value};
@@ -198,6 +201,19 @@ fn render_human(c: &Checked, st: Style) -> String {
         for m in &worker.mounts {
             let _ = writeln!(out, "  {:width$}  {:vwidth$}  {}", "mount", m.pattern, m.at);
         }
+        if let Kind::Lb(l) = &worker.kind {
+            let members = effective_members(w, l);
+            let _ = writeln!(out, "  {:width$}  {}", "member_count", members.len());
+            for m in members {
+                let _ = writeln!(
+                    out,
+                    "  {:width$}  {}  {}",
+                    "member",
+                    m.name,
+                    st.dim(&format!("lbfactor={} lbmult={}", m.lbfactor, m.lbmult))
+                );
+            }
+        }
     }
     if !c.table.rules().is_empty() {
         let _ = writeln!(out, "\n{}", st.bold("mounts (in matching order)"));
@@ -268,6 +284,37 @@ fn role_of(w: &Workers, name: &str) -> String {
     roles.join(", ")
 }
 
+/// A balancer member as mod_jk's status worker shows it: its factor and the multiplier
+/// derived from all members' factors (`lbmult = LCM(factors) / lbfactor`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct EffectiveMember<'a> {
+    pub name: &'a str,
+    pub lbfactor: i64,
+    pub lbmult: u64,
+}
+
+pub fn effective_members<'a>(w: &Workers, l: &'a LbWorker) -> Vec<EffectiveMember<'a>> {
+    let names = &l.balance_workers.value;
+    let factors: Vec<i64> = names
+        .iter()
+        .map(|m| w.ajp(m).map_or(1, |a| a.lbfactor.value))
+        .collect();
+    let clamped: Vec<u32> = factors
+        .iter()
+        .map(|&f| u32::try_from(f).unwrap_or(u32::MAX))
+        .collect();
+    names
+        .iter()
+        .zip(factors)
+        .zip(lb_mults(&clamped))
+        .map(|((name, lbfactor), lbmult)| EffectiveMember {
+            name,
+            lbfactor,
+            lbmult,
+        })
+        .collect()
+}
+
 fn location_json(at: Option<&Location>) -> (Value, Value) {
     match at {
         Some(a) => (json!(a.file.display().to_string()), json!(a.line)),
@@ -307,12 +354,21 @@ pub fn to_json(c: &Checked) -> Value {
                 props.insert(r.name.to_owned(), json!({ "value": r.value, "origin": origin_json(r.origin) }));
             }
             let mounts: Vec<Value> = worker.mounts.iter().map(|m| json!({"pattern": m.pattern, "file": m.at.file.display().to_string(), "line": m.at.line})).collect();
-            all.insert(worker.name.clone(), json!({
+            let mut entry = json!({
                 "type": worker.kind.type_name(),
                 "listed": worker.listed,
                 "properties": props,
                 "mounts": mounts,
-            }));
+            });
+            if let Kind::Lb(l) = &worker.kind {
+                let members: Vec<Value> = effective_members(w, l)
+                    .iter()
+                    .map(|m| json!({ "name": m.name, "lbfactor": m.lbfactor, "lbmult": m.lbmult }))
+                    .collect();
+                entry["member_count"] = json!(members.len());
+                entry["members"] = Value::Array(members);
+            }
+            all.insert(worker.name.clone(), entry);
         }
         json!({ "list": w.list.value, "maintain": w.maintain.value, "workers": all })
     });
@@ -330,4 +386,75 @@ pub fn to_json(c: &Checked) -> Value {
         "diagnostics": diagnostics,
         "workers": workers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lb_core::config::Loader;
+    use std::path::Path;
+
+    fn workers(text: &str) -> Workers {
+        let mut l = Loader::new();
+        l.workers_text(text, Path::new("w.properties"));
+        l.finish().workers.expect("loads")
+    }
+
+    fn lb<'a>(w: &'a Workers, name: &str) -> &'a LbWorker {
+        match &w.get(name).expect("worker").kind {
+            Kind::Lb(l) => l,
+            k => panic!("{name} is {}", k.type_name()),
+        }
+    }
+
+    #[test]
+    fn members_show_factor_and_multiplier_as_mod_jk() {
+        let w = workers(
+            "worker.list=l,k\nworker.l.type=lb\nworker.l.balance_workers=a,b,c\n\
+             worker.k.type=lb\nworker.k.balance_workers=a\n\
+             worker.a.lbfactor=1\nworker.b.lbfactor=2\nworker.c.lbfactor=3\n",
+        );
+        let got: Vec<(&str, i64, u64)> = effective_members(&w, lb(&w, "l"))
+            .iter()
+            .map(|m| (m.name, m.lbfactor, m.lbmult))
+            .collect();
+        assert_eq!(got, vec![("a", 1, 6), ("b", 2, 3), ("c", 3, 2)]);
+        // The same member in another balancer gets that balancer's multiplier.
+        let k = effective_members(&w, lb(&w, "k"));
+        assert_eq!(k.len(), 1);
+        assert_eq!(k[0].lbmult, 1);
+    }
+
+    #[test]
+    fn human_and_json_output_carry_member_count_and_lbmult() {
+        let w = workers(
+            "worker.list=l\nworker.l.type=lb\nworker.l.balance_workers=a,b\n\
+             worker.a.lbfactor=2\nworker.b.lbfactor=3\n",
+        );
+        let c = Checked {
+            loaded: Loaded {
+                workers: Some(w),
+                diagnostics: Vec::new(),
+                properties: Default::default(),
+            },
+            table: lb_core::mount::MountTable::default(),
+            problems: Vec::new(),
+        };
+        let text = render_human(&c, Style::plain());
+        let has = |words: &[&str]| {
+            text.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == words)
+        };
+        assert!(has(&["member_count", "2"]), "{text}");
+        assert!(has(&["member", "a", "lbfactor=2", "lbmult=3"]), "{text}");
+        assert!(has(&["member", "b", "lbfactor=3", "lbmult=2"]), "{text}");
+        let j = to_json(&c);
+        let l = &j["workers"]["workers"]["l"];
+        assert_eq!(l["member_count"], 2);
+        assert_eq!(
+            l["members"][0],
+            json!({"name": "a", "lbfactor": 2, "lbmult": 3})
+        );
+        assert_eq!(l["members"][1]["lbmult"], 2);
+    }
 }

@@ -14,6 +14,11 @@ impl Style {
         }
     }
 
+    #[cfg(test)]
+    pub fn plain() -> Self {
+        Style { on: false }
+    }
+
     fn paint(self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")

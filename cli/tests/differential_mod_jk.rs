@@ -180,6 +180,16 @@ fn effective_worker_settings_match_mod_jk() {
                     .as_str()
                     .unwrap_or_default();
                 assert_eq!(members.join(","), ours_members, "{name}: members of {w}");
+                check(
+                    format!("worker.{w}.member_count"),
+                    Some(&Value::String(ours["member_count"].to_string())),
+                );
+                for (i, m) in members.iter().enumerate() {
+                    check(
+                        format!("worker.{m}.lbmult"),
+                        Some(&Value::String(ours["members"][i]["lbmult"].to_string())),
+                    );
+                }
                 for m in &members {
                     for p in MEMBER_PROPS {
                         check(

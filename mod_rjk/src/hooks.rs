@@ -187,12 +187,36 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         // SAFETY: walking httpd's server list during post_config.
         unsafe {
             let lines = setup::server_lines(server);
-            let rt = crate::runtime::server(&lines, (*server).is_virtual != 0, &root, &global);
+            let label = server_label(server);
+            let rt =
+                crate::runtime::server(&lines, (*server).is_virtual != 0, label, &root, &global);
             crate::conf::of_server(server).runtime = Some(std::sync::Arc::new(rt));
             server = (*server).next;
         }
     }
     true
+}
+
+/// The server's name as mod_jk's status worker prints it for its maps.
+///
+/// # Safety
+/// `s` is a live server_rec of httpd's list (post_config).
+unsafe fn server_label(s: *const ffi::server_rec) -> String {
+    // SAFETY: the caller's server_rec; its strings and address list live as long as the config.
+    unsafe {
+        let host = crate::conf::cstr((*s).server_hostname);
+        if (*s).is_virtual == 0 {
+            return lb_core::mount::server_label(host, None, (*s).port);
+        }
+        match (*s).addrs.as_ref() {
+            Some(a) => lb_core::mount::server_label(
+                host,
+                Some((crate::conf::cstr(a.virthost), a.host_port)),
+                0,
+            ),
+            None => host.to_owned(),
+        }
+    }
 }
 
 /// httpd's Server banner (`Apache/2.4.71 (Debian) mod_rjk/0.1.0`), for the status pages.

@@ -40,15 +40,18 @@ pub struct ServerRuntime {
     pub log: Option<Arc<lb_core::log::Logger>>,
 }
 
-/// One server's runtime from its lines (inherited main-server lines first).
+/// One server's runtime from its lines (inherited main-server lines first); `label` names the
+/// server in the status worker's map listing.
 pub fn server(
     lines: &[(JkLine, bool)],
     is_vhost: bool,
+    label: String,
     root: &Path,
     global: &Arc<Global>,
 ) -> ServerRuntime {
     let (settings, _) = server_settings(lines.iter().map(|(l, i)| (l, *i)), is_vhost, root);
-    let (table, file, _) = mount_table(&settings, Some(&global.workers), None);
+    let (mut table, file, _) = mount_table(&settings, Some(&global.workers), None);
+    table.server = Some(label);
     let mounts = match &file {
         Some(f) => SharedTable::watching(
             table,

@@ -1,5 +1,5 @@
 //! The status worker through mod_rjk in a real apache2, against Debian's mod_jk with the same
-//! configuration: the same keys and configuration values in `mime=prop`, every format served,
+//! configuration: the same keys and configuration values in `mime=prop` (maps too), every format served,
 //! access rules enforced.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,7 +46,6 @@ fn runtime_key(k: &str) -> bool {
         "server_",
         "time_to_",
         "address",
-        "map.",
         "elected",
         "lbvalue",
         "lbmult",
@@ -72,13 +71,18 @@ fn prop_output_has_mod_jk_keys_and_configuration_values() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     let (jk, rjk) = (&outputs[0], &outputs[1]);
-    let keys = |m: &BTreeMap<String, Vec<String>>| {
-        m.keys()
-            .filter(|k| !k.contains(".map."))
-            .cloned()
-            .collect::<BTreeSet<_>>()
-    };
-    assert_eq!(keys(jk), keys(rjk), "the same keys (maps aside)");
+    // Every key, the maps' included (their `server` is the virtual host's name).
+    let keys = |m: &BTreeMap<String, Vec<String>>| m.keys().cloned().collect::<BTreeSet<_>>();
+    // rjk's one addition (the README says so): the lb's retry_interval, which mod_jk lets the
+    // edit form change but never shows.
+    let mut jk_keys = keys(jk);
+    jk_keys.insert("worker.cluster.retry_interval".into());
+    assert_eq!(jk_keys, keys(rjk), "the same keys");
+    assert_eq!(
+        rjk["worker.cluster.map.1.server"],
+        vec!["localhost".to_owned()]
+    );
+    assert_eq!(rjk["worker.cluster.retry_interval"], vec!["100".to_owned()]);
     let mut diffs = Vec::new();
     for (k, v) in jk {
         if !runtime_key(k) && rjk.get(k) != Some(v) {
@@ -247,4 +251,43 @@ fn the_edit_form_changes_a_member_and_opt_hides_parts() {
     );
     httpd.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A virtual host's maps are named as mod_jk names them (`shop [*]`). mod_jk lists every
+/// server's maps on each page, rjk those of the server serving the page: what rjk lists is
+/// what mod_jk lists for that server, key for key.
+#[test]
+fn virtual_host_maps_carry_mod_jk_server_name() {
+    let jk = "JkMount /app/* cluster\n<VirtualHost *:*>\n  ServerName shop\n  JkMount /shop/* cluster\n  \
+              <Location /jk-status>\n    JkMount jk-status\n  </Location>\n</VirtualHost>\n";
+    let mut outputs = Vec::new();
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let dir = tmp(&format!("vhost-{}", c.name()));
+        let httpd = front(&dir, c, Mpm::Event, &workers(), jk).unwrap();
+        // The only virtual host of the address answers every request, whatever the Host header.
+        let r = http::get(httpd.addr(), "/jk-status?mime=prop", &[]).unwrap();
+        httpd.stop();
+        assert_eq!(r.status, 200, "{}: {}", c.name(), r.text());
+        outputs.push(r.text());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // (server, uri) of each cluster map.
+    let maps = |text: &str| {
+        let p = prop(text);
+        let mut v = BTreeSet::new();
+        for n in 1..10 {
+            let get = |k: &str| {
+                p.get(&format!("worker.cluster.map.{n}.{k}"))
+                    .map(|v| v[0].clone())
+            };
+            if let (Some(s), Some(u)) = (get("server"), get("uri")) {
+                v.insert((s, u));
+            }
+        }
+        v
+    };
+    let (jk_maps, rjk_maps) = (maps(&outputs[0]), maps(&outputs[1]));
+    let shop = ("shop [*]".to_owned(), "/shop/*".to_owned());
+    assert!(jk_maps.contains(&shop), "mod_jk: {jk_maps:?}");
+    assert_eq!(rjk_maps, BTreeSet::from([shop]), "mod_jk lists {jk_maps:?}");
 }

@@ -124,6 +124,7 @@ impl Balancer {
         view.sticky_session = lb.sticky_session;
         view.sticky_session_force = lb.sticky_session_force;
         view.retries = i64::from(lb.retries);
+        view.retry_interval = i64::from(lb.retry_interval_ms);
         view.recover_time = i64::from(lb.recover_time);
         view.error_escalation_time = i64::from(lb.error_escalation_time);
         view.max_reply_timeouts = i64::from(lb.max_reply_timeouts);

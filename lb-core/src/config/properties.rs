@@ -217,6 +217,10 @@ impl PropertyMap {
         let old = &mut self.props[i];
         match repeat {
             Repeat::List => {
+                if let Some(note) = deprecated_list_note(old, via, &value) {
+                    let worker = split_worker_key(&key).map(|(w, _)| w);
+                    diags.warn(Some(at), worker, note);
+                }
                 old.value = format!("{},{}", old.value, value);
                 old.at = at.clone();
             }
@@ -256,6 +260,28 @@ impl PropertyMap {
                 };
             }
         }
+    }
+}
+
+/// A list key repeated under a deprecated name (`balanced_workers`) is read by mod_jk
+/// differently from rjk, which joins every line with `,`: mod_jk joins two deprecated lines
+/// with `*` (one bogus member `a*b`), and ignores the deprecated name once the current one is
+/// set. Says what mod_jk would have done, or `None` when mod_jk joins with `,` too.
+fn deprecated_list_note(old: &Property, via: Option<&'static str>, value: &str) -> Option<String> {
+    let joined = format!("{},{}", old.value, value);
+    let current = split_worker_key(&old.key).map_or(old.key.as_str(), |(_, a)| a);
+    match (old.via, via) {
+        (Some(dep), Some(_)) => Some(format!(
+            "`{dep}` set again (first at {}): rjk reads both as `{joined}`; mod_jk joins them \
+             with `*` into one member `{}*{value}` (write `{current}` to have the same in both)",
+            old.at, old.value
+        )),
+        (Some(dep), None) | (None, Some(dep)) => Some(format!(
+            "`{dep}` and `{current}` both set (first at {}): rjk reads both as `{joined}`; \
+             mod_jk reads only `{current}` and ignores `{dep}`",
+            old.at
+        )),
+        (None, None) => None,
     }
 }
 

@@ -105,6 +105,59 @@ fn duplicates_lists_concatenate_unique_overwrite_with_warning() {
 }
 
 #[test]
+fn repeated_current_list_names_join_silently_as_in_mod_jk() {
+    let (_, msgs) = load_ok(
+        "worker.list=lb\nworker.list=n2\nworker.lb.type=lb\nworker.lb.balance_workers=n1\n\
+         worker.lb.balance_workers=n2\nworker.n1.fail_on_status=500\nworker.n1.fail_on_status=503\n\
+         worker.n2.port=8010\n",
+    );
+    assert!(msgs.is_empty(), "mod_jk joins these with `,` too: {msgs:?}");
+}
+
+#[test]
+fn repeated_deprecated_list_reads_both_and_says_mod_jk_makes_one_bogus_member() {
+    let (w, msgs) = load_ok(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balanced_workers=a1\n\
+         worker.lb.balanced_workers=a2\nworker.a1.port=1\nworker.a2.port=2\n",
+    );
+    assert_eq!(lb(&w, "lb").balance_workers.value, vec!["a1", "a2"]);
+    let note = msgs
+        .iter()
+        .find(|m| m.starts_with("w.properties:4: warning:") && m.contains("set again"))
+        .unwrap_or_else(|| panic!("{msgs:#?}"));
+    assert!(note.contains("first at w.properties:3"), "{note}");
+    assert!(note.contains("rjk reads both as `a1,a2`"), "{note}");
+    assert!(note.contains("one member `a1*a2`"), "{note}");
+}
+
+#[test]
+fn deprecated_and_current_list_names_both_read_and_the_difference_is_said() {
+    for (text, line) in [
+        (
+            "worker.lb.balance_workers=a1\nworker.lb.balanced_workers=a2\n",
+            4,
+        ),
+        (
+            "worker.lb.balanced_workers=a1\nworker.lb.balance_workers=a2\n",
+            4,
+        ),
+    ] {
+        let (w, msgs) = load_ok(&format!(
+            "worker.list=lb\nworker.lb.type=lb\n{text}worker.a1.port=1\nworker.a2.port=2\n"
+        ));
+        assert_eq!(lb(&w, "lb").balance_workers.value, vec!["a1", "a2"]);
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with(&format!("w.properties:{line}: warning:"))
+                    && m.contains(
+                        "mod_jk reads only `balance_workers` and ignores `balanced_workers`"
+                    )),
+            "{msgs:#?}"
+        );
+    }
+}
+
+#[test]
 fn distance_given_twice_keeps_the_first_like_mod_jk() {
     let (w, msgs) = load_ok("worker.list=a\nworker.a.distance=1\nworker.a.distance=2\n");
     assert_eq!(ajp(&w, "a").distance.value, 1);

@@ -41,4 +41,5 @@ pub use extension::{Extensions, NO_EXTENSIONS};
 pub use file::MountFile;
 pub use reload::{Reload, SharedTable};
 pub use rule::{Rule, RuleError, Source};
+pub use table::server_label;
 pub use table::{Match, MountTable, MAX_URI_LEN};

@@ -22,6 +22,21 @@ pub struct MountTable {
     rules: Vec<Rule>,
     /// `JkOptions +RejectUnsafeURI`.
     pub reject_unsafe: bool,
+    /// The server the table belongs to, as mod_jk's status worker names it in each map's
+    /// `server` key (see [`server_label`]); `None` where the web server has no such name.
+    pub server: Option<String>,
+}
+
+/// mod_jk's name for a server (`ws_vhost_to_text`): the main server is `host` or `host:port`
+/// (`port` 0 = not given in ServerName); a virtual host is `host [addr:port]` from its first
+/// `<VirtualHost>` address (port 0 = none).
+pub fn server_label(host: &str, vhost_addr: Option<(&str, u16)>, port: u16) -> String {
+    match vhost_addr {
+        None if port != 0 => format!("{host}:{port}"),
+        None => host.to_owned(),
+        Some((addr, 0)) => format!("{host} [{addr}]"),
+        Some((addr, p)) => format!("{host} [{addr}:{p}]"),
+    }
 }
 
 /// The rule that maps a URI, and its worker.
@@ -119,6 +134,7 @@ impl MountTable {
         let mut next = MountTable {
             rules: Vec::with_capacity(self.rules.len()),
             reject_unsafe: self.reject_unsafe,
+            server: self.server.clone(),
         };
         next.rules.extend(
             self.rules
@@ -189,4 +205,20 @@ fn stand_in(uri: &[u8]) -> String {
         out.extend(std::iter::repeat_n('\u{1}', chunk.invalid().len()));
     }
     out
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::server_label;
+
+    #[test]
+    fn servers_are_named_as_mod_jk_names_them() {
+        assert_eq!(server_label("localhost", None, 0), "localhost");
+        assert_eq!(server_label("www.example", None, 8080), "www.example:8080");
+        assert_eq!(
+            server_label("shop", Some(("127.0.0.1", 8081)), 0),
+            "shop [127.0.0.1:8081]"
+        );
+        assert_eq!(server_label("any", Some(("*", 0)), 0), "any [*]");
+    }
 }

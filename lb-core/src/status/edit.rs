@@ -117,6 +117,7 @@ fn balancer_fields(b: &LbStatus) -> String {
         flag("Sticky sessions", "vls", b.sticky_session),
         flag("Force sticky sessions", "vlf", b.sticky_session_force),
         number("Retries", "vlr", b.retries, 1),
+        number("Retry interval (ms)", "vlri", b.retry_interval, 0),
         number("Recover time (s)", "vlt", b.recover_time, 1),
         number(
             "Error escalation time (s)",

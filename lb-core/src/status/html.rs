@@ -245,8 +245,8 @@ pub fn html(snap: &Snapshot, view: &View<'_>, page: &Page<'_>) -> String {
         if !page.show.contains(Show::NO_LB_CONF) {
             let _ = write!(
                 out,
-                "<p class=\"cfg\">method {} · sticky {} · force {} · retries {} · recover after {} s · busy {} (max {})",
-                escape(b.method), b.sticky_session, b.sticky_session_force, b.retries, b.recover_time, b.busy, b.max_busy
+                "<p class=\"cfg\">method {} · sticky {} · force {} · retries {} every {} ms · recover after {} s · busy {} (max {})",
+                escape(b.method), b.sticky_session, b.sticky_session_force, b.retries, b.retry_interval, b.recover_time, b.busy, b.max_busy
             );
             if !page.read_only {
                 let _ = write!(

@@ -26,7 +26,7 @@ pub use model::{LbMember, LbStatus, MapEntry, Member, Snapshot, State};
 pub use options::Show;
 pub use prometheus::prometheus;
 pub use rating::{rate, Rating};
-pub use runtime::{connection_over, overlay};
+pub use runtime::connection_over;
 pub use snapshot::from_config;
 pub use text::{prop, txt};
 pub use xml::{xml, Xml};

@@ -53,6 +53,8 @@ pub struct LbStatus {
     pub sticky_session: bool,
     pub sticky_session_force: bool,
     pub retries: i64,
+    /// Milliseconds between rounds (rjk shows it; mod_jk only in its edit form).
+    pub retry_interval: i64,
     pub recover_time: i64,
     pub error_escalation_time: i64,
     pub max_reply_timeouts: i64,
@@ -124,8 +126,9 @@ pub struct Member {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct MapEntry {
     pub worker: String,
+    /// The server the rule belongs to (mod_jk's `server`, httpd only).
     pub server: Option<String>,
-    /// With `-` (disabled) / `!` (unmount) prefix.
+    /// Without the `-`/`!` prefix it was written with (`kind` says so), as mod_jk prints it.
     pub uri: String,
     /// `Exact`/`Wildchar`, with `Disabled`/`Unmount` variants.
     pub kind: String,

@@ -69,6 +69,8 @@ pub fn balancer(
         ("sticky_session", jk_bool(b.sticky_session)),
         ("sticky_session_force", jk_bool(b.sticky_session_force)),
         ("retries", Value::Int(b.retries)),
+        // Not in mod_jk's output (only its edit form): rjk shows what `vlri` changes.
+        ("retry_interval", Value::Int(b.retry_interval)),
         ("recover_time", Value::Int(b.recover_time)),
         ("error_escalation_time", Value::Int(b.error_escalation_time)),
         ("max_reply_timeouts", Value::Int(b.max_reply_timeouts)),

@@ -4,8 +4,7 @@
 
 use super::action::{self, Access, Change, Cmd, Mime, Refusal, StatusRequest};
 use super::{
-    edit, from_config, html, json, overlay, persist, prometheus, prop, txt, xml, Page, Show, View,
-    Xml,
+    edit, from_config, html, json, persist, prometheus, prop, txt, xml, Page, Show, View, Xml,
 };
 use crate::balancer::{Balancer, ConnChange, LbChange, MemberChange};
 use crate::config::{StatusWorker, Workers};
@@ -125,8 +124,11 @@ pub fn respond(
 
 fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
     let mut snap = from_config(ctx.workers, ctx.table, ctx.now);
+    // The balancer's own overlay: counters and the settings the status worker may have changed.
     for (name, b) in ctx.balancers {
-        overlay(&mut snap, name, &b.stats(ctx.now));
+        if let Some(view) = snap.balancers.iter_mut().find(|v| v.name == *name) {
+            b.overlay(view, ctx.now);
+        }
     }
     snap.server_name = ctx.server_name.to_owned();
     snap.server_port = ctx.server_port;
@@ -491,5 +493,29 @@ mod tests {
             .map(|p| p.spec().addr.port())
             .collect();
         assert_eq!(ports, [11, 12]);
+        // The lb's retry_interval: the edit form offers it, an update shows in every format.
+        let form = respond(&ctx, st, "GET", "cmd=edit&w=lb", None).body;
+        assert!(
+            form.contains("name=\"vlri\" min=\"0\" value=\"100\""),
+            "{form}"
+        );
+        let r = post("cmd=update&w=lb&vlri=250&vlr=3");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let prop = respond(&ctx, st, "GET", "mime=prop", None).body;
+        assert!(prop.contains("worker.lb.retry_interval=250\n"), "{prop}");
+        assert!(prop.contains("worker.lb.retries=3\n"), "{prop}");
+        let txt = respond(&ctx, st, "GET", "mime=txt", None).body;
+        assert!(txt.contains(" retries=3 retry_interval=250 "), "{txt}");
+        let xml = respond(&ctx, st, "GET", "mime=xml", None).body;
+        assert!(xml.contains("retry_interval=\"250\""), "{xml}");
+        let json = respond(&ctx, st, "GET", "mime=json", None).body;
+        assert!(json.contains("\"retry_interval\":250"), "{json}");
+        let html = respond(&ctx, st, "GET", "", None).body;
+        assert!(html.contains("retries 3 every 250 ms"), "{html}");
+        let form = respond(&ctx, st, "GET", "cmd=edit&w=lb", None).body;
+        assert!(
+            form.contains("name=\"vlri\" min=\"0\" value=\"250\""),
+            "{form}"
+        );
     }
 }

@@ -54,6 +54,7 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
                 sticky_session: l.sticky_session.value,
                 sticky_session_force: l.sticky_session_force.value,
                 retries: l.retries.value,
+                retry_interval: l.retry_interval.value,
                 recover_time: l.recover_time.value,
                 error_escalation_time: l.error_escalation_time.value,
                 max_reply_timeouts: l.max_reply_timeouts.value,
@@ -86,13 +87,9 @@ pub fn from_config(workers: &Workers, table: &MountTable, now: i64) -> Snapshot 
         .iter()
         .map(|r| MapEntry {
             worker: r.worker.clone(),
-            server: None,
-            uri: format!(
-                "{}{}{}",
-                if r.disabled { "-" } else { "" },
-                if r.exclusion { "!" } else { "" },
-                r.pattern
-            ),
+            server: table.server.clone(),
+            // mod_jk strips the `-`/`!` prefix from the URI; `type` says Disabled/Unmount.
+            uri: r.pattern.clone(),
             kind: format!(
                 "{}{}{}",
                 if r.disabled { "Disabled " } else { "" },

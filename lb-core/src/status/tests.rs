@@ -78,6 +78,7 @@ fn snapshot(golden: &str) -> Snapshot {
             sticky_session: true,
             sticky_session_force: false,
             retries: 2,
+            retry_interval: 100,
             recover_time: 60,
             error_escalation_time: 30,
             max_reply_timeouts: 0,
@@ -124,10 +125,69 @@ fn view() -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// The keys rjk prints and mod_jk does not (the README lists them), in every format: a prop
+/// line, a txt field, an XML attribute line.
+const RJK_ADDITIONS: &[&str] = &["retry_interval"];
+
+fn without_rjk_additions(ours: &str) -> String {
+    let mut out = String::new();
+    for line in ours.lines() {
+        let key = |l: &str| l.trim_start().split('=').next().unwrap_or("").to_owned();
+        let k = key(line);
+        if RJK_ADDITIONS
+            .iter()
+            .any(|a| k == *a || k.ends_with(&format!(".{a}")))
+        {
+            continue;
+        }
+        let kept: Vec<&str> = line
+            .split(' ')
+            .filter(|w| {
+                !RJK_ADDITIONS
+                    .iter()
+                    .any(|a| w.starts_with(&format!("{a}=")))
+            })
+            .collect();
+        out.push_str(&kept.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn lb_retry_interval_is_shown_in_every_format() {
+    let golden = include_str!("golden/mod_jk.txt");
+    let snap = snapshot(golden);
+    let (good, bad) = view();
+    let v = View {
+        prefix: "worker",
+        good: &good,
+        bad: &bad,
+    };
+    let t = txt(&snap, &v);
+    assert!(
+        t.contains(" retries=2 retry_interval=100 recover_time=60 "),
+        "{t}"
+    );
+    let p = prop(&snap, &v);
+    assert!(p.contains("\nworker.lb.retry_interval=100\n"), "{p}");
+    let x = xml(
+        &snap,
+        &v,
+        Xml {
+            ns: "jk:",
+            xmlns: "-",
+        },
+    );
+    assert!(x.contains("\n    retry_interval=\"100\"\n"), "{x}");
+    let j = json(&snap, &v);
+    assert!(j.contains("\"retry_interval\":100,"), "{j}");
+}
+
 /// Our output with mod_jk's version string, and the golden with its local time fields (the
 /// capture's time zone is not the test machine's) re-rendered in ours.
 fn compare(ours: String, golden: &str, now: i64) {
-    let ours = ours.replace(VERSION, "mod_jk/1.2.48");
+    let ours = without_rjk_additions(&ours.replace(VERSION, "mod_jk/1.2.48"));
     let (dt, tz) = super::time::datetime(now);
     let golden: String = golden
         .lines()
@@ -238,7 +298,7 @@ fn compare_xml(ours: String, golden: &str, now: i64) {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
-    let ours = ours.replace(VERSION, "mod_jk/1.2.48");
+    let ours = without_rjk_additions(&ours.replace(VERSION, "mod_jk/1.2.48"));
     for (i, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
         assert_eq!(a, b, "line {}", i + 1);
     }
@@ -400,4 +460,79 @@ fn a_snapshot_from_the_configuration_lists_every_setting() {
         assert!(p.contains(line), "missing {line:?} in\n{p}");
     }
     assert!(!p.contains("change-me"), "no secrets");
+}
+
+/// Each map carries its server and mod_jk's bare URI (the prefix only in `type`), in every format.
+#[test]
+fn maps_name_their_server_and_print_the_uri_as_mod_jk() {
+    use crate::config::{Loader, Location};
+    use crate::mount::{MountTable, Rule, Source};
+    let mut l = Loader::new();
+    l.workers_text(
+        "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8101\n",
+        std::path::Path::new("w.properties"),
+    );
+    let workers = l.finish().workers.unwrap();
+    let mut table = MountTable::new();
+    let at = || Source::JkMount(Location::new("httpd.conf", 1));
+    for p in ["/app/*", "!/app/static/*", "-/old/*"] {
+        table.extend(Rule::parse(p, "lb", at()).unwrap());
+    }
+    table.server = Some("localhost".into());
+    let snap = from_config(&workers, &table, 0);
+    let (good, bad) = view();
+    let v = View {
+        prefix: "worker",
+        good: &good,
+        bad: &bad,
+    };
+    let p = prop(&snap, &v);
+    let maps: Vec<&str> = p
+        .lines()
+        .filter(|l| {
+            l.contains(".map.")
+                && (l.contains(".server=") || l.contains(".uri=") || l.contains(".type="))
+        })
+        .collect();
+    assert!(maps.contains(&"worker.lb.map.1.server=localhost"), "{p}");
+    for (uri, kind) in [
+        ("/app/static/*", "Unmount Wildchar"),
+        ("/app/*", "Wildchar"),
+        ("/old/*", "Disabled Wildchar"),
+    ] {
+        let i = maps
+            .iter()
+            .position(|l| l.ends_with(&format!(".uri={uri}")))
+            .unwrap_or_else(|| panic!("{uri}: {p}"));
+        assert!(maps[i + 1].ends_with(&format!(".type={kind}")), "{p}");
+        assert!(maps[i - 1].ends_with(".server=localhost"), "{p}");
+    }
+    let t = txt(&snap, &v);
+    assert!(
+        t.contains(
+            "Map: id=1 server=\"localhost\" uri=\"/app/static/*\" type=\"Unmount Wildchar\""
+        ),
+        "{t}"
+    );
+    let x = xml(
+        &snap,
+        &v,
+        Xml {
+            ns: "jk:",
+            xmlns: "-",
+        },
+    );
+    assert!(
+        x.contains("id=\"1\"\n        server=\"localhost\"\n        uri=\"/app/static/*\""),
+        "{x}"
+    );
+    let j = json(&snap, &v);
+    assert!(
+        j.contains("\"server\":\"localhost\",\"uri\":\"/app/static/*\""),
+        "{j}"
+    );
+    // Without a server name (nginx), no `server` key, as mod_jk without a vhost iterator.
+    table.server = None;
+    let p = prop(&from_config(&workers, &table, 0), &v);
+    assert!(!p.contains(".server="), "{p}");
 }
