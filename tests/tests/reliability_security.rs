@@ -8,7 +8,6 @@ use rjk_tests::front::{test_dir, Front, FrontEnd, Setup};
 use rjk_tests::http;
 use rjk_tests::rig::{ensure, on_each};
 
-const BOTH: &[FrontEnd] = &[FrontEnd::HttpdRjk, FrontEnd::HttpdModJk];
 const SECRET: &str = "Zq7-s3cr3t-w0rd-91";
 
 /// Markers of a status page, ours and mod_jk's.
@@ -96,7 +95,7 @@ const TRICKS: &[&str] = &[
 
 #[test]
 fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let fake = FakeAjp::start("app").unwrap();
         let workers = format!(
             "worker.list=app,jkstatus\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.jkstatus.type=status\n",
@@ -171,7 +170,7 @@ fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
 /// exactly the configured secret once, and no attribute carries a client's value.
 #[test]
 fn client_headers_cannot_inject_attributes_or_the_secret() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let (fake, front) = secret_front(fe, "inject", "error");
         let result = (|| {
             let injected: &[(&str, &str)] = &[
@@ -249,7 +248,7 @@ fn secret_front(fe: FrontEnd, case: &str, level: &str) -> (FakeAjp, Front) {
 /// with the connector logging at trace: the secret is in none of them.
 #[test]
 fn the_secret_never_shows_in_logs_status_or_error_pages() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let (fake, front) = secret_front(fe, "secretscan", "trace");
         let a = front.addr();
         let mut pages = Vec::new();
