@@ -1,4 +1,4 @@
-//! Security (issue 16): path tricks around mounts and httpd's own access control
+//! Security (issue 16): path tricks around mounts and the web server's own access control
 //! (CVE-2018-11759's class), attribute and secret injection through headers (Ghostcat's
 //! neighbourhood), the secret kept out of every log and page, and the status worker's guards.
 //! Each case runs on each front end; Debian's mod_jk is only reported on.
@@ -115,7 +115,7 @@ fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
         let a = front.addr();
         let result = (|| {
             // Controls: the mount works, the status worker answers where it is open, and
-            // httpd denies /jk-status itself.
+            // the server denies /jk-status itself.
             ensure(http::get(a, "/app/ok", &[]).unwrap().status == 200, || {
                 "GET /app/ok".into()
             })?;
