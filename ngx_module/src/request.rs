@@ -88,6 +88,7 @@ pub unsafe extern "C" fn normaliser(r: *mut ffi::ngx_http_request_t) -> ffi::ngx
         let Some(mounts) = srv.mounts.as_ref() else {
             return ffi::DECLINED;
         };
+        let _ = mounts.reload_if_changed(std::time::SystemTime::now());
         let uri = ffi::bytes(&(*r).uri);
         // A URI that does not normalise is refused by the mapper.
         let Ok(normalised) = lb_core::uri::normalise_bytes(uri) else {
@@ -143,6 +144,20 @@ pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int
         let Some(m) = table.map_bytes(&normalised) else {
             return ffi::DECLINED;
         };
+        if normalised.as_slice() != uri {
+            // The normaliser did not see this URI mapped (the mount file was reloaded since):
+            // nginx chose the location and ran its access phase on another path than the one
+            // the mount maps, so the mount does not apply (fail closed).
+            crate::log::to(
+                (*(*r).connection).log,
+                crate::log::Level::Warn,
+                &format!(
+                    "rjk: not mapping {:?}: nginx's location was chosen before it normalised to a mount",
+                    String::from_utf8_lossy(uri)
+                ),
+            );
+            return ffi::DECLINED;
+        }
         let Some(i) = table.rules().iter().position(|x| std::ptr::eq(x, m.rule)) else {
             return ffi::DECLINED;
         };

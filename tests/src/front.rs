@@ -123,9 +123,9 @@ fn start_httpd(connector: Connector, dir: &Path, setup: &Setup<'_>) -> io::Resul
     Httpd::start_wrapped(dir, Mpm::Event, &body, setup.wrapper)
 }
 
-/// nginx reads both files in its `http` block; the mounts are served by the module's
-/// precontent handler, so nginx's own access phase (`deny all`) runs before them, as httpd's
-/// `Require` does before mod_rjk's handler.
+/// nginx reads both files in its `http` block. The module normalises a mapped URI before nginx
+/// picks the location and serves it after the access phase, so `deny all` holds for the path a
+/// mount maps, as httpd's `Require` does in front of mod_rjk.
 fn start_nginx(dir: &Path, setup: &Setup<'_>) -> io::Result<Nginx> {
     let http = format!(
         "  rjk_workers_file {d}/workers.properties;\n  rjk_mount_file {d}/uriworkermap.properties;\n  \

@@ -3,7 +3,8 @@
 //! rjk-nodes for SOAK_SECONDS (default 600) each, while one member at a time is killed -9 and
 //! restarted at random and lbfactor changes are posted to the status worker. Asserts: no
 //! idempotent request fails before responding (two members are always healthy), status posts
-//! all succeed, the server's children keep their file descriptors and their RSS stable. Prints the numbers.
+//! all succeed, the server's children keep their file descriptors and their RSS stable.
+//! Prints the numbers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
