@@ -54,10 +54,10 @@ fuzz-deps:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 
-# The soak (issue 16): mixed traffic through httpd + mod_rjk to three rjk-nodes while members
-# are killed and restarted at random and status changes are posted; asserts no failed
-# idempotent request, no fd growth and stable RSS in httpd's children. SOAK_SECONDS (default
-# 600) bounds it. Not in `test`.
+# The soak (issue 16): mixed traffic through httpd + mod_rjk, then nginx + ngx_module, to three
+# rjk-nodes while members are killed and restarted at random and status changes are posted;
+# asserts no failed idempotent request, no fd growth and stable RSS in the server's children.
+# SOAK_SECONDS (default 600, per front end) bounds it. Not in `test`.
 SOAK_SECONDS ?= 600
 soak: deps build
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) test -p rjk-tests --test soak -- --ignored --nocapture

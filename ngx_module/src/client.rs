@@ -19,7 +19,7 @@ pub enum Step {
 ///
 /// # Safety
 /// `r` must be live.
-unsafe fn pool_str(r: *mut ffi::ngx_http_request_t, v: &[u8]) -> ffi::ngx_str_t {
+pub unsafe fn pool_str(r: *mut ffi::ngx_http_request_t, v: &[u8]) -> ffi::ngx_str_t {
     let p = unsafe { ffi::ngx_pnalloc((*r).pool, v.len().max(1)) } as *mut u8;
     if p.is_null() {
         return ffi::ngx_str_t::empty();

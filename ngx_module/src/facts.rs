@@ -179,7 +179,13 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
     }
     fn original_uri(&self) -> &'a [u8] {
         let r: &'a NgxRequest = self;
-        unsafe { ffi::bytes(&r.req().uri) }
+        // SAFETY: the request, and the URI bytes in its pool, outlive self.
+        unsafe {
+            match crate::request::existing(r.r).and_then(|s| s.original_uri.as_ref()) {
+                Some(before) => ffi::bytes(before),
+                None => ffi::bytes(&r.req().uri),
+            }
+        }
     }
     fn unparsed_uri(&self) -> &'a [u8] {
         let r: &'a NgxRequest = self;

@@ -20,6 +20,9 @@ pub struct Mapped {
 pub struct State {
     pub mapped: Option<Mapped>,
     pub fwd: Option<Box<Ctx>>,
+    /// nginx's decoded URI before [`normaliser`] replaced it (the ForwardURI* forms start
+    /// from it); in the request pool or the client's header buffer.
+    pub original_uri: Option<ffi::ngx_str_t>,
 }
 
 unsafe extern "C" fn free_state(p: *mut std::ffi::c_void) {
@@ -70,6 +73,43 @@ pub unsafe fn forwarding<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut 
     unsafe { existing(r).and_then(|s| s.fwd.as_deref_mut()) }
 }
 
+/// The post-read phase, before nginx picks the location: a URI the server's mounts map once
+/// normalised (path parameters cut, `.`/`..` resolved as mod_jk does) carries the normalised
+/// form from here on, so that the location and its access control (`deny`, `auth_*`) are
+/// nginx's decision on the path the mount maps, not on one that only looks different
+/// (`/app/..;/jk-status` is `/jk-status` to the mapper): mod_rjk's translate_name, mod_jk
+/// ≥ 1.2.46.
+///
+/// # Safety
+/// Called by nginx with a live request.
+pub unsafe extern "C" fn normaliser(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+    crate::log::guard(ffi::DECLINED, || unsafe {
+        let srv = &*ffi::srv_conf_of(r);
+        let Some(mounts) = srv.mounts.as_ref() else {
+            return ffi::DECLINED;
+        };
+        let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let uri = ffi::bytes(&(*r).uri);
+        // A URI that does not normalise is refused by the mapper.
+        let Ok(normalised) = lb_core::uri::normalise_bytes(uri) else {
+            return ffi::DECLINED;
+        };
+        if normalised.as_slice() == uri || mounts.current().map_bytes(&normalised).is_none() {
+            return ffi::DECLINED;
+        }
+        let Some(state) = state(r) else {
+            return ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
+        };
+        let copy = crate::client::pool_str(r, &normalised);
+        if copy.data.is_null() {
+            return ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
+        }
+        state.original_uri = Some((*r).uri);
+        (*r).uri = copy;
+        ffi::DECLINED
+    })
+}
+
 /// The precontent phase: a request the server's mounts map (and whose location has no content
 /// handler of its own) is served by the mapped worker.
 ///
@@ -104,6 +144,20 @@ pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int
         let Some(m) = table.map_bytes(&normalised) else {
             return ffi::DECLINED;
         };
+        if normalised.as_slice() != uri {
+            // The normaliser did not see this URI mapped (the mount file was reloaded since):
+            // nginx chose the location and ran its access phase on another path than the one
+            // the mount maps, so the mount does not apply (fail closed).
+            crate::log::to(
+                (*(*r).connection).log,
+                crate::log::Level::Warn,
+                &format!(
+                    "rjk: not mapping {:?}: nginx's location was chosen before it normalised to a mount",
+                    String::from_utf8_lossy(uri)
+                ),
+            );
+            return ffi::DECLINED;
+        }
         let Some(i) = table.rules().iter().position(|x| std::ptr::eq(x, m.rule)) else {
             return ffi::DECLINED;
         };

@@ -86,7 +86,8 @@ unsafe fn servers(cf: *mut ffi::ngx_conf_t) -> Vec<*mut ServerConf> {
     }
 }
 
-/// The precontent handler that maps requests by the servers' mounts.
+/// The handlers that map requests by the servers' mounts: the post-read normaliser, the
+/// precontent mapper.
 ///
 /// # Safety
 /// As [`servers`].
@@ -95,13 +96,24 @@ unsafe fn add_mapper(cf: *mut ffi::ngx_conf_t) -> Result<(), ()> {
         let ctx = (*cf).ctx as *mut ffi::ngx_http_conf_ctx_t;
         let ci = (*std::ptr::addr_of!(ffi::ngx_http_core_module)).ctx_index;
         let cmcf = *(*ctx).main_conf.add(ci) as *mut ffi::ngx_http_core_main_conf_t;
-        let phase = ffi::ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE as usize;
-        let h = ffi::ngx_array_push(&mut (*cmcf).phases[phase].handlers)
-            as *mut ffi::ngx_http_handler_pt;
-        if h.is_null() {
-            return Err(());
+        let handlers: [(ffi::ngx_http_phases, ffi::ngx_http_handler_pt); 2] = [
+            (
+                ffi::ngx_http_phases_NGX_HTTP_POST_READ_PHASE,
+                Some(crate::request::normaliser),
+            ),
+            (
+                ffi::ngx_http_phases_NGX_HTTP_PRECONTENT_PHASE,
+                Some(crate::request::mapper),
+            ),
+        ];
+        for (phase, handler) in handlers {
+            let h = ffi::ngx_array_push(&mut (*cmcf).phases[phase as usize].handlers)
+                as *mut ffi::ngx_http_handler_pt;
+            if h.is_null() {
+                return Err(());
+            }
+            *h = handler;
         }
-        *h = Some(crate::request::mapper);
         Ok(())
     }
 }

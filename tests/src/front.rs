@@ -3,8 +3,8 @@
 //! and a uriworkermap (both formats every front end reads), listens on a loopback port, can be
 //! reloaded gracefully, and shows its log files (for scans).
 //!
-//! Adding a front end (nginx + ngx_module) is one variant here: how to start it with those two
-//! files, and how to reload it.
+//! Adding a front end is one variant here: how to start it with those two files, and how to
+//! reload it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::cluster::Connector;
 use crate::httpd::{Httpd, Mpm, APACHE2};
+use crate::nginx::Nginx;
 use crate::proc::wait_until;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,12 @@ pub enum FrontEnd {
     HttpdRjk,
     /// Debian's apache2 with Debian's mod_jk 1.2.x: the reference, reported on, not asserted.
     HttpdModJk,
+    /// Debian's nginx with our ngx_module.
+    NginxRjk,
 }
+
+/// nginx's worker processes: more than one, so that state shared between processes counts.
+const NGINX_PROCESSES: usize = 2;
 
 /// What a front end is started with.
 pub struct Setup<'a> {
@@ -55,12 +61,17 @@ impl Default for Setup<'_> {
 
 impl FrontEnd {
     /// The front ends whose behaviour the suite asserts.
-    pub const ASSERTED: &'static [FrontEnd] = &[FrontEnd::HttpdRjk];
+    pub const ASSERTED: &'static [FrontEnd] = &[FrontEnd::HttpdRjk, FrontEnd::NginxRjk];
+
+    /// Every front end: the asserted ones, then the reference.
+    pub const ALL: &'static [FrontEnd] =
+        &[FrontEnd::HttpdRjk, FrontEnd::NginxRjk, FrontEnd::HttpdModJk];
 
     pub fn name(self) -> &'static str {
         match self {
             FrontEnd::HttpdRjk => "httpd+mod_rjk",
             FrontEnd::HttpdModJk => "httpd+mod_jk",
+            FrontEnd::NginxRjk => "nginx+ngx_module",
         }
     }
 
@@ -69,6 +80,8 @@ impl FrontEnd {
     pub fn maintenance_every_second(self) -> String {
         match self {
             FrontEnd::HttpdRjk | FrontEnd::HttpdModJk => "JkWatchdogInterval 1\n".into(),
+            // Each worker process runs maintenance on a one-second timer already.
+            FrontEnd::NginxRjk => String::new(),
         }
     }
 
@@ -77,51 +90,86 @@ impl FrontEnd {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("workers.properties"), setup.workers)?;
         std::fs::write(dir.join("uriworkermap.properties"), setup.mounts)?;
-        let connector = match self {
-            FrontEnd::HttpdRjk => Connector::ModRjk,
-            FrontEnd::HttpdModJk => Connector::ModJk,
+        let server = match self {
+            FrontEnd::HttpdRjk => Server::Httpd(start_httpd(Connector::ModRjk, dir, setup)?),
+            FrontEnd::HttpdModJk => Server::Httpd(start_httpd(Connector::ModJk, dir, setup)?),
+            FrontEnd::NginxRjk => Server::Nginx(start_nginx(dir, setup)?),
         };
-        let denied: String = setup
-            .denied
-            .iter()
-            .map(|p| format!("<Location {p}>\n  Require all denied\n</Location>\n"))
-            .collect();
-        let body = format!(
-            "{load}{denied}\
-             LogFormat \"%h %r %>s %b\" plain\nCustomLog {d}/logs/access.log plain\n\
-             JkWorkersFile {d}/workers.properties\nJkMountFile {d}/uriworkermap.properties\n\
-             JkShmFile {d}/run/jk.shm\nJkLogFile {d}/logs/jk.log\nJkLogLevel {level}\n{extra}\n",
-            load = connector.load_line(),
-            d = dir.display(),
-            level = setup.log_level,
-            extra = setup.extra,
-        );
-        let httpd = Httpd::start_wrapped(dir, Mpm::Event, &body, setup.wrapper)?;
         Ok(Front {
             kind: self,
             dir: dir.to_owned(),
-            httpd,
+            server,
             generations: 1,
         })
     }
+}
+
+fn start_httpd(connector: Connector, dir: &Path, setup: &Setup<'_>) -> io::Result<Httpd> {
+    let denied: String = setup
+        .denied
+        .iter()
+        .map(|p| format!("<Location {p}>\n  Require all denied\n</Location>\n"))
+        .collect();
+    let body = format!(
+        "{load}{denied}\
+         LogFormat \"%h %r %>s %b\" plain\nCustomLog {d}/logs/access.log plain\n\
+         JkWorkersFile {d}/workers.properties\nJkMountFile {d}/uriworkermap.properties\n\
+         JkShmFile {d}/run/jk.shm\nJkLogFile {d}/logs/jk.log\nJkLogLevel {level}\n{extra}\n",
+        load = connector.load_line(),
+        d = dir.display(),
+        level = setup.log_level,
+        extra = setup.extra,
+    );
+    Httpd::start_wrapped(dir, Mpm::Event, &body, setup.wrapper)
+}
+
+/// nginx reads both files in its `http` block. The module normalises a mapped URI before nginx
+/// picks the location and serves it after the access phase, so `deny all` holds for the path a
+/// mount maps, as httpd's `Require` does in front of mod_rjk.
+fn start_nginx(dir: &Path, setup: &Setup<'_>) -> io::Result<Nginx> {
+    let http = format!(
+        "  rjk_workers_file {d}/workers.properties;\n  rjk_mount_file {d}/uriworkermap.properties;\n  \
+         rjk_log_level {level};\n{extra}",
+        d = dir.display(),
+        level = setup.log_level,
+        extra = setup.extra,
+    );
+    let locations: String = setup
+        .denied
+        .iter()
+        .map(|p| format!("    location {p} {{ deny all; }}\n"))
+        .collect();
+    Nginx::start_wrapped(dir, NGINX_PROCESSES, &http, &locations, setup.wrapper)
+}
+
+enum Server {
+    Httpd(Httpd),
+    Nginx(Nginx),
 }
 
 /// A running front end.
 pub struct Front {
     pub kind: FrontEnd,
     pub dir: PathBuf,
-    httpd: Httpd,
+    server: Server,
     generations: usize,
 }
 
 impl Front {
     pub fn addr(&self) -> SocketAddr {
-        self.httpd.addr()
+        match &self.server {
+            Server::Httpd(h) => h.addr(),
+            Server::Nginx(n) => n.addr(),
+        }
     }
 
-    /// Reload without dropping connections (`apache2 -k graceful`), and wait until the new
-    /// generation serves.
+    /// Reload without dropping connections (`apache2 -k graceful`, `nginx -s reload`), and
+    /// wait until the new generation serves.
     pub fn reload(&mut self) -> io::Result<()> {
+        if let Server::Nginx(n) = &self.server {
+            // `nginx -s reload` is SIGHUP to the master named in the pid file.
+            return n.reload(NGINX_PROCESSES);
+        }
         let out = Command::new(APACHE2)
             .arg("-d")
             .arg(&self.dir)
@@ -145,29 +193,53 @@ impl Front {
         })
     }
 
-    /// Every log file the front end wrote, by file name.
+    /// Every log file the front end wrote, by file name: all of httpd's `logs/`, nginx's
+    /// `*.log` in the directory itself (next to the configuration, which is no log).
     pub fn logs(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(self.dir.join("logs")) {
-            for e in rd.flatten() {
-                let text = std::fs::read(e.path()).unwrap_or_default();
-                out.push((
-                    e.file_name().to_string_lossy().into_owned(),
+        let files = |dir: PathBuf| {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect::<Vec<_>>()
+        };
+        let mut paths = files(self.dir.join("logs"));
+        paths.extend(
+            files(self.dir.clone())
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "log")),
+        );
+        paths
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read(&p).unwrap_or_default();
+                (
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
                     String::from_utf8_lossy(&text).into_owned(),
-                ));
-            }
-        }
-        out
+                )
+            })
+            .collect()
     }
 
     /// The server's main pid (its children are found under it).
     pub fn pid(&self) -> i32 {
-        self.httpd.pid()
+        match &self.server {
+            Server::Httpd(h) => h.pid(),
+            Server::Nginx(n) => n.pid(),
+        }
     }
 
     pub fn stop(self) {
         let dir = self.dir.clone();
-        self.httpd.stop();
+        match self.server {
+            Server::Httpd(h) => h.stop(),
+            Server::Nginx(n) => n.stop(),
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

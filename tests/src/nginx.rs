@@ -36,9 +36,17 @@ fn conf(dir: &Path, port: u16, processes: usize, http: &str, locations: &str) ->
     )
 }
 
-/// nginx on `dir/nginx.conf` with `dir` as its prefix and error log there.
-fn command(dir: &Path) -> Command {
-    let mut c = Command::new(NGINX);
+/// nginx on `dir/nginx.conf` with `dir` as its prefix and error log there, run through
+/// `wrapper` (a program and its arguments, nginx's command line appended) when one is given.
+fn command(dir: &Path, wrapper: &[&str]) -> Command {
+    let mut c = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(NGINX);
+            c
+        }
+        None => Command::new(NGINX),
+    };
     c.arg("-p")
         .arg(dir)
         .arg("-c")
@@ -59,6 +67,17 @@ fn prepare(dir: &Path) -> io::Result<()> {
 impl Nginx {
     /// Write `dir/nginx.conf` and start nginx (a master and `processes` workers).
     pub fn start(dir: &Path, processes: usize, http: &str, locations: &str) -> io::Result<Nginx> {
+        Nginx::start_wrapped(dir, processes, http, locations, &[])
+    }
+
+    /// As [`Nginx::start`], the server run through `wrapper` (e.g. `unshare`).
+    pub fn start_wrapped(
+        dir: &Path,
+        processes: usize,
+        http: &str,
+        locations: &str,
+        wrapper: &[&str],
+    ) -> io::Result<Nginx> {
         prepare(dir)?;
         let port = free_port();
         std::fs::write(
@@ -67,7 +86,7 @@ impl Nginx {
         )?;
         let pid_file = dir.join("nginx.pid");
         let _ = std::fs::remove_file(&pid_file);
-        let out = command(dir).output()?;
+        let out = command(dir, wrapper).output()?;
         if !out.status.success() {
             return Err(io::Error::other(format!(
                 "nginx did not start ({}):\n{}{}\nerror.log:\n{}",
@@ -150,7 +169,7 @@ pub fn config_test(dir: &Path, http: &str, locations: &str) -> io::Result<(bool,
         dir.join("nginx.conf"),
         conf(dir, free_port(), 1, http, locations),
     )?;
-    let out = command(dir).arg("-t").output()?;
+    let out = command(dir, &[]).arg("-t").output()?;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

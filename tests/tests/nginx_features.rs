@@ -238,3 +238,30 @@ fn rjk_log_level_filters_and_an_oversized_status_form_is_413() {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// Path parameters and `..;` segments are a path to the mount table but not to nginx: a mapped
+/// URI is normalised before nginx picks its location, so `deny` applies to the path the mount
+/// maps.
+#[test]
+fn access_control_applies_to_the_path_a_mount_maps() {
+    let nodes = nodes(&["n1"]);
+    let (nginx, d) = start(
+        "normalised",
+        &nodes,
+        "  rjk_mount /app/* lb;\n  rjk_mount /jk-manager jk-manager;",
+        "    location /jk-manager { deny all; }",
+    );
+    let a = nginx.addr();
+    let status_page = |path: &str| {
+        let r = http::get(a, path, &[]).unwrap();
+        (r.status, r.text().contains("rjk status"))
+    };
+    assert_eq!(status_page("/jk-manager"), (403, false), "control: denied");
+    assert_eq!(status_page("/app/..;/jk-manager"), (403, false));
+    assert_eq!(status_page("/app/x;a=b/..;/..;/jk-manager"), (403, false));
+    // Control: a path parameter still maps.
+    let r = http::get(a, "/app/x;jsessionid=ABC.n1", &[]).unwrap();
+    assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "{}", r.status);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}

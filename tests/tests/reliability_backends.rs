@@ -10,8 +10,6 @@ use rjk_tests::front::{test_dir, FrontEnd, Setup};
 use rjk_tests::rig::{ensure, on_each, Rig, PROMPT};
 use rjk_tests::strict_http::{Client, Outcome};
 
-const BOTH: &[FrontEnd] = &[FrontEnd::HttpdRjk, FrontEnd::HttpdModJk];
-
 /// A fresh keep-alive request that must succeed with the fake's plain answer.
 fn clean(rig: &Rig, path: &str) -> Result<(), String> {
     let mut c = Client::connect(rig.addr()).map_err(|e| e.to_string())?;
@@ -28,7 +26,7 @@ fn clean(rig: &Rig, path: &str) -> Result<(), String> {
 
 #[test]
 fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "malformed").check(|rig| {
             for mode in [
                 "garbage",
@@ -88,7 +86,7 @@ fn malformed_replies_are_502_at_once_and_the_connection_is_dropped() {
 /// responses, on a reused keep-alive client connection: the client must see it incomplete.
 #[test]
 fn a_backend_dying_mid_response_is_visible_to_the_client() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let rig = Rig::start(fe, "truncation");
         let mut wrong = Vec::new();
         for mode in ["head-then-die", "die-mid-body"] {
@@ -175,7 +173,7 @@ fn curl_exit(addr: std::net::SocketAddr, path: &str) -> i32 {
 /// it, and the connection it came on must never carry another request (CVE-2008-5519's class).
 #[test]
 fn an_unsolicited_second_response_reaches_nobody() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "mixing").check(|rig| {
             let mut c = Client::connect(rig.addr()).unwrap();
             let o = c.get("/direct/x?mode=mix").unwrap();
@@ -227,14 +225,14 @@ fn an_unsolicited_second_response_reaches_nobody() {
 /// client's connection as the start of the next response, nor another client.
 #[test]
 fn body_beyond_content_length_never_reaches_the_next_response() {
-    on_each(BOTH, |fe| overlong_body(fe, false));
+    on_each(FrontEnd::ALL, |fe| overlong_body(fe, false));
 }
 
 /// Stricter: the bytes beyond the declared length do not reach this client either (the
 /// response is cut at 5 bytes or refused).
 #[test]
 fn body_beyond_content_length_is_not_delivered() {
-    on_each(BOTH, |fe| overlong_body(fe, true));
+    on_each(FrontEnd::ALL, |fe| overlong_body(fe, true));
 }
 
 fn overlong_body(fe: FrontEnd, strict: bool) -> Result<(), String> {
@@ -297,7 +295,7 @@ fn a_silent_backend_is_504_within_reply_timeout() {
 
 #[test]
 fn a_silent_backend_is_cut_at_socket_timeout() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "sockto").check(|rig| {
             let t = Instant::now();
             let mut c = Client::connect(rig.addr()).unwrap();
@@ -319,7 +317,7 @@ fn a_silent_backend_is_cut_at_socket_timeout() {
 /// so the request ends with 504 near 2 s instead of holding a thread for half a minute.
 #[test]
 fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "dribble").check(|rig| {
             let t = Instant::now();
             let mut c = Client::connect(rig.addr()).unwrap();
@@ -340,7 +338,7 @@ fn a_backend_dribbling_its_reply_is_cut_at_reply_timeout() {
 /// connection is dead, and idempotent requests on it are retried on a new one, unseen.
 #[test]
 fn a_connection_closed_between_requests_is_retried_transparently() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "closeafter").check(|rig| {
             let mut c = Client::connect(rig.addr()).unwrap();
             for i in 0..6 {
@@ -380,7 +378,7 @@ fn a_connection_closed_between_requests_is_retried_transparently() {
 /// connection with no other busy request escalates to ERROR).
 #[test]
 fn a_member_hanging_up_fails_over_and_is_marked_in_error() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "hangup").check(|rig| {
             let o = Client::connect(rig.addr())
                 .unwrap()
@@ -410,7 +408,7 @@ fn a_member_hanging_up_fails_over_and_is_marked_in_error() {
 /// for another request. One that goes away mid-download: the next responses are whole.
 #[test]
 fn client_aborts_never_leave_a_backend_connection_half_read() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         Rig::start(fe, "abort").check(|rig| {
             use std::io::Write;
             {
@@ -529,7 +527,7 @@ fn request_bodies_at_packet_boundaries_arrive_whole() {
 /// uploads in the soak).
 #[test]
 fn a_restarted_backend_gets_whole_requests_on_its_new_connections() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let fake = FakeAjp::start("d").unwrap();
         let port = fake.port;
         let workers = format!(

@@ -20,7 +20,7 @@ fn member_prop(a: std::net::SocketAddr, member: &str, key: &str) -> Option<Strin
 
 #[test]
 fn kill_9_of_one_member_under_load_fails_no_request_and_it_comes_back() {
-    on_each(&[FrontEnd::HttpdRjk, FrontEnd::HttpdModJk], |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let mut ns = nodes(&["n1", "n2", "n3"]);
         let workers = lb_workers(
             &ns,

@@ -1,4 +1,4 @@
-//! Security (issue 16): path tricks around mounts and httpd's own access control
+//! Security (issue 16): path tricks around mounts and the web server's own access control
 //! (CVE-2018-11759's class), attribute and secret injection through headers (Ghostcat's
 //! neighbourhood), the secret kept out of every log and page, and the status worker's guards.
 //! Each case runs on each front end; Debian's mod_jk is only reported on.
@@ -8,7 +8,6 @@ use rjk_tests::front::{test_dir, Front, FrontEnd, Setup};
 use rjk_tests::http;
 use rjk_tests::rig::{ensure, on_each};
 
-const BOTH: &[FrontEnd] = &[FrontEnd::HttpdRjk, FrontEnd::HttpdModJk];
 const SECRET: &str = "Zq7-s3cr3t-w0rd-91";
 
 /// Markers of a status page, ours and mod_jk's.
@@ -96,7 +95,7 @@ const TRICKS: &[&str] = &[
 
 #[test]
 fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let fake = FakeAjp::start("app").unwrap();
         let workers = format!(
             "worker.list=app,jkstatus\nworker.app.host=127.0.0.1\nworker.app.port={}\nworker.jkstatus.type=status\n",
@@ -116,7 +115,7 @@ fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
         let a = front.addr();
         let result = (|| {
             // Controls: the mount works, the status worker answers where it is open, and
-            // httpd denies /jk-status itself.
+            // the server denies /jk-status itself.
             ensure(http::get(a, "/app/ok", &[]).unwrap().status == 200, || {
                 "GET /app/ok".into()
             })?;
@@ -171,7 +170,7 @@ fn path_tricks_reach_no_unmounted_path_no_status_and_never_climb_above_root() {
 /// exactly the configured secret once, and no attribute carries a client's value.
 #[test]
 fn client_headers_cannot_inject_attributes_or_the_secret() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let (fake, front) = secret_front(fe, "inject", "error");
         let result = (|| {
             let injected: &[(&str, &str)] = &[
@@ -249,7 +248,7 @@ fn secret_front(fe: FrontEnd, case: &str, level: &str) -> (FakeAjp, Front) {
 /// with the connector logging at trace: the secret is in none of them.
 #[test]
 fn the_secret_never_shows_in_logs_status_or_error_pages() {
-    on_each(BOTH, |fe| {
+    on_each(FrontEnd::ALL, |fe| {
         let (fake, front) = secret_front(fe, "secretscan", "trace");
         let a = front.addr();
         let mut pages = Vec::new();

@@ -1,9 +1,10 @@
 //! The soak (issue 16), run by `make soak` only: mixed traffic (plain and sticky GETs,
-//! uploads, downloads, slow requests) through the front end to three rjk-nodes for
-//! SOAK_SECONDS (default 600), while one member at a time is killed -9 and restarted at random
-//! and lbfactor changes are posted to the status worker. Asserts: no idempotent request fails
-//! before responding (two members are always healthy), status posts all succeed, httpd's
-//! children keep their file descriptors and their RSS stable. Prints the numbers.
+//! uploads, downloads, slow requests) through each asserted front end in turn to three
+//! rjk-nodes for SOAK_SECONDS (default 600) each, while one member at a time is killed -9 and
+//! restarted at random and lbfactor changes are posted to the status worker. Asserts: no
+//! idempotent request fails before responding (two members are always healthy), status posts
+//! all succeed, the server's children keep their file descriptors and their RSS stable.
+//! Prints the numbers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -142,7 +143,7 @@ fn run(fe: FrontEnd, duration: Duration) {
         }));
     }
 
-    // Resources of httpd's children, sampled every 5 s; the first quarter is warm-up.
+    // Resources of the server's children (httpd's or nginx's worker processes), sampled every 5 s; the first quarter is warm-up.
     let mut samples: Vec<(Duration, usize, u64, usize)> = Vec::new();
     let start = Instant::now();
     while Instant::now() < end {
