@@ -4,6 +4,9 @@
 //! restarted at random and lbfactor changes are posted to the status worker. Asserts: no
 //! idempotent request fails before responding (two members are always healthy), status posts
 //! all succeed, the server's children keep their file descriptors and their RSS stable.
+//! Then, per front end for half as long, the cluster phase: three members of a sync
+//! `--cluster delta` while one at a time is killed -9 and started again (state transfer);
+//! clients walking their sessions never see one lost (a counter that restarts or goes back).
 //! Prints the numbers.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,7 @@ use rjk_tests::cluster::{lb_workers, nodes, Node};
 use rjk_tests::front::{test_dir, FrontEnd, Setup};
 use rjk_tests::http;
 use rjk_tests::proc::{children_of, fd_count, rss_kib};
+use rjk_tests::replicated::{self, json_field, set_cookie_id};
 use rjk_tests::strict_http::{Client, Outcome};
 
 #[test]
@@ -25,6 +29,7 @@ fn soak() {
         .unwrap_or(600);
     for &fe in FrontEnd::ASSERTED {
         run(fe, Duration::from_secs(secs));
+        cluster(fe, Duration::from_secs(secs / 2));
     }
 }
 
@@ -323,5 +328,139 @@ fn tally(counts: &Mutex<Counts>, kind: &str, o: std::io::Result<Outcome>) {
         }) => c.cut += 1,
         Ok(o) => c.failed.push(format!("{kind}: {:?}", o.status())),
         Err(e) => c.failed.push(format!("{kind}: {e}")),
+    }
+}
+
+/// Sessions each cluster-phase client walks, one request per session per round.
+const CLUSTER_CLIENTS: usize = 4;
+const SESSIONS_PER_CLIENT: usize = 10;
+
+#[derive(Default, Debug)]
+struct SessionTally {
+    requests: u64,
+    /// Failed requests (a healthy member always remained): must stay empty.
+    failed: Vec<String>,
+    /// A counter that went back or a session that came back new: must stay empty.
+    lost: Vec<String>,
+    /// The balancer replayed a request the dead member had applied: counter + 2, allowed.
+    replayed: u64,
+    rebound: u64,
+}
+
+fn cluster(fe: FrontEnd, duration: Duration) {
+    let dir = test_dir("soak", "cluster", fe);
+    let mut ms = replicated::start(&dir.join("nodes"), 3, &[]).unwrap();
+    let workers = format!(
+        "{}worker.lb.recover_time=2\nworker.maintain=1\n",
+        replicated::lb_workers(&ms)
+    );
+    let front = fe
+        .start(
+            &dir.join("front"),
+            &Setup {
+                workers: &workers,
+                mounts: "/session=lb\n",
+                extra: &fe.maintenance_every_second(),
+                ..Setup::default()
+            },
+        )
+        .unwrap();
+    let a = front.addr();
+    let tally = Arc::new(Mutex::new(SessionTally::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..CLUSTER_CLIENTS {
+        let (tally, stop) = (tally.clone(), stop.clone());
+        clients.push(std::thread::spawn(move || {
+            // (cookie, counter); a session is created on its first round.
+            let mut mine: Vec<(Option<String>, u64)> = vec![(None, 0); SESSIONS_PER_CLIENT];
+            while !stop.load(Ordering::Relaxed) {
+                for s in mine.iter_mut() {
+                    session_step(a, s, &tally);
+                }
+            }
+        }));
+    }
+    // Chaos: one member at a time; the next kill waits until the last victim is back and
+    // live, so every session always has two live copies.
+    let mut kills = 0u64;
+    let mut rng = Rng::new(13);
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        pause(&stop, Duration::from_millis(2000 + rng.below(4000)));
+        let i = rng.below(3) as usize;
+        ms[i].kill();
+        kills += 1;
+        pause(&stop, Duration::from_millis(1000 + rng.below(3000)));
+        ms[i].start().unwrap();
+        ms[i].wait_live(2).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.join();
+    }
+    front.stop();
+    for m in ms.iter_mut() {
+        m.kill();
+    }
+    let t = tally.lock().unwrap();
+    eprintln!(
+        "soak cluster {} for {duration:?}: {kills} kills, {} requests, {} failed, {} lost, {} replayed, {} re-bound",
+        fe.name(),
+        t.requests,
+        t.failed.len(),
+        t.lost.len(),
+        t.replayed,
+        t.rebound
+    );
+    assert!(
+        t.failed.is_empty(),
+        "failed: {:?}",
+        &t.failed[..t.failed.len().min(10)]
+    );
+    assert!(
+        t.lost.is_empty(),
+        "lost: {:?}",
+        &t.lost[..t.lost.len().min(10)]
+    );
+    assert!(kills > 0 && t.requests > 100, "the cluster phase ran");
+}
+
+/// One request on a tracked session (created when it has no cookie yet).
+fn session_step(
+    a: std::net::SocketAddr,
+    s: &mut (Option<String>, u64),
+    tally: &Mutex<SessionTally>,
+) {
+    let cookie = s.0.as_ref().map(|c| format!("JSESSIONID={c}"));
+    let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+    let r = http::get(a, "/session", &headers);
+    let mut t = tally.lock().unwrap();
+    t.requests += 1;
+    let what = s.0.clone().unwrap_or_else(|| "a new session".into());
+    let r = match r {
+        Ok(r) if r.status == 200 => r,
+        Ok(r) => return t.failed.push(format!("{what}: status {}", r.status)),
+        Err(e) => return t.failed.push(format!("{what}: {e}")),
+    };
+    let body = r.text();
+    let n: u64 = json_field(&body, "counter")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    if s.0.is_some() {
+        if json_field(&body, "new").as_deref() == Some("true") || n <= s.1 {
+            t.lost.push(format!("{what} had {} now {body}", s.1));
+        } else if n == s.1 + 2 {
+            t.replayed += 1;
+        } else if n != s.1 + 1 {
+            t.lost.push(format!("{what} jumped from {} to {n}", s.1));
+        }
+    }
+    s.1 = n;
+    if let Some(new) = set_cookie_id(&r) {
+        if s.0.is_some() && s.0.as_deref() != Some(new.as_str()) {
+            t.rebound += 1;
+        }
+        s.0 = Some(new);
     }
 }
