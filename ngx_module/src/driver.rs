@@ -8,7 +8,7 @@ use std::ffi::c_void;
 use std::io;
 use std::time::Instant;
 
-use lb_core::forward::{exchange, Acquired, Action, Exchange, Forwarded, Now};
+use lb_core::forward::{exchange, Acquired, Action, Exchange, Failure, Forwarded, Now};
 use lb_core::pool::Take;
 
 use crate::backend::{Conn, Connecting, Io};
@@ -174,10 +174,47 @@ impl Ctx {
         self.driving = false;
         if self.wait != Wait::Nothing {
             self.hold();
+            if self.waits_on_backend() {
+                self.watch_client();
+            }
         }
         if self.ex.is_none() {
             self.done();
         }
+    }
+
+    /// Waiting for the backend (or a retry pause), not for the client.
+    fn waits_on_backend(&self) -> bool {
+        matches!(
+            self.wait,
+            Wait::Connect | Wait::Recv | Wait::Writable | Wait::Timer
+        )
+    }
+
+    /// While the backend thinks, a client that closes its connection is noticed at once (its
+    /// read event), as nginx's proxy does; not while the body is still being read (its events
+    /// are the body's then).
+    fn watch_client(&mut self) {
+        // SAFETY: the request is live while its context is.
+        unsafe {
+            if (*self.r).reading_body() == 0 {
+                (*self.r).read_event_handler = Some(client_check);
+            }
+        }
+    }
+
+    /// The client closed its connection: end the attempt (the machine closes the backend
+    /// connection and blames nobody) and answer 499.
+    fn client_left(&mut self) {
+        if !self.waits_on_backend() {
+            return;
+        }
+        let Some(mut ex) = self.ex.take() else { return };
+        self.disarm();
+        ex.on_client_gone();
+        self.ex = Some(ex);
+        self.wait = Wait::Nothing;
+        self.drive();
     }
 
     /// Perform one action.
@@ -200,8 +237,7 @@ impl Ctx {
                 if let Some(old) = self.slot.as_mut().and_then(|(_, c)| c.take()) {
                     old.close();
                 }
-                let spec = ex.worker().members()[member].spec();
-                match Conn::connect(spec, self.me()) {
+                match Conn::connect(ex.worker(), member, self.me()) {
                     Ok(Connecting::Connected(c)) => {
                         self.put(c);
                         ex.on_connected();
@@ -427,7 +463,10 @@ impl Ctx {
         // SAFETY: the request is live; this ends our hold on it.
         unsafe {
             (*r).read_event_handler = Some(ffi::ngx_http_block_reading);
-            let rc = if result.response_started {
+            let rc = if matches!(result.failure, Some(Failure::ClientGone)) {
+                // nginx's own status for it (its proxy's too); nothing more is sent.
+                ffi::NGX_HTTP_CLIENT_CLOSED_REQUEST as ffi::ngx_int_t
+            } else if result.response_started {
                 if result.failure.is_some() {
                     // Cut short after the head: the client must see the response break.
                     ffi::ERROR
@@ -574,6 +613,18 @@ unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
                 _ => {}
             }
         });
+    })
+}
+
+/// The client's read event while the backend thinks: has it closed its connection?
+unsafe extern "C" fn client_check(r: *mut ffi::ngx_http_request_t) {
+    crate::log::guard((), || unsafe {
+        if client::gone(r) {
+            (*(*r).connection).set_error(1);
+            if let Some(ctx) = crate::request::forwarding(r) {
+                ctx.client_left();
+            }
+        }
     })
 }
 

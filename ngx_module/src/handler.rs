@@ -29,11 +29,19 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return ffi::DECLINED;
         };
         let mapped = state.mapped.as_ref();
-        let Some(worker) = rt.workers.get(&name) else {
+        let listed = rt.workers.list.value.iter().any(|w| w == name);
+        let Some(worker) = rt.workers.get(name).filter(|_| listed) else {
+            let names = rt.workers.list.value.iter().map(String::as_str);
+            let hint = lb_core::config::closest(name, names)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            let from = crate::request::pass_variable(r)
+                .map(|p| format!(", from {p}"))
+                .unwrap_or_default();
             log::to(
                 (*(*r).connection).log,
                 Level::Error,
-                &format!("rjk: no worker `{name}`"),
+                &format!("rjk: no worker `{name}` in worker.list{from}{hint}"),
             );
             return INTERNAL;
         };
@@ -42,7 +50,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             Kind::Lb(l) => Some(l),
             Kind::Ajp(_) => None,
         };
-        let Some(engine) = rt.engines.get(&name) else {
+        let Some(engine) = rt.engines.get(name) else {
             return INTERNAL;
         };
         let settings = (*ffi::srv_conf_of(r))
@@ -55,7 +63,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let prepared = prepare(&facts, settings, lb, ext);
         let ex = prepared.with_head(|head| {
             Exchange::new(
-                std::sync::Arc::clone(engine.worker()),
+                std::sync::Arc::clone(engine),
                 head,
                 crate::driver::spare_buffers(),
             )
@@ -66,7 +74,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             String::from_utf8_lossy(&prepared.uri)
         );
         drop(prepared);
-        state.fwd = Some(Ctx::new(r, rt, &name, ex, what));
+        state.fwd = Some(Ctx::new(r, rt, name, ex, what));
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lb_core::mount::MountTable;
 
+use crate::conf::Pass;
 use crate::driver::Ctx;
 use crate::ffi;
 
@@ -175,15 +176,37 @@ pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int
     })
 }
 
-/// The worker serving `r`: its location's `rjk_pass`, else the mount that mapped it.
+/// The worker serving `r`: its location's `rjk_pass` (a variable's value: empty when it
+/// cannot be evaluated or is not UTF-8), else the mount that mapped it. Borrowed from the
+/// configuration or the request (pool), which outlive the caller's use.
 ///
 /// # Safety
 /// `r` must be a live request.
-pub unsafe fn worker_name(r: *mut ffi::ngx_http_request_t) -> Option<String> {
+pub unsafe fn worker_name<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a str> {
     unsafe {
-        if let Some(w) = (*ffi::loc_conf_of(r)).worker.clone() {
-            return Some(w);
+        match &(*ffi::loc_conf_of(r)).worker {
+            Some(Pass::Named(w)) => Some(w.as_str()),
+            Some(Pass::Variable { value, .. }) => {
+                let mut v = ffi::ngx_str_t::empty();
+                if ffi::ngx_http_complex_value(r, *value, &mut v) != ffi::OK {
+                    return Some("");
+                }
+                Some(std::str::from_utf8(ffi::bytes(&v)).unwrap_or(""))
+            }
+            None => existing(r).and_then(|s| s.mapped.as_ref().map(|m| m.worker.as_str())),
         }
-        existing(r).and_then(|s| s.mapped.as_ref().map(|m| m.worker.clone()))
+    }
+}
+
+/// How the location names its worker, when by a variable: `rjk_pass $x` at file:line.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn pass_variable(r: *mut ffi::ngx_http_request_t) -> Option<String> {
+    unsafe {
+        match &(*ffi::loc_conf_of(r)).worker {
+            Some(Pass::Variable { written, at, .. }) => Some(format!("rjk_pass {written} ({at})")),
+            _ => None,
+        }
     }
 }

@@ -72,7 +72,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(name) = crate::request::worker_name(r) else {
             return INTERNAL;
         };
-        let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(&name).map(|w| &w.kind) else {
+        let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(name).map(|w| &w.kind) else {
             return INTERNAL;
         };
         let request = NgxRequest::new(r);
