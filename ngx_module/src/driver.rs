@@ -23,6 +23,30 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// The last request's box for its machine: reused, so the box costs no allocation.
+    static SPARE_BOX: std::cell::Cell<Option<Box<std::mem::MaybeUninit<Exchange>>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+fn boxed(ex: Exchange) -> Box<Exchange> {
+    let b = SPARE_BOX.with(|s| s.take()).unwrap_or_else(Box::new_uninit);
+    Box::write(b, ex)
+}
+
+/// The machine out of its box; the box is kept for the next request.
+fn unboxed(ex: Box<Exchange>) -> Exchange {
+    let raw = Box::into_raw(ex);
+    // SAFETY: `raw` holds an initialised Exchange, read out once; the allocation is then an
+    // uninitialised box of the same layout.
+    unsafe {
+        let value = raw.read();
+        let spare = Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>);
+        SPARE_BOX.with(|s| s.set(Some(spare)));
+        value
+    }
+}
+
 /// Buffers for a new request (the last one's, if it is done with them).
 pub fn spare_buffers() -> lb_core::forward::Buffers {
     SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
@@ -50,7 +74,8 @@ enum Wait {
 pub struct Ctx {
     r: *mut ffi::ngx_http_request_t,
     rt: *const Runtime,
-    worker: String,
+    /// The worker's name as listed in the runtime (which outlives the request).
+    worker: *const str,
     /// Boxed: taken out and put back on every step, so only a pointer moves.
     ex: Option<Box<Exchange>>,
     /// The slot the machine holds: its member and its connection, if it has one.
@@ -61,8 +86,6 @@ pub struct Ctx {
     /// Backend headers for nginx's own error page (`use_server_errors`).
     kept: Vec<(Vec<u8>, Vec<u8>)>,
     pub started: Instant,
-    /// The request line as forwarded (for the error log).
-    pub what: String,
     pub result: Option<Forwarded>,
     /// How long the forwarding took (`$rjk_duration`).
     pub took: Option<std::time::Duration>,
@@ -79,19 +102,21 @@ pub struct Ctx {
 const HOLD_MS: ffi::ngx_msec_t = 60_000;
 
 impl Ctx {
-    pub fn new(
+    /// Place the forwarding of `r` in `slot` (the request's state, which does not move until
+    /// the request ends: nginx's timer and connections point at it).
+    pub fn start(
+        slot: &mut Option<Ctx>,
         r: *mut ffi::ngx_http_request_t,
         rt: &Runtime,
         worker: &str,
         ex: Exchange,
-        what: String,
-    ) -> Box<Ctx> {
+    ) {
         let worker_ref = std::sync::Arc::clone(ex.worker());
-        let mut ctx = Box::new(Ctx {
+        let ctx = slot.insert(Ctx {
             r,
             rt,
-            worker: worker.to_owned(),
-            ex: Some(Box::new(ex)),
+            worker,
+            ex: Some(boxed(ex)),
             slot: None,
             wait: Wait::Nothing,
             // SAFETY: a zeroed event is nginx's initial state.
@@ -99,23 +124,22 @@ impl Ctx {
             out: Output::default(),
             kept: Vec::new(),
             started: Instant::now(),
-            what,
             result: None,
             took: None,
             worker_ref,
             driving: false,
             holding: false,
         });
-        let me = &mut *ctx as *mut Ctx as *mut c_void;
+        let me = ctx.me();
         ctx.timer.handler = Some(timer_event);
         ctx.timer.data = me;
         // SAFETY: the request's connection log lives as long as the request.
         ctx.timer.log = unsafe { (*(*r).connection).log };
-        ctx
     }
 
     pub fn worker_name(&self) -> &str {
-        &self.worker
+        // SAFETY: the runtime's worker list outlives its requests.
+        unsafe { &*self.worker }
     }
 
     fn rt(&self) -> &Runtime {
@@ -318,7 +342,7 @@ impl Ctx {
         if keep {
             self.ex = Some(ex);
         } else {
-            let (done, bufs) = (*ex).finish();
+            let (done, bufs) = unboxed(ex).finish();
             SPARE.with(|s| *s.borrow_mut() = Some(bufs));
             self.result = Some(done);
         }
@@ -333,7 +357,7 @@ impl Ctx {
 
     fn acquire(&mut self, ex: &Exchange, member: usize) -> Acquired {
         let spec = ex.worker().members()[member].spec();
-        let taken = self.rt().with_pool(&self.worker, member, |s| {
+        let taken = self.rt().with_pool(self.worker_name(), member, |s| {
             s.resize(spec.connection_pool_size);
             s.drop_not_to(spec.addr, Conn::close);
             s.take()
@@ -366,7 +390,7 @@ impl Ctx {
         let member = *member;
         let next = self
             .rt()
-            .with_pool(&self.worker, member, |s| s.replace())
+            .with_pool(self.worker_name(), member, |s| s.replace())
             .flatten();
         match next {
             Some((c, peer)) => {
@@ -400,7 +424,7 @@ impl Ctx {
         };
         let refused = self
             .rt()
-            .with_pool(&self.worker, member, |s| s.give_back(back, addr, now))
+            .with_pool(self.worker_name(), member, |s| s.give_back(back, addr, now))
             .flatten();
         if let Some(c) = refused {
             c.close();

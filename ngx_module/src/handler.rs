@@ -29,7 +29,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return ffi::DECLINED;
         };
         let mapped = state.mapped.as_ref();
-        let listed = rt.workers.list.value.iter().any(|w| w == name);
+        let listed = rt.workers.list.value.iter().any(|w| *w == name);
         let Some(worker) = rt.workers.get(name).filter(|_| listed) else {
             let names = rt.workers.list.value.iter().map(String::as_str);
             let hint = lb_core::config::closest(name, names)
@@ -68,13 +68,16 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
                 crate::driver::spare_buffers(),
             )
         });
-        let what = format!(
-            "{} {}",
-            String::from_utf8_lossy(prepared.method),
-            String::from_utf8_lossy(&prepared.uri)
-        );
         drop(prepared);
-        state.fwd = Some(Ctx::new(r, rt, name, ex, what));
+        // The listed name: it lives as long as the runtime (a variable's value does not).
+        let name = rt
+            .workers
+            .list
+            .value
+            .iter()
+            .find(|w| *w == name)
+            .map_or("", String::as_str);
+        Ctx::start(&mut state.fwd, r, rt, name, ex);
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;
@@ -112,6 +115,15 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
         return;
     }
     let took = notes::duration(ctx.started.elapsed());
+    // The request line as received, built only for a line that is written.
+    // SAFETY: as above.
+    let what = unsafe {
+        format!(
+            "{} {}",
+            String::from_utf8_lossy(crate::ffi::bytes(&(*r).method_name)),
+            String::from_utf8_lossy(crate::ffi::bytes(&(*r).unparsed_uri))
+        )
+    };
     match &done.failure {
         Some(f) => unsafe {
             log::to(
@@ -119,7 +131,7 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
                 Level::Error,
                 &format!(
                     "rjk: {} → {}: {f} (status {}, {} member(s) tried, {took})",
-                    ctx.what,
+                    what,
                     ctx.worker_name(),
                     done.status,
                     done.members_tried
@@ -132,7 +144,7 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
                 Level::Info,
                 &format!(
                     "rjk: {} → {}: {} in {took}",
-                    ctx.what,
+                    what,
                     ctx.worker_name(),
                     done.status
                 ),

@@ -17,10 +17,13 @@ pub struct Mapped {
     pub rule: usize,
 }
 
+/// nginx's pools align to a word; the state lives in one.
+const _: () = assert!(std::mem::align_of::<State>() <= std::mem::size_of::<usize>());
+
 #[derive(Default)]
 pub struct State {
     pub mapped: Option<Mapped>,
-    pub fwd: Option<Box<Ctx>>,
+    pub fwd: Option<Ctx>,
     /// nginx's decoded URI before [`normaliser`] replaced it (the ForwardURI* forms start
     /// from it); in the request pool or the client's header buffer.
     pub original_uri: Option<ffi::ngx_str_t>,
@@ -28,11 +31,13 @@ pub struct State {
 
 unsafe extern "C" fn free_state(p: *mut std::ffi::c_void) {
     crate::log::guard((), || {
-        // SAFETY: `p` is the Box leaked in `state`, freed once by the pool's cleanup.
-        let mut s = unsafe { Box::from_raw(p as *mut State) };
+        // SAFETY: `p` is the State written in `state`, dropped once by the pool's cleanup
+        // (the pool frees its memory afterwards).
+        let s = unsafe { &mut *(p as *mut State) };
         if let Some(ctx) = s.fwd.as_mut() {
             ctx.abandon();
         }
+        unsafe { std::ptr::drop_in_place(s) };
     })
 }
 
@@ -46,13 +51,17 @@ pub unsafe fn state<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut State
         if !p.is_null() {
             return Some(&mut *p);
         }
-        let cln = ffi::ngx_pool_cleanup_add((*r).pool, 0);
+        // In the request's pool: no allocation of our own per request.
+        let cln = ffi::ngx_pool_cleanup_add((*r).pool, std::mem::size_of::<State>());
         if cln.is_null() {
             return None;
         }
-        let p = Box::into_raw(Box::<State>::default());
+        let p = (*cln).data as *mut State;
+        if p.is_null() || p.align_offset(std::mem::align_of::<State>()) != 0 {
+            return None;
+        }
+        p.write(State::default());
         (*cln).handler = Some(free_state);
-        (*cln).data = p as *mut std::ffi::c_void;
         ffi::set_request_ctx(r, p as *mut std::ffi::c_void);
         Some(&mut *p)
     }
@@ -71,7 +80,7 @@ pub unsafe fn existing<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut St
 /// # Safety
 /// `r` must be a live request.
 pub unsafe fn forwarding<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut Ctx> {
-    unsafe { existing(r).and_then(|s| s.fwd.as_deref_mut()) }
+    unsafe { existing(r).and_then(|s| s.fwd.as_mut()) }
 }
 
 /// The post-read phase, before nginx picks the location: a URI the server's mounts map once
@@ -90,12 +99,16 @@ pub unsafe extern "C" fn normaliser(r: *mut ffi::ngx_http_request_t) -> ffi::ngx
             return ffi::DECLINED;
         };
         let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let table = mounts.current();
+        if table.rules().is_empty() {
+            return ffi::DECLINED;
+        }
         let uri = ffi::bytes(&(*r).uri);
         // A URI that does not normalise is refused by the mapper.
         let Ok(normalised) = lb_core::uri::normalise_bytes(uri) else {
             return ffi::DECLINED;
         };
-        if normalised.as_slice() == uri || mounts.current().map_bytes(&normalised).is_none() {
+        if normalised.as_slice() == uri || table.map_bytes(&normalised).is_none() {
             return ffi::DECLINED;
         }
         let Some(state) = state(r) else {
