@@ -9,10 +9,30 @@ use lb_core::forward::prepare::RequestFacts;
 
 use crate::ffi;
 
-thread_local! {
-    /// Names asked for (mod_jk's indicators) that are no nginx variable in this configuration:
-    /// not looked up again in this worker process (variables are fixed per configuration).
-    static ABSENT: RefCell<rustc_hash::FxHashSet<String>> = RefCell::new(Default::default());
+/// Per configuration (its runtime): whether each name asked for (mod_jk's indicators, the
+/// `JK_*` notes, `rjk_env_var`s) can be an nginx variable, so the usual absent ones cost no
+/// lookup. Keyed by the name's address and length, which is cheap to hash: the names are the
+/// configuration's or literals, outliving the runtime; the name is kept and compared, so a
+/// short-lived one asked for only costs a miss.
+#[derive(Default)]
+pub struct Known(RefCell<rustc_hash::FxHashMap<NameAt, (Box<str>, bool)>>);
+
+/// A name's address and length.
+type NameAt = (usize, usize);
+
+impl Known {
+    /// `None`: not asked before.
+    fn get(&self, name: &str) -> Option<bool> {
+        let known = self.0.borrow();
+        let (kept, defined) = known.get(&(name.as_ptr() as usize, name.len()))?;
+        (**kept == *name).then_some(*defined)
+    }
+
+    fn set(&self, name: &str, defined: bool) {
+        self.0
+            .borrow_mut()
+            .insert((name.as_ptr() as usize, name.len()), (name.into(), defined));
+    }
 }
 
 /// Whether `lower` could name a variable on some request: declared in the configuration
@@ -43,8 +63,9 @@ fn defined(lower: &str) -> bool {
 /// A borrowed nginx request, with the addresses decoded once. The client's address text and
 /// the server name are nginx's own (the connection's and the request's memory); the local
 /// address is formatted here, without allocating.
-pub struct NgxRequest {
+pub struct NgxRequest<'k> {
     r: *mut ffi::ngx_http_request_t,
+    known: &'k Known,
     client: (*const [u8], u16),
     local: (Text, u16),
     server: *const [u8],
@@ -128,10 +149,10 @@ unsafe fn addr_of(sa: *const ffi::sockaddr) -> Option<SocketAddr> {
     }
 }
 
-impl NgxRequest {
+impl<'k> NgxRequest<'k> {
     /// # Safety
     /// `r` must be a live request, and outlive the value.
-    pub unsafe fn new(r: *mut ffi::ngx_http_request_t) -> NgxRequest {
+    pub unsafe fn new(r: *mut ffi::ngx_http_request_t, known: &'k Known) -> NgxRequest<'k> {
         unsafe {
             let c = (*r).connection;
             ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
@@ -150,6 +171,7 @@ impl NgxRequest {
             let server = ffi::bytes(&(*r).headers_in.server) as *const [u8];
             NgxRequest {
                 r,
+                known,
                 client,
                 local,
                 server,
@@ -165,7 +187,8 @@ impl NgxRequest {
     /// The value of nginx variable `name` (without `$`), if it is set; nginx's own memory (the
     /// request's pool), valid while the request is.
     pub fn variable<'a>(&self, name: &str) -> Option<&'a [u8]> {
-        if ABSENT.with(|a| a.borrow().contains(name)) {
+        let known = self.known.get(name);
+        if known == Some(false) {
             return None;
         }
         // nginx's variable names are lower-case; the usual name fits on the stack.
@@ -189,10 +212,11 @@ impl NgxRequest {
         unsafe {
             let hash = ffi::ngx_hash_key(key.data, key.len);
             let v = ffi::ngx_http_get_variable(self.r, &mut key, hash);
+            if known.is_none() {
+                self.known
+                    .set(name, defined(std::str::from_utf8_unchecked(lower)));
+            }
             if v.is_null() || (*v).not_found() != 0 || (*v).valid() == 0 {
-                if !defined(std::str::from_utf8_unchecked(lower)) {
-                    ABSENT.with(|a| a.borrow_mut().insert(name.to_owned()));
-                }
                 return None;
             }
             Some(ffi::bytes(&ffi::ngx_str_t {
@@ -205,13 +229,13 @@ impl NgxRequest {
 
 /// What it hands out lives as long as the `NgxRequest` (its decoded addresses and looked-up
 /// variables are kept there), so the facts are a borrow of it.
-impl<'a> RequestFacts<'a> for &'a NgxRequest {
+impl<'a, 'k> RequestFacts<'a> for &'a NgxRequest<'k> {
     fn method(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         unsafe { ffi::bytes(&r.req().method_name) }
     }
     fn original_uri(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: the request, and the URI bytes in its pool, outlive self.
         unsafe {
             match crate::request::existing(r.r).and_then(|s| s.original_uri.as_ref()) {
@@ -221,11 +245,11 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         }
     }
     fn unparsed_uri(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         unsafe { ffi::bytes(&r.req().unparsed_uri) }
     }
     fn protocol(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let p = unsafe { ffi::bytes(&r.req().http_protocol) };
         if p.is_empty() {
             b"HTTP/1.0"
@@ -234,12 +258,12 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         }
     }
     fn query(&self) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let a = unsafe { ffi::bytes(&r.req().args) };
         (!a.is_empty()).then_some(a)
     }
     fn for_each_header(&self, f: &mut dyn FnMut(&'a [u8], &'a [u8])) {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: walking nginx's header list of the live request.
         unsafe {
             let mut part: *const ffi::ngx_list_part_t = &r.req().headers_in.headers.part;
@@ -253,14 +277,21 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
                 }
                 part = (*part).next;
             }
+            // A body of unknown length without a Transfer-Encoding header: HTTP/2 (and 3) have
+            // no chunked coding, nginx marks the request chunked itself. The backend sees the
+            // body as streamed (mod_jk's rule: no Content-Length).
+            let h = &r.req().headers_in;
+            if h.chunked() != 0 && h.transfer_encoding.is_null() {
+                f(b"Transfer-Encoding", b"chunked");
+            }
         }
     }
     fn env(&self, name: &str) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         r.variable(name)
     }
     fn client(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: the connection's address text outlives the request.
         (unsafe { &*r.client.0 }, r.client.1)
     }
@@ -268,11 +299,11 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         self.client()
     }
     fn local(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         (r.local.0.bytes(), r.local.1)
     }
     fn server(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: the Host header's bytes live in the request's buffers.
         let host = unsafe { &*r.server };
         let name = if host.is_empty() {
@@ -283,7 +314,7 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         (name, r.local.1)
     }
     fn remote_user(&self) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let u = unsafe { ffi::bytes(&r.req().headers_in.user) };
         (!u.is_empty()).then_some(u)
     }

@@ -36,6 +36,8 @@ pub struct Runtime {
     pub dump: Vec<(String, String)>,
     /// The status pages' form nonce: random per configuration, the same in every process.
     pub nonce: String,
+    /// Which names asked for are nginx variables (per configuration).
+    pub known: crate::facts::Known,
     /// Per worker process: a pool per member of each worker, by worker name.
     pools: RefCell<FxHashMap<String, Vec<Slots<Conn>>>>,
     maintenance: Box<ffi::ngx_event_t>,
@@ -115,6 +117,7 @@ impl Runtime {
             dump: l.dump,
             // From the OS CSPRNG, or the configuration is refused (fail closed).
             nonce: lb_core::status::form::nonce()?,
+            known: Default::default(),
             pools: RefCell::new(pools),
             // SAFETY: an all-zero ngx_event_t is nginx's own initial state (ngx_pcalloc).
             maintenance: Box::new(unsafe { std::mem::zeroed() }),
