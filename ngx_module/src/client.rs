@@ -211,6 +211,9 @@ impl Default for Output {
     }
 }
 
+/// A response chunk this size or smaller is copied into a buffer of this size.
+const SMALL: usize = 2048;
+
 fn tag() -> ffi::ngx_buf_tag_t {
     crate::module::tag() as ffi::ngx_buf_tag_t
 }
@@ -232,7 +235,13 @@ impl Output {
             let b = (*cl).buf;
             let cap = (*b).end.offset_from((*b).start).max(0) as usize;
             if (*b).start.is_null() || cap < data.len() {
-                let size = data.len().max(16 * 1024);
+                // A small response's buffer comes from the request's pool itself (nginx
+                // mallocs what exceeds a pool page); a streamed one gets room for whole packets.
+                let size = if data.len() <= SMALL {
+                    SMALL
+                } else {
+                    data.len().max(16 * 1024)
+                };
                 let p = ffi::ngx_palloc((*r).pool, size) as *mut u8;
                 if p.is_null() {
                     return Step::Failed;
