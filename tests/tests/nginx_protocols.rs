@@ -102,6 +102,25 @@ fn http2_requests_and_bodies_reach_the_backend() {
     );
     assert!(out.contains(&sha), "without a length: {out}");
 
+    // A client that gives up while the backend thinks: its stream ends, so does the request
+    // (499), long before the backend would have answered.
+    let started = std::time::Instant::now();
+    let gave_up = Command::new("curl")
+        .args(["-sS", "--max-time", "1", "--http2-prior-knowledge"])
+        .arg(format!("{base}/slow?ms=8000"))
+        .output()
+        .unwrap();
+    assert!(!gave_up.status.success());
+    let logged = rjk_tests::wait_until("the 499", std::time::Duration::from_secs(5), || {
+        std::fs::read_to_string(d.join("access.log"))
+            .ok()?
+            .lines()
+            .any(|l| l.ends_with(" 499 /slow?ms=8000"))
+            .then_some(())
+    });
+    assert!(logged.is_ok(), "{}", nginx.error_log());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
     nginx.stop();
     let _ = std::fs::remove_dir_all(&d);
 }
