@@ -357,9 +357,10 @@ impl Ctx {
 
     fn acquire(&mut self, ex: &Exchange, member: usize) -> Acquired {
         let spec = ex.worker().members()[member].spec();
+        // A connection to a member's old address (changed through the status worker) is the
+        // machine's to replace; maintenance drops the rest within a second.
         let taken = self.rt().with_pool(self.worker_name(), member, |s| {
             s.resize(spec.connection_pool_size);
-            s.drop_not_to(spec.addr, Conn::close);
             s.take()
         });
         match taken {

@@ -405,3 +405,44 @@ fn rjk_pass_with_a_variable_chooses_the_worker_per_request() {
 fn dir_of(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()))
 }
+
+/// A member's port changed through the status worker moves it for every worker process at
+/// once: connections pooled to the old port are never reused.
+#[test]
+fn a_port_changed_by_the_status_worker_moves_the_member_in_every_process() {
+    let nodes = nodes(&["n1", "n2", "n3"]);
+    let (nginx, d) = start(
+        "port",
+        &nodes[..2],
+        "",
+        "    location / { rjk_pass lb; }\n    location /jk-manager { rjk_pass jk-manager; }",
+    );
+    let a = nginx.addr();
+    let sticky = [("Cookie", "JSESSIONID=x.n1")];
+    let burst = || -> Vec<String> {
+        std::thread::scope(|s| {
+            let all: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(move || {
+                        let r = http::get(a, "/1k", &sticky).unwrap();
+                        r.header("X-Rjk-Node").unwrap_or("?").to_owned()
+                    })
+                })
+                .collect();
+            all.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    assert!(burst().iter().all(|n| n == "n1"));
+    let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
+    let r = rjk_tests::status::post(
+        a,
+        &format!("cmd=update&w=lb&sw=n1&vaprt={}&nonce={n}", nodes[2].port),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    for _ in 0..3 {
+        let served = burst();
+        assert!(served.iter().all(|n| n == "n3"), "{served:?}");
+    }
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
