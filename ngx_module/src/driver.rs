@@ -16,21 +16,32 @@ use crate::client::{self, Output, Step};
 use crate::ffi;
 use crate::runtime::Runtime;
 
-thread_local! {
-    /// The last request's buffers in this worker process: no allocation per request once warm
-    /// (nginx runs one thread per process).
-    static SPARE: std::cell::RefCell<Option<lb_core::forward::Buffers>> =
-        const { std::cell::RefCell::new(None) };
+/// Finished requests' buffers and machine boxes kept for the next ones in this worker process
+/// (nginx runs one thread per process): as many as were in use at once, up to [`SPARES`], so
+/// concurrent requests allocate and zero nothing either once warm.
+struct Spares {
+    buffers: Vec<lb_core::forward::Buffers>,
+    // The boxes' allocations are what is reused (a request's machine lives in one).
+    #[allow(clippy::vec_box)]
+    boxes: Vec<Box<std::mem::MaybeUninit<Exchange>>>,
 }
 
+/// Spares kept at most (each set of buffers is tens of KiB).
+const SPARES: usize = 256;
+
 thread_local! {
-    /// The last request's box for its machine: reused, so the box costs no allocation.
-    static SPARE_BOX: std::cell::Cell<Option<Box<std::mem::MaybeUninit<Exchange>>>> =
-        const { std::cell::Cell::new(None) };
+    static SPARE: std::cell::RefCell<Spares> = const {
+        std::cell::RefCell::new(Spares {
+            buffers: Vec::new(),
+            boxes: Vec::new(),
+        })
+    };
 }
 
 fn boxed(ex: Exchange) -> Box<Exchange> {
-    let b = SPARE_BOX.with(|s| s.take()).unwrap_or_else(Box::new_uninit);
+    let b = SPARE
+        .with(|s| s.borrow_mut().boxes.pop())
+        .unwrap_or_else(Box::new_uninit);
     Box::write(b, ex)
 }
 
@@ -42,14 +53,30 @@ fn unboxed(ex: Box<Exchange>) -> Exchange {
     unsafe {
         let value = raw.read();
         let spare = Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>);
-        SPARE_BOX.with(|s| s.set(Some(spare)));
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.boxes.len() < SPARES {
+                s.boxes.push(spare);
+            }
+        });
         value
     }
 }
 
-/// Buffers for a new request (the last one's, if it is done with them).
+/// Buffers for a new request (a finished one's, if there is one).
 pub fn spare_buffers() -> lb_core::forward::Buffers {
-    SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
+    SPARE
+        .with(|s| s.borrow_mut().buffers.pop())
+        .unwrap_or_default()
+}
+
+fn keep_buffers(b: lb_core::forward::Buffers) {
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.buffers.len() < SPARES {
+            s.buffers.push(b);
+        }
+    });
 }
 
 /// What the request waits for, between nginx events.
@@ -343,7 +370,7 @@ impl Ctx {
             self.ex = Some(ex);
         } else {
             let (done, bufs) = unboxed(ex).finish();
-            SPARE.with(|s| *s.borrow_mut() = Some(bufs));
+            keep_buffers(bufs);
             self.result = Some(done);
         }
     }
