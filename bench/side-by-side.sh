@@ -1,27 +1,34 @@
 #!/bin/bash
-# One run, alternating, same apache2 binary and MPM settings, same two rjk-node backends:
-#   static      httpd serving the file itself (the floor)
-#   mod_rjk     this project
-#   mod_jk      Debian's libapache2-mod-jk
-#   proxy_ajp   mod_proxy_ajp + mod_proxy_balancer
-#   proxy_http  mod_proxy_http + mod_proxy_balancer (to rjk-node --http)
-# for 0 B, 1 KiB and 100 KiB responses. Per run: requests/s (wrk, keep-alive) and the httpd
-# process tree's CPU µs per request. Prints medians and ratios against mod_jk, and writes the
-# table to bench/results.md. Environment: RUNS (3), SECS (5), CONNS (16), KEEP=1 keeps state.
+# One run, alternating, the same two rjk-node backends for every front end:
+#   static        httpd serving the file itself (httpd's floor)
+#   mod_rjk       this project in httpd
+#   mod_jk        Debian's libapache2-mod-jk
+#   proxy_ajp     mod_proxy_ajp + mod_proxy_balancer
+#   proxy_http    mod_proxy_http + mod_proxy_balancer (to rjk-node --http)
+#   nginx_static  nginx serving the file itself (nginx's floor)
+#   ngx_rjk       this project in nginx (ngx_http_rjk_module, an lb worker over both nodes)
+#   nginx_proxy   nginx proxy_pass HTTP/1.1 with upstream keepalive (to rjk-node --http)
+# for 0 B, 1 KiB and 100 KiB responses. httpd: one apache2 binary, mpm_event, 2 x 32 threads;
+# nginx: 2 worker processes. Per run: requests/s (wrk, keep-alive) and the server's process
+# tree's CPU µs per request. Prints medians with their spread (min-max over the runs) and
+# ratios against mod_jk, in one table, to bench/results.md (or $OUT).
+# Environment: RUNS (3), SECS (5), CONNS (16), FLAVOURS (all of the above), OUT, KEEP=1 keeps
+# the scratch directory.
 set -euo pipefail
 RUNS=${RUNS:-3}; SECS=${SECS:-5}; CONNS=${CONNS:-16}
+FLAVOURS=${FLAVOURS:-"static mod_rjk mod_jk proxy_ajp proxy_http nginx_static ngx_rjk nginx_proxy"}
 here=$(cd "$(dirname "$0")/.." && pwd)
 M=/usr/lib/apache2/modules
-for need in /usr/sbin/apache2 $M/mod_jk.so $M/mod_proxy_ajp.so /usr/bin/wrk; do
+for need in /usr/sbin/apache2 $M/mod_jk.so $M/mod_proxy_ajp.so /usr/sbin/nginx /usr/bin/wrk; do
   [ -e "$need" ] || { echo "missing $need: make deps" >&2; exit 1; }
 done
 target=${CARGO_TARGET_DIR:-$here/target}
-(cd "$here" && cargo build --release -q -p mod_rjk -p rjk-node)
+[ -n "${NO_BUILD:-}" ] || (cd "$here" && make -s nginx-src && cargo build --release -q -p mod_rjk -p ngx_module -p rjk-node)
 S=$(mktemp -d /tmp/rjk-bench.XXXX)
-chmod 755 "$S"   # httpd's children run as www-data and must read the static files
+chmod 755 "$S"   # httpd's children (www-data) and nginx's workers (nobody) read the static files
 pids=()
 cleanup() {
-  for d in "$S"/h-*; do [ -f "$d/httpd.pid" ] && kill "$(cat "$d/httpd.pid")" 2>/dev/null || true; done
+  for f in "$S"/*/httpd.pid "$S"/*/nginx.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -n "${KEEP:-}" ] || rm -rf "$S"
 }
@@ -66,9 +73,53 @@ C
 }
 jk_workers() { printf 'worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1,n2\nworker.n1.host=127.0.0.1\nworker.n1.port=%s\nworker.n2.host=127.0.0.1\nworker.n2.port=%s\n' ${AJP[n1]} ${AJP[n2]}; }
 
+nginx_conf() { # flavour dir port
+  local load="" http="" loc=""
+  mkdir -p "$2/html" "$2/tmp"
+  case $1 in
+  nginx_static)
+    head -c 0 /dev/zero > "$2/html/0"; head -c 1024 /dev/zero | tr '\0' x > "$2/html/1024"
+    head -c 102400 /dev/zero | tr '\0' x > "$2/html/102400"
+    loc="location / { root $2/html; }" ;;
+  ngx_rjk)
+    jk_workers > "$2/workers.properties"
+    load="load_module $target/release/libngx_http_rjk_module.so;"
+    http="rjk_workers_file $2/workers.properties;"
+    loc="location / { rjk_pass lb; }" ;;
+  nginx_proxy)
+    http="upstream peers { server 127.0.0.1:${HTTP[n1]}; server 127.0.0.1:${HTTP[n2]}; keepalive 32; }"
+    loc="location / { proxy_pass http://peers; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_buffering off; }" ;;
+  esac
+  cat > "$2/nginx.conf" <<C
+$load
+pid $2/nginx.pid;
+lock_file $2/nginx.lock;
+error_log $2/error.log error;
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path $2/tmp/body; proxy_temp_path $2/tmp/proxy; fastcgi_temp_path $2/tmp/fastcgi;
+  uwsgi_temp_path $2/tmp/uwsgi; scgi_temp_path $2/tmp/scgi;
+  $http
+  server { listen 127.0.0.1:$3; $loc }
+}
+C
+}
+
+is_nginx() { case $1 in nginx_*|ngx_*) return 0 ;; *) return 1 ;; esac; }
+
 declare -A PORT
-for flav in static mod_rjk mod_jk proxy_ajp proxy_http; do
-  d="$S/h-$flav"; p=$(port); PORT[$flav]=$p; base "$d" $p
+for flav in $FLAVOURS; do
+  d="$S/$flav"; p=$(port); PORT[$flav]=$p
+  if is_nginx $flav; then
+    nginx_conf $flav "$d" $p
+    /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"
+    wait_port $p
+    continue
+  fi
+  base "$d" $p
   case $flav in
   static)
     head -c 0 /dev/zero > "$d/htdocs/0"; head -c 1024 /dev/zero | tr '\0' x > "$d/htdocs/1024"
@@ -91,11 +142,11 @@ for flav in static mod_rjk mod_jk proxy_ajp proxy_http; do
 done
 
 path() { # flavour size
-  if [ $1 = static ]; then echo "/$2"; else echo "/download?bytes=$2"; fi
+  case $1 in static|nginx_static) echo "/$2" ;; *) echo "/download?bytes=$2" ;; esac
 }
 measure() { # flavour size -> "rps cpu_us"
-  local d="$S/h-$1" pp t0 t1 out reqs rps
-  pp=$(cat "$d/httpd.pid")
+  local d="$S/$1" pp t0 t1 out reqs rps
+  pp=$(cat "$d/httpd.pid" 2>/dev/null || cat "$d/nginx.pid")
   ticks() { local t=0 s; for p in $pp $(pgrep -P $pp); do s=$(cut -d' ' -f14,15 /proc/$p/stat 2>/dev/null) && t=$((t + ${s% *} + ${s#* })); done; echo $t; }
   t0=$(ticks)
   out=$(wrk -t1 -c$CONNS -d${SECS}s "http://127.0.0.1:${PORT[$1]}$(path $1 $2)" 2>&1)
@@ -109,12 +160,13 @@ measure() { # flavour size -> "rps cpu_us"
 }
 
 declare -A R C
+reversed=$(echo $FLAVOURS | tr ' ' '\n' | tac | tr '\n' ' ')
 for size in 0 1024 102400; do
-  for flav in static mod_rjk mod_jk proxy_ajp proxy_http; do wrk -t1 -c4 -d1s "http://127.0.0.1:${PORT[$flav]}$(path $flav $size)" >/dev/null 2>&1; done
+  for flav in $FLAVOURS; do wrk -t1 -c4 -d1s "http://127.0.0.1:${PORT[$flav]}$(path $flav $size)" >/dev/null 2>&1; done
   for run in $(seq 1 $RUNS); do
     # Alternate the order each run so drift in the machine's load hits everyone alike.
-    order="static mod_rjk mod_jk proxy_ajp proxy_http"
-    [ $((run % 2)) = 0 ] && order="proxy_http proxy_ajp mod_jk mod_rjk static"
+    order=$FLAVOURS
+    [ $((run % 2)) = 0 ] && order=$reversed
     for flav in $order; do
       read -r rps cpu < <(measure $flav $size)
       R[$flav,$size]="${R[$flav,$size]:-} $rps"; C[$flav,$size]="${C[$flav,$size]:-} $cpu"
@@ -124,24 +176,32 @@ for size in 0 1024 102400; do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-out="$here/bench/results.md"
+spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {print lo "–" hi}'; }
+has() { case " $FLAVOURS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+out=${OUT:-$here/bench/results.md}
 {
-  echo "# Side-by-side: httpd front ends to the same two rjk-node backends"
+  echo "# Side-by-side: httpd and nginx front ends to the same two rjk-node backends"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $RUNS alternating runs of ${SECS}s, wrk $CONNS connections, keep-alive; medians."
-  echo "CPU = the httpd process tree's user+system time per request. \"Above floor\" subtracts httpd serving the same bytes from a file."
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores, $RUNS alternating runs of ${SECS}s, wrk $CONNS connections, keep-alive;"
+  echo "httpd mpm_event 2 x 32 threads, nginx 2 worker processes. Medians, with the spread (min–max) over the runs."
+  echo "CPU = the server's process tree's user+system time per request (the backends are not counted)."
+  echo "\"Above floor\" subtracts the same server serving the same bytes from a file (static / nginx_static)."
   echo
-  echo "| size | server | req/s | CPU µs/req | req/s vs mod_jk | CPU above floor vs mod_jk |"
-  echo "|---|---|---|---|---|---|"
+  echo "| size | server | front end | req/s | req/s spread | CPU µs/req | CPU spread | req/s vs mod_jk | CPU above floor vs mod_jk |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for size in 0 1024 102400; do
-    floor=$(echo ${C[static,$size]} | median)
-    jr=$(echo ${R[mod_jk,$size]} | median); jc=$(echo ${C[mod_jk,$size]} | median)
-    for flav in static mod_rjk mod_jk proxy_ajp proxy_http; do
+    jr=-; jc=-; hfloor=-
+    if has mod_jk; then jr=$(echo ${R[mod_jk,$size]} | median); jc=$(echo ${C[mod_jk,$size]} | median); fi
+    if has static; then hfloor=$(echo ${C[static,$size]} | median); fi
+    nfloor=-; has nginx_static && nfloor=$(echo ${C[nginx_static,$size]} | median)
+    for flav in $FLAVOURS; do
       r=$(echo ${R[$flav,$size]} | median); c=$(echo ${C[$flav,$size]} | median)
-      ratio=$(awk -v a=$r -v b=$jr 'BEGIN {printf "%.2f", a/b}')
-      above=$(awk -v a=$c -v b=$jc -v f=$floor 'BEGIN {d=b-f; if (d<=0) print "-"; else printf "%.2f", (a-f)/d}')
-      [ $flav = static ] && above="(floor)"
-      echo "| $size B | $flav | $r | $c | $ratio | $above |"
+      server=httpd; floor=$hfloor
+      if is_nginx $flav; then server=nginx; floor=$nfloor; fi
+      ratio=$(awk -v a=$r -v b=$jr 'BEGIN {if (b == "-") print "-"; else printf "%.2f", a/b}')
+      above=$(awk -v a=$c -v b=$jc -v f=$floor 'BEGIN {if (b == "-" || f == "-") {print "-"; exit} d=b-f; if (d<=0) print "-"; else printf "%.2f", (a-f)/d}')
+      case $flav in static|nginx_static) above="(floor)" ;; esac
+      echo "| $size B | $server | $flav | $r | $(echo ${R[$flav,$size]} | spread) | $c | $(echo ${C[$flav,$size]} | spread) | $ratio | $above |"
     done
   done
 } > "$out"

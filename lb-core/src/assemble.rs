@@ -172,8 +172,9 @@ impl Engines {
     }
 }
 
-/// Every listed ajp13 and lb worker as an engine worker, balancers over `table`. `threads`:
-/// request threads per process; `disable_reuse`: JkOptions +DisableReuse; `now`: Unix seconds.
+/// Every listed ajp13 and lb worker as a blocking engine worker (a connection pool per member,
+/// for threads that wait: httpd), balancers over `table`. `threads`: request threads per
+/// process; `disable_reuse`: JkOptions +DisableReuse; `now`: Unix seconds.
 pub fn engines(
     workers: &Workers,
     table: &Arc<ShmTable>,
@@ -181,6 +182,25 @@ pub fn engines(
     disable_reuse: bool,
     now: i64,
 ) -> Result<Engines, String> {
+    let built = forward_workers(workers, table, threads, disable_reuse, now)?;
+    Ok(Engines {
+        workers: built
+            .into_iter()
+            .map(|(n, w)| (n, Engine::new(w)))
+            .collect(),
+        last_maintain: Default::default(),
+    })
+}
+
+/// As [`engines`], without connection pools: for a front end that drives the machine from its
+/// own event loop with its own connections (nginx).
+pub fn forward_workers(
+    workers: &Workers,
+    table: &Arc<ShmTable>,
+    threads: usize,
+    disable_reuse: bool,
+    now: i64,
+) -> Result<FxHashMap<String, Worker>, String> {
     let mut out = FxHashMap::default();
     for name in &workers.list.value {
         let Some(w) = workers.get(name) else { continue };
@@ -188,7 +208,7 @@ pub fn engines(
             Kind::Ajp(a) => {
                 let spec = ajp_spec(name, a, threads, disable_reuse)
                     .map_err(|e| format!("worker `{name}`: {e}"))?;
-                out.insert(name.clone(), Engine::new(Worker::ajp13(spec)));
+                out.insert(name.clone(), Worker::ajp13(spec));
             }
             Kind::Lb(l) => {
                 let mut specs = Vec::new();
@@ -210,15 +230,12 @@ pub fn engines(
                     now,
                 )
                 .map_err(|e| format!("lb `{name}`: {e}"))?;
-                out.insert(name.clone(), Engine::new(Worker::balanced(name, specs, lb)));
+                out.insert(name.clone(), Worker::balanced(name, specs, lb));
             }
             Kind::Status(_) => {}
         }
     }
-    Ok(Engines {
-        workers: out,
-        last_maintain: Default::default(),
-    })
+    Ok(out)
 }
 
 #[cfg(test)]

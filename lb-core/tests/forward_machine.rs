@@ -342,6 +342,25 @@ fn a_client_gone_mid_response_closes_the_backend_connection() {
 }
 
 #[test]
+fn a_client_gone_while_the_backend_thinks_ends_the_attempt_and_blames_nobody() {
+    let w = balanced(vec![spec("tc1", 0), spec("tc2", 1)]);
+    let mut h = Harness::new(2);
+    h.conns(0, [Conn::ClientLeaves]);
+    h.conns(1, [Conn::Reply(reply(200, b"never", true))]);
+    let r = h.run(&w, &to_tc1(b"/"));
+    assert!(matches!(r.failure, Some(Failure::ClientGone)), "{r:?}");
+    assert!(!r.response_started);
+    assert_eq!(
+        h.trace.releases,
+        [false],
+        "the waiting connection is closed"
+    );
+    assert_eq!(h.backends[1].connects, 0, "no other member is tried");
+    let m = &w.balancer().unwrap().stats(machine::UNIX0).members[0];
+    assert_eq!((m.state, m.errors, m.client_errors), (State::Ok, 0, 1));
+}
+
+#[test]
 fn a_reply_arriving_a_byte_at_a_time_is_the_same_reply() {
     let w = ajp13(spec("w1", 0));
     let mut h = Harness::new(1);

@@ -8,7 +8,9 @@ use std::ffi::c_void;
 use std::io;
 use std::net::SocketAddr;
 
-use lb_core::forward::AjpWorkerSpec;
+use std::sync::Arc;
+
+use lb_core::forward::{AjpWorkerSpec, Worker};
 
 use crate::ffi;
 
@@ -25,10 +27,37 @@ pub enum Io {
 pub struct Conn {
     c: *mut ffi::ngx_connection_t,
     peer: SocketAddr,
-    /// Set when the connection was closed while pooled; its `c` is then gone.
-    closed: Box<Cell<bool>>,
+    /// What outlives the handle's moves: the pooled connection's event data points here.
+    state: Box<State>,
     /// The peer's address for nginx's connect logging (lives as long as the connection).
     _name: Box<(ffi::ngx_str_t, Vec<u8>)>,
+}
+
+/// Whether the connection is closed (it may be while pooled; its `c` is then gone), and the
+/// balancer member it is counted on (the status page's `connected`).
+#[derive(Debug)]
+struct State {
+    closed: Cell<bool>,
+    counted: Option<(Arc<Worker>, usize)>,
+}
+
+impl State {
+    /// Close `c` once, counting it out.
+    ///
+    /// # Safety
+    /// `c` must be this state's connection, open unless `closed` says otherwise.
+    unsafe fn close(&self, c: *mut ffi::ngx_connection_t) {
+        if self.closed.replace(true) {
+            return;
+        }
+        if let Some((w, m)) = &self.counted {
+            if let Some(b) = w.balancer() {
+                b.connection_closed(*m);
+            }
+        }
+        // SAFETY: open and ours (above); nginx removes its events and timers.
+        unsafe { ffi::ngx_close_connection(c) };
+    }
 }
 
 /// A `sockaddr` for `addr`.
@@ -83,8 +112,16 @@ pub enum Connecting {
 }
 
 impl Conn {
-    /// Start connecting to the member of `spec`, its events going to `owner`'s handlers.
-    pub fn connect(spec: &AjpWorkerSpec, owner: *mut c_void) -> Result<Connecting, io::Error> {
+    /// Start connecting to `member` of `worker`, its events going to `owner`'s handlers.
+    pub fn connect(
+        worker: &Arc<Worker>,
+        member: usize,
+        owner: *mut c_void,
+    ) -> Result<Connecting, io::Error> {
+        let Some(m) = worker.member(member) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such member"));
+        };
+        let spec = m.spec();
         let (mut ss, len) = sockaddr(spec.addr);
         let text = spec.addr.to_string().into_bytes();
         let mut name = Box::new((ffi::ngx_str_t::empty(), text));
@@ -115,10 +152,17 @@ impl Conn {
                 };
                 return Err(e);
             }
+            let counted = worker.balancer().map(|b| {
+                b.connection_opened(member);
+                (Arc::clone(worker), member)
+            });
             let conn = Conn {
                 c: pc.connection,
                 peer: spec.addr,
-                closed: Box::new(Cell::new(false)),
+                state: Box::new(State {
+                    closed: Cell::new(false),
+                    counted,
+                }),
                 _name: name,
             };
             conn.options(spec);
@@ -174,7 +218,7 @@ impl Conn {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed.get()
+        self.state.closed.get()
     }
 
     /// Events now go to the request `owner` (the driver's context).
@@ -214,7 +258,7 @@ impl Conn {
                 }
                 (*ev).handler = Some(idle_event);
             }
-            (*self.c).data = &*self.closed as *const Cell<bool> as *mut c_void;
+            (*self.c).data = &*self.state as *const State as *mut c_void;
         }
     }
 
@@ -255,10 +299,8 @@ impl Conn {
 
     /// Close the connection (a no-op for one the backend already closed while pooled).
     pub fn close(self) {
-        if !self.closed.replace(true) {
-            // SAFETY: `c` is open and ours; nginx removes its events and timers.
-            unsafe { ffi::ngx_close_connection(self.c) };
-        }
+        // SAFETY: `c` is this state's connection.
+        unsafe { self.state.close(self.c) };
     }
 }
 
@@ -306,9 +348,6 @@ unsafe extern "C" fn idle_event(ev: *mut ffi::ngx_event_t) {
         if (*c).close() == 0 && peek_alive((*c).fd) {
             return;
         }
-        let closed = &*((*c).data as *const Cell<bool>);
-        if !closed.replace(true) {
-            ffi::ngx_close_connection(c);
-        }
+        (*((*c).data as *const State)).close(c);
     })
 }

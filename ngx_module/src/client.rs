@@ -146,11 +146,21 @@ pub unsafe fn write_head(r: *mut ffi::ngx_http_request_t, h: &ajp::SendHeaders<'
         if let Some(reason) = h
             .reason()
             .filter(|x| !x.is_empty() && !x.iter().all(u8::is_ascii_digit))
+            .filter(|_| (100..1000).contains(&h.status()))
         {
-            let mut line = h.status().to_string().into_bytes();
-            line.push(b' ');
-            line.extend_from_slice(reason);
-            (*r).headers_out.status_line = pool_str(r, &line);
+            // "NNN reason", written straight into the request's pool.
+            let len = 4 + reason.len();
+            let p = ffi::ngx_pnalloc((*r).pool, len) as *mut u8;
+            if !p.is_null() {
+                let line = std::slice::from_raw_parts_mut(p, len);
+                let status = h.status();
+                line[0] = b'0' + (status / 100 % 10) as u8;
+                line[1] = b'0' + (status / 10 % 10) as u8;
+                line[2] = b'0' + (status % 10) as u8;
+                line[3] = b' ';
+                line[4..].copy_from_slice(reason);
+                (*r).headers_out.status_line = ffi::ngx_str_t { len, data: p };
+            }
         }
         for (name, value) in h.headers() {
             if hop_by_hop(name) {
@@ -201,6 +211,9 @@ impl Default for Output {
     }
 }
 
+/// A response chunk this size or smaller is copied into a buffer of this size.
+const SMALL: usize = 2048;
+
 fn tag() -> ffi::ngx_buf_tag_t {
     crate::module::tag() as ffi::ngx_buf_tag_t
 }
@@ -222,7 +235,13 @@ impl Output {
             let b = (*cl).buf;
             let cap = (*b).end.offset_from((*b).start).max(0) as usize;
             if (*b).start.is_null() || cap < data.len() {
-                let size = data.len().max(16 * 1024);
+                // A small response's buffer comes from the request's pool itself (nginx
+                // mallocs what exceeds a pool page); a streamed one gets room for whole packets.
+                let size = if data.len() <= SMALL {
+                    SMALL
+                } else {
+                    data.len().max(16 * 1024)
+                };
                 let p = ffi::ngx_palloc((*r).pool, size) as *mut u8;
                 if p.is_null() {
                     return Step::Failed;

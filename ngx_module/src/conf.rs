@@ -38,7 +38,20 @@ pub struct ServerConf {
 /// A location's worker (`rjk_pass`).
 #[derive(Default)]
 pub struct LocConf {
-    pub worker: Option<String>,
+    pub worker: Option<Pass>,
+}
+
+/// What `rjk_pass` names: a worker, or (mod_jk's `JK_WORKER_NAME`) a value with variables
+/// that names one per request.
+pub enum Pass {
+    Named(String),
+    Variable {
+        /// Compiled by nginx, in the configuration's pool.
+        value: *mut ffi::ngx_http_complex_value_t,
+        /// As written, for the error log.
+        written: String,
+        at: Location,
+    },
 }
 
 /// Allocate `value` in `pool`, dropped with the pool (nginx frees configurations with their

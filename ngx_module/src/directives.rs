@@ -7,7 +7,7 @@ use std::os::raw::c_char;
 
 use lb_core::directive::JkLine;
 
-use crate::conf::{args, here, LocConf, MainConf, ServerConf};
+use crate::conf::{args, here, LocConf, MainConf, Pass, ServerConf};
 use crate::ffi;
 
 /// The `Jk*` directive an `rjk_*` one stands for.
@@ -115,10 +115,43 @@ pub unsafe extern "C" fn pass(
         let mi = (*std::ptr::addr_of!(crate::module::ngx_http_rjk_module)).ctx_index;
         let main = &mut *(*(*ctx).main_conf.add(mi) as *mut MainConf);
         main.passes.push((worker.clone(), here(cf)));
-        loc.worker = Some(worker);
+        loc.worker = Some(if worker.contains('$') {
+            match compile(cf) {
+                Some(value) => Pass::Variable {
+                    value,
+                    written: worker,
+                    at: here(cf),
+                },
+                None => return ffi::conf_error(),
+            }
+        } else {
+            Pass::Named(worker)
+        });
         let ci = (*std::ptr::addr_of!(ffi::ngx_http_core_module)).ctx_index;
         let clcf = *(*ctx).loc_conf.add(ci) as *mut ffi::ngx_http_core_loc_conf_t;
         (*clcf).handler = Some(crate::handler::handler);
         std::ptr::null_mut()
     })
+}
+
+/// The directive's first argument as an nginx complex value (nginx reports what is wrong).
+///
+/// # Safety
+/// `cf` must be the live configuration being parsed, with at least one argument.
+unsafe fn compile(cf: *mut ffi::ngx_conf_t) -> Option<*mut ffi::ngx_http_complex_value_t> {
+    unsafe {
+        let cv = ffi::ngx_pcalloc(
+            (*cf).pool,
+            std::mem::size_of::<ffi::ngx_http_complex_value_t>(),
+        ) as *mut ffi::ngx_http_complex_value_t;
+        if cv.is_null() {
+            return None;
+        }
+        let mut ccv: ffi::ngx_http_compile_complex_value_t = std::mem::zeroed();
+        ccv.cf = cf;
+        // The arguments live in the configuration's pool, as the compiled value does.
+        ccv.value = ((*(*cf).args).elts as *mut ffi::ngx_str_t).add(1);
+        ccv.complex_value = cv;
+        (ffi::ngx_http_compile_complex_value(&mut ccv) == ffi::OK).then_some(cv)
+    }
 }

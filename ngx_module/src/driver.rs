@@ -8,7 +8,7 @@ use std::ffi::c_void;
 use std::io;
 use std::time::Instant;
 
-use lb_core::forward::{exchange, Acquired, Action, Exchange, Forwarded, Now};
+use lb_core::forward::{exchange, Acquired, Action, Exchange, Failure, Forwarded, Now};
 use lb_core::pool::Take;
 
 use crate::backend::{Conn, Connecting, Io};
@@ -16,16 +16,67 @@ use crate::client::{self, Output, Step};
 use crate::ffi;
 use crate::runtime::Runtime;
 
-thread_local! {
-    /// The last request's buffers in this worker process: no allocation per request once warm
-    /// (nginx runs one thread per process).
-    static SPARE: std::cell::RefCell<Option<lb_core::forward::Buffers>> =
-        const { std::cell::RefCell::new(None) };
+/// Finished requests' buffers and machine boxes kept for the next ones in this worker process
+/// (nginx runs one thread per process): as many as were in use at once, up to [`SPARES`], so
+/// concurrent requests allocate and zero nothing either once warm.
+struct Spares {
+    buffers: Vec<lb_core::forward::Buffers>,
+    // The boxes' allocations are what is reused (a request's machine lives in one).
+    #[allow(clippy::vec_box)]
+    boxes: Vec<Box<std::mem::MaybeUninit<Exchange>>>,
 }
 
-/// Buffers for a new request (the last one's, if it is done with them).
+/// Spares kept at most (each set of buffers is tens of KiB).
+const SPARES: usize = 256;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Spares> = const {
+        std::cell::RefCell::new(Spares {
+            buffers: Vec::new(),
+            boxes: Vec::new(),
+        })
+    };
+}
+
+fn boxed(ex: Exchange) -> Box<Exchange> {
+    let b = SPARE
+        .with(|s| s.borrow_mut().boxes.pop())
+        .unwrap_or_else(Box::new_uninit);
+    Box::write(b, ex)
+}
+
+/// The machine out of its box; the box is kept for the next request.
+fn unboxed(ex: Box<Exchange>) -> Exchange {
+    let raw = Box::into_raw(ex);
+    // SAFETY: `raw` holds an initialised Exchange, read out once; the allocation is then an
+    // uninitialised box of the same layout.
+    unsafe {
+        let value = raw.read();
+        let spare = Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>);
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.boxes.len() < SPARES {
+                s.boxes.push(spare);
+            }
+        });
+        value
+    }
+}
+
+/// Buffers for a new request (a finished one's, if there is one).
 pub fn spare_buffers() -> lb_core::forward::Buffers {
-    SPARE.with(|s| s.borrow_mut().take()).unwrap_or_default()
+    SPARE
+        .with(|s| s.borrow_mut().buffers.pop())
+        .unwrap_or_default()
+}
+
+fn keep_buffers(b: lb_core::forward::Buffers) {
+    SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.buffers.len() < SPARES {
+            s.buffers.push(b);
+        }
+    });
 }
 
 /// What the request waits for, between nginx events.
@@ -50,7 +101,8 @@ enum Wait {
 pub struct Ctx {
     r: *mut ffi::ngx_http_request_t,
     rt: *const Runtime,
-    worker: String,
+    /// The worker's name as listed in the runtime (which outlives the request).
+    worker: *const str,
     /// Boxed: taken out and put back on every step, so only a pointer moves.
     ex: Option<Box<Exchange>>,
     /// The slot the machine holds: its member and its connection, if it has one.
@@ -61,8 +113,6 @@ pub struct Ctx {
     /// Backend headers for nginx's own error page (`use_server_errors`).
     kept: Vec<(Vec<u8>, Vec<u8>)>,
     pub started: Instant,
-    /// The request line as forwarded (for the error log).
-    pub what: String,
     pub result: Option<Forwarded>,
     /// How long the forwarding took (`$rjk_duration`).
     pub took: Option<std::time::Duration>,
@@ -79,19 +129,21 @@ pub struct Ctx {
 const HOLD_MS: ffi::ngx_msec_t = 60_000;
 
 impl Ctx {
-    pub fn new(
+    /// Place the forwarding of `r` in `slot` (the request's state, which does not move until
+    /// the request ends: nginx's timer and connections point at it).
+    pub fn start(
+        slot: &mut Option<Ctx>,
         r: *mut ffi::ngx_http_request_t,
         rt: &Runtime,
         worker: &str,
         ex: Exchange,
-        what: String,
-    ) -> Box<Ctx> {
+    ) {
         let worker_ref = std::sync::Arc::clone(ex.worker());
-        let mut ctx = Box::new(Ctx {
+        let ctx = slot.insert(Ctx {
             r,
             rt,
-            worker: worker.to_owned(),
-            ex: Some(Box::new(ex)),
+            worker,
+            ex: Some(boxed(ex)),
             slot: None,
             wait: Wait::Nothing,
             // SAFETY: a zeroed event is nginx's initial state.
@@ -99,23 +151,22 @@ impl Ctx {
             out: Output::default(),
             kept: Vec::new(),
             started: Instant::now(),
-            what,
             result: None,
             took: None,
             worker_ref,
             driving: false,
             holding: false,
         });
-        let me = &mut *ctx as *mut Ctx as *mut c_void;
+        let me = ctx.me();
         ctx.timer.handler = Some(timer_event);
         ctx.timer.data = me;
         // SAFETY: the request's connection log lives as long as the request.
         ctx.timer.log = unsafe { (*(*r).connection).log };
-        ctx
     }
 
     pub fn worker_name(&self) -> &str {
-        &self.worker
+        // SAFETY: the runtime's worker list outlives its requests.
+        unsafe { &*self.worker }
     }
 
     fn rt(&self) -> &Runtime {
@@ -174,10 +225,47 @@ impl Ctx {
         self.driving = false;
         if self.wait != Wait::Nothing {
             self.hold();
+            if self.waits_on_backend() {
+                self.watch_client();
+            }
         }
         if self.ex.is_none() {
             self.done();
         }
+    }
+
+    /// Waiting for the backend (or a retry pause), not for the client.
+    fn waits_on_backend(&self) -> bool {
+        matches!(
+            self.wait,
+            Wait::Connect | Wait::Recv | Wait::Writable | Wait::Timer
+        )
+    }
+
+    /// While the backend thinks, a client that closes its connection is noticed at once (its
+    /// read event), as nginx's proxy does; not while the body is still being read (its events
+    /// are the body's then).
+    fn watch_client(&mut self) {
+        // SAFETY: the request is live while its context is.
+        unsafe {
+            if (*self.r).reading_body() == 0 {
+                (*self.r).read_event_handler = Some(client_check);
+            }
+        }
+    }
+
+    /// The client closed its connection: end the attempt (the machine closes the backend
+    /// connection and blames nobody) and answer 499.
+    fn client_left(&mut self) {
+        if !self.waits_on_backend() {
+            return;
+        }
+        let Some(mut ex) = self.ex.take() else { return };
+        self.disarm();
+        ex.on_client_gone();
+        self.ex = Some(ex);
+        self.wait = Wait::Nothing;
+        self.drive();
     }
 
     /// Perform one action.
@@ -200,8 +288,7 @@ impl Ctx {
                 if let Some(old) = self.slot.as_mut().and_then(|(_, c)| c.take()) {
                     old.close();
                 }
-                let spec = ex.worker().members()[member].spec();
-                match Conn::connect(spec, self.me()) {
+                match Conn::connect(ex.worker(), member, self.me()) {
                     Ok(Connecting::Connected(c)) => {
                         self.put(c);
                         ex.on_connected();
@@ -282,8 +369,8 @@ impl Ctx {
         if keep {
             self.ex = Some(ex);
         } else {
-            let (done, bufs) = (*ex).finish();
-            SPARE.with(|s| *s.borrow_mut() = Some(bufs));
+            let (done, bufs) = unboxed(ex).finish();
+            keep_buffers(bufs);
             self.result = Some(done);
         }
     }
@@ -297,9 +384,10 @@ impl Ctx {
 
     fn acquire(&mut self, ex: &Exchange, member: usize) -> Acquired {
         let spec = ex.worker().members()[member].spec();
-        let taken = self.rt().with_pool(&self.worker, member, |s| {
+        // A connection to a member's old address (changed through the status worker) is the
+        // machine's to replace; maintenance drops the rest within a second.
+        let taken = self.rt().with_pool(self.worker_name(), member, |s| {
             s.resize(spec.connection_pool_size);
-            s.drop_not_to(spec.addr, Conn::close);
             s.take()
         });
         match taken {
@@ -330,7 +418,7 @@ impl Ctx {
         let member = *member;
         let next = self
             .rt()
-            .with_pool(&self.worker, member, |s| s.replace())
+            .with_pool(self.worker_name(), member, |s| s.replace())
             .flatten();
         match next {
             Some((c, peer)) => {
@@ -364,7 +452,7 @@ impl Ctx {
         };
         let refused = self
             .rt()
-            .with_pool(&self.worker, member, |s| s.give_back(back, addr, now))
+            .with_pool(self.worker_name(), member, |s| s.give_back(back, addr, now))
             .flatten();
         if let Some(c) = refused {
             c.close();
@@ -427,7 +515,10 @@ impl Ctx {
         // SAFETY: the request is live; this ends our hold on it.
         unsafe {
             (*r).read_event_handler = Some(ffi::ngx_http_block_reading);
-            let rc = if result.response_started {
+            let rc = if matches!(result.failure, Some(Failure::ClientGone)) {
+                // nginx's own status for it (its proxy's too); nothing more is sent.
+                ffi::NGX_HTTP_CLIENT_CLOSED_REQUEST as ffi::ngx_int_t
+            } else if result.response_started {
                 if result.failure.is_some() {
                     // Cut short after the head: the client must see the response break.
                     ffi::ERROR
@@ -574,6 +665,18 @@ unsafe extern "C" fn timer_event(ev: *mut ffi::ngx_event_t) {
                 _ => {}
             }
         });
+    })
+}
+
+/// The client's read event while the backend thinks: has it closed its connection?
+unsafe extern "C" fn client_check(r: *mut ffi::ngx_http_request_t) {
+    crate::log::guard((), || unsafe {
+        if client::gone(r) {
+            (*(*r).connection).set_error(1);
+            if let Some(ctx) = crate::request::forwarding(r) {
+                ctx.client_left();
+            }
+        }
     })
 }
 

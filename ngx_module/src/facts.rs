@@ -9,10 +9,30 @@ use lb_core::forward::prepare::RequestFacts;
 
 use crate::ffi;
 
-thread_local! {
-    /// Names asked for (mod_jk's indicators) that are no nginx variable in this configuration:
-    /// not looked up again in this worker process (variables are fixed per configuration).
-    static ABSENT: RefCell<rustc_hash::FxHashSet<String>> = RefCell::new(Default::default());
+/// Per configuration (its runtime): whether each name asked for (mod_jk's indicators, the
+/// `JK_*` notes, `rjk_env_var`s) can be an nginx variable, so the usual absent ones cost no
+/// lookup. Keyed by the name's address and length, which is cheap to hash: the names are the
+/// configuration's or literals, outliving the runtime; the name is kept and compared, so a
+/// short-lived one asked for only costs a miss.
+#[derive(Default)]
+pub struct Known(RefCell<rustc_hash::FxHashMap<NameAt, (Box<str>, bool)>>);
+
+/// A name's address and length.
+type NameAt = (usize, usize);
+
+impl Known {
+    /// `None`: not asked before.
+    fn get(&self, name: &str) -> Option<bool> {
+        let known = self.0.borrow();
+        let (kept, defined) = known.get(&(name.as_ptr() as usize, name.len()))?;
+        (**kept == *name).then_some(*defined)
+    }
+
+    fn set(&self, name: &str, defined: bool) {
+        self.0
+            .borrow_mut()
+            .insert((name.as_ptr() as usize, name.len()), (name.into(), defined));
+    }
 }
 
 /// Whether `lower` could name a variable on some request: declared in the configuration
@@ -40,14 +60,64 @@ fn defined(lower: &str) -> bool {
     }
 }
 
-/// A borrowed nginx request, with the addresses decoded once.
-pub struct NgxRequest {
+/// A borrowed nginx request, with the addresses decoded once. The client's address text and
+/// the server name are nginx's own (the connection's and the request's memory); the local
+/// address is formatted here, without allocating.
+pub struct NgxRequest<'k> {
     r: *mut ffi::ngx_http_request_t,
-    client: (Vec<u8>, u16),
-    local: (Vec<u8>, u16),
-    server: Vec<u8>,
-    /// Variable values looked up (owned here so `env` can lend them).
-    vars: RefCell<Vec<Box<[u8]>>>,
+    known: &'k Known,
+    client: (*const [u8], u16),
+    local: (Text, u16),
+    server: *const [u8],
+}
+
+/// An IP address as text, inline (the longest IPv6 text is 45 bytes).
+pub struct Text {
+    buf: [u8; 46],
+    len: u8,
+}
+
+impl Text {
+    fn of(ip: Option<std::net::IpAddr>) -> Text {
+        let mut t = Text {
+            buf: [0; 46],
+            len: 0,
+        };
+        match ip {
+            Some(std::net::IpAddr::V4(v4)) => {
+                for (i, o) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        t.push(b'.');
+                    }
+                    if o >= 100 {
+                        t.push(b'0' + o / 100);
+                    }
+                    if o >= 10 {
+                        t.push(b'0' + o / 10 % 10);
+                    }
+                    t.push(b'0' + o % 10);
+                }
+            }
+            Some(ip) => {
+                use std::io::Write;
+                let mut w = &mut t.buf[..];
+                let _ = write!(w, "{ip}");
+                let left = w.len();
+                t.len = (46 - left) as u8;
+            }
+            None => {}
+        }
+        t
+    }
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len as usize] = b;
+        self.len += 1;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
 }
 
 /// The address in a `sockaddr`.
@@ -79,58 +149,32 @@ unsafe fn addr_of(sa: *const ffi::sockaddr) -> Option<SocketAddr> {
     }
 }
 
-fn split(a: Option<SocketAddr>) -> (Vec<u8>, u16) {
-    a.map_or((Vec::new(), 0), |a| (ip_text(a.ip()), a.port()))
-}
-
-/// An address as text; IPv4 (the usual case) without the formatting machinery.
-fn ip_text(ip: std::net::IpAddr) -> Vec<u8> {
-    let std::net::IpAddr::V4(v4) = ip else {
-        return ip.to_string().into_bytes();
-    };
-    let mut out = Vec::with_capacity(15);
-    for (i, o) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push(b'.');
-        }
-        if o >= 100 {
-            out.push(b'0' + o / 100);
-        }
-        if o >= 10 {
-            out.push(b'0' + o / 10 % 10);
-        }
-        out.push(b'0' + o % 10);
-    }
-    out
-}
-
-impl NgxRequest {
+impl<'k> NgxRequest<'k> {
     /// # Safety
     /// `r` must be a live request, and outlive the value.
-    pub unsafe fn new(r: *mut ffi::ngx_http_request_t) -> NgxRequest {
+    pub unsafe fn new(r: *mut ffi::ngx_http_request_t, known: &'k Known) -> NgxRequest<'k> {
         unsafe {
             let c = (*r).connection;
             ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
-            // nginx formatted the client's address already (addr_text).
-            let client = match addr_of((*c).sockaddr) {
-                Some(a) if (*c).addr_text.len > 0 => {
-                    (ffi::bytes(&(*c).addr_text).to_vec(), a.port())
-                }
-                other => split(other),
-            };
-            let local = split(addr_of((*c).local_sockaddr));
-            let host = ffi::bytes(&(*r).headers_in.server);
-            let server = if host.is_empty() {
-                local.0.clone()
-            } else {
-                host.to_vec()
-            };
+            let peer = addr_of((*c).sockaddr);
+            // nginx formatted the client's address already (addr_text); a unix socket has
+            // none.
+            let client = (
+                ffi::bytes(&(*c).addr_text) as *const [u8],
+                peer.map_or(0, |a| a.port()),
+            );
+            let local = addr_of((*c).local_sockaddr);
+            let local = (
+                Text::of(local.map(|a| a.ip())),
+                local.map_or(0, |a| a.port()),
+            );
+            let server = ffi::bytes(&(*r).headers_in.server) as *const [u8];
             NgxRequest {
                 r,
+                known,
                 client,
                 local,
                 server,
-                vars: RefCell::new(Vec::new()),
             }
         }
     }
@@ -140,45 +184,58 @@ impl NgxRequest {
         unsafe { &*self.r }
     }
 
-    /// The value of nginx variable `name` (without `$`), if it is set.
-    pub fn variable(&self, name: &str) -> Option<&[u8]> {
-        if ABSENT.with(|a| a.borrow().contains(name)) {
+    /// The value of nginx variable `name` (without `$`), if it is set; nginx's own memory (the
+    /// request's pool), valid while the request is.
+    pub fn variable<'a>(&self, name: &str) -> Option<&'a [u8]> {
+        let known = self.known.get(name);
+        if known == Some(false) {
             return None;
         }
-        let lower = name.to_ascii_lowercase();
+        // nginx's variable names are lower-case; the usual name fits on the stack.
+        let mut stack = [0u8; 64];
+        let mut heap = Vec::new();
+        let lower: &mut [u8] = if name.len() <= stack.len() {
+            &mut stack[..name.len()]
+        } else {
+            heap.resize(name.len(), 0);
+            &mut heap
+        };
+        for (d, s) in lower.iter_mut().zip(name.bytes()) {
+            *d = s.to_ascii_lowercase();
+        }
         let mut key = ffi::ngx_str_t {
             len: lower.len(),
-            data: lower.as_ptr() as *mut u8,
+            data: lower.as_mut_ptr(),
         };
-        // SAFETY: the request is live; ngx_hash_key reads the name's bytes.
-        let v = unsafe {
+        // SAFETY: the request is live; ngx_hash_key reads the name's bytes; the value's bytes
+        // are in the request's memory.
+        unsafe {
             let hash = ffi::ngx_hash_key(key.data, key.len);
             let v = ffi::ngx_http_get_variable(self.r, &mut key, hash);
+            if known.is_none() {
+                self.known
+                    .set(name, defined(std::str::from_utf8_unchecked(lower)));
+            }
             if v.is_null() || (*v).not_found() != 0 || (*v).valid() == 0 {
-                if !defined(&lower) {
-                    ABSENT.with(|a| a.borrow_mut().insert(name.to_owned()));
-                }
                 return None;
             }
-            std::slice::from_raw_parts((*v).data, (*v).len() as usize).to_vec()
-        };
-        let boxed = v.into_boxed_slice();
-        let p: *const [u8] = &*boxed;
-        self.vars.borrow_mut().push(boxed);
-        // SAFETY: the box is kept in self.vars until self is dropped and never mutated.
-        Some(unsafe { &*p })
+            Some(ffi::bytes(&ffi::ngx_str_t {
+                len: (*v).len() as usize,
+                data: (*v).data,
+            }))
+        }
     }
 }
 
 /// What it hands out lives as long as the `NgxRequest` (its decoded addresses and looked-up
 /// variables are kept there), so the facts are a borrow of it.
-impl<'a> RequestFacts<'a> for &'a NgxRequest {
+impl<'a, 'k> RequestFacts<'a> for &'a NgxRequest<'k> {
     fn method(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         unsafe { ffi::bytes(&r.req().method_name) }
     }
     fn original_uri(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: the request, and the URI bytes in its pool, outlive self.
         unsafe {
             match crate::request::existing(r.r).and_then(|s| s.original_uri.as_ref()) {
@@ -188,11 +245,11 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         }
     }
     fn unparsed_uri(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         unsafe { ffi::bytes(&r.req().unparsed_uri) }
     }
     fn protocol(&self) -> &'a [u8] {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let p = unsafe { ffi::bytes(&r.req().http_protocol) };
         if p.is_empty() {
             b"HTTP/1.0"
@@ -201,12 +258,12 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
         }
     }
     fn query(&self) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let a = unsafe { ffi::bytes(&r.req().args) };
         (!a.is_empty()).then_some(a)
     }
     fn for_each_header(&self, f: &mut dyn FnMut(&'a [u8], &'a [u8])) {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         // SAFETY: walking nginx's header list of the live request.
         unsafe {
             let mut part: *const ffi::ngx_list_part_t = &r.req().headers_in.headers.part;
@@ -220,30 +277,44 @@ impl<'a> RequestFacts<'a> for &'a NgxRequest {
                 }
                 part = (*part).next;
             }
+            // A body of unknown length without a Transfer-Encoding header: HTTP/2 (and 3) have
+            // no chunked coding, nginx marks the request chunked itself. The backend sees the
+            // body as streamed (mod_jk's rule: no Content-Length).
+            let h = &r.req().headers_in;
+            if h.chunked() != 0 && h.transfer_encoding.is_null() {
+                f(b"Transfer-Encoding", b"chunked");
+            }
         }
     }
     fn env(&self, name: &str) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         r.variable(name)
     }
     fn client(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
-        (&r.client.0, r.client.1)
+        let r: &'a NgxRequest<'k> = self;
+        // SAFETY: the connection's address text outlives the request.
+        (unsafe { &*r.client.0 }, r.client.1)
     }
     fn physical_client(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
-        (&r.client.0, r.client.1)
+        self.client()
     }
     fn local(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
-        (&r.local.0, r.local.1)
+        let r: &'a NgxRequest<'k> = self;
+        (r.local.0.bytes(), r.local.1)
     }
     fn server(&self) -> (&'a [u8], u16) {
-        let r: &'a NgxRequest = self;
-        (&r.server, r.local.1)
+        let r: &'a NgxRequest<'k> = self;
+        // SAFETY: the Host header's bytes live in the request's buffers.
+        let host = unsafe { &*r.server };
+        let name = if host.is_empty() {
+            r.local.0.bytes()
+        } else {
+            host
+        };
+        (name, r.local.1)
     }
     fn remote_user(&self) -> Option<&'a [u8]> {
-        let r: &'a NgxRequest = self;
+        let r: &'a NgxRequest<'k> = self;
         let u = unsafe { ffi::bytes(&r.req().headers_in.user) };
         (!u.is_empty()).then_some(u)
     }

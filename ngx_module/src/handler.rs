@@ -29,11 +29,19 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return ffi::DECLINED;
         };
         let mapped = state.mapped.as_ref();
-        let Some(worker) = rt.workers.get(&name) else {
+        let listed = rt.workers.list.value.iter().any(|w| *w == name);
+        let Some(worker) = rt.workers.get(name).filter(|_| listed) else {
+            let names = rt.workers.list.value.iter().map(String::as_str);
+            let hint = lb_core::config::closest(name, names)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            let from = crate::request::pass_variable(r)
+                .map(|p| format!(", from {p}"))
+                .unwrap_or_default();
             log::to(
                 (*(*r).connection).log,
                 Level::Error,
-                &format!("rjk: no worker `{name}`"),
+                &format!("rjk: no worker `{name}` in worker.list{from}{hint}"),
             );
             return INTERNAL;
         };
@@ -42,7 +50,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             Kind::Lb(l) => Some(l),
             Kind::Ajp(_) => None,
         };
-        let Some(engine) = rt.engines.get(&name) else {
+        let Some(engine) = rt.engines.get(name) else {
             return INTERNAL;
         };
         let settings = (*ffi::srv_conf_of(r))
@@ -50,23 +58,26 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             .as_ref()
             .unwrap_or(&rt.settings);
         let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
-        let facts = NgxRequest::new(r);
+        let facts = NgxRequest::new(r, &rt.known);
         let facts = &facts;
         let prepared = prepare(&facts, settings, lb, ext);
         let ex = prepared.with_head(|head| {
             Exchange::new(
-                std::sync::Arc::clone(engine.worker()),
+                std::sync::Arc::clone(engine),
                 head,
                 crate::driver::spare_buffers(),
             )
         });
-        let what = format!(
-            "{} {}",
-            String::from_utf8_lossy(prepared.method),
-            String::from_utf8_lossy(&prepared.uri)
-        );
         drop(prepared);
-        state.fwd = Some(Ctx::new(r, rt, &name, ex, what));
+        // The listed name: it lives as long as the runtime (a variable's value does not).
+        let name = rt
+            .workers
+            .list
+            .value
+            .iter()
+            .find(|w| *w == name)
+            .map_or("", String::as_str);
+        Ctx::start(&mut state.fwd, r, rt, name, ex);
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;
@@ -104,6 +115,15 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
         return;
     }
     let took = notes::duration(ctx.started.elapsed());
+    // The request line as received, built only for a line that is written.
+    // SAFETY: as above.
+    let what = unsafe {
+        format!(
+            "{} {}",
+            String::from_utf8_lossy(crate::ffi::bytes(&(*r).method_name)),
+            String::from_utf8_lossy(crate::ffi::bytes(&(*r).unparsed_uri))
+        )
+    };
     match &done.failure {
         Some(f) => unsafe {
             log::to(
@@ -111,7 +131,7 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
                 Level::Error,
                 &format!(
                     "rjk: {} → {}: {f} (status {}, {} member(s) tried, {took})",
-                    ctx.what,
+                    what,
                     ctx.worker_name(),
                     done.status,
                     done.members_tried
@@ -124,7 +144,7 @@ pub unsafe fn log_result(ctx: &Ctx, r: *mut ffi::ngx_http_request_t) {
                 Level::Info,
                 &format!(
                     "rjk: {} → {}: {} in {took}",
-                    ctx.what,
+                    what,
                     ctx.worker_name(),
                     done.status
                 ),

@@ -68,7 +68,7 @@ fn give_back(rt: &Runtime, worker: &str, member: usize, back: Option<(Conn, Sock
     let addr = rt
         .engines
         .get(worker)
-        .and_then(|e| e.worker().member(member))
+        .and_then(|w| w.member(member))
         .map(|m| m.spec().addr);
     let Some(addr) = addr else {
         if let Some((c, _)) = back {

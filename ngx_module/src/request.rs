@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use lb_core::mount::MountTable;
 
+use crate::conf::Pass;
 use crate::driver::Ctx;
 use crate::ffi;
 
@@ -16,10 +17,13 @@ pub struct Mapped {
     pub rule: usize,
 }
 
+/// nginx's pools align to a word; the state lives in one.
+const _: () = assert!(std::mem::align_of::<State>() <= std::mem::size_of::<usize>());
+
 #[derive(Default)]
 pub struct State {
     pub mapped: Option<Mapped>,
-    pub fwd: Option<Box<Ctx>>,
+    pub fwd: Option<Ctx>,
     /// nginx's decoded URI before [`normaliser`] replaced it (the ForwardURI* forms start
     /// from it); in the request pool or the client's header buffer.
     pub original_uri: Option<ffi::ngx_str_t>,
@@ -27,11 +31,13 @@ pub struct State {
 
 unsafe extern "C" fn free_state(p: *mut std::ffi::c_void) {
     crate::log::guard((), || {
-        // SAFETY: `p` is the Box leaked in `state`, freed once by the pool's cleanup.
-        let mut s = unsafe { Box::from_raw(p as *mut State) };
+        // SAFETY: `p` is the State written in `state`, dropped once by the pool's cleanup
+        // (the pool frees its memory afterwards).
+        let s = unsafe { &mut *(p as *mut State) };
         if let Some(ctx) = s.fwd.as_mut() {
             ctx.abandon();
         }
+        unsafe { std::ptr::drop_in_place(s) };
     })
 }
 
@@ -45,13 +51,17 @@ pub unsafe fn state<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut State
         if !p.is_null() {
             return Some(&mut *p);
         }
-        let cln = ffi::ngx_pool_cleanup_add((*r).pool, 0);
+        // In the request's pool: no allocation of our own per request.
+        let cln = ffi::ngx_pool_cleanup_add((*r).pool, std::mem::size_of::<State>());
         if cln.is_null() {
             return None;
         }
-        let p = Box::into_raw(Box::<State>::default());
+        let p = (*cln).data as *mut State;
+        if p.is_null() || p.align_offset(std::mem::align_of::<State>()) != 0 {
+            return None;
+        }
+        p.write(State::default());
         (*cln).handler = Some(free_state);
-        (*cln).data = p as *mut std::ffi::c_void;
         ffi::set_request_ctx(r, p as *mut std::ffi::c_void);
         Some(&mut *p)
     }
@@ -70,7 +80,7 @@ pub unsafe fn existing<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut St
 /// # Safety
 /// `r` must be a live request.
 pub unsafe fn forwarding<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a mut Ctx> {
-    unsafe { existing(r).and_then(|s| s.fwd.as_deref_mut()) }
+    unsafe { existing(r).and_then(|s| s.fwd.as_mut()) }
 }
 
 /// The post-read phase, before nginx picks the location: a URI the server's mounts map once
@@ -89,12 +99,16 @@ pub unsafe extern "C" fn normaliser(r: *mut ffi::ngx_http_request_t) -> ffi::ngx
             return ffi::DECLINED;
         };
         let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let table = mounts.current();
+        if table.rules().is_empty() {
+            return ffi::DECLINED;
+        }
         let uri = ffi::bytes(&(*r).uri);
         // A URI that does not normalise is refused by the mapper.
         let Ok(normalised) = lb_core::uri::normalise_bytes(uri) else {
             return ffi::DECLINED;
         };
-        if normalised.as_slice() == uri || mounts.current().map_bytes(&normalised).is_none() {
+        if normalised.as_slice() == uri || table.map_bytes(&normalised).is_none() {
             return ffi::DECLINED;
         }
         let Some(state) = state(r) else {
@@ -175,15 +189,37 @@ pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int
     })
 }
 
-/// The worker serving `r`: its location's `rjk_pass`, else the mount that mapped it.
+/// The worker serving `r`: its location's `rjk_pass` (a variable's value: empty when it
+/// cannot be evaluated or is not UTF-8), else the mount that mapped it. Borrowed from the
+/// configuration or the request (pool), which outlive the caller's use.
 ///
 /// # Safety
 /// `r` must be a live request.
-pub unsafe fn worker_name(r: *mut ffi::ngx_http_request_t) -> Option<String> {
+pub unsafe fn worker_name<'a>(r: *mut ffi::ngx_http_request_t) -> Option<&'a str> {
     unsafe {
-        if let Some(w) = (*ffi::loc_conf_of(r)).worker.clone() {
-            return Some(w);
+        match &(*ffi::loc_conf_of(r)).worker {
+            Some(Pass::Named(w)) => Some(w.as_str()),
+            Some(Pass::Variable { value, .. }) => {
+                let mut v = ffi::ngx_str_t::empty();
+                if ffi::ngx_http_complex_value(r, *value, &mut v) != ffi::OK {
+                    return Some("");
+                }
+                Some(std::str::from_utf8(ffi::bytes(&v)).unwrap_or(""))
+            }
+            None => existing(r).and_then(|s| s.mapped.as_ref().map(|m| m.worker.as_str())),
         }
-        existing(r).and_then(|s| s.mapped.as_ref().map(|m| m.worker.clone()))
+    }
+}
+
+/// How the location names its worker, when by a variable: `rjk_pass $x` at file:line.
+///
+/// # Safety
+/// `r` must be a live request.
+pub unsafe fn pass_variable(r: *mut ffi::ngx_http_request_t) -> Option<String> {
+    unsafe {
+        match &(*ffi::loc_conf_of(r)).worker {
+            Some(Pass::Variable { written, at, .. }) => Some(format!("rjk_pass {written} ({at})")),
+            _ => None,
+        }
     }
 }

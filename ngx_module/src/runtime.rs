@@ -7,9 +7,10 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use lb_core::assemble::Engines;
+use lb_core::balancer::Balancer;
 use lb_core::config::Workers;
 use lb_core::directive::server::ServerSettings;
+use lb_core::forward::Worker;
 use lb_core::pool::Slots;
 use lb_core::shm::ShmTable;
 
@@ -28,13 +29,15 @@ pub struct Loaded {
 
 pub struct Runtime {
     pub workers: Workers,
-    /// The engine's workers (their pools are unused here: nginx's are [`Runtime::pools`]).
+    /// The forwarding workers, without connection pools (this process's are [`Runtime::pools`]).
     pub engines: Engines,
     /// The `http` block's settings (servers have their own, see `conf::ServerConf`).
     pub settings: ServerSettings,
     pub dump: Vec<(String, String)>,
     /// The status pages' form nonce: random per configuration, the same in every process.
     pub nonce: String,
+    /// Which names asked for are nginx variables (per configuration).
+    pub known: crate::facts::Known,
     /// Per worker process: a pool per member of each worker, by worker name.
     pools: RefCell<FxHashMap<String, Vec<Slots<Conn>>>>,
     maintenance: Box<ffi::ngx_event_t>,
@@ -46,6 +49,32 @@ pub fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The forwarding workers by name, and their balancers' maintenance.
+pub struct Engines(FxHashMap<String, Arc<Worker>>);
+
+impl Engines {
+    pub fn get(&self, name: &str) -> Option<&Arc<Worker>> {
+        self.0.get(name)
+    }
+
+    /// The running balancers, by lb worker name.
+    pub fn balancers(&self) -> Vec<(&str, &Balancer)> {
+        self.0
+            .iter()
+            .filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b)))
+            .collect()
+    }
+
+    /// Decay and recovery (lb-core throttles them across processes to `worker.maintain`).
+    fn maintain(&self, now: i64) {
+        for w in self.0.values() {
+            if let Some(b) = w.balancer() {
+                b.maintain(now);
+            }
+        }
+    }
+}
+
 impl Runtime {
     /// `per_process`: requests a worker process may forward at once (the default pool size).
     pub fn new(l: Loaded, table: &Arc<ShmTable>, per_process: usize) -> Result<Runtime, String> {
@@ -53,10 +82,20 @@ impl Runtime {
             .settings
             .options
             .has(lb_core::directive::options::Flag::DISABLE_REUSE);
-        let engines =
-            lb_core::assemble::engines(&l.workers, table, per_process, disable_reuse, unix_now())?;
+        let engines = Engines(
+            lb_core::assemble::forward_workers(
+                &l.workers,
+                table,
+                per_process,
+                disable_reuse,
+                unix_now(),
+            )?
+            .into_iter()
+            .map(|(n, w)| (n, Arc::new(w)))
+            .collect(),
+        );
         for p in lb_core::status::persist::restore(&l.workers, |n| {
-            engines.get(n).and_then(|e| e.worker().balancer())
+            engines.get(n).and_then(|w| w.balancer())
         }) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
@@ -64,7 +103,6 @@ impl Runtime {
         for name in &l.workers.list.value {
             if let Some(e) = engines.get(name) {
                 let slots = e
-                    .worker()
                     .members()
                     .iter()
                     .map(|m| Slots::new(m.spec().connection_pool_size))
@@ -79,6 +117,7 @@ impl Runtime {
             dump: l.dump,
             // From the OS CSPRNG, or the configuration is refused (fail closed).
             nonce: lb_core::status::form::nonce()?,
+            known: Default::default(),
             pools: RefCell::new(pools),
             // SAFETY: an all-zero ngx_event_t is nginx's own initial state (ngx_pcalloc).
             maintenance: Box::new(unsafe { std::mem::zeroed() }),
@@ -120,13 +159,7 @@ impl Runtime {
                 let Some(e) = self.engines.get(name) else {
                     continue;
                 };
-                for (i, (m, s)) in e
-                    .worker()
-                    .members()
-                    .iter()
-                    .zip(slots.iter_mut())
-                    .enumerate()
-                {
+                for (i, (m, s)) in e.members().iter().zip(slots.iter_mut()).enumerate() {
                     let spec = m.spec();
                     s.resize(spec.connection_pool_size);
                     s.drop_not_to(spec.addr, Conn::close);
@@ -173,7 +206,7 @@ impl Runtime {
 unsafe extern "C" fn maintain(ev: *mut ffi::ngx_event_t) {
     crate::log::guard((), || unsafe {
         let rt = &*((*ev).data as *const Runtime);
-        rt.engines.maintain_if_due(unix_now());
+        rt.engines.maintain(unix_now());
         rt.maintain_pools(Instant::now());
         if ffi::ngx_exiting == 0 && ffi::ngx_quit == 0 && ffi::ngx_terminate == 0 {
             ffi::ngx_add_timer(ev, 1000);

@@ -191,7 +191,8 @@ unsafe fn check(
         });
         srv.settings = Some(s);
     }
-    for (name, at) in &main.passes {
+    // A name with variables is checked per request (a 500 and a log line when it names none).
+    for (name, at) in main.passes.iter().filter(|(n, _)| !n.contains('$')) {
         if workers.get(name).is_none() || !workers.list.value.iter().any(|w| w == name) {
             let names = workers.list.value.iter().map(String::as_str);
             let hint = closest(name, names)

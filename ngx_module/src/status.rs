@@ -72,10 +72,10 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(name) = crate::request::worker_name(r) else {
             return INTERNAL;
         };
-        let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(&name).map(|w| &w.kind) else {
+        let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(name).map(|w| &w.kind) else {
             return INTERNAL;
         };
-        let request = NgxRequest::new(r);
+        let request = NgxRequest::new(r, &rt.known);
         let facts = &request;
         use lb_core::forward::prepare::RequestFacts;
         let method = String::from_utf8_lossy(facts.method()).into_owned();

@@ -11,22 +11,44 @@ use rjk_tests::nginx::Nginx;
 use rjk_tests::status::nonce;
 
 fn dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()));
+    let d = dir_of(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 fn start(name: &str, nodes: &[Node], http: &str, locations: &str) -> (Nginx, std::path::PathBuf) {
+    start_with(name, 2, nodes, "", http, locations)
+}
+
+/// As [`start`] with `processes` worker processes and more workers.properties lines.
+fn start_with(
+    name: &str,
+    processes: usize,
+    nodes: &[Node],
+    more: &str,
+    http: &str,
+    locations: &str,
+) -> (Nginx, std::path::PathBuf) {
     let d = dir(name);
     let workers = lb_workers(nodes, &["jk-manager"], "worker.jk-manager.type=status\n");
-    std::fs::write(d.join("workers.properties"), workers).unwrap();
+    std::fs::write(d.join("workers.properties"), format!("{workers}{more}")).unwrap();
     let http = format!(
         "  rjk_workers_file {}/workers.properties;\n{http}",
         d.display()
     );
-    let n = Nginx::start(&d, 2, &http, locations).unwrap();
+    let n = Nginx::start(&d, processes, &http, locations).unwrap();
     (n, d)
+}
+
+/// `worker.NAME` from the status worker's properties page.
+fn prop(a: std::net::SocketAddr, name: &str) -> String {
+    let p = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
+    let key = format!("worker.{name}=");
+    p.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in:\n{p}"))
+        .to_owned()
 }
 
 fn counts(addr: std::net::SocketAddr, n: usize, cookie: Option<&str>) -> BTreeMap<String, usize> {
@@ -262,6 +284,165 @@ fn access_control_applies_to_the_path_a_mount_maps() {
     // Control: a path parameter still maps.
     let r = http::get(a, "/app/x;jsessionid=ABC.n1", &[]).unwrap();
     assert_eq!(r.header("X-Rjk-Node"), Some("n1"), "{}", r.status);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// The status page counts the backend connections nginx's worker processes hold (pooled and in
+/// use); a client that closes its connection while the backend is still thinking ends the
+/// request at once: 499 in the access log, that backend connection closed, the member not
+/// blamed.
+#[test]
+fn connections_are_counted_and_a_client_leaving_while_the_backend_thinks_is_499() {
+    let nodes = nodes(&["n1"]);
+    let (nginx, d) = start_with(
+        "abort",
+        1,
+        &nodes,
+        "",
+        "",
+        "    location / { rjk_pass lb; }\n    location /jk-manager { rjk_pass jk-manager; }",
+    );
+    let a = nginx.addr();
+    assert_eq!(prop(a, "n1.connected"), "0");
+    for _ in 0..3 {
+        assert_eq!(http::get(a, "/1k", &[]).unwrap().status, 200);
+    }
+    // One worker process, one request at a time: one pooled connection.
+    assert_eq!(prop(a, "n1.connected"), "1");
+    let mut client = std::net::TcpStream::connect(a).unwrap();
+    std::io::Write::write_all(
+        &mut client,
+        b"GET /slow?ms=8000 HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    rjk_tests::wait_until("the slow request at n1", Duration::from_secs(5), || {
+        (prop(a, "n1.busy") == "1").then_some(())
+    })
+    .unwrap();
+    let left = std::time::Instant::now();
+    drop(client);
+    let line = rjk_tests::wait_until("the 499 in the access log", Duration::from_secs(5), || {
+        std::fs::read_to_string(d.join("access.log"))
+            .ok()?
+            .lines()
+            .find(|l| l.ends_with(" 499 /slow?ms=8000"))
+            .map(str::to_owned)
+    });
+    assert!(line.is_ok(), "{}", nginx.error_log());
+    assert!(
+        left.elapsed() < Duration::from_secs(4),
+        "noticed while the backend thinks, not when it answers"
+    );
+    assert_eq!(prop(a, "n1.busy"), "0");
+    assert_eq!(
+        prop(a, "n1.connected"),
+        "0",
+        "the waiting connection was closed"
+    );
+    assert_eq!(prop(a, "n1.state"), "OK", "not blamed on the member");
+    assert_eq!(prop(a, "n1.errors"), "0");
+    assert_eq!(prop(a, "n1.max_connected"), "1");
+    let r = http::get(a, "/1k", &[]).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(prop(a, "n1.connected"), "1");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `rjk_pass $variable;` (mod_jk's JK_WORKER_NAME): the worker is chosen per request; a value
+/// that names no worker is a 500 and an error line naming the variable and the closest
+/// worker. The module's messages go to nginx's error_log of the location (the JkLogFile of an
+/// nginx operator), and `log_format` with `$rjk_*` is the JkRequestLogFormat.
+#[test]
+fn rjk_pass_with_a_variable_chooses_the_worker_per_request() {
+    let nodes = nodes(&["n1", "n2"]);
+    let solo = format!(
+        "worker.list=solo\nworker.solo.type=ajp13\nworker.solo.host=127.0.0.1\nworker.solo.port={}\n",
+        nodes[1].port
+    );
+    let (nginx, d) = start_with(
+        "variable",
+        2,
+        &nodes[..1],
+        &solo,
+        "  log_format chosen '$rjk_worker $rjk_member $status';",
+        &format!(
+            "    location /1k {{ rjk_pass $arg_w; error_log {d}/rjk.log info; \
+             access_log {d}/chosen.log chosen; }}",
+            d = dir_of("variable").display()
+        ),
+    );
+    let a = nginx.addr();
+    let r = http::get(a, "/1k?w=lb", &[]).unwrap();
+    assert_eq!((r.status, r.header("X-Rjk-Node")), (200, Some("n1")));
+    let r = http::get(a, "/1k?w=solo", &[]).unwrap();
+    assert_eq!((r.status, r.header("X-Rjk-Node")), (200, Some("n2")));
+    assert_eq!(http::get(a, "/1k?w=lbb", &[]).unwrap().status, 500);
+    assert_eq!(http::get(a, "/1k", &[]).unwrap().status, 500);
+    let log = rjk_tests::wait_until("the error lines", Duration::from_secs(5), || {
+        std::fs::read_to_string(d.join("rjk.log"))
+            .ok()
+            .filter(|l| l.contains("no worker ``"))
+    })
+    .unwrap_or_else(|e| panic!("{e}: {}", nginx.error_log()));
+    assert!(
+        log.contains("rjk: no worker `lbb` in worker.list, from rjk_pass $arg_w (")
+            && log.contains("did you mean `lb`?"),
+        "{log}"
+    );
+    assert!(
+        !nginx.error_log().contains("no worker `lbb`"),
+        "the location's error_log has them"
+    );
+    let access = std::fs::read_to_string(d.join("chosen.log")).unwrap();
+    let lines: Vec<&str> = access.lines().collect();
+    assert_eq!(&lines[..2], ["lb n1 200", "solo solo 200"], "{access}");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn dir_of(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("rjk-ngx-{name}-{}", std::process::id()))
+}
+
+/// A member's port changed through the status worker moves it for every worker process at
+/// once: connections pooled to the old port are never reused.
+#[test]
+fn a_port_changed_by_the_status_worker_moves_the_member_in_every_process() {
+    let nodes = nodes(&["n1", "n2", "n3"]);
+    let (nginx, d) = start(
+        "port",
+        &nodes[..2],
+        "",
+        "    location / { rjk_pass lb; }\n    location /jk-manager { rjk_pass jk-manager; }",
+    );
+    let a = nginx.addr();
+    let sticky = [("Cookie", "JSESSIONID=x.n1")];
+    let burst = || -> Vec<String> {
+        std::thread::scope(|s| {
+            let all: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(move || {
+                        let r = http::get(a, "/1k", &sticky).unwrap();
+                        r.header("X-Rjk-Node").unwrap_or("?").to_owned()
+                    })
+                })
+                .collect();
+            all.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    assert!(burst().iter().all(|n| n == "n1"));
+    let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
+    let r = rjk_tests::status::post(
+        a,
+        &format!("cmd=update&w=lb&sw=n1&vaprt={}&nonce={n}", nodes[2].port),
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    for _ in 0..3 {
+        let served = burst();
+        assert!(served.iter().all(|n| n == "n3"), "{served:?}");
+    }
     nginx.stop();
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -1,104 +1,148 @@
-//! Balancing scenarios written once and run against Debian's mod_jk (the reference, under
-//! mpm_event) and against mod_rjk under each of mpm_event, mpm_prefork and mpm_worker, with the
-//! same rjk-node backends and configuration: each must give the expected result everywhere, so
-//! mod_rjk behaves as mod_jk where it matters to an operator, whatever MPM it is loaded into.
+//! Balancing scenarios written once, as data (workers.properties lines and the requests'
+//! expected outcomes) and a runner per front end: Debian's mod_jk (the reference, under
+//! mpm_event), mod_rjk under each of mpm_event, mpm_prefork and mpm_worker, and nginx with
+//! ngx_module (two worker processes sharing the table), all with the same rjk-node backends and
+//! the same mounts. Each must give the expected result everywhere, so both of our front ends
+//! behave as mod_jk where it matters to an operator.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use rjk_tests::cluster::{front, member_lines, Connector, Node};
 use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
+use rjk_tests::nginx::Nginx;
 use rjk_tests::served::{only, tally, who};
 
-/// The front end a scenario runs on: which module, loaded into which MPM.
+/// The front end a scenario runs on.
 #[derive(Clone, Copy, Debug)]
-struct Front {
-    c: Connector,
-    mpm: Mpm,
+enum Front {
+    /// httpd with a connector, loaded into an MPM.
+    Httpd(Connector, Mpm),
+    /// nginx with ngx_module.
+    Nginx,
 }
 
+/// What a scenario asks of its front end beyond the workers: the mounts every front end is
+/// given (mod_jk's syntax, each front end writes it its own way).
+const MOUNTS: [(&str, &str); 2] = [("/*", "lb"), ("/jkstatus", "jkstatus")];
+
 impl Front {
-    const JK: Front = Front {
-        c: Connector::ModJk,
-        mpm: Mpm::Event,
-    };
+    const JK: Front = Front::Httpd(Connector::ModJk, Mpm::Event);
 
     fn rjk(mpm: Mpm) -> Front {
-        Front {
-            c: Connector::ModRjk,
-            mpm,
-        }
+        Front::Httpd(Connector::ModRjk, mpm)
     }
 
-    /// For assertion messages and directory names: "mod_rjk-prefork".
+    /// For assertion messages and directory names: "mod_rjk-prefork", "nginx".
     fn name(self) -> String {
-        format!(
-            "{}-{}",
-            self.c.name(),
-            format!("{:?}", self.mpm).to_lowercase()
-        )
-    }
-
-    /// httpd lines for a single child process under this MPM (every request sees one
-    /// process's per-process balancer state).
-    fn one_child(self) -> &'static str {
-        match self.mpm {
-            Mpm::Prefork => {
-                "ServerLimit 1\nStartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\n"
+        match self {
+            Front::Httpd(c, mpm) => {
+                format!("{}-{}", c.name(), format!("{mpm:?}").to_lowercase())
             }
-            Mpm::Event | Mpm::Worker => "ServerLimit 1\nStartServers 1\nMaxRequestWorkers 16\n",
+            Front::Nginx => "nginx".to_owned(),
         }
     }
+}
+
+/// httpd lines for a single child process under `mpm` (every request sees one process's
+/// per-process balancer state).
+fn one_child(mpm: Mpm) -> &'static str {
+    match mpm {
+        Mpm::Prefork => {
+            "ServerLimit 1\nStartServers 1\nMinSpareServers 1\nMaxSpareServers 1\nMaxRequestWorkers 1\n"
+        }
+        Mpm::Event | Mpm::Worker => "ServerLimit 1\nStartServers 1\nMaxRequestWorkers 16\n",
+    }
+}
+
+enum Server {
+    Httpd(Httpd),
+    Nginx(Nginx),
 }
 
 struct Setup {
     nodes: Vec<Node>,
-    httpd: Httpd,
+    server: Server,
     dir: std::path::PathBuf,
 }
 
 impl Setup {
-    /// Nodes named by `routes`, an lb `lb` over them with `extra` workers.properties lines.
+    /// Nodes named by `routes`, an lb `lb` over them and a status worker `jkstatus`, with
+    /// `extra` workers.properties lines.
     fn start(f: Front, name: &str, routes: &[&str], extra: &str) -> Setup {
-        Setup::start_with(f, name, routes, extra, "")
+        Setup::start_with(f, name, routes, extra, false)
     }
 
-    /// With extra httpd lines (e.g. one child process).
-    fn start_with(f: Front, name: &str, routes: &[&str], extra: &str, httpd_extra: &str) -> Setup {
+    /// `one_process`: a single httpd child or nginx worker process (mod_jk's tie-break offset
+    /// is per process, as mod_rjk's and ngx_module's: a sequence compared across front ends
+    /// must not depend on which process took each connection).
+    fn start_with(f: Front, name: &str, routes: &[&str], extra: &str, one_process: bool) -> Setup {
         let nodes: Vec<Node> = routes
             .iter()
             .map(|r| Node::start(r, None, &[]).unwrap())
             .collect();
         let workers = format!(
-            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers={}\n{}{extra}",
+            "worker.list=lb,jkstatus\nworker.jkstatus.type=status\nworker.lb.type=lb\n\
+             worker.lb.balance_workers={}\n{}{extra}",
             routes.join(","),
             member_lines(&nodes, |_| String::new())
         );
         let dir =
             std::env::temp_dir().join(format!("rjk-sc-{name}-{}-{}", f.name(), std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let httpd = front(
-            &dir,
-            f.c,
-            f.mpm,
-            &workers,
-            &format!("JkMount /* lb\n{httpd_extra}"),
-        )
-        .unwrap();
-        Setup { nodes, httpd, dir }
+        let server = match f {
+            Front::Httpd(c, mpm) => {
+                let mut jk: String = MOUNTS
+                    .iter()
+                    .map(|(p, w)| format!("JkMount {p} {w}\n"))
+                    .collect();
+                // Maintenance without traffic (nginx runs it on a timer in every process).
+                jk.push_str("JkWatchdogInterval 1\n");
+                if one_process {
+                    jk.push_str(one_child(mpm));
+                }
+                Server::Httpd(front(&dir, c, mpm, &workers, &jk).unwrap())
+            }
+            Front::Nginx => {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(dir.join("workers.properties"), &workers).unwrap();
+                let mut http =
+                    format!("  rjk_workers_file {}/workers.properties;\n", dir.display());
+                for (p, w) in MOUNTS {
+                    http.push_str(&format!("  rjk_mount {p} {w};\n"));
+                }
+                let processes = if one_process { 1 } else { 2 };
+                Server::Nginx(Nginx::start(&dir, processes, &http, "").unwrap())
+            }
+        };
+        Setup { nodes, server, dir }
     }
 
     fn addr(&self) -> SocketAddr {
-        self.httpd.addr()
+        match &self.server {
+            Server::Httpd(h) => h.addr(),
+            Server::Nginx(n) => n.addr(),
+        }
     }
 
     fn node(&mut self, route: &str) -> &mut Node {
         self.nodes.iter_mut().find(|n| n.route == route).unwrap()
     }
 
+    /// Stop the front end; no nginx worker process crashed or complained.
     fn stop(self) {
-        self.httpd.stop();
+        match self.server {
+            Server::Httpd(h) => h.stop(),
+            Server::Nginx(n) => {
+                let log = n.error_log();
+                for bad in ["[alert]", "[crit]", "[emerg]", "exited on signal"] {
+                    assert!(!log.contains(bad), "{bad} in nginx's error.log:\n{log}");
+                }
+                n.stop();
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -125,31 +169,35 @@ run_under!(
         a_dead_node_loses_no_request_and_comes_back_after_recover_time,
         sticky_session_force_answers_503_when_the_node_is_down,
         distance_and_domain_choose_the_failover_member,
+        activation_and_redirect_decide_as_in_mod_jk,
         reply_timeout_is_504_and_fail_on_status_fails_over,
     ]
 );
 
-macro_rules! mod_rjk_under {
-    ($module:ident, $mpm:expr) => {
+/// Every scenario, for one of our front ends.
+macro_rules! ours_under {
+    ($module:ident, $front:expr) => {
         run_under!(
             $module,
-            super::Front::rjk($mpm),
+            $front,
             [
                 sessions_stick_by_cookie_and_by_path_parameter,
                 a_dead_node_loses_no_request_and_comes_back_after_recover_time,
                 sticky_session_force_answers_503_when_the_node_is_down,
                 distance_and_domain_choose_the_failover_member,
+                activation_and_redirect_decide_as_in_mod_jk,
                 reply_timeout_is_504_and_fail_on_status_fails_over,
                 the_same_request_sequence_hits_the_same_members_as_mod_jk,
-                the_watchdog_recovers_members_without_traffic,
+                maintenance_recovers_members_without_traffic,
             ]
         );
     };
 }
 
-mod_rjk_under!(event, rjk_tests::httpd::Mpm::Event);
-mod_rjk_under!(prefork, rjk_tests::httpd::Mpm::Prefork);
-mod_rjk_under!(worker, rjk_tests::httpd::Mpm::Worker);
+ours_under!(event, super::Front::rjk(rjk_tests::httpd::Mpm::Event));
+ours_under!(prefork, super::Front::rjk(rjk_tests::httpd::Mpm::Prefork));
+ours_under!(worker, super::Front::rjk(rjk_tests::httpd::Mpm::Worker));
+ours_under!(nginx, super::Front::Nginx);
 
 fn sessions_stick_by_cookie_and_by_path_parameter(f: Front) {
     let s = Setup::start(f, "sticky", &["n1", "n2", "n3"], "");
@@ -280,8 +328,15 @@ fn reply_timeout_is_504_and_fail_on_status_fails_over(f: Front) {
         &["n1", "n2"],
         "worker.n1.reply_timeout=300\nworker.n2.reply_timeout=300\nworker.lb.retries=1\n",
     );
-    let r = http::get(s.addr(), "/slow?ms=2000", &[]).unwrap();
+    let started = Instant::now();
+    let r = http::get(s.addr(), "/slow?ms=3000", &[]).unwrap();
     assert_eq!(r.status, 504, "{}: {}", f.name(), r.text());
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{}: {:?}",
+        f.name(),
+        started.elapsed()
+    );
     s.stop();
     let s = Setup::start(
         f,
@@ -303,16 +358,14 @@ fn reply_timeout_is_504_and_fail_on_status_fails_over(f: Front) {
 }
 
 /// The members hit, in order, by a mixed sequence (non-sticky, sticky to each node, a session
-/// of a node that does not exist) through `f` with one httpd child: mod_jk's tie-break offset
-/// is per process (and so is mod_rjk's), so with several children the sequence would depend on
-/// which child took each connection.
+/// of a node that does not exist) through `f` with one process.
 fn member_sequence(f: Front) -> Vec<String> {
     let s = Setup::start_with(
         f,
         "sequence",
         &["n1", "n2", "n3"],
         "worker.n1.lbfactor=1\nworker.n2.lbfactor=2\nworker.n3.lbfactor=3\n",
-        f.one_child(),
+        true,
     );
     let mut seq = Vec::new();
     for i in 0..300 {
@@ -328,8 +381,8 @@ fn member_sequence(f: Front) -> Vec<String> {
     seq
 }
 
-/// The same sequence through mod_jk (computed once per test binary) and mod_rjk under `f`'s
-/// MPM: the members hit are identical.
+/// The same sequence through mod_jk (computed once per test binary) and `f`: the members hit
+/// are identical.
 fn the_same_request_sequence_hits_the_same_members_as_mod_jk(f: Front) {
     static MOD_JK: OnceLock<Vec<String>> = OnceLock::new();
     let jk = MOD_JK.get_or_init(|| member_sequence(Front::JK));
@@ -338,22 +391,22 @@ fn the_same_request_sequence_hits_the_same_members_as_mod_jk(f: Front) {
     assert_eq!(
         first_diff,
         None,
-        "{}\nmod_jk {:?}\nmod_rjk {:?}",
+        "{}\nmod_jk {:?}\nours {:?}",
         f.name(),
         &jk[..30],
         &rjk[..30]
     );
 }
 
-/// JkWatchdogInterval: with no traffic at all, a failed member is recovered by the child's
-/// maintenance thread (the status page itself runs no maintenance).
-fn the_watchdog_recovers_members_without_traffic(f: Front) {
-    let mut s = Setup::start_with(
+/// With no traffic at all, a failed member is recovered by maintenance (httpd's watchdog
+/// thread, JkWatchdogInterval; nginx's timer in each worker process): the status page itself
+/// runs none.
+fn maintenance_recovers_members_without_traffic(f: Front) {
+    let mut s = Setup::start(
         f,
-        "watchdog",
+        "maintain",
         &["n1", "n2"],
-        "worker.list=jkstatus\nworker.jkstatus.type=status\nworker.lb.recover_time=1\nworker.maintain=1\n",
-        "JkWatchdogInterval 1\nJkMount /jkstatus jkstatus\n",
+        "worker.lb.recover_time=1\nworker.maintain=1\n",
     );
     s.node("n1").kill();
     let during = tally(s.addr(), 6, None);
@@ -377,10 +430,39 @@ fn the_watchdog_recovers_members_without_traffic(f: Front) {
         f.name()
     );
     let recovered = rjk_tests::wait_until(
-        "the watchdog to move n1 out of ERR",
+        "maintenance to move n1 out of ERR",
         std::time::Duration::from_secs(15),
         || (state(s.addr()) != "worker.n1.state=ERR").then_some(()),
     );
     assert!(recovered.is_ok(), "{}: {}", f.name(), state(s.addr()));
+    s.stop();
+}
+
+fn activation_and_redirect_decide_as_in_mod_jk(f: Front) {
+    // n1 disabled: keeps its sessions, takes no new ones; n3 stopped: takes nothing, not even
+    // its own sessions; n2 redirects its sessions to n4 when it is down.
+    let extra = "worker.n1.activation=D\nworker.n3.activation=S\nworker.n2.redirect=n4\n";
+    let mut s = Setup::start(f, "activation", &["n1", "n2", "n3", "n4"], extra);
+    let t = tally(s.addr(), 40, None);
+    assert!(
+        !t.contains_key("n1") && !t.contains_key("n3"),
+        "{}: new sessions avoid disabled and stopped members: {t:?}",
+        f.name()
+    );
+    assert_eq!(
+        tally(s.addr(), 5, Some("JSESSIONID=X.n1")),
+        only("n1", 5),
+        "{}",
+        f.name()
+    );
+    let stopped = tally(s.addr(), 10, Some("JSESSIONID=X.n3"));
+    assert!(!stopped.contains_key("n3"), "{}: {stopped:?}", f.name());
+    s.node("n2").kill();
+    assert_eq!(
+        tally(s.addr(), 5, Some("JSESSIONID=X.n2")),
+        only("n4", 5),
+        "{}",
+        f.name()
+    );
     s.stop();
 }

@@ -58,6 +58,7 @@
 mod change;
 mod choose;
 mod conf;
+mod connections;
 mod maintain;
 mod mult;
 mod outcome;

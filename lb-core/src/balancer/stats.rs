@@ -28,6 +28,9 @@ pub struct MemberStats {
     pub reply_timeouts: u64,
     pub busy: u64,
     pub max_busy: u64,
+    /// Open backend connections (every process's), when the front end counts them.
+    pub connected: u64,
+    pub max_connected: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
     /// Unix seconds; 0 = none.
@@ -93,6 +96,8 @@ impl Balancer {
                     reply_timeouts: s.reply_timeouts.load(Relaxed),
                     busy: s.busy.load(Relaxed),
                     max_busy: s.max_busy.load(Relaxed),
+                    connected: s.connected.load(Relaxed),
+                    max_connected: s.max_connected.load(Relaxed),
                     bytes_read: s.bytes_read.load(Relaxed),
                     bytes_written: s.bytes_written.load(Relaxed),
                     first_error_time: s.first_error_time.load(Relaxed),
@@ -147,6 +152,8 @@ impl Balancer {
             m.read = st.bytes_read;
             m.busy = st.busy as i64;
             m.max_busy = st.max_busy as i64;
+            m.connected = st.connected as i64;
+            m.max_connected = st.max_connected as i64;
             m.last_reset_at = st.last_reset;
             m.error_time = (st.first_error_time > 0).then_some(st.first_error_time);
             if let Some(c) = &st.connection {

@@ -101,7 +101,7 @@ pub enum Action<'a> {
     Send(&'a [u8]),
     /// Read from the connection into [`Exchange::recv_space`], waiting until `deadline` (None:
     /// forever). Answer: [`Exchange::on_recv`] (0 = closed), [`Exchange::on_timeout`] or
-    /// [`Exchange::on_io_error`].
+    /// [`Exchange::on_io_error`] (or, as to every backend wait, [`Exchange::on_client_gone`]).
     Recv { deadline: Option<Instant> },
     /// Read up to `max` bytes of request body into [`Exchange::client_space`]. Answer:
     /// [`Exchange::on_client_body`] (0 = end of body) or [`Exchange::on_client_error`].
@@ -1320,9 +1320,18 @@ impl Exchange {
     }
 
     /// The client went away (a write failed, or the driver knows the connection is closed).
+    /// An event-driven driver may also answer a pending connect, send, CPing or receive with
+    /// it (the client left while the backend thinks): the attempt ends at once, its connection
+    /// is not reused, the member is not blamed and no other attempt follows.
     pub fn on_client_gone(&mut self) {
         self.client_gone = true;
-        if let Step::AwaitClient { .. } = self.step {
+        if let Step::AwaitClient { .. }
+        | Step::AwaitConnect
+        | Step::AwaitSent
+        | Step::AwaitRecv { .. }
+        | Step::AwaitPingSent { .. }
+        | Step::AwaitPong { .. } = self.step
+        {
             self.fail(Failure::ClientGone);
         }
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 /// `RJKSHM01` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RJKSHM01");
 /// Bumped whenever a field moves; a table of another version is refused, never misread.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// A short string in 64 bytes of atomics: byte 0 is the length, bytes 1..64 the text.
 #[repr(C)]
@@ -141,7 +141,10 @@ pub struct MemberSlot {
     /// The ajp worker's connection settings, shared so a status-worker change reaches every
     /// process's pool.
     pub conn: ConnSlot,
-    pub _reserved: [AtomicU64; 1],
+    /// Open backend connections to it, every process's (a front end that keeps its own
+    /// connections counts them in and out: nginx's driver).
+    pub connected: AtomicU64,
+    pub max_connected: AtomicU64,
 }
 
 /// An ajp worker's connection settings the status worker may change (mod_jk's shm ajp record),

@@ -35,6 +35,8 @@ pub enum Conn {
     Silent,
     /// The backend closes as soon as the request is read.
     Close,
+    /// Nothing arrives, and the client leaves while the read waits.
+    ClientLeaves,
 }
 
 /// One member's side of the script.
@@ -300,6 +302,10 @@ impl Harness {
                         Some(Conn::Trickle(b, n)) => (Some(b.clone()), *n),
                         Some(Conn::Close) => {
                             ex.on_recv(0);
+                            continue;
+                        }
+                        Some(Conn::ClientLeaves) => {
+                            ex.on_client_gone();
                             continue;
                         }
                         _ => (None, 0),
