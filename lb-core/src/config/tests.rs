@@ -637,3 +637,21 @@ fn template_current_name_beats_own_deprecated_name() {
     );
     assert_eq!(ajp(&w, "a").connection_pool_timeout.value, 83);
 }
+
+#[test]
+fn recovery_options_bits_mod_jk_does_not_know_or_ignores_are_said() {
+    let (w, msgs) =
+        load_ok("worker.list=a,b\nworker.a.recovery_options=96\nworker.b.recovery_options=25\n");
+    assert_eq!(ajp(&w, "a").recovery_options.value, 96);
+    assert!(
+        msgs.iter().any(
+            |m| m.starts_with("w.properties:2: warning:") && m.contains("bits 96 mean nothing")
+        ),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:3: warning:") && m.contains("16 is ignored")),
+        "{msgs:#?}"
+    );
+}
