@@ -34,6 +34,13 @@ pub fn ajp_spec(
 ) -> Result<AjpWorkerSpec, String> {
     let addr = resolve(a)?;
     let mut s = AjpWorkerSpec::new(name, addr, threads);
+    // mod_jk resolves `source` like the host, port 0, and refuses to start when it cannot.
+    let src = a.source.value.trim();
+    if !src.is_empty() {
+        let at = crate::pool::resolve(src, 0, a.prefer_ipv6.value)
+            .map_err(|e| format!("worker {name}: source `{src}`: {e}"))?;
+        s.source = Some(at.ip());
+    }
     s.route = a.route.value.clone();
     s.host = a.host.value.clone();
     s.prefer_ipv6 = a.prefer_ipv6.value;

@@ -94,6 +94,8 @@ pub enum Action<'a> {
     Connect {
         member: usize,
         addr: SocketAddr,
+        /// Bind the socket to this local address (any port) before connecting (`source`).
+        source: Option<std::net::IpAddr>,
         timeout: Option<Duration>,
     },
     /// Write these bytes to the connection. Answer: [`Exchange::on_sent`] (any count) or
@@ -746,6 +748,7 @@ impl Exchange {
                 Action::Connect {
                     member: self.current.as_ref().map_or(0, |c| c.pick.member),
                     addr: spec.addr,
+                    source: spec.source,
                     // socket_connect_timeout defaults to socket_timeout (mod_jk).
                     timeout: spec
                         .socket_connect_timeout
