@@ -201,6 +201,14 @@ impl Balancer {
         Ok(())
     }
 
+    /// Whether `member`'s connection settings were changed since they were first shared
+    /// (through the status worker, or restored from a persist file).
+    pub fn connection_changed(&self, member: usize) -> bool {
+        self.slots
+            .get(member)
+            .is_some_and(|&record| self.table().member(record).conn.sequence.load(Acquire) > 1)
+    }
+
     /// The connection settings every process uses for `member` (None until its pool shared
     /// them).
     pub fn connection(&self, member: usize) -> Option<crate::pool::ConnSettings> {

@@ -303,6 +303,11 @@ impl Balancer {
     }
 
     /// Index of the member named `name`.
+    /// The name of member `i`.
+    pub fn member_name(&self, i: usize) -> Option<String> {
+        self.conf.load().members.get(i).map(|m| m.name.clone())
+    }
+
     pub fn member_index(&self, name: &str) -> Option<usize> {
         self.conf.load().members.iter().position(|m| m.name == name)
     }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::balancer::{Balancer, MemberChange};
+use crate::balancer::{Balancer, ConnChange, MemberChange};
 use crate::config::Activation;
 
 /// The lines for every member of `lbs` (name, balancer) at `now`.
@@ -27,8 +27,71 @@ pub fn render<'a>(lbs: impl IntoIterator<Item = (&'a str, &'a Balancer)>, now: i
             let _ = writeln!(out, "{name}.{}.domain={}", m.name, m.domain);
             let _ = writeln!(out, "{name}.{}.redirect={}", m.name, m.redirect);
         }
+        // Connection settings of the members changed through the status worker, all of them
+        // as the shared record holds them (it does not say which one changed).
+        for i in (0..lb.len()).filter(|&i| lb.connection_changed(i)) {
+            let (Some(c), Some(m)) = (lb.connection(i), lb.member_name(i)) else {
+                continue;
+            };
+            for (key, v) in conn_lines(&c) {
+                let _ = writeln!(out, "{name}.{m}.{key}={v}");
+            }
+        }
     }
     out
+}
+
+/// The connection settings a status worker can change, as `setting=value` pairs.
+fn conn_lines(c: &crate::pool::ConnSettings) -> Vec<(&'static str, String)> {
+    vec![
+        ("host", c.host.clone()),
+        ("port", c.port.to_string()),
+        (
+            "connection_pool_timeout",
+            c.connection_pool_timeout.to_string(),
+        ),
+        ("ping_timeout", c.ping_timeout.to_string()),
+        ("connect_timeout", c.connect_timeout.to_string()),
+        ("prepost_timeout", c.prepost_timeout.to_string()),
+        ("reply_timeout", c.reply_timeout.to_string()),
+        ("retries", c.retries.to_string()),
+        ("retry_interval", c.retry_interval.to_string()),
+        (
+            "connection_ping_interval",
+            c.connection_ping_interval.to_string(),
+        ),
+        ("recovery_options", c.recovery_options.to_string()),
+        ("busy_limit", c.busy_limit.to_string()),
+        ("max_packet_size", c.max_packet_size.to_string()),
+    ]
+}
+
+/// A saved connection setting as the change that restores it.
+fn conn_change(setting: &str, value: &str) -> Option<Result<ConnChange, String>> {
+    let num = || {
+        value
+            .parse::<u32>()
+            .map_err(|_| format!("{setting}: `{value}` is not a number"))
+    };
+    Some(match setting {
+        "host" => Ok(ConnChange::Host(value.to_owned())),
+        "port" => value
+            .parse::<u16>()
+            .map(ConnChange::Port)
+            .map_err(|_| format!("port: `{value}` is not a port")),
+        "connection_pool_timeout" => num().map(ConnChange::ConnectionPoolTimeout),
+        "ping_timeout" => num().map(ConnChange::PingTimeout),
+        "connect_timeout" => num().map(ConnChange::ConnectTimeout),
+        "prepost_timeout" => num().map(ConnChange::PrepostTimeout),
+        "reply_timeout" => num().map(ConnChange::ReplyTimeout),
+        "retries" => num().map(ConnChange::Retries),
+        "retry_interval" => num().map(ConnChange::RetryInterval),
+        "connection_ping_interval" => num().map(ConnChange::ConnectionPingInterval),
+        "recovery_options" => num().map(ConnChange::RecoveryOptions),
+        "busy_limit" => num().map(ConnChange::BusyLimit),
+        "max_packet_size" => num().map(ConnChange::MaxPacketSize),
+        _ => return None,
+    })
 }
 
 /// At startup: for every status worker with `persist_file`, apply the saved changes to the
@@ -93,6 +156,21 @@ pub fn apply<'a>(text: &str, lookup: impl Fn(&str) -> Option<&'a Balancer>) -> V
             v.parse::<u32>()
                 .map_err(|_| format!("{key}: `{v}` is not a number"))
         };
+        if let Some(c) = conn_change(setting, value) {
+            let same = b.connection(i).is_some_and(|cur| {
+                conn_lines(&cur)
+                    .iter()
+                    .any(|(k, v)| *k == setting && v == value)
+            });
+            // Unchanged: no resolving, no new sequence for every process to adopt.
+            if !same {
+                match c.map(|c| b.change_connection(i, c).map_err(|e| e.to_string())) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) | Err(e) => problems.push(e),
+                }
+            }
+            continue;
+        }
         let change = match setting {
             "activation" => Activation::parse(value).map(MemberChange::Activation),
             "lbfactor" => num(value).map(MemberChange::LbFactor),

@@ -296,6 +296,18 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
                         for &m in &targets {
                             lb.change_connection(m, cc.clone())
                                 .map_err(|e| refuse(409, e.to_string()))?;
+                            // mod_jk keeps one record per ajp worker: a member of several
+                            // balancers has the same connection settings in each.
+                            let member = &names[m];
+                            for (other, b) in ctx.balancers {
+                                if *other == name {
+                                    continue;
+                                }
+                                if let Some(i) = b.member_index(member) {
+                                    b.change_connection(i, cc.clone())
+                                        .map_err(|e| refuse(409, e.to_string()))?;
+                                }
+                            }
                         }
                     }
                 }
@@ -386,6 +398,106 @@ mod tests {
     use crate::config::{Activation, Kind, Loader};
     use crate::shm::ShmTable;
     use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Balancer `lb` over `names` of `workers` in `table`, as the front ends build it.
+    fn engine(
+        workers: &crate::config::Workers,
+        table: &Arc<ShmTable>,
+        lb: &str,
+        names: &[&str],
+    ) -> crate::forward::Worker {
+        let Kind::Lb(lbw) = &workers.get(lb).unwrap().kind else {
+            panic!("{lb} is no lb")
+        };
+        let members: Vec<_> = names
+            .iter()
+            .map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap()))
+            .collect();
+        let specs: Vec<_> = names
+            .iter()
+            .map(|m| crate::assemble::ajp_spec(m, workers.ajp(m).unwrap(), 1, false).unwrap())
+            .collect();
+        let b = Balancer::new(
+            &crate::assemble::lb_spec(lb, lbw, 60),
+            &members,
+            Arc::clone(table),
+            0,
+        )
+        .unwrap();
+        crate::forward::Worker::balanced(lb, specs, b)
+    }
+
+    /// mod_jk keeps one record per ajp worker: `n1` in two balancers gets a connection change
+    /// made through either; the persist file brings it back after a restart, and only for the
+    /// member that was changed.
+    #[test]
+    fn a_member_of_two_balancers_shares_its_connection_and_it_persists() {
+        let mut l = Loader::new();
+        l.workers_text("worker.list=l1,l2,st\nworker.l1.type=lb\nworker.l1.balance_workers=n1,n2\nworker.l2.type=lb\nworker.l2.balance_workers=n1\nworker.n1.port=1\nworker.n2.port=2\nworker.st.type=status\nworker.st.persist_file=/nonexistent/p\n", std::path::Path::new("w"));
+        let workers = l.finish().workers.unwrap();
+        let Kind::Status(st) = &workers.get("st").unwrap().kind else {
+            panic!()
+        };
+        let table = Arc::new(ShmTable::heap(2, 3));
+        let make = |lb: &str, names: &[&str]| engine(&workers, &table, lb, names);
+        let (w1, w2) = (make("l1", &["n1", "n2"]), make("l2", &["n1"]));
+        let (l1, l2) = (w1.balancer().unwrap(), w2.balancer().unwrap());
+        let mounts = MountTable::new();
+        let balancers = [("l1", l1), ("l2", l2)];
+        let ctx = Context {
+            workers: &workers,
+            table: &mounts,
+            balancers: &balancers,
+            nonce: "N",
+            server_name: "h",
+            server_port: 80,
+            web_server: "test",
+            uri: "/st",
+            dump: &[],
+            now: 0,
+        };
+        let r = respond(
+            &ctx,
+            st,
+            "POST",
+            "cmd=update&w=l2&sw=n1&vart=250&nonce=N&mime=txt",
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(l1.connection(0).unwrap().reply_timeout, 250, "l1's n1 too");
+        assert_eq!(
+            w1.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        let saved = persist::render(balancers.iter().map(|(n, b)| (*n, *b)), 0);
+        assert!(saved.contains("l1.n1.reply_timeout=250\n"), "{saved}");
+        assert!(saved.contains("l2.n1.reply_timeout=250\n"), "{saved}");
+        assert!(
+            !saved.contains("n2.reply_timeout"),
+            "n2 was not changed: {saved}"
+        );
+        // After a restart: a fresh table, the saved lines applied.
+        let fresh = Arc::new(ShmTable::heap(2, 3));
+        let make = |lb: &str, names: &[&str]| engine(&workers, &fresh, lb, names);
+        let (f1, f2) = (make("l1", &["n1", "n2"]), make("l2", &["n1"]));
+        let (b1, b2) = (f1.balancer().unwrap(), f2.balancer().unwrap());
+        let problems = persist::apply(&saved, |n| match n {
+            "l1" => Some(b1),
+            "l2" => Some(b2),
+            _ => None,
+        });
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            f1.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            f2.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        assert!(!b1.connection_changed(1), "n2 untouched");
+    }
 
     #[test]
     fn a_posted_change_reaches_the_balancer_and_a_get_change_is_refused() {
