@@ -161,9 +161,11 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         }
     };
     // Status workers with persist_file: re-apply the runtime changes saved before the restart.
-    for p in lb_core::status::persist::restore(&workers, |n| {
-        engines.get(n).and_then(|e| e.worker().balancer())
-    }) {
+    for p in lb_core::status::persist::restore(
+        &workers,
+        |n| engines.get(n).and_then(|e| e.worker().balancer()),
+        |n| engines.get(n).map(|e| &**e.worker()),
+    ) {
         crate::log::server(
             s,
             crate::log::Level::Warning,

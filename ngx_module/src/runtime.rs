@@ -55,9 +55,11 @@ impl Runtime {
             .has(lb_core::directive::options::Flag::DISABLE_REUSE);
         let engines =
             lb_core::assemble::engines(&l.workers, table, per_process, disable_reuse, unix_now())?;
-        for p in lb_core::status::persist::restore(&l.workers, |n| {
-            engines.get(n).and_then(|e| e.worker().balancer())
-        }) {
+        for p in lb_core::status::persist::restore(
+            &l.workers,
+            |n| engines.get(n).and_then(|e| e.worker().balancer()),
+            |n| engines.get(n).map(|e| &**e.worker()),
+        ) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
         let mut pools = FxHashMap::default();

@@ -55,7 +55,7 @@
 //! Choosing takes no lock (atomics and a per-process configuration copy), except with
 //! `lock=Pessimistic`, where the table lock is held around choosing and every update.
 
-mod change;
+pub(crate) mod change;
 mod choose;
 mod conf;
 mod maintain;

@@ -7,9 +7,18 @@ use std::path::Path;
 
 use crate::balancer::{Balancer, ConnChange, MemberChange};
 use crate::config::Activation;
+use crate::forward::Worker;
 
-/// The lines for every member of `lbs` (name, balancer) at `now`.
-pub fn render<'a>(lbs: impl IntoIterator<Item = (&'a str, &'a Balancer)>, now: i64) -> String {
+/// The first part of a stand-alone ajp13 worker's lines (no worker name has a `*`).
+const STAND_ALONE: &str = "*";
+
+/// The lines for every member of `lbs` (name, balancer) at `now`, and `*.worker.setting` lines
+/// for the stand-alone `ajp13` workers whose connection settings changed.
+pub fn render<'a>(
+    lbs: impl IntoIterator<Item = (&'a str, &'a Balancer)>,
+    ajp13: &[(&str, &Worker)],
+    now: i64,
+) -> String {
     let mut out = String::from(
         "# rjk: runtime changes made through the status worker; applied at startup.\n",
     );
@@ -35,6 +44,14 @@ pub fn render<'a>(lbs: impl IntoIterator<Item = (&'a str, &'a Balancer)>, now: i
             };
             for (key, v) in conn_lines(&c) {
                 let _ = writeln!(out, "{name}.{m}.{key}={v}");
+            }
+        }
+    }
+    for (name, w) in ajp13 {
+        if w.members()[0].connection_changed() {
+            let c = crate::pool::ConnSettings::of(w.members()[0].spec());
+            for (key, v) in conn_lines(&c) {
+                let _ = writeln!(out, "{STAND_ALONE}.{name}.{key}={v}");
             }
         }
     }
@@ -99,6 +116,7 @@ fn conn_change(setting: &str, value: &str) -> Option<Result<ConnChange, String>>
 pub fn restore<'a>(
     workers: &crate::config::Workers,
     lookup: impl Fn(&str) -> Option<&'a Balancer>,
+    ajp13: impl Fn(&str) -> Option<&'a Worker>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for w in workers.workers.values() {
@@ -112,7 +130,7 @@ pub fn restore<'a>(
             continue;
         };
         out.extend(
-            apply(&text, &lookup)
+            apply(&text, &lookup, &ajp13)
                 .into_iter()
                 .map(|p| format!("{path}: {p}")),
         );
@@ -127,8 +145,13 @@ pub fn save(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Apply saved lines to the balancers found by `lookup`; returns what could not be applied.
-pub fn apply<'a>(text: &str, lookup: impl Fn(&str) -> Option<&'a Balancer>) -> Vec<String> {
+/// Apply saved lines to the balancers found by `lookup` and the stand-alone workers found by
+/// `ajp13`; returns what could not be applied.
+pub fn apply<'a>(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<&'a Balancer>,
+    ajp13: impl Fn(&str) -> Option<&'a Worker>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for line in text
         .lines()
@@ -144,6 +167,27 @@ pub fn apply<'a>(text: &str, lookup: impl Fn(&str) -> Option<&'a Balancer>) -> V
             problems.push(format!("`{key}` is not lb.member.setting"));
             continue;
         };
+        if lb == STAND_ALONE {
+            let Some(w) = ajp13(member).filter(|w| !w.is_lb()) else {
+                problems.push(format!("no ajp13 worker `{member}` any more"));
+                continue;
+            };
+            let m = &w.members()[0];
+            let same = conn_lines(&crate::pool::ConnSettings::of(m.spec()))
+                .iter()
+                .any(|(k, v)| *k == setting && v == value);
+            match conn_change(setting, value) {
+                _ if same => {}
+                Some(Ok(c)) => {
+                    if let Err(e) = m.change_connection(c) {
+                        problems.push(format!("ajp13 worker `{member}`: {e}"));
+                    }
+                }
+                Some(Err(e)) => problems.push(e),
+                None => problems.push(format!("unknown setting `{setting}`")),
+            }
+            continue;
+        }
         let Some(b) = lookup(lb) else {
             problems.push(format!("no balancer `{lb}` any more"));
             continue;
@@ -208,7 +252,7 @@ mod tests {
         old.change(0, MemberChange::Activation(Activation::Disabled))
             .unwrap();
         old.change(1, MemberChange::LbFactor(4)).unwrap();
-        let text = render([("lb", &old)], 0);
+        let text = render([("lb", &old)], &[], 0);
         let fresh = Balancer::new(
             &LbSpec::named("lb"),
             &members,
@@ -216,7 +260,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let problems = apply(&text, |n| (n == "lb").then_some(&fresh));
+        let problems = apply(&text, |n| (n == "lb").then_some(&fresh), |_| None);
         assert!(problems.is_empty(), "{problems:?}");
         let s = fresh.stats(0);
         assert_eq!(s.members[0].activation, Activation::Disabled);
@@ -224,6 +268,7 @@ mod tests {
         let problems = apply(
             "lb.n9.activation=S\nlb.n1.colour=red\nother.n1.lbfactor=1\n",
             |n| (n == "lb").then_some(&fresh),
+            |_| None,
         );
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
