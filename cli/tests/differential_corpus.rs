@@ -10,8 +10,9 @@
 //! another seed. Left out, as documented deviations: `lb_factor`, `recycle_timeout`,
 //! `local_worker` (README "stricter than mod_jk").
 //!
-//! The uriworkermap half: generated JkMount/JkUnMount rules (exact, `*`, `?`, extensions, `|`
-//! optional suffixes, `!` exclusions, `-` disabled) and URIs; the worker mod_jk picks, read from
+//! The uriworkermap half: generated JkMount/JkUnMount rules, uriworkermap lines and workers'
+//! `mount` properties (exact, `*`, `?`, extensions, `|` optional suffixes, `!` exclusions, `-`
+//! disabled) and URIs; the worker mod_jk picks, read from
 //! `%{JK_WORKER_NAME}n` in the access log, must be `rjk map`'s answer for every URI.
 
 use std::collections::BTreeMap;
@@ -449,7 +450,7 @@ fn generated_workers_properties_match_mod_jk() {
 #[derive(Debug, Clone)]
 struct Rule {
     /// 0 JkMount directive, 1 uriworkermap line, 2 `!` exclusion (JkUnMount or file), 3 `-`
-    /// disabled (file).
+    /// disabled (file), 4 the worker's `mount` property (a list: every line joins).
     how: u8,
     pattern: Vec<&'static str>,
     worker: usize,
@@ -461,7 +462,7 @@ fn segment() -> impl Strategy<Value = &'static str> {
 
 fn rule() -> impl Strategy<Value = Rule> {
     (
-        prop::sample::select(vec![0u8, 0, 1, 1, 2, 3]),
+        prop::sample::select(vec![0u8, 0, 1, 1, 2, 3, 4]),
         prop::collection::vec(
             prop_oneof![
                 3 => segment(),
@@ -497,7 +498,7 @@ fn generated_mounts_pick_the_worker_mod_jk_picks() {
         .map(|w| format!("worker.w{w}.port=1\nworker.w{w}.retries=1\n"))
         .chain(["worker.list=w0,w1,w2,w3\n".to_owned()])
         .collect();
-    let (mut directives, mut file) = (String::new(), String::new());
+    let (mut directives, mut file, mut props) = (String::new(), String::new(), String::new());
     let mut uris = Vec::new();
     for i in 0..total {
         let rules = prop::collection::vec(rule(), 1..10)
@@ -525,8 +526,11 @@ fn generated_mounts_pick_the_worker_mod_jk_picks() {
                 2 => {
                     let _ = writeln!(file, "!{pattern}=w{w}");
                 }
-                _ => {
+                3 => {
                     let _ = writeln!(file, "-{pattern}=w{w}");
+                }
+                _ => {
+                    let _ = writeln!(props, "worker.w{w}.mount={pattern}");
                 }
             }
         }
@@ -543,6 +547,7 @@ fn generated_mounts_pick_the_worker_mod_jk_picks() {
          JkMountFile {d}/uriworkermap.properties\n{directives}",
         d = dir.display()
     );
+    let workers = format!("{workers}{props}");
     let httpd = start_mod_jk(&dir, &workers, &[("uriworkermap.properties", &file)], &body);
     for (n, u) in uris.iter().enumerate() {
         http::get(httpd.addr(), u, &[("X-Id", &n.to_string())]).unwrap();
@@ -585,7 +590,7 @@ fn generated_mounts_pick_the_worker_mod_jk_picks() {
     }
     assert!(
         diffs.is_empty(),
-        "{} of {} URIs differ:\n{}\nJkMount:\n{directives}\nuriworkermap:\n{file}",
+        "{} of {} URIs differ:\n{}\nJkMount:\n{directives}\nuriworkermap:\n{file}\nmount properties:\n{props}",
         diffs.len(),
         uris.len(),
         diffs.join("\n")
