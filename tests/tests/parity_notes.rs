@@ -30,11 +30,13 @@ const CASES: &[(&str, &str, Option<&str>)] = &[
     ("alldead", "/echo", None),
     // The backend's own error status and body.
     ("notfound", "/status/404", None),
+    // fail_on_status turns the live member's 404 into a failure: the error page's status.
+    ("failstatus", "/status/404", None),
 ];
 
 fn workers(live: &Node) -> String {
-    let mut w = String::from("worker.list=lb1,lb2,lb3,lb4,lb5,lb6\n");
-    for n in 1..=6 {
+    let mut w = String::from("worker.list=lb1,lb2,lb3,lb4,lb5,lb6,lb7\n");
+    for n in 1..=7 {
         w.push_str(&format!(
             "worker.d{n}.host=127.0.0.1\nworker.d{n}.port=1\nworker.d{n}.retries=1\n\
              worker.l{n}.host=127.0.0.1\nworker.l{n}.port={p}\n\
@@ -43,7 +45,7 @@ fn workers(live: &Node) -> String {
         ));
     }
     w.push_str(
-        "worker.d3.redirect=l3\nworker.d4.route=A.d4\nworker.l4.route=A.l4\nworker.l5.port=1\n",
+        "worker.d3.redirect=l3\nworker.d4.route=A.d4\nworker.l4.route=A.l4\nworker.l5.port=1\nworker.l7.fail_on_status=404\n",
     );
     w
 }
