@@ -1,7 +1,8 @@
 //! What mod_jk reports about a request that needed a retry, differential against Debian's
 //! mod_jk: the route forwarded to the member that finally served (the AJP route attribute its
 //! `/echo` shows), the notes `JK_WORKER_ROUTE`, `JK_LB_FIRST_*` and `JK_LB_LAST_*`, and the
-//! status and sizes `JkRequestLogFormat` writes against the final status.
+//! status and sizes `JkRequestLogFormat` writes against the final status, also for a client that
+//! went away mid-response (both log 200, as mod_jk does).
 //!
 //! Each balancer has a dead member (nothing listens on its port) before a live rjk-node: a
 //! session of the dead member, a fresh request, a redirect and a domain all fail over.
@@ -189,4 +190,57 @@ fn route_and_notes_after_a_retry_are_mod_jk_s() {
         "{:?}",
         rjk["request log"]
     );
+}
+
+/// A client that goes away in the middle of a large answer: the status JkRequestLogFormat and
+/// the access log write for it are mod_jk's (the sizes depend on when the connection broke).
+#[test]
+fn a_client_gone_mid_response_is_logged_as_mod_jk_logs_it() {
+    use std::io::{Read, Write};
+    let live = Node::start("live", None, &[]).unwrap();
+    let mut seen = Vec::new();
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let dir = tmp(&format!("gone-{}", c.name()));
+        let workers = format!(
+            // Named lb… only so that request_log_lines finds its lines.
+            "worker.list=lbw\nworker.lbw.host=127.0.0.1\nworker.lbw.port={}\n",
+            live.port
+        );
+        let jk = format!(
+            "LogFormat \"%>s %{{JK_WORKER_NAME}}n\" st\nCustomLog {}/st.log st\n\
+             JkRequestLogFormat \"%w %s\"\nJkMount /download lbw\n",
+            dir.display()
+        );
+        let httpd = front(&dir, c, Mpm::Event, &workers, &jk).unwrap();
+        {
+            let mut s = std::net::TcpStream::connect(httpd.addr()).unwrap();
+            s.write_all(
+                b"GET /download?bytes=200000000&chunk=65536 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            let mut buf = vec![0u8; 65536];
+            let mut got = 0;
+            while got < 200_000 {
+                got += s.read(&mut buf).unwrap();
+            }
+            // Closed with unread data: the server's next writes fail.
+        }
+        let access = rjk_tests::wait_until("the access log", Duration::from_secs(20), || {
+            std::fs::read_to_string(dir.join("st.log"))
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
+        .unwrap();
+        let jk_log = rjk_tests::wait_until("the request log", Duration::from_secs(5), || {
+            let t =
+                String::from_utf8_lossy(&std::fs::read(dir.join("logs/jk.log")).ok()?).into_owned();
+            let line = request_log_lines(&t);
+            (!line.is_empty()).then_some(line)
+        })
+        .unwrap();
+        httpd.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+        seen.push((access.trim().to_owned(), jk_log));
+    }
+    assert_eq!(seen[0], seen[1], "mod_jk, then mod_rjk");
 }
