@@ -34,6 +34,13 @@ pub fn ajp_spec(
 ) -> Result<AjpWorkerSpec, String> {
     let addr = resolve(a)?;
     let mut s = AjpWorkerSpec::new(name, addr, threads);
+    // mod_jk resolves `source` like the host, port 0, and refuses to start when it cannot.
+    let src = a.source.value.trim();
+    if !src.is_empty() {
+        let at = crate::pool::resolve(src, 0, a.prefer_ipv6.value)
+            .map_err(|e| format!("worker {name}: source `{src}`: {e}"))?;
+        s.source = Some(at.ip());
+    }
     s.route = a.route.value.clone();
     s.host = a.host.value.clone();
     s.prefer_ipv6 = a.prefer_ipv6.value;
@@ -118,9 +125,14 @@ pub fn shm_size(workers: &Workers) -> (usize, usize) {
     let mut lbs = 0;
     let mut members = 0;
     for name in &workers.list.value {
-        if let Some(Kind::Lb(l)) = workers.get(name).map(|w| &w.kind) {
-            lbs += 1;
-            members += l.balance_workers.value.len();
+        match workers.get(name).map(|w| &w.kind) {
+            Some(Kind::Lb(l)) => {
+                lbs += 1;
+                members += l.balance_workers.value.len();
+            }
+            // A stand-alone ajp13 worker's shared connection settings.
+            Some(Kind::Ajp(_)) => members += 1,
+            _ => {}
         }
     }
     (lbs.max(1), members.max(1))
@@ -138,6 +150,15 @@ pub struct Engines {
 impl Engines {
     pub fn get(&self, name: &str) -> Option<&Engine> {
         self.workers.get(name)
+    }
+
+    /// The stand-alone ajp13 workers, by name.
+    pub fn ajp13(&self) -> Vec<(&str, &Worker)> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| !w.worker().is_lb())
+            .map(|(n, w)| (n.as_str(), &**w.worker()))
+            .collect()
     }
 
     /// The running balancers, by lb worker name.
@@ -208,7 +229,13 @@ pub fn forward_workers(
             Kind::Ajp(a) => {
                 let spec = ajp_spec(name, a, threads, disable_reuse)
                     .map_err(|e| format!("worker `{name}`: {e}"))?;
-                out.insert(name.clone(), Worker::ajp13(spec));
+                // Its record has no balancer: parent "". A table kept from an older
+                // configuration may have no room; the worker then works unshared.
+                let worker = match table.claim_member("", name) {
+                    Ok((record, _)) => Worker::ajp13_shared(spec, Arc::clone(table), record),
+                    Err(_) => Worker::ajp13(spec),
+                };
+                out.insert(name.clone(), worker);
             }
             Kind::Lb(l) => {
                 let mut specs = Vec::new();

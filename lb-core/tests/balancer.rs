@@ -491,6 +491,38 @@ fn busy_ends_when_seen_below_busy_limit() {
     assert_eq!(req.choose(T0).map(|c| c.member), Ok(1));
 }
 
+/// mod_jk ends BUSY only when below busy_limit and the process's pool has a free slot: a
+/// member whose pool answered busy stays BUSY (no busy_limit at all) until a request of this
+/// process on it ends; meanwhile its sessions fail over too (BUSY is not usable for them).
+#[test]
+fn busy_from_a_full_pool_ends_only_when_a_request_on_it_ends() {
+    let b = balancer(LbSpec::named("lb"), members(&["a", "b"]));
+    let hold = b.start_raw(0, true);
+    let req = b.request(None, Flags::default());
+    let full = b.start(&req, 0);
+    full.finish(Outcome::Busy, Traffic::default(), T0);
+    assert_eq!(state(&b, 0), State::Busy);
+    set_lb_value(&b, 1, 10);
+    for _ in 0..3 {
+        assert_eq!(
+            b.choose(None, false, T0).map(|c| c.member),
+            Ok(1),
+            "no free slot: still BUSY"
+        );
+    }
+    assert_eq!(state(&b, 0), State::Busy);
+    assert_eq!(
+        b.choose(Some("x.a"), false, T0).map(|c| c.member),
+        Ok(1),
+        "nor its sessions"
+    );
+    // The request holding a slot ends: the slot is free, BUSY ends on sight.
+    hold.finish(Outcome::Success, Traffic::default(), T0);
+    set_state(&b, 0, State::Busy);
+    assert_eq!(b.choose(None, false, T0).map(|c| c.member), Ok(0));
+    assert_eq!(state(&b, 0), State::Ok);
+}
+
 #[test]
 fn set_session_cookie_only_for_requests_that_were_not_sticky() {
     let spec = LbSpec::named("lb");

@@ -514,6 +514,28 @@ fn an_exhausted_pool_is_503_busy_and_the_member_busy() {
     assert!(matches!(r.failure, Some(Failure::Busy)));
 }
 
+/// mod_jk leaves BUSY only with a free slot in the process's pool: the next request does not
+/// try the member whose pool was full again (its session neither), it goes to the other one.
+#[test]
+fn a_member_busy_from_its_full_pool_is_not_tried_again_until_a_slot_frees() {
+    let w = balanced(vec![spec("tc1", 0), spec("tc2", 1)]);
+    let mut h = Harness::new(2);
+    h.backends[0].exhausted = true;
+    h.conns(
+        1,
+        [
+            Conn::Reply(reply(200, b"two", true)),
+            Conn::Reply(reply(200, b"two", true)),
+        ],
+    );
+    let r = h.run(&w, &to_tc1(b"/"));
+    assert_eq!(r.first.map(|t| t.outcome), Some(Outcome::Busy));
+    let r = h.run(&w, &to_tc1(b"/"));
+    assert_eq!(r.first.map(|t| t.member), Some(1), "tc1 not asked again");
+    assert_eq!(r.members_tried, 1);
+    assert_eq!(state(&w, 0), State::Busy);
+}
+
 #[test]
 fn a_head_too_large_for_the_members_packet_is_413_and_opens_nothing() {
     let w = ajp13(spec("w1", 0));

@@ -93,6 +93,44 @@ pub unsafe extern "C" fn merge_server(
     })
 }
 
+/// httpd creates a module's server config for a virtual host only when one of the module's
+/// directives appears in it; one without any shares the main server's. mod_jk gives such a host
+/// its own, merged from the main server's, so that its JkMountCopy rules apply: do the same,
+/// before anything reads the virtual hosts' lines.
+///
+/// # Safety
+/// `main` must be the live main server_rec and `pool` the configuration pool.
+pub unsafe fn unshare_virtual_hosts(pool: *mut ffi::apr_pool_t, main: *mut ffi::server_rec) {
+    // SAFETY: as documented; the server list and config vectors live as long as `pool`.
+    unsafe {
+        let base = of_server(main) as *const ServerConf;
+        let mut s = (*main).next;
+        while !s.is_null() {
+            if (*s).is_virtual != 0 && std::ptr::eq(of_server(s), base) {
+                let lines = (*base)
+                    .lines
+                    .iter()
+                    .map(|l| DirectiveLine {
+                        inherited: true,
+                        ..l.clone()
+                    })
+                    .collect();
+                let own = ServerConf {
+                    is_virtual: true,
+                    lines,
+                    runtime: None,
+                };
+                ffi::ap_set_module_config(
+                    (*s).module_config,
+                    &raw const crate::module::jk_module,
+                    alloc(pool, own),
+                );
+            }
+            s = (*s).next;
+        }
+    }
+}
+
 /// The module's config of server `s`.
 ///
 /// # Safety

@@ -56,13 +56,15 @@ pub unsafe extern "C" fn register(_p: *mut ffi::apr_pool_t) {
 /// Runs for `apache2 -t` as well as for a start: the whole Jk configuration is validated here,
 /// so a config test catches what mod_jk would only find at startup.
 unsafe extern "C" fn check_config(
-    _pconf: *mut ffi::apr_pool_t,
+    pconf: *mut ffi::apr_pool_t,
     _plog: *mut ffi::apr_pool_t,
     ptemp: *mut ffi::apr_pool_t,
     s: *mut ffi::server_rec,
 ) -> c_int {
     crate::guard::guard("check_config", ffi::HTTP_INTERNAL_SERVER_ERROR, || {
-        // SAFETY: httpd passes the live main server and a temporary pool.
+        // SAFETY: httpd passes the live main server, its configuration and temporary pools.
+        unsafe { crate::conf::unshare_virtual_hosts(pconf, s) };
+        // SAFETY: as above.
         let (lines, root) = unsafe { (setup::server_lines(s), setup::server_root(ptemp)) };
         let lines: Vec<_> = lines.into_iter().map(|(l, _)| l).collect();
         let workers_ok = setup::load_and_report(s, &lines, &root).is_some();
@@ -159,9 +161,11 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         }
     };
     // Status workers with persist_file: re-apply the runtime changes saved before the restart.
-    for p in lb_core::status::persist::restore(&workers, |n| {
-        engines.get(n).and_then(|e| e.worker().balancer())
-    }) {
+    for p in lb_core::status::persist::restore(
+        &workers,
+        |n| engines.get(n).and_then(|e| e.worker().balancer()),
+        |n| engines.get(n).map(|e| &**e.worker()),
+    ) {
         crate::log::server(
             s,
             crate::log::Level::Warning,

@@ -33,12 +33,14 @@ pub fn serve(req: &mut HttpdRequest<'_>, rt: &ServerRuntime, s: &StatusWorker, u
         .map(|u| String::from_utf8_lossy(u).into_owned());
     let table = rt.mounts.current();
     let balancers = rt.global.engines.balancers();
+    let ajp13 = rt.global.engines.ajp13();
     let server_name = String::from_utf8_lossy(req.server_name()).into_owned();
     let banner = crate::hooks::server_banner();
     let ctx = Context {
         workers: &rt.global.workers,
         table: &table,
         balancers: &balancers,
+        ajp13: &ajp13,
         nonce: &rt.global.nonce,
         server_name: &server_name,
         server_port: req.server_port(),

@@ -137,6 +137,18 @@ impl Conn {
             pc.socklen = len;
             pc.name = &mut name.0;
             pc.get = Some(no_peer_choice);
+            // `source`: nginx binds pc.local before connecting (the call copies nothing of it
+            // that outlives the call).
+            let (mut local_ss, local_len) =
+                sockaddr(SocketAddr::new(spec.source.unwrap_or(spec.addr.ip()), 0));
+            let mut local = ffi::ngx_addr_t {
+                sockaddr: &mut local_ss as *mut _ as *mut ffi::sockaddr,
+                socklen: local_len,
+                name: ffi::ngx_str_t::empty(),
+            };
+            if spec.source.is_some() {
+                pc.local = &mut local;
+            }
             pc.log = (*ffi::ngx_cycle).log;
             pc.set_log_error(ffi::ngx_connection_log_error_e_NGX_ERROR_ERR as _);
             if spec.socket_buffer > 0 {

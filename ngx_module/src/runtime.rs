@@ -65,6 +65,16 @@ impl Engines {
             .collect()
     }
 
+    /// The stand-alone ajp13 workers, by name (the status worker changes their connection
+    /// settings as mod_jk's does).
+    pub fn ajp13(&self) -> Vec<(&str, &Worker)> {
+        self.0
+            .iter()
+            .filter(|(_, w)| !w.is_lb())
+            .map(|(n, w)| (n.as_str(), &**w))
+            .collect()
+    }
+
     /// Decay and recovery (lb-core throttles them across processes to `worker.maintain`).
     fn maintain(&self, now: i64) {
         for w in self.0.values() {
@@ -94,9 +104,11 @@ impl Runtime {
             .map(|(n, w)| (n, Arc::new(w)))
             .collect(),
         );
-        for p in lb_core::status::persist::restore(&l.workers, |n| {
-            engines.get(n).and_then(|w| w.balancer())
-        }) {
+        for p in lb_core::status::persist::restore(
+            &l.workers,
+            |n| engines.get(n).and_then(|w| w.balancer()),
+            |n| engines.get(n).map(|w| &**w),
+        ) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
         let mut pools = FxHashMap::default();

@@ -92,6 +92,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             None => std::sync::Arc::new(lb_core::mount::MountTable::new()),
         };
         let balancers = rt.engines.balancers();
+        let ajp13 = rt.engines.ajp13();
         let server_name = String::from_utf8_lossy(facts.server().0).into_owned();
         let uri = String::from_utf8_lossy(facts.original_uri()).into_owned();
         // The nginx the module was built against (its signature matches the running one).
@@ -104,6 +105,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             workers: &rt.workers,
             table: &table,
             balancers: &balancers,
+            ajp13: &ajp13,
             nonce: &rt.nonce,
             server_name: &server_name,
             server_port: facts.server().1,

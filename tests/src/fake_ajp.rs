@@ -63,6 +63,8 @@ struct Record {
     closed_by_proxy: Vec<usize>,
     /// Named events (`unsolicited` once mode `mix` has sent its extra response).
     events: Vec<(usize, String)>,
+    /// The proxy's address of each connection, in accept order (its `source`).
+    peers: Vec<SocketAddr>,
 }
 
 /// A running fake container on 127.0.0.1. Dropping it stops accepting and closes its sockets.
@@ -101,6 +103,9 @@ impl FakeAjp {
                         break;
                     }
                     let Ok(s) = s else { continue };
+                    if let Ok(peer) = s.peer_addr() {
+                        record.lock().unwrap().peers.push(peer);
+                    }
                     let _ = s.set_nodelay(true);
                     if let Ok(c) = s.try_clone() {
                         conns.lock().unwrap().push(c);
@@ -131,6 +136,11 @@ impl FakeAjp {
     }
 
     /// Every request seen so far.
+    /// The proxy's end of every connection accepted so far.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.record.lock().unwrap().peers.clone()
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.record.lock().unwrap().requests.clone()
     }

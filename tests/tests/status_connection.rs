@@ -154,3 +154,69 @@ fn a_port_posted_to_one_child_moves_the_member_in_every_child() {
     drop(n3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `w=<ajp13 worker>`, as mod_jk allows: a stand-alone worker's port posted to one prefork
+/// child moves it in every child, and persist_file brings the change back after a restart.
+#[test]
+fn a_stand_alone_worker_moves_in_every_child_and_after_a_restart() {
+    let n1 = Node::start("n1", None, &[]).unwrap();
+    let n2 = Node::start("n2", None, &[]).unwrap();
+    let dir = std::env::temp_dir().join(format!("rjk-status-solo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // httpd's children (User www-data) write the file: the directory must let them.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let saved = dir.join("changes.properties");
+    // An lb as well: the manager page then has forms (and their nonce).
+    let workers = format!(
+        "worker.list=solo,lb,jk-manager\nworker.solo.host=127.0.0.1\nworker.solo.port={}\n\
+         worker.n2.host=127.0.0.1\nworker.n2.port={}\nworker.lb.type=lb\nworker.lb.balance_workers=n2\n\
+         worker.jk-manager.type=status\nworker.jk-manager.persist_file={}\n",
+        n1.port,
+        n2.port,
+        saved.display()
+    );
+    let jk = "JkMount /slow solo\n<Location /jk-manager>\n  JkMount jk-manager\n</Location>\n";
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Prefork, &workers, jk).unwrap();
+    let a = httpd.addr();
+    let nodes = |phase: &str| {
+        let path = format!("/slow?ms=200&phase={phase}");
+        std::thread::scope(|s| {
+            let all: Vec<_> = (0..CONCURRENT)
+                .map(|_| s.spawn(|| http::get(a, &path, &[]).unwrap()))
+                .collect();
+            nodes_of(
+                &all.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        })
+    };
+    assert_eq!(nodes("before"), BTreeSet::from(["n1".to_owned()]));
+    let n = nonce(&http::get(a, "/jk-manager", &[]).unwrap().text());
+    let r = post(
+        a,
+        &format!("cmd=update&w=solo&vaprt={}&nonce={n}&mime=txt", n2.port),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(nodes("after"), BTreeSet::from(["n2".to_owned()]));
+    let prop = http::get(a, "/jk-manager?mime=prop", &[]).unwrap().text();
+    assert!(
+        prop.contains(&format!("worker.solo.port={}\n", n2.port)),
+        "{prop}"
+    );
+    httpd.stop();
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains(&format!("*.solo.port={}\n", n2.port)),
+        "{text}"
+    );
+    let httpd = front(&dir, Connector::ModRjk, Mpm::Prefork, &workers, jk).unwrap();
+    let one = http::get(httpd.addr(), "/slow?ms=1", &[]).unwrap();
+    assert_eq!(one.header("X-Rjk-Node"), Some("n2"), "{}", one.text());
+    httpd.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

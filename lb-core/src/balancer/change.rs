@@ -163,42 +163,25 @@ impl Balancer {
             }
             _ => None,
         };
-        {
-            let _g = self.table().lock();
-            let c = &self.table().member(record).conn;
-            if c.sequence.load(Acquire) == 0 {
-                return Err(BalancerError::NotShared {
-                    lb: lb_name(),
-                    member: name,
-                });
-            }
-            let set = |f: &std::sync::atomic::AtomicU32, v: u32| f.store(v, Relaxed);
-            match change {
-                ConnChange::Host(h) => c.host.store(&h),
-                ConnChange::Port(p) => set(&c.port, u32::from(p)),
-                ConnChange::ConnectionPoolTimeout(v) => set(&c.connection_pool_timeout, v),
-                ConnChange::PingTimeout(v) => set(&c.ping_timeout, v),
-                ConnChange::ConnectTimeout(v) => set(&c.connect_timeout, v),
-                ConnChange::PrepostTimeout(v) => set(&c.prepost_timeout, v),
-                ConnChange::ReplyTimeout(v) => set(&c.reply_timeout, v),
-                ConnChange::Retries(v) => set(&c.retries, v.max(1)),
-                ConnChange::RetryInterval(v) => set(&c.retry_interval, v),
-                ConnChange::ConnectionPingInterval(v) => set(&c.connection_ping_interval, v),
-                ConnChange::RecoveryOptions(v) => set(&c.recovery_options, v),
-                ConnChange::BusyLimit(v) => set(&c.busy_limit, v),
-                ConnChange::MaxPacketSize(v) => set(&c.max_packet_size, v.clamp(8192, 65536)),
-            }
-            if let Some(addr) = resolved {
-                crate::pool::store_ip(c, Some(addr.ip()));
-            }
-            c.sequence
-                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        if !store_connection(self.table(), record, change, resolved) {
+            return Err(BalancerError::NotShared {
+                lb: lb_name(),
+                member: name,
+            });
         }
         if busy_limit {
             // The balancer's copy of busy_limit comes from the record; make every process pull.
             self.rewrite(|_| false);
         }
         Ok(())
+    }
+
+    /// Whether `member`'s connection settings were changed since they were first shared
+    /// (through the status worker, or restored from a persist file).
+    pub fn connection_changed(&self, member: usize) -> bool {
+        self.slots
+            .get(member)
+            .is_some_and(|&record| self.table().member(record).conn.sequence.load(Acquire) > 1)
     }
 
     /// The connection settings every process uses for `member` (None until its pool shared
@@ -286,4 +269,42 @@ impl Balancer {
         conf::push(&c, lb, &slots);
         self.conf.store(c);
     }
+}
+
+/// Write `change` into the connection settings of table record `record` (a new host or port
+/// already resolved into `resolved`) and bump its sequence, so every process adopts it. False
+/// when nobody shared the record yet.
+pub(crate) fn store_connection(
+    table: &crate::shm::ShmTable,
+    record: usize,
+    change: ConnChange,
+    resolved: Option<std::net::SocketAddr>,
+) -> bool {
+    let _g = table.lock();
+    let c = &table.member(record).conn;
+    if c.sequence.load(Acquire) == 0 {
+        return false;
+    }
+    let set = |f: &std::sync::atomic::AtomicU32, v: u32| f.store(v, Relaxed);
+    match change {
+        ConnChange::Host(h) => c.host.store(&h),
+        ConnChange::Port(p) => set(&c.port, u32::from(p)),
+        ConnChange::ConnectionPoolTimeout(v) => set(&c.connection_pool_timeout, v),
+        ConnChange::PingTimeout(v) => set(&c.ping_timeout, v),
+        ConnChange::ConnectTimeout(v) => set(&c.connect_timeout, v),
+        ConnChange::PrepostTimeout(v) => set(&c.prepost_timeout, v),
+        ConnChange::ReplyTimeout(v) => set(&c.reply_timeout, v),
+        ConnChange::Retries(v) => set(&c.retries, v.max(1)),
+        ConnChange::RetryInterval(v) => set(&c.retry_interval, v),
+        ConnChange::ConnectionPingInterval(v) => set(&c.connection_ping_interval, v),
+        ConnChange::RecoveryOptions(v) => set(&c.recovery_options, v),
+        ConnChange::BusyLimit(v) => set(&c.busy_limit, v),
+        ConnChange::MaxPacketSize(v) => set(&c.max_packet_size, v.clamp(8192, 65536)),
+    }
+    if let Some(addr) = resolved {
+        crate::pool::store_ip(c, Some(addr.ip()));
+    }
+    c.sequence
+        .fetch_add(1, std::sync::atomic::Ordering::Release);
+    true
 }

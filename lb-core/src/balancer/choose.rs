@@ -64,12 +64,11 @@ impl View<'_> {
         }
     }
 
-    /// BUSY ends once the member is under its `busy_limit` again (mod_jk also asks the pool
-    /// for a free slot; a pool without one answers [`super::Request::refuse`], which puts the
-    /// member back to BUSY).
+    /// BUSY ends once the member is under its `busy_limit` again and this process's pool has
+    /// a free slot for it (mod_jk's rule at the start of each request).
     fn busy_over(&self, i: usize) -> bool {
         let limit = u64::from(self.conf.members[i].busy_limit);
-        limit == 0 || self.lb.slot(i).busy.load(Relaxed) < limit
+        (limit == 0 || self.lb.slot(i).busy.load(Relaxed) < limit) && !self.lb.pool_full(i)
     }
 
     fn end_busy(&self, state: &std::sync::atomic::AtomicU32) -> State {

@@ -55,7 +55,7 @@
 //! Choosing takes no lock (atomics and a per-process configuration copy), except with
 //! `lock=Pessimistic`, where the table lock is held around choosing and every update.
 
-mod change;
+pub(crate) mod change;
 mod choose;
 mod conf;
 mod connections;
@@ -177,6 +177,10 @@ pub struct Balancer {
     conf: Published<Conf>,
     /// mod_jk's `next_offset`: where the next by-value scan starts (per process).
     next_offset: AtomicUsize,
+    /// Per member, per process: this process's pool had no free slot for it (a request ended
+    /// BUSY), and no request of this process on it has ended since, which is what frees one.
+    /// mod_jk ends BUSY only when `ajp_has_endpoint` finds a free slot in its own pool.
+    pool_full: Vec<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Balancer {
@@ -248,7 +252,17 @@ impl Balancer {
             slots,
             conf: Published::new(conf),
             next_offset: AtomicUsize::new(0),
+            pool_full: (0..members.len())
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
         })
+    }
+
+    /// Whether this process's pool for `member` was last found without a free slot.
+    pub(crate) fn pool_full(&self, member: usize) -> bool {
+        self.pool_full
+            .get(member)
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Number of members.
@@ -290,6 +304,11 @@ impl Balancer {
     }
 
     /// Index of the member named `name`.
+    /// The name of member `i`.
+    pub fn member_name(&self, i: usize) -> Option<String> {
+        self.conf.load().members.get(i).map(|m| m.name.clone())
+    }
+
     pub fn member_index(&self, name: &str) -> Option<usize> {
         self.conf.load().members.iter().position(|m| m.name == name)
     }

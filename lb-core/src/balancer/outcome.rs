@@ -215,6 +215,12 @@ impl Balancer {
                 state: State::Error,
             };
         }
+        // Busy is the pool's answer (busy_limit refuses before starting): no free slot here
+        // until a request of this process on the member ends, as this one just did otherwise.
+        let full = matches!(outcome, Outcome::Busy);
+        if self.pool_full[member].load(Relaxed) != full {
+            self.pool_full[member].store(full, Relaxed);
+        }
         let conf = self.conf();
         let _lock = self.pessimistic(conf);
         let m = self.slot(member);

@@ -178,7 +178,7 @@ impl AjpWorker {
             reply_timeout: p.int("reply_timeout", 0),
             retries,
             retry_interval,
-            recovery_options: p.int("recovery_options", 0),
+            recovery_options: recovery_options(p),
             fail_on_status,
             busy_limit: p.int("busy_limit", 0),
             max_packet_size,
@@ -306,6 +306,33 @@ fn read_activation(p: &mut Props<'_>) -> Setting<Activation> {
         }
     }
     Setting::default(Activation::Active)
+}
+
+/// `recovery_options`, with what mod_jk's bits do not say: bits above 16 mean nothing to it,
+/// and with 8 (HEAD) set, 16 (GET) is never looked at (both decide the same way).
+fn recovery_options(p: &mut Props<'_>) -> Setting<i64> {
+    let s = p.int("recovery_options", 0);
+    let at = s.origin.location().cloned();
+    let unknown = s.value & !31;
+    if unknown != 0 {
+        p.warn(
+            at.as_ref(),
+            format!(
+                "recovery_options {}: bits {unknown} mean nothing (mod_jk knows 1, 2, 4, 8, 16)",
+                s.value
+            ),
+        );
+    }
+    if s.value & 1 != 0 && s.value & 24 == 24 {
+        p.warn(
+            at.as_ref(),
+            format!(
+                "recovery_options {}: with 8 set, 16 is ignored (as in mod_jk): a GET the backend received is not resent",
+                s.value
+            ),
+        );
+    }
+    s
 }
 
 /// Rounded up to a multiple of 1024 and clamped to 8192..=65536, as mod_jk does; a changed

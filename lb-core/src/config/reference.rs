@@ -100,7 +100,23 @@ fn resolve_one(
         }
         for p in copies {
             let key = format!("worker.{worker}.{}", &p.key[prefix.len()..]);
-            if map.get(&key).is_none() {
+            // mod_jk copies every key the worker lacks by its exact name and reads the current
+            // name before the deprecated one: a template's `connection_pool_timeout` beats the
+            // worker's own `cache_timeout`.
+            let own = map.get(&key).cloned();
+            if let Some(own) = own.as_ref().filter(|o| o.via.is_some() && p.via.is_none()) {
+                diags.warn(
+                    Some(&own.at),
+                    Some(worker),
+                    format!(
+                        "`{}` ignored: template `{target}` sets `{}` at {} (mod_jk reads the current name first)",
+                        own.via.unwrap_or_default(),
+                        &p.key[prefix.len()..],
+                        p.at
+                    ),
+                );
+            }
+            if own.is_none_or(|o| o.via.is_some() && p.via.is_none()) {
                 let from = p.template.clone().unwrap_or_else(|| target.to_owned());
                 map.insert(Property {
                     key,

@@ -617,3 +617,41 @@ fn the_example_file_parses_cleanly() {
     assert!(msgs.is_empty(), "{msgs:#?}");
     assert!(r.workers.is_some());
 }
+
+/// Found by the generated corpus against Debian's mod_jk: a template's current name beats the
+/// worker's own deprecated one, because mod_jk copies keys by their exact name.
+#[test]
+fn template_current_name_beats_own_deprecated_name() {
+    let (w, msgs) = load_ok(
+        "worker.list=a\nworker.t.connection_pool_timeout=198\nworker.a.reference=worker.t\nworker.a.cache_timeout=83\n",
+    );
+    assert_eq!(ajp(&w, "a").connection_pool_timeout.value, 198);
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:4: warning:")
+                && m.contains("`cache_timeout` ignored: template `t`")),
+        "{msgs:#?}"
+    );
+    let (w, _) = load_ok(
+        "worker.list=a\nworker.t.cache_timeout=198\nworker.a.reference=worker.t\nworker.a.connection_pool_timeout=83\n",
+    );
+    assert_eq!(ajp(&w, "a").connection_pool_timeout.value, 83);
+}
+
+#[test]
+fn recovery_options_bits_mod_jk_does_not_know_or_ignores_are_said() {
+    let (w, msgs) =
+        load_ok("worker.list=a,b\nworker.a.recovery_options=96\nworker.b.recovery_options=25\n");
+    assert_eq!(ajp(&w, "a").recovery_options.value, 96);
+    assert!(
+        msgs.iter().any(
+            |m| m.starts_with("w.properties:2: warning:") && m.contains("bits 96 mean nothing")
+        ),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("w.properties:3: warning:") && m.contains("16 is ignored")),
+        "{msgs:#?}"
+    );
+}

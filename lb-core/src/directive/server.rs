@@ -182,6 +182,12 @@ pub fn server_settings<'a>(
     let mut diags = Vec::new();
     let mut opts = OptionLines::default();
     let mut global_copy_all = false;
+    // A virtual host's own JkMountCopy On/Off; mod_jk reads none from the main server.
+    let mut own_copy: Option<bool> = None;
+    // What mod_jk gives a virtual host only when it copies the main server's mounts.
+    let (mut inherited_alias, mut inherited_mount_file) = (false, false);
+    // A JkMount/JkUnMount/JkMountFile of the virtual host's own: mod_jk then builds it a map.
+    let mut own_map = false;
     let mut mounts: Vec<MountLine> = Vec::new();
     let path = |p: &str| {
         let p = p.trim().trim_matches('"');
@@ -245,14 +251,25 @@ pub fn server_settings<'a>(
                 Ok(n) => s.watchdog_interval = n.max(0) as u64,
                 Err(m) => err(m),
             },
-            "jkmountfile" => s.mount_file = Some((path(&word), at.clone())),
+            "jkmountfile" => {
+                s.mount_file = Some((path(&word), at.clone()));
+                inherited_mount_file = inherited;
+                own_map |= !inherited;
+            }
             "jkmountfilereload" => match num(&word) {
                 Ok(n) => s.mount_file_reload = n.max(0) as u64,
                 Err(m) => err(m),
             },
             "jkmountcopy" => match word.to_ascii_lowercase().as_str() {
-                "on" => s.mount_copy = MountCopy::On,
-                "off" => s.mount_copy = MountCopy::Off,
+                "on" | "off" if inherited => {}
+                "on" => {
+                    s.mount_copy = MountCopy::On;
+                    own_copy = Some(true);
+                }
+                "off" => {
+                    s.mount_copy = MountCopy::Off;
+                    own_copy = Some(false);
+                }
                 "all" if inherited || !is_vhost => global_copy_all = true,
                 "all" => err(
                     "JkMountCopy All is only allowed in the main server; use On in a virtual host"
@@ -261,7 +278,10 @@ pub fn server_settings<'a>(
                 _ => err(format!("JkMountCopy must be All, On or Off, not `{word}`")),
             },
             "jkmount" | "jkunmount" => match mount_line(line, inherited) {
-                Ok(m) => mounts.push(m),
+                Ok(m) => {
+                    own_map |= !inherited;
+                    mounts.push(m)
+                }
                 Err(m) => err(m),
             },
             "jkstripsession" => {
@@ -276,7 +296,10 @@ pub fn server_settings<'a>(
                     )),
                 }
             }
-            "jkautoalias" => s.auto_alias = Some(path(&word)),
+            "jkautoalias" => {
+                s.auto_alias = Some(path(&word));
+                inherited_alias = inherited;
+            }
             "jkextractssl" => match word.to_ascii_lowercase().as_str() {
                 "on" => s.extract_ssl = true,
                 "off" => s.extract_ssl = false,
@@ -316,8 +339,23 @@ pub fn server_settings<'a>(
         }));
     }
     s.options = Options::default().with(&opts);
-    if is_vhost && s.mount_copy == MountCopy::Off && !global_copy_all {
+    // mod_jk's merge: an explicit JkMountCopy Off beats the main server's All; without the
+    // copy a virtual host keeps neither the main server's mounts, nor its JkMountFile, nor its
+    // JkAutoAlias; and one with no mount of its own has no map at all, so its requests never
+    // reach JkStripSession either.
+    let copying = own_copy.unwrap_or(global_copy_all);
+    if is_vhost && !copying {
+        s.mount_copy = MountCopy::Off;
         mounts.retain(|m| !m.inherited);
+        if inherited_alias {
+            s.auto_alias = None;
+        }
+        if inherited_mount_file {
+            s.mount_file = None;
+        }
+        if !own_map {
+            s.strip_session = None;
+        }
     }
     if global_copy_all && s.mount_copy == MountCopy::Off && !is_vhost {
         s.mount_copy = MountCopy::All;
@@ -472,6 +510,51 @@ mod tests {
             d[0].message.contains("only allowed in the main server"),
             "{d:?}"
         );
+    }
+
+    /// mod_jk's merge_jk_config, pinned by tests/tests/vhost_parity.rs against Debian's mod_jk.
+    #[test]
+    fn virtual_hosts_inherit_as_mod_jk_merges() {
+        let main = [
+            l("JkMount", "/a/* w1", 1),
+            l("JkMountFile", "main.map", 2),
+            l("JkAutoAlias", "/webapps", 3),
+            l("JkStripSession", "On", 4),
+            l("JkMountCopy", "On", 5),
+        ];
+        let vhost = |own: &[JkLine]| {
+            let lines: Vec<(&JkLine, bool)> = main
+                .iter()
+                .map(|x| (x, true))
+                .chain(own.iter().map(|x| (x, false)))
+                .collect();
+            server_settings(lines, true, Path::new("/srv")).0
+        };
+        // The main server's JkMountCopy On is not the vhost's; no own mount: no map at all.
+        let s = vhost(&[]);
+        assert!(s.mounts.is_empty() && s.mount_file.is_none() && s.auto_alias.is_none());
+        assert_eq!(s.strip_session, None);
+        // An own mount: a map, so the inherited JkStripSession applies; still no copy.
+        let s = vhost(&[l("JkMount", "/b/* w2", 10)]);
+        assert_eq!(s.mounts.len(), 1);
+        assert!(s.mount_file.is_none() && s.auto_alias.is_none());
+        assert_eq!(s.strip_session.as_deref(), Some(";jsessionid"));
+        // JkMountCopy On: the main server's mounts, mount file and alias.
+        let s = vhost(&[l("JkMountCopy", "On", 10)]);
+        assert_eq!(s.mounts.len(), 1);
+        assert_eq!(s.auto_alias.as_deref(), Some(Path::new("/webapps")));
+        assert_eq!(s.mount_file.unwrap().0, Path::new("/srv/main.map"));
+        // An explicit Off beats the main server's All.
+        let all = [l("JkMount", "/a/* w1", 1), l("JkMountCopy", "All", 2)];
+        let off = [l("JkMountCopy", "Off", 10)];
+        let lines = all
+            .iter()
+            .map(|x| (x, true))
+            .chain(off.iter().map(|x| (x, false)));
+        assert!(server_settings(lines, true, Path::new("/"))
+            .0
+            .mounts
+            .is_empty());
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub enum Action<'a> {
     Connect {
         member: usize,
         addr: SocketAddr,
+        /// Bind the socket to this local address (any port) before connecting (`source`).
+        source: Option<std::net::IpAddr>,
         timeout: Option<Duration>,
     },
     /// Write these bytes to the connection. Answer: [`Exchange::on_sent`] (any count) or
@@ -139,6 +141,8 @@ pub struct Tried {
     pub member: usize,
     pub activation: Option<Activation>,
     pub outcome: Outcome,
+    /// Chosen through the session route's domain: the domain was the route forwarded.
+    pub via_domain: bool,
 }
 
 /// How a forwarded request ended.
@@ -245,10 +249,19 @@ impl Forwarded {
         let named = |t: Option<Tried>| {
             let t = t?;
             let spec = worker.member(t.member)?.spec();
+            // The route noted is the route forwarded: the domain when the session went by it.
+            let route = match (t.via_domain, worker.balancer()) {
+                (true, Some(lb)) => lb.route_for(&crate::balancer::Choice {
+                    member: t.member,
+                    sticky: false,
+                    via_domain: true,
+                }),
+                _ => &spec.route,
+            };
             Some(Attempted {
                 member: t.member,
                 name: &spec.name,
-                route: &spec.route,
+                route,
                 activation: t.activation,
                 outcome: t.outcome,
             })
@@ -735,6 +748,7 @@ impl Exchange {
                 Action::Connect {
                     member: self.current.as_ref().map_or(0, |c| c.pick.member),
                     addr: spec.addr,
+                    source: spec.source,
                     // socket_connect_timeout defaults to socket_timeout (mod_jk).
                     timeout: spec
                         .socket_connect_timeout
@@ -1100,6 +1114,7 @@ impl Exchange {
             member: pick.member,
             activation: pick.activation,
             outcome,
+            via_domain: self.plan.via_domain(),
         };
         self.done.members_tried += 1;
         self.done.first.get_or_insert(tried);

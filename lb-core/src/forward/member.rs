@@ -69,6 +69,42 @@ impl Member {
         self.spec();
     }
 
+    /// Whether the shared settings changed since this worker first published them (a
+    /// status-worker change, or one restored from a persist file).
+    pub fn connection_changed(&self) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.slot().sequence.load(Acquire) > 1)
+    }
+
+    /// A status-worker change of a stand-alone ajp13 worker's connection settings, for every
+    /// process (lb members change through their balancer, which also keeps its own copy).
+    pub fn change_connection(&self, change: crate::balancer::ConnChange) -> Result<(), String> {
+        use crate::balancer::ConnChange;
+        let link = self
+            .link
+            .as_ref()
+            .ok_or("its settings are not in the shared table")?;
+        let cur = self.spec();
+        let resolved = match &change {
+            ConnChange::Host(h) if h.is_empty() || !crate::shm::Text::fits(h) => {
+                return Err(format!("host `{h}` is empty or too long"));
+            }
+            ConnChange::Host(h) => Some((h.as_str(), cur.addr.port())),
+            ConnChange::Port(p) => Some((cur.host.as_str(), *p)),
+            _ => None,
+        };
+        let resolved = match resolved {
+            Some((host, port)) => Some(crate::pool::resolve(host, port, cur.addr.is_ipv6())?),
+            None => None,
+        };
+        match crate::balancer::change::store_connection(&link.table, link.record, change, resolved)
+        {
+            true => Ok(()),
+            false => Err("its settings are not in the shared table".into()),
+        }
+    }
+
     /// The settings to use now; adopts a change another process (or this one) published.
     pub fn spec(&self) -> &AjpWorkerSpec {
         let cur = self.current.load();

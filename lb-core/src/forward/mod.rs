@@ -80,6 +80,19 @@ impl Worker {
         }
     }
 
+    /// A plain `ajp13` worker whose connection settings live in record `record` of `table`,
+    /// so a status-worker change (`w=<worker>`) reaches every process, as mod_jk's ajp worker
+    /// record does.
+    pub fn ajp13_shared(
+        spec: AjpWorkerSpec,
+        table: std::sync::Arc<crate::shm::ShmTable>,
+        record: usize,
+    ) -> Self {
+        let mut w = Worker::ajp13(spec);
+        w.members[0].share(table, record);
+        w
+    }
+
     /// An `lb` worker chosen by the balancer; `members[i]` is the balancer's member `i`. Each
     /// member shares its connection settings through the balancer's table, so a status-worker
     /// change reaches every process.

@@ -115,6 +115,17 @@ impl Plan {
         }
     }
 
+    /// The member just picked was found through the session route's domain.
+    pub fn via_domain(&self) -> bool {
+        matches!(
+            self,
+            Plan::Balanced {
+                choice: Some(c),
+                ..
+            } if c.via_domain
+        )
+    }
+
     /// The request goes to `member` now. `false`: the member is at its `busy_limit`; the member
     /// is then BUSY for this round, and [`finish`](Self::finish) records nothing.
     pub fn enter(&mut self, worker: &Worker, session: Option<&str>, member: usize) -> bool {

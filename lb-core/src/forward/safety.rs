@@ -53,6 +53,35 @@ mod tests {
             strict,
             b"POST"
         ));
+        // Bits 8 and 16 bring HEAD / GET back under bit 1; mod_jk looks at 16 only without 8.
+        let bits = |b| RecoveryOptions::from_bits_retain(b);
+        for (b, method, retried) in [
+            (1 | 8, &b"HEAD"[..], true),
+            (1 | 8, b"GET", false),
+            (1 | 16, b"GET", true),
+            (1 | 16, b"HEAD", false),
+            (1 | 8 | 16, b"GET", false),
+            (1 | 16, b"POST", false),
+            (8 | 16, b"POST", true),
+            // Bits mod_jk does not know change nothing.
+            (32 | 64, b"POST", true),
+            (1 | 32 | 64, b"GET", false),
+        ] {
+            assert_eq!(
+                may_retry(&Failure::ReplyTimeout, None, false, bits(b), method),
+                retried,
+                "recovery_options {b} {}",
+                String::from_utf8_lossy(method)
+            );
+        }
+        // Bit 2 (not after headers) is always in force: a byte at the client ends retrying.
+        assert!(!may_retry(
+            &Failure::ReplyTimeout,
+            None,
+            true,
+            none,
+            b"HEAD"
+        ));
         // Something reached the client, or it was the client's fault: never.
         assert!(!may_retry(&Failure::ReplyTimeout, None, true, none, b"GET"));
         assert!(!may_retry(

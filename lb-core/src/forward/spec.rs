@@ -93,6 +93,8 @@ pub struct AjpWorkerSpec {
     pub prefer_ipv6: bool,
     /// `host`:`port`, already resolved.
     pub addr: SocketAddr,
+    /// `source`: the local address backend connections are bound to (any port), resolved.
+    pub source: Option<std::net::IpAddr>,
     /// `socket_connect_timeout` (ms in workers.properties): a real TCP connect timeout.
     pub socket_connect_timeout: Option<Duration>,
     /// `socket_timeout` (seconds): SO_RCVTIMEO / SO_SNDTIMEO.
@@ -148,6 +150,7 @@ impl AjpWorkerSpec {
             host: addr.ip().to_string(),
             prefer_ipv6: addr.is_ipv6(),
             addr,
+            source: None,
             socket_connect_timeout: None,
             socket_timeout: None,
             socket_keepalive: false,

@@ -17,6 +17,8 @@ pub struct Context<'a> {
     pub table: &'a MountTable,
     /// The running balancers, by lb worker name.
     pub balancers: &'a [(&'a str, &'a Balancer)],
+    /// The stand-alone ajp13 workers, by name (their connection settings may change too).
+    pub ajp13: &'a [(&'a str, &'a crate::forward::Worker)],
     /// The form nonce of this configuration's pages.
     pub nonce: &'a str,
     pub server_name: &'a str,
@@ -101,9 +103,12 @@ pub fn respond(
             Ok(done) => {
                 let persist_error = s.persist_file.value.as_ref().and_then(|path| {
                     let lbs = ctx.balancers.iter().map(|(n, b)| (*n, *b));
-                    persist::save(std::path::Path::new(path), &persist::render(lbs, ctx.now))
-                        .err()
-                        .map(|e| format!("{path}: {e}"))
+                    persist::save(
+                        std::path::Path::new(path),
+                        &persist::render(lbs, ctx.ajp13, ctx.now),
+                    )
+                    .err()
+                    .map(|e| format!("{path}: {e}"))
                 });
                 let mut reply = if parsed.mime() == Mime::Html {
                     // Back to the page the form was on (POST-redirect-GET).
@@ -128,6 +133,13 @@ fn render(ctx: &Context<'_>, s: &StatusWorker, p: &StatusRequest) -> Reply {
     for (name, b) in ctx.balancers {
         if let Some(view) = snap.balancers.iter_mut().find(|v| v.name == *name) {
             b.overlay(view, ctx.now);
+        }
+    }
+    // A stand-alone ajp13 worker's connection settings as this process uses them now.
+    for (name, w) in ctx.ajp13 {
+        if let Some(m) = snap.ajp_workers.iter_mut().find(|m| m.name == *name) {
+            let c = crate::pool::ConnSettings::of(w.members()[0].spec());
+            super::connection_over(m, &c);
         }
     }
     snap.server_name = ctx.server_name.to_owned();
@@ -198,17 +210,20 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
         .worker
         .as_deref()
         .ok_or_else(|| refuse(400, "which worker? (w=...)".into()))?;
-    let lb = ctx
+    let Some(lb) = ctx
         .balancers
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, b)| *b)
-        .ok_or_else(|| {
-            refuse(
+    else {
+        return match ctx.ajp13.iter().find(|(n, _)| *n == name) {
+            Some((_, w)) => apply_ajp13(ctx, p, name, w),
+            None => Err(refuse(
                 400,
-                format!("`{name}` is not a load balancer of this server"),
-            )
-        })?;
+                format!("`{name}` is not a load balancer or ajp13 worker of this server"),
+            )),
+        };
+    };
     let names: Vec<String> = lb
         .stats(ctx.now)
         .members
@@ -296,6 +311,23 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
                         for &m in &targets {
                             lb.change_connection(m, cc.clone())
                                 .map_err(|e| refuse(409, e.to_string()))?;
+                            // mod_jk keeps one record per ajp worker: a member of several
+                            // balancers (or also a stand-alone worker) has the same connection
+                            // settings in each.
+                            let member = &names[m];
+                            if let Some((_, w)) = ctx.ajp13.iter().find(|(n, _)| n == member) {
+                                // Unshared (a table with no room for it): this process only.
+                                let _ = w.members()[0].change_connection(cc.clone());
+                            }
+                            for (other, b) in ctx.balancers {
+                                if *other == name {
+                                    continue;
+                                }
+                                if let Some(i) = b.member_index(member) {
+                                    b.change_connection(i, cc.clone())
+                                        .map_err(|e| refuse(409, e.to_string()))?;
+                                }
+                            }
                         }
                     }
                 }
@@ -304,6 +336,57 @@ fn apply(ctx: &Context<'_>, p: &StatusRequest) -> Result<String, Refusal> {
             Ok(format!("{target}: {}", done.join(", ")))
         }
     }
+}
+
+/// `w=<ajp13 worker>`: its connection settings (mod_jk's edit page of an ajp worker), and the
+/// same member of every balancer, one record per ajp worker as in mod_jk.
+fn apply_ajp13(
+    ctx: &Context<'_>,
+    p: &StatusRequest,
+    name: &str,
+    w: &crate::forward::Worker,
+) -> Result<String, Refusal> {
+    if !matches!(p.cmd(), Cmd::Update) {
+        return Err(refuse(
+            400,
+            format!(
+                "`{name}` is an ajp13 worker: only its connection settings can change (cmd=update)"
+            ),
+        ));
+    }
+    let mut plan = Vec::new();
+    for (_, c) in action::changes(p)? {
+        let what = format!("{c:?}");
+        match conn_change(&c) {
+            Some(cc) => plan.push((what, cc?)),
+            None => {
+                return Err(refuse(
+                    400,
+                    format!("{what}: not a connection setting of ajp13 worker `{name}`"),
+                ))
+            }
+        }
+    }
+    if plan.is_empty() {
+        return Err(refuse(
+            400,
+            "nothing to change: give a v... parameter".into(),
+        ));
+    }
+    let mut done = Vec::new();
+    for (what, cc) in plan {
+        w.members()[0]
+            .change_connection(cc.clone())
+            .map_err(|e| refuse(409, format!("ajp13 worker `{name}`: {e}")))?;
+        for (_, b) in ctx.balancers {
+            if let Some(i) = b.member_index(name) {
+                b.change_connection(i, cc.clone())
+                    .map_err(|e| refuse(409, e.to_string()))?;
+            }
+        }
+        done.push(what);
+    }
+    Ok(format!("{name}: {}", done.join(", ")))
 }
 
 /// One checked change of an update.
@@ -386,6 +469,183 @@ mod tests {
     use crate::config::{Activation, Kind, Loader};
     use crate::shm::ShmTable;
     use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Balancer `lb` over `names` of `workers` in `table`, as the front ends build it.
+    fn engine(
+        workers: &crate::config::Workers,
+        table: &Arc<ShmTable>,
+        lb: &str,
+        names: &[&str],
+    ) -> crate::forward::Worker {
+        let Kind::Lb(lbw) = &workers.get(lb).unwrap().kind else {
+            panic!("{lb} is no lb")
+        };
+        let members: Vec<_> = names
+            .iter()
+            .map(|m| crate::assemble::member_spec(m, workers.ajp(m).unwrap()))
+            .collect();
+        let specs: Vec<_> = names
+            .iter()
+            .map(|m| crate::assemble::ajp_spec(m, workers.ajp(m).unwrap(), 1, false).unwrap())
+            .collect();
+        let b = Balancer::new(
+            &crate::assemble::lb_spec(lb, lbw, 60),
+            &members,
+            Arc::clone(table),
+            0,
+        )
+        .unwrap();
+        crate::forward::Worker::balanced(lb, specs, b)
+    }
+
+    /// mod_jk keeps one record per ajp worker: `n1` in two balancers gets a connection change
+    /// made through either; the persist file brings it back after a restart, and only for the
+    /// member that was changed.
+    #[test]
+    fn a_member_of_two_balancers_shares_its_connection_and_it_persists() {
+        let mut l = Loader::new();
+        l.workers_text("worker.list=l1,l2,st\nworker.l1.type=lb\nworker.l1.balance_workers=n1,n2\nworker.l2.type=lb\nworker.l2.balance_workers=n1\nworker.n1.port=1\nworker.n2.port=2\nworker.st.type=status\nworker.st.persist_file=/nonexistent/p\n", std::path::Path::new("w"));
+        let workers = l.finish().workers.unwrap();
+        let Kind::Status(st) = &workers.get("st").unwrap().kind else {
+            panic!()
+        };
+        let table = Arc::new(ShmTable::heap(2, 3));
+        let make = |lb: &str, names: &[&str]| engine(&workers, &table, lb, names);
+        let (w1, w2) = (make("l1", &["n1", "n2"]), make("l2", &["n1"]));
+        let (l1, l2) = (w1.balancer().unwrap(), w2.balancer().unwrap());
+        let mounts = MountTable::new();
+        let balancers = [("l1", l1), ("l2", l2)];
+        let ctx = Context {
+            workers: &workers,
+            table: &mounts,
+            balancers: &balancers,
+            ajp13: &[],
+            nonce: "N",
+            server_name: "h",
+            server_port: 80,
+            web_server: "test",
+            uri: "/st",
+            dump: &[],
+            now: 0,
+        };
+        let r = respond(
+            &ctx,
+            st,
+            "POST",
+            "cmd=update&w=l2&sw=n1&vart=250&nonce=N&mime=txt",
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(l1.connection(0).unwrap().reply_timeout, 250, "l1's n1 too");
+        assert_eq!(
+            w1.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        let saved = persist::render(balancers.iter().map(|(n, b)| (*n, *b)), &[], 0);
+        assert!(saved.contains("l1.n1.reply_timeout=250\n"), "{saved}");
+        assert!(saved.contains("l2.n1.reply_timeout=250\n"), "{saved}");
+        assert!(
+            !saved.contains("n2.reply_timeout"),
+            "n2 was not changed: {saved}"
+        );
+        // After a restart: a fresh table, the saved lines applied.
+        let fresh = Arc::new(ShmTable::heap(2, 3));
+        let make = |lb: &str, names: &[&str]| engine(&workers, &fresh, lb, names);
+        let (f1, f2) = (make("l1", &["n1", "n2"]), make("l2", &["n1"]));
+        let (b1, b2) = (f1.balancer().unwrap(), f2.balancer().unwrap());
+        let problems = persist::apply(
+            &saved,
+            |n| match n {
+                "l1" => Some(b1),
+                "l2" => Some(b2),
+                _ => None,
+            },
+            |_| None,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            f1.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            f2.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(250))
+        );
+        assert!(!b1.connection_changed(1), "n2 untouched");
+    }
+
+    /// `w=<ajp13 worker>` changes a stand-alone worker's connection settings (mod_jk allows
+    /// it), through its shared record; the same worker as a balancer member changes with it.
+    #[test]
+    fn a_stand_alone_ajp13_worker_changes_its_connection_settings() {
+        let mut l = Loader::new();
+        l.workers_text("worker.list=solo,l1,st\nworker.l1.type=lb\nworker.l1.balance_workers=solo,n2\nworker.solo.port=1\nworker.n2.port=2\nworker.st.type=status\n", std::path::Path::new("w"));
+        let workers = l.finish().workers.unwrap();
+        let Kind::Status(st) = &workers.get("st").unwrap().kind else {
+            panic!()
+        };
+        let (lbs, members) = crate::assemble::shm_size(&workers);
+        let table = Arc::new(ShmTable::heap(lbs, members));
+        let engines = crate::assemble::engines(&workers, &table, 1, false, 0).unwrap();
+        let balancers = engines.balancers();
+        let ajp13 = engines.ajp13();
+        let mounts = MountTable::new();
+        let ctx = Context {
+            workers: &workers,
+            table: &mounts,
+            balancers: &balancers,
+            ajp13: &ajp13,
+            nonce: "N",
+            server_name: "h",
+            server_port: 80,
+            web_server: "test",
+            uri: "/st",
+            dump: &[],
+            now: 0,
+        };
+        let post = |q: &str| respond(&ctx, st, "POST", &format!("{q}&nonce=N&mime=txt"), None);
+        let r = post("cmd=update&w=solo&vart=300&vacpt=9");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let solo = engines.get("solo").unwrap().worker();
+        assert_eq!(
+            solo.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(300))
+        );
+        let l1 = engines.get("l1").unwrap().worker();
+        assert_eq!(
+            l1.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(300))
+        );
+        let prop = respond(&ctx, st, "GET", "mime=prop", None).body;
+        assert!(prop.contains("worker.solo.reply_timeout=300\n"), "{prop}");
+        // And the other way: a change of l1's member reaches the stand-alone worker.
+        let r = post("cmd=update&w=l1&sw=solo&vart=400");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            solo.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(400))
+        );
+        // Only connection settings: an ajp13 worker has no activation.
+        assert_eq!(post("cmd=update&w=solo&vwa=S").status, 400);
+        assert_eq!(post("cmd=reset&w=solo").status, 400);
+        // persist_file keeps it: `*.solo.setting` lines, applied to a fresh start.
+        let saved = persist::render(balancers.iter().map(|(n, b)| (*n, *b)), &ajp13, 0);
+        assert!(saved.contains("*.solo.reply_timeout=400\n"), "{saved}");
+        let fresh = Arc::new(ShmTable::heap(lbs, members));
+        let again = crate::assemble::engines(&workers, &fresh, 1, false, 0).unwrap();
+        let problems = persist::apply(
+            &saved,
+            |n| again.get(n).and_then(|e| e.worker().balancer()),
+            |n| again.get(n).map(|e| &**e.worker()),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let solo = again.get("solo").unwrap().worker();
+        assert_eq!(
+            solo.members()[0].spec().reply_timeout,
+            Some(Duration::from_millis(400))
+        );
+    }
 
     #[test]
     fn a_posted_change_reaches_the_balancer_and_a_get_change_is_refused() {
@@ -424,6 +684,7 @@ mod tests {
             workers: &workers,
             table: &table,
             balancers: &balancers,
+            ajp13: &[],
             nonce: "N",
             server_name: "h",
             server_port: 80,

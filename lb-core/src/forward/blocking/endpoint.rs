@@ -125,6 +125,9 @@ impl std::fmt::Display for PingError {
 fn open_socket(spec: &AjpWorkerSpec, timeout: Option<Duration>) -> io::Result<TcpStream> {
     let addr = spec.addr;
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if let Some(ip) = spec.source {
+        sock.bind(&SocketAddr::new(ip, 0).into())?;
+    }
     sock.set_nodelay(true)?;
     if spec.socket_keepalive {
         sock.set_keepalive(true)?;

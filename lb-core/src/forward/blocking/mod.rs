@@ -122,9 +122,7 @@ impl Engine {
                     ex.on_acquired(got);
                 }
                 Action::Connect {
-                    member,
-                    addr: _,
-                    timeout,
+                    member, timeout, ..
                 } => {
                     let spec = self.worker.members()[member].spec();
                     match (Endpoint::connect(spec, timeout), lease.as_mut()) {
