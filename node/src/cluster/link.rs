@@ -188,6 +188,7 @@ async fn read_loop(
                     let _ = t.send(m);
                 }
             }
+            Message::Fetched(id, answer) => super::backup::answered(inner, peer.addr, id, answer),
             other => log::debug!("cluster: member {}: ignoring {other:?}", peer.addr),
         }
     }
@@ -209,7 +210,10 @@ async fn write_loop(
             let seq = sealer.next_seq();
             buf.extend_from_slice(&sealer.seal(&o.msg));
             if let Some(done) = o.done {
-                if matches!(o.msg, Message::Delta(_) | Message::Ping | Message::Bye) {
+                if matches!(
+                    o.msg,
+                    Message::Delta(_) | Message::Ping | Message::Bye | Message::Drop(_)
+                ) {
                     lock(&waiters).push_back((seq, done));
                 } else {
                     written.push(done);
