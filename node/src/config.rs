@@ -539,6 +539,24 @@ mod tests {
             v.extend_from_slice(extra);
             parse(&v)
         };
+        let backup = ["--cluster", "backup", "--cluster-insecure"];
+        let c = with(&backup).unwrap().cluster.unwrap();
+        assert_eq!(c.backups, Some(1));
+        let c = with(&[&backup[..], &["--backups", "2"]].concat())
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.backups, Some(2));
+        let e = with(&[&backup[..], &["--backups", "0"]].concat()).unwrap_err();
+        assert!(e.contains("--backups 0"), "{e}");
+        assert_eq!(
+            with(&["--cluster", "delta", "--cluster-insecure"])
+                .unwrap()
+                .cluster
+                .unwrap()
+                .backups,
+            None
+        );
         assert!(with(&[]).unwrap().cluster.is_none());
         let e = with(&["--cluster", "delta"]).unwrap_err();
         assert!(

@@ -242,7 +242,9 @@ fn four_nodes_keep_two_copies_of_every_session_across_two_kill_9s() {
     let (mut ms, httpd) = start(&dir, 4, true);
     let addr = httpd.addr();
     let sessions = create(addr, 100);
-    wait_placed(&ms, &sessions, Duration::from_secs(5));
+    // Sync replication: each response left only once the backup acknowledged its copy.
+    let now = misplaced(&ms, &sessions);
+    assert!(now.is_empty(), "not on two nodes when answered: {now:?}");
     let held: Vec<u64> = ms.iter().map(|m| m.sessions().unwrap()).collect();
     assert_eq!(held.iter().sum::<u64>(), 200, "two copies each: {held:?}");
 
@@ -358,5 +360,79 @@ fn a_rolling_graceful_restart_loses_nothing_and_fails_nothing() {
     for m in &mut ms {
         m.kill();
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Resident memory of a member, in KiB.
+fn rss_kib(m: &Member) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", m.pid().unwrap())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// 4 members in `mode`; `total` sessions created directly on them (round robin, a few
+/// clients); what each then holds: (sessions, RSS growth in KiB).
+fn hold(dir: &std::path::Path, mode: &str, total: usize) -> Vec<(u64, u64)> {
+    let mut ms = replicated::start(dir, 4, &["--cluster", mode]).unwrap();
+    let before: Vec<u64> = ms.iter().map(rss_kib).collect();
+    let addrs: Vec<SocketAddr> = ms.iter().map(|m| m.http_addr()).collect();
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let addrs = addrs.clone();
+            std::thread::spawn(move || {
+                for i in (c..total).step_by(4) {
+                    let r = http::get(addrs[i % addrs.len()], "/session", &[]).unwrap();
+                    assert_eq!(r.status, 200);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let held = wait_until("every copy in place", Duration::from_secs(10), || {
+        let n: Vec<u64> = ms.iter().filter_map(|m| m.sessions()).collect();
+        let want = if mode == "backup" { 2 } else { 4 } * total as u64;
+        (n.iter().sum::<u64>() == want).then_some(n)
+    })
+    .unwrap();
+    let out = held
+        .into_iter()
+        .zip(ms.iter().zip(before))
+        .map(|(n, (m, b))| (n, rss_kib(m).saturating_sub(b)))
+        .collect();
+    for m in &mut ms {
+        m.kill();
+    }
+    out
+}
+
+#[test]
+fn with_four_nodes_each_holds_about_half_the_sessions() {
+    const TOTAL: usize = 10_000;
+    let dir = scratch("memory");
+    let backup = hold(&dir.join("backup"), "backup", TOTAL);
+    let delta = hold(&dir.join("delta"), "delta", TOTAL);
+    eprintln!(
+        "{TOTAL} sessions on 4 nodes, (sessions held, RSS growth KiB) per node: backup \
+         {backup:?}, delta {delta:?}"
+    );
+    for (n, _) in &backup {
+        // Two copies over four nodes: 5000 each, give or take the hashing's spread.
+        assert!((4_000..=6_000).contains(n), "backup: {backup:?}");
+    }
+    for (n, _) in &delta {
+        assert_eq!(*n, TOTAL as u64, "delta: {delta:?}");
+    }
+    let rss = |v: &[(u64, u64)]| v.iter().map(|(_, r)| r).sum::<u64>();
+    assert!(
+        rss(&backup) * 4 < rss(&delta) * 3,
+        "backup grows less than delta: {} vs {} KiB",
+        rss(&backup),
+        rss(&delta)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -139,7 +139,7 @@ async fn run(inner: &Arc<Inner>, peer: &Arc<Peer>, stream: TcpStream, auth: Auth
     mark_tried(inner, peer);
     let why = tokio::select! {
         r = read_loop(inner, peer, rd, auth.opener, waiters.clone()) => r,
-        w = write_loop(wr, auth.sealer, rx, waiters.clone()) => w,
+        w = write_loop(inner, wr, auth.sealer, rx, waiters.clone()) => w,
     };
     // Dropping the waiters tells requests waiting for this member that it is gone, and
     // dropping the transfer sink tells a state transfer from it (which then tries another).
@@ -195,6 +195,7 @@ async fn read_loop(
 }
 
 async fn write_loop(
+    inner: &Inner,
     mut wr: OwnedWriteHalf,
     mut sealer: Sealer,
     mut rx: mpsc::Receiver<Outgoing>,
@@ -228,6 +229,10 @@ async fn write_loop(
         if let Err(e) = wr.write_all(&buf).await {
             return e.to_string();
         }
+        inner
+            .metrics
+            .bytes_sent
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
         for d in written.drain(..) {
             let _ = d.send(());
         }

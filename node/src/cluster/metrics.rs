@@ -47,6 +47,8 @@ pub struct Metrics {
     pub replace_ms: AtomicU64,
     /// Sessions handed off by a graceful stop.
     pub handoffs: AtomicU64,
+    /// Bytes written to members on our connections (frames, MACs included).
+    pub bytes_sent: AtomicU64,
 }
 
 /// Bucket upper bounds of the acknowledgement latency, in microseconds.
@@ -252,6 +254,12 @@ pub fn prometheus(m: &Metrics, v: &View) -> String {
         "Members evicted after a failed check.",
         "counter",
         c(&m.evictions),
+    );
+    gauge(
+        "bytes_sent_total",
+        "Bytes sent to members on our connections (framing and MACs included).",
+        "counter",
+        c(&m.bytes_sent),
     );
     gauge(
         "state_transfer_milliseconds",

@@ -305,8 +305,7 @@ pub(crate) fn receive(inner: &Arc<Inner>, msg: Message, from_route: &str) -> Opt
         Message::Delta(d)
             if !d.invalidated
                 && inner.sessions.entry(&d.id).is_none()
-                && d
-                    .previous_id
+                && d.previous_id
                     .as_ref()
                     .is_none_or(|p| inner.sessions.entry(p).is_none())
                 && inner.sessions.find_current(&d.id, Instant::now()).is_some() =>
