@@ -245,11 +245,12 @@ impl Cluster {
             }
         }
         delta::watch_expiry(i);
-        tokio::spawn(delta::send_accessed(i.clone()));
         let received = if i.backup.is_some() {
+            tokio::spawn(backup::send_accessed(i.clone()));
             sessions.set_replicator(Arc::new(backup::Replicate(i.clone())));
             backup::join(i).await
         } else {
+            tokio::spawn(delta::send_accessed(i.clone()));
             sessions.set_replicator(Arc::new(delta::Replicate(i.clone())));
             transfer::receive(i).await
         };
@@ -283,8 +284,8 @@ impl Cluster {
         self.inner.listen
     }
 
-    /// `primary`, `backup` or `none`: how this node holds session `id`.
-    pub fn role_of(&self, id: &str) -> &'static str {
+    /// `primary ID`, `backup ID` or `none`: how this node holds the session `id` names.
+    pub fn role_of(&self, id: &str) -> String {
         backup::role_of(&self.inner, id)
     }
 

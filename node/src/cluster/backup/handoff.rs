@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use super::fetch::rebind;
 use super::placement::{holders, primary, rank};
-use super::replace::full_copy;
-use super::{backups, drained, send, ship, wait_acks, Live};
+use super::replace::{full_copy, moved_meanwhile, pass, routes_of};
+use super::{backups, drained, send, send_drops, ship, wait_acks, Live};
 use crate::cluster::message::{Delta, Message};
 use crate::cluster::Inner;
 
@@ -22,6 +22,15 @@ const DRAIN_BOUND: Duration = Duration::from_secs(30);
 pub(crate) async fn run(inner: &Arc<Inner>) {
     drained(inner, DRAIN_BOUND).await;
     let t0 = Instant::now();
+    // Copies must sit where the current membership puts them before we compute who takes
+    // over (a member that joined a moment ago may not be placed for yet).
+    let placed = inner
+        .backup
+        .as_ref()
+        .and_then(|b| super::lock(&b.placed_for).clone());
+    if placed != Some(routes_of(&Live::now(inner))) {
+        pass(inner).await;
+    }
     let live = Live::now(inner);
     if live.members.is_empty() {
         return;
@@ -54,15 +63,31 @@ pub(crate) async fn run(inner: &Arc<Inner>) {
         }
     }
     let handed = moved.len();
+    // Old holders (computed with us) that are not new holders drop their copies once the
+    // new ones acknowledged.
+    let mut drops = Vec::new();
+    for d in &moved {
+        let (Some(prev), new_h) = (&d.previous_id, holders(&d.id, &others, n)) else {
+            continue;
+        };
+        for old in holders(prev, &all, n) {
+            if old != me && !new_h.contains(&old) {
+                drops.push((old.to_string(), vec![prev.clone(), d.id.clone()]));
+            }
+        }
+    }
     ship(inner, moved, &rest, true).await;
+    send_drops(inner, &rest, drops);
     let deadline = tokio::time::Instant::now() + inner.cfg.replication_timeout.max(DRAIN_BOUND / 6);
     let mut waits = Vec::new();
+    let mut sent = Vec::new();
     for (route, ds) in copies {
         let Some(m) = rest.members.get(&route) else {
             continue;
         };
         for d in ds {
             inner.metrics.copies_sent.fetch_add(1, Ordering::Relaxed);
+            sent.push((route.clone(), d.id.clone()));
             if let Some(rx) = send(inner, m, Message::Delta(d), deadline).await {
                 waits.push((m.peer.clone(), rx));
             }
@@ -70,6 +95,7 @@ pub(crate) async fn run(inner: &Arc<Inner>) {
     }
     let copied = waits.len();
     wait_acks(inner, waits, deadline).await;
+    send_drops(inner, &rest, moved_meanwhile(inner, sent));
     inner
         .metrics
         .handoffs

@@ -329,6 +329,50 @@ pub(crate) fn drop_copy(sessions: &crate::session::SessionManager, id: &str) -> 
     sessions.expire_replica(id, Instant::now(), Duration::from_secs(1 << 40))
 }
 
+/// Every access interval, tell each session's holders that it was used (the copies' expiry
+/// follows the primary's), one message per member.
+pub(crate) async fn send_accessed(inner: Arc<Inner>) {
+    let mut sd = inner.shutdown.clone();
+    let mut tick = tokio::time::interval(inner.access_interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let n = backups(&inner);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = sd.wait() => return,
+        }
+        let ids: Vec<String> = std::mem::take(&mut *lock(&inner.accessed))
+            .into_iter()
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let live = Live::now(&inner);
+        let mut by: HashMap<&str, Vec<String>> = HashMap::new();
+        for id in ids {
+            // The id used may have moved since (re-bound): tell the holders of the current one.
+            let cur = inner
+                .sessions
+                .find_current(&id, Instant::now())
+                .map_or(id, |(c, _)| c);
+            for h in live.holders(&cur, n) {
+                if let Some((route, _)) = live.members.get_key_value(&h) {
+                    by.entry(route.as_str()).or_default().push(cur.clone());
+                }
+            }
+        }
+        for (route, ids) in by {
+            let m = &live.members[route];
+            for chunk in ids.chunks(1000) {
+                let _ = m.link.tx.try_send(Outgoing {
+                    msg: Message::Accessed(chunk.to_vec()),
+                    done: None,
+                });
+            }
+        }
+    }
+}
+
 /// Join in backup mode: wait until the members we know of were tried (so placement starts
 /// from the real membership); copy nothing — the others' re-placement sends our share.
 pub(crate) async fn join(inner: &Arc<Inner>) -> bool {
@@ -384,11 +428,23 @@ pub(crate) fn roles(inner: &Inner) -> (usize, usize) {
     (primary, total - primary)
 }
 
-/// Whether this node holds `id` (for the test view): `primary`, `backup` or `none`.
-pub(crate) fn role_of(inner: &Inner, id: &str) -> &'static str {
-    match inner.sessions.entry(id) {
-        None => "none",
-        Some(_) if placement::primary(id) == inner.route => "primary",
-        Some(_) => "backup",
+/// How this node holds the session `id` names, by its random part (for checks):
+/// `primary ID` when under its own route (two nodes answering `primary` for one session would
+/// be two owners), `backup ID` when under another route, else `none`.
+pub(crate) fn role_of(inner: &Inner, id: &str) -> String {
+    let b = placement::base(id);
+    let mine = format!("{b}.{}", inner.route);
+    if inner.sessions.entry(&mine).is_some() {
+        return format!("primary {mine}");
     }
+    let routes = inner
+        .members
+        .all()
+        .into_iter()
+        .filter_map(|p| lock(&p.state).route.clone());
+    std::iter::once(placement::primary(id).to_string())
+        .chain(routes)
+        .map(|r| format!("{b}.{r}"))
+        .find(|other| inner.sessions.entry(other).is_some())
+        .map_or_else(|| "none".to_string(), |held| format!("backup {held}"))
 }

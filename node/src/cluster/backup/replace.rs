@@ -32,7 +32,7 @@ fn ack_bound(inner: &Inner) -> Duration {
     inner.cfg.replication_timeout.max(Duration::from_secs(5))
 }
 
-fn routes_of(live: &Live) -> Vec<String> {
+pub(crate) fn routes_of(live: &Live) -> Vec<String> {
     let mut v: Vec<String> = live.routes().into_iter().map(str::to_string).collect();
     v.sort();
     v
@@ -73,6 +73,19 @@ pub(crate) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// Copies sent of sessions that were handed over while the copies travelled: the new owner
+/// places its own copies (under the new id) and its drop may have overtaken ours, so the
+/// copies under the old id go (an exact id: a copy the receiver already moved is untouched).
+pub(crate) fn moved_meanwhile(
+    inner: &Inner,
+    sent: Vec<(String, String)>,
+) -> Vec<(String, Vec<String>)> {
+    sent.into_iter()
+        .filter(|(_, id)| inner.sessions.entry(id).is_none())
+        .map(|(route, id)| (route, vec![id]))
+        .collect()
+}
+
 /// A whole copy of a session at its current version.
 pub(crate) fn full_copy(id: &str, d: &SessionData) -> Delta {
     Delta {
@@ -89,7 +102,7 @@ pub(crate) fn full_copy(id: &str, d: &SessionData) -> Delta {
     }
 }
 
-async fn pass(inner: &Arc<Inner>) {
+pub(crate) async fn pass(inner: &Arc<Inner>) {
     let t0 = Instant::now();
     let Some(b) = inner.backup.as_ref() else {
         return;
@@ -106,6 +119,7 @@ async fn pass(inner: &Arc<Inner>) {
     let mut drops: Vec<(String, Vec<String>)> = Vec::new();
     let mut orphans = Vec::new();
     let mut waits = Vec::new();
+    let mut sent = Vec::new();
     let deadline = tokio::time::Instant::now() + ack_bound(inner);
     {
         // Under the publish lock: no request's delta can overtake a copy to a new holder.
@@ -144,6 +158,7 @@ async fn pass(inner: &Arc<Inner>) {
             };
             for d in ds.drain(..) {
                 inner.metrics.copies_sent.fetch_add(1, Ordering::Relaxed);
+                sent.push((route.clone(), d.id.clone()));
                 if let Some(rx) = send(inner, m, Message::Delta(d), deadline).await {
                     waits.push((m.peer.clone(), rx));
                 }
@@ -152,6 +167,7 @@ async fn pass(inner: &Arc<Inner>) {
     }
     let copied = waits.len();
     wait_acks(inner, waits, deadline).await;
+    drops.extend(moved_meanwhile(inner, sent));
     let dropped: usize = drops.iter().map(|(_, ids)| ids.len()).sum();
     send_drops(inner, &live, drops);
     // Sessions whose primary died: we hold the surviving copy and now serve them.
