@@ -14,7 +14,9 @@
 //! - [`transfer`]: a joining node's copy of every session, streamed in batches before its AJP
 //!   listener opens;
 //! - [`rebind`]: what the application sees when a session moved to this node's route;
-//! - [`metrics`]: counters for `--metrics`.
+//! - [`metrics`]: counters for `--metrics`;
+//! - [`backup`]: `--cluster backup` (placement by hashing, fetch and hand-over, re-placement,
+//!   graceful hand-off) on all of the above.
 //!
 //! Sync replication (the default): the request's response does not leave before every live
 //! member acknowledged its deltas, bounded by `--replication-timeout` (a member that misses it

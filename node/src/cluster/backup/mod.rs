@@ -3,7 +3,8 @@
 //! of on every member. The channel, membership, authentication, version stamping and sync/async
 //! rules are those of `--cluster delta`; what differs:
 //!
-//! - [`ship`](self): a request's deltas go to the session's holders only;
+//! - `ship` (here): a request's deltas go to the session's holders only, and a move tells the
+//!   old holders that are no longer holders to drop their copies;
 //! - [`fetch`]: a request for a session this node does not serve fetches it from the member
 //!   that answers for it (which hands it over atomically: its copy moves to our route), so
 //!   exactly one member serves a session;
@@ -147,6 +148,8 @@ impl Replicator for Replicate {
         lock(&self.0.accessed).insert(id.to_string());
     }
 
+    // Taking over goes through `fetch_missing`, which asks the member that answers for the
+    // session first; nothing to catch up with (no whole-state copies in this mode).
     fn may_take_over(&self) -> bool {
         true
     }
