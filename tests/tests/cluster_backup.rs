@@ -323,6 +323,7 @@ fn a_non_sticky_balancer_always_sees_the_latest_counter() {
     assert!(fetches > 0, "ownership moved with the requests");
     wait_placed(&ms, &sessions, Duration::from_secs(5));
     eprintln!("non-sticky: 100 requests on 20 sessions, {fetches} fetches, none lost");
+
     drop(httpd);
     for m in &mut ms {
         m.kill();
@@ -459,5 +460,46 @@ fn with_four_nodes_each_holds_about_half_the_sessions() {
         rss(&backup),
         rss(&delta)
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Known limitation (node/README.md): ownership moves with a fetch, not under a lock, so
+/// every node asking for one session at the same moment can leave a request without it
+/// (it follows `Moved` answers in circles until its hops run out) or, rarely, two owners.
+/// Sequential moves, as behind a non-sticky balancer, are covered above.
+#[test]
+#[ignore = "known limitation: concurrent fetches of one session on several nodes"]
+fn every_node_asking_for_one_session_at_once_keeps_one_owner() {
+    let dir = scratch("concurrent");
+    let (mut ms, httpd) = start(&dir, 3, false);
+    let sessions = create(httpd.addr(), 1);
+
+    // Every node asks for one session at the same time, over and over (read-only requests):
+    // the session keeps one owner and its counter.
+    let s = sessions[0].clone();
+    let askers: Vec<_> = ms
+        .iter()
+        .map(|m| {
+            let (addr, cookie) = (m.http_addr(), format!("JSESSIONID={}", s.cookie));
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| {
+                        let r = http::get(addr, "/get?counter", &[("Cookie", &cookie)]).unwrap();
+                        json_field(&r.text(), "counter")
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for a in askers {
+        for c in a.join().unwrap() {
+            assert_eq!(c, Some(s.counter.to_string()), "{}", s.cookie);
+        }
+    }
+    wait_placed(&ms, &sessions, Duration::from_secs(5));
+    drop(httpd);
+    for m in &mut ms {
+        m.kill();
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

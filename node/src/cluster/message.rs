@@ -35,8 +35,9 @@ pub enum Message {
     Fetch(String),
     /// Backup mode: the answer to `Fetch` of the id given.
     Fetched(String, Fetched),
-    /// Backup mode: the receiver is no longer one of these sessions' holders (acknowledged).
-    Drop(Vec<String>),
+    /// Backup mode: the receiver is no longer one of these sessions' holders: drop each copy
+    /// unless it is newer than the version given (acknowledged).
+    Drop(Vec<(String, u64)>),
 }
 
 /// What a member answers to `Fetch`.
@@ -188,7 +189,14 @@ impl Message {
                     Fetched::NotHere => out.push(0),
                 }
             }
-            Message::Drop(ids) => put_ids(out, kind::DROP, ids),
+            Message::Drop(ids) => {
+                out.push(kind::DROP);
+                out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+                for (id, v) in ids {
+                    put_str(out, id);
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+            }
         }
     }
 
@@ -254,7 +262,14 @@ impl Message {
                 };
                 Message::Fetched(id, answer)
             }
-            kind::DROP => Message::Drop(r.ids()?),
+            kind::DROP => {
+                let n = r.count()?;
+                let mut ids = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    ids.push((r.string()?, r.u64()?));
+                }
+                Message::Drop(ids)
+            }
             _ => return Err(Malformed("unknown message kind")),
         };
         if !r.0.is_empty() {
@@ -429,7 +444,7 @@ mod tests {
             ),
             Message::Fetched("F.n1".into(), Fetched::Moved("F.n2".into())),
             Message::Fetched("F.n1".into(), Fetched::NotHere),
-            Message::Drop(vec!["D.n1".into()]),
+            Message::Drop(vec![("D.n1".into(), 7)]),
         ]
     }
 

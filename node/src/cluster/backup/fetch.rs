@@ -49,6 +49,17 @@ pub(crate) fn missing(inner: &Arc<Inner>, requested: &[String]) -> Option<Publis
 }
 
 async fn fetch(inner: &Arc<Inner>, requested: String) {
+    let key = base(&requested).to_string();
+    if let Some(b) = &inner.backup {
+        lock(&b.fetching).insert(key.clone());
+    }
+    fetch_once(inner, requested).await;
+    if let Some(b) = &inner.backup {
+        lock(&b.fetching).remove(&key);
+    }
+}
+
+async fn fetch_once(inner: &Arc<Inner>, requested: String) {
     let t0 = Instant::now();
     inner.metrics.fetches.fetch_add(1, Ordering::Relaxed);
     let mut cur = requested.clone();
@@ -71,8 +82,13 @@ async fn fetch(inner: &Arc<Inner>, requested: String) {
         let mut order: Vec<&str> = authority(&cur, &routes).into_iter().collect();
         order.extend(rank(&cur, &routes));
         let mut next = None;
+        let mut again = false;
         for r in order {
-            if r == live.me || !asked.insert((r.to_string(), cur.clone())) {
+            if r == live.me {
+                continue;
+            }
+            if !asked.insert((r.to_string(), cur.clone())) {
+                again = true;
                 continue;
             }
             let Some(m) = live.members.get(r) else {
@@ -94,7 +110,9 @@ async fn fetch(inner: &Arc<Inner>, requested: String) {
         }
         match next {
             Some(to) => {
-                if !live.is_live(primary(&to)) {
+                // Going in circles (a member is still installing what it fetched), or views
+                // that disagree about who is live: ask again in a moment.
+                if again || to == cur || !live.is_live(primary(&to)) {
                     // It thinks a member is live that we saw go (or the reverse): views
                     // agree again within moments, ask again then.
                     tokio::time::sleep(VIEWS_AGREE * (1 << hop)).await;
@@ -213,7 +231,16 @@ pub(crate) fn answer(inner: &Inner, id: String, from: &str) -> Message {
     let now = Instant::now();
     let live = Live::now(inner);
     let Some((cur, e)) = find(inner, &id) else {
-        return Message::Fetched(id, Fetched::NotHere);
+        let arriving = inner
+            .backup
+            .as_ref()
+            .is_some_and(|b| lock(&b.fetching).contains(base(&id)));
+        let answer = if arriving {
+            Fetched::Moved(id.clone())
+        } else {
+            Fetched::NotHere
+        };
+        return Message::Fetched(id, answer);
     };
     let p = primary(&cur);
     if p != live.me && p != from && live.is_live(p) {

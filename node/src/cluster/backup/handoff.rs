@@ -65,18 +65,27 @@ pub(crate) async fn run(inner: &Arc<Inner>) {
     let handed = moved.len();
     // Old holders (computed with us) that are not new holders drop their copies once the
     // new ones acknowledged.
-    let mut drops = Vec::new();
+    let mut gone = Vec::new();
     for d in &moved {
         let (Some(prev), new_h) = (&d.previous_id, holders(&d.id, &others, n)) else {
             continue;
         };
         for old in holders(prev, &all, n) {
             if old != me && !new_h.contains(&old) {
-                drops.push((old.to_string(), vec![prev.clone(), d.id.clone()]));
+                gone.push((old.to_string(), prev.clone(), d.id.clone()));
             }
         }
     }
     ship(inner, moved, &rest, true).await;
+    // With the version the move was shipped at.
+    let drops = gone
+        .into_iter()
+        .filter_map(|(old, prev, new)| {
+            let e = inner.sessions.entry(&new)?;
+            let v = crate::session::manager::lock(&e).version;
+            Some((old, vec![(prev, v), (new, v)]))
+        })
+        .collect();
     send_drops(inner, &rest, drops);
     let deadline = tokio::time::Instant::now() + inner.cfg.replication_timeout.max(DRAIN_BOUND / 6);
     let mut waits = Vec::new();
@@ -87,7 +96,7 @@ pub(crate) async fn run(inner: &Arc<Inner>) {
         };
         for d in ds {
             inner.metrics.copies_sent.fetch_add(1, Ordering::Relaxed);
-            sent.push((route.clone(), d.id.clone()));
+            sent.push((route.clone(), d.id.clone(), d.version));
             if let Some(rx) = send(inner, m, Message::Delta(d), deadline).await {
                 waits.push((m.peer.clone(), rx));
             }

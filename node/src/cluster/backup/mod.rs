@@ -41,6 +41,9 @@ pub(crate) struct State {
     pub backups: usize,
     /// Fetches waiting for their answer, by member and id.
     waiting: Mutex<HashMap<(SocketAddr, String), oneshot::Sender<Fetched>>>,
+    /// Sessions (random parts) this node is fetching now: asked for one meanwhile, it says
+    /// "ask again" rather than "not here".
+    pub fetching: Mutex<std::collections::HashSet<String>>,
     /// The routes the last re-placement placed copies for (`None` before the first).
     placed_for: Mutex<Option<Vec<String>>>,
     /// Fired once the node's requests are done (graceful stop).
@@ -54,6 +57,7 @@ impl State {
         State {
             backups,
             waiting: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(Default::default()),
             placed_for: Mutex::new(None),
             drained,
             drained_rx,
@@ -148,10 +152,11 @@ impl Replicator for Replicate {
         lock(&self.0.accessed).insert(id.to_string());
     }
 
-    // Taking over goes through `fetch_missing`, which asks the member that answers for the
-    // session first; nothing to catch up with (no whole-state copies in this mode).
+    // Ownership moves only through `fetch_missing` (the member that answers for the session
+    // hands it over): a request that finds the session here under another node's route,
+    // because it moved on while the request waited, is served without taking it back.
     fn may_take_over(&self) -> bool {
-        true
+        false
     }
 
     fn fetch_missing(&self, requested: &[String]) -> Option<Published> {
@@ -172,7 +177,7 @@ pub(crate) async fn ship(inner: &Arc<Inner>, deltas: Vec<SessionDelta>, live: &L
     let deadline = tokio::time::Instant::now() + inner.cfg.replication_timeout;
     let n = backups(inner);
     let mut waits = Vec::new();
-    let mut drops: Vec<(String, Vec<String>)> = Vec::new();
+    let mut drops: Vec<(String, Vec<(String, u64)>)> = Vec::new();
     {
         let _order = inner.publish.lock().await;
         for d in deltas {
@@ -183,7 +188,8 @@ pub(crate) async fn ship(inner: &Arc<Inner>, deltas: Vec<SessionDelta>, live: &L
             if let Some(prev) = &d.previous_id {
                 for old in live.holders(prev, n) {
                     if !targets.contains(&old) && old != live.me && !live.me.is_empty() {
-                        drops.push((old, vec![prev.clone(), d.id.clone()]));
+                        let v = d.version;
+                        drops.push((old, vec![(prev.clone(), v), (d.id.clone(), v)]));
                     }
                 }
             }
@@ -260,8 +266,8 @@ pub(crate) async fn wait_acks(
 }
 
 /// Tell members they no longer hold these sessions (grouped per member).
-pub(crate) fn send_drops(inner: &Inner, live: &Live, drops: Vec<(String, Vec<String>)>) {
-    let mut by: HashMap<String, Vec<String>> = HashMap::new();
+pub(crate) fn send_drops(inner: &Inner, live: &Live, drops: Vec<(String, Vec<(String, u64)>)>) {
+    let mut by: HashMap<String, Vec<(String, u64)>> = HashMap::new();
     for (route, ids) in drops {
         by.entry(route).or_default().extend(ids);
     }
@@ -286,8 +292,14 @@ pub(crate) fn receive(inner: &Arc<Inner>, msg: Message, from_route: &str) -> Opt
     match msg {
         Message::Fetch(id) => Some(fetch::answer(inner, id, from_route)),
         Message::Drop(ids) => {
-            for id in ids {
-                if drop_copy(&inner.sessions, &id) {
+            for (id, v) in ids {
+                // Not a copy newer than the sender knew of: ids recur (a session that moves
+                // away and back gets its old id again).
+                let newer = inner
+                    .sessions
+                    .entry(&id)
+                    .is_some_and(|e| crate::session::manager::lock(&e).version > v);
+                if !newer && drop_copy(&inner.sessions, &id) {
                     inner.metrics.drops_applied.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -302,6 +314,19 @@ pub(crate) fn receive(inner: &Arc<Inner>, msg: Message, from_route: &str) -> Opt
         {
             // A change to a session we hold no copy of yet (we just became a holder): the
             // full copy re-placement sends is on its way; a partial one would shadow it.
+            inner.metrics.deltas_stale.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Message::Delta(d)
+            if d.previous_id.as_ref().is_some_and(|p| {
+                inner
+                    .sessions
+                    .entry(p)
+                    .is_some_and(|e| crate::session::manager::lock(&e).version >= d.version)
+            }) =>
+        {
+            // A move older than what we hold under its old id (the session moved away and
+            // back since): applying it would rename our newer copy.
             inner.metrics.deltas_stale.fetch_add(1, Ordering::Relaxed);
             None
         }

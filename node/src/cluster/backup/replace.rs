@@ -78,11 +78,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 /// copies under the old id go (an exact id: a copy the receiver already moved is untouched).
 pub(crate) fn moved_meanwhile(
     inner: &Inner,
-    sent: Vec<(String, String)>,
-) -> Vec<(String, Vec<String>)> {
+    sent: Vec<(String, String, u64)>,
+) -> Vec<(String, Vec<(String, u64)>)> {
     sent.into_iter()
-        .filter(|(_, id)| inner.sessions.entry(id).is_none())
-        .map(|(route, id)| (route, vec![id]))
+        .filter(|(_, id, _)| inner.sessions.entry(id).is_none())
+        .map(|(route, id, v)| (route, vec![(id, v)]))
         .collect()
 }
 
@@ -116,7 +116,7 @@ pub(crate) async fn pass(inner: &Arc<Inner>) {
         .as_ref()
         .map(|p| p.iter().map(String::as_str).collect());
     let mut copies: HashMap<String, Vec<Delta>> = HashMap::new();
-    let mut drops: Vec<(String, Vec<String>)> = Vec::new();
+    let mut drops: Vec<(String, Vec<(String, u64)>)> = Vec::new();
     let mut orphans = Vec::new();
     let mut waits = Vec::new();
     let mut sent = Vec::new();
@@ -140,7 +140,8 @@ pub(crate) async fn pass(inner: &Arc<Inner>) {
                 }
                 for o in old_h {
                     if o != live.me && !new_h.iter().any(|h| h == o) && live.is_live(o) {
-                        drops.push((o.to_string(), vec![id.clone()]));
+                        let v = crate::session::manager::lock(&e).version;
+                        drops.push((o.to_string(), vec![(id.clone(), v)]));
                     }
                 }
             } else if !live.is_live(p) && authority(&id, &now_routes) == Some(live.me.as_str()) {
@@ -158,7 +159,7 @@ pub(crate) async fn pass(inner: &Arc<Inner>) {
             };
             for d in ds.drain(..) {
                 inner.metrics.copies_sent.fetch_add(1, Ordering::Relaxed);
-                sent.push((route.clone(), d.id.clone()));
+                sent.push((route.clone(), d.id.clone(), d.version));
                 if let Some(rx) = send(inner, m, Message::Delta(d), deadline).await {
                     waits.push((m.peer.clone(), rx));
                 }
