@@ -10,13 +10,16 @@
 #            options 6 = synchronous acks); requests/s and backend CPU µs per request.
 #  scaling   2, 4 and 6 rjk-nodes (delta, sync) behind httpd + mod_rjk: requests/s and backend
 #            CPU µs per request (all-to-all: every write goes to n-1 members).
+#  backup    2, 4 and 6 rjk-nodes, --cluster delta vs --cluster backup (sync), behind httpd +
+#            mod_rjk: requests/s, backend CPU µs and replication bytes per request; plus 3
+#            Tomcat 10 with BackupManager behind the same front end.
 #
 # Environment: RUNS (3), SECS (5), CONNS (16, throughput), LAT_CONNS (4, latency), SESSIONS
 # (64), PARTS ("latency tomcat scaling"), KEEP=1 keeps the state directory. Medians of RUNS
 # alternating runs. OUT (node/bench/results.md) is where the tables go.
 set -euo pipefail
 RUNS=${RUNS:-3}; SECS=${SECS:-5}; CONNS=${CONNS:-16}; LAT_CONNS=${LAT_CONNS:-4}; SESSIONS=${SESSIONS:-64}
-PARTS=${PARTS:-latency tomcat scaling}
+PARTS=${PARTS:-latency tomcat scaling backup}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 here=$(cd "$(dirname "$0")/../.." && pwd)
 M=/usr/lib/apache2/modules
@@ -45,17 +48,22 @@ declare -A BACKEND_HTTP
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- backends -----------------------------------------------------------------------------
-# start_nodes NAME N MODE: N rjk-nodes (routes n1..nN); MODE none|sync|async.
-# Sets BACKEND_PIDS and WORKERS (workers.properties lines for an lb `lb`).
+# start_nodes NAME N MODE: N rjk-nodes (routes n1..nN); MODE none|sync|async (delta) or
+# backup (--cluster backup, sync). Sets BACKEND_PIDS, METRICS_PORTS and WORKERS
+# (workers.properties lines for an lb `lb`).
 start_nodes() {
-  local name=$1 n=$2 mode=$3 i repl=() ajp=() members
-  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); BACKEND_HTTP[n$i]=$(port); done
+  local name=$1 n=$2 mode=$3 i repl=() ajp=() met=() members
+  for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); met[$i]=$(port); BACKEND_HTTP[n$i]=$(port); done
+  METRICS_PORTS=()
   members=$(for i in $(seq 1 $n); do printf '127.0.0.1:%s,' ${repl[$i]}; done); members=${members%,}
   BACKEND_PIDS=(); WORKERS="worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=$(seq -s, -f 'n%g' 1 $n)\n"
   for i in $(seq 1 $n); do
     local c=()
-    [ "$mode" != none ] && c=(--cluster delta --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
-                              --cluster-secret bench-secret --replication "$mode")
+    local cmode=delta rmode=$mode
+    [ "$mode" = backup ] && cmode=backup rmode=sync
+    [ "$mode" != none ] && c=(--cluster $cmode --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
+                              --cluster-secret bench-secret --replication "$rmode" --metrics 127.0.0.1:${met[$i]}) \
+                        && METRICS_PORTS+=(${met[$i]})
     "$NODE" --route n$i --ajp 127.0.0.1:${ajp[$i]} --http 127.0.0.1:${BACKEND_HTTP[n$i]} --no-secret \
       --log-level warn "${c[@]}" 2>> "$S/$name-n$i.log" &
     pids+=($!); BACKEND_PIDS+=($!)
@@ -64,8 +72,10 @@ start_nodes() {
   done
 }
 
-# start_tomcats N: N Tomcat 10 with SimpleTcpCluster + DeltaManager (static members, sync acks).
+# start_tomcats N: N Tomcat 10 with SimpleTcpCluster + $MANAGER (DeltaManager by default;
+# static members, sync acks).
 start_tomcats() {
+  local manager=${MANAGER:-DeltaManager}
   local n=$1 i j repl=() ajp=() sd=() members=""
   for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); sd[$i]=$(port); BACKEND_HTTP[tc$i]=$(port); done
   for j in $(seq 1 $n); do
@@ -83,7 +93,7 @@ start_tomcats() {
   <Connector port="${BACKEND_HTTP[tc$i]}" address="127.0.0.1" protocol="HTTP/1.1"/>
   <Engine name="Catalina" defaultHost="localhost" jvmRoute="tc$i">
     <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="6">
-      <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false"/>
+      <Manager className="org.apache.catalina.ha.session.$manager" expireSessionsOnShutdown="false"/>
       <Channel className="org.apache.catalina.tribes.group.GroupChannel">
         <Membership className="org.apache.catalina.tribes.membership.StaticMembershipService">$members</Membership>
         <Receiver className="org.apache.catalina.tribes.transport.nio.NioReceiver" address="127.0.0.1" port="${repl[$i]}" autoBind="0" maxThreads="6"/>
@@ -174,6 +184,16 @@ sessions() {
   echo $f
 }
 
+# Bytes the rjk-nodes sent each other so far (rjk_cluster_bytes_sent_total, all nodes).
+repl_bytes() {
+  local t=0 p v
+  for p in "${METRICS_PORTS[@]}"; do
+    v=$(curl -s "http://127.0.0.1:$p/metrics" | awk '$1=="rjk_cluster_bytes_sent_total" {print $2}')
+    t=$(( t + ${v:-0} ))
+  done
+  echo $t
+}
+
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}'; }
 
 # bench SCRIPT CONNS -> "rps cpu_us_per_req p50_us p99_us"
@@ -184,6 +204,7 @@ bench() {
   t1=$(ticks "${BACKEND_PIDS[@]}")
   if echo "$out" | grep -q -E 'Non-2xx|Socket errors'; then echo "errors: $out" >&2; exit 1; fi
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo $reqs > $S/reqs
   echo "$(echo "$out" | awk '/Requests\/sec/ {print $2}') $(( (t1 - t0) * 1000000 / hz / reqs )) \
 $(echo "$out" | awk '$1=="50%" {print $2}' | to_us) $(echo "$out" | awk '$1=="99%" {print $2}' | to_us)"
 }
@@ -282,6 +303,45 @@ part scaling && {
   echo "| nodes | req/s | backend CPU µs/req (all nodes) |"
   echo "|---|---|---|"
   for n in 2 4 6; do echo "| $n | $(echo ${SRPS[$n]} | median) | $(echo ${SCPU[$n]} | median) |"; done
+  echo
+} >> $out
+# --- backup vs delta: 2, 4, 6 nodes -------------------------------------------------------
+declare -A BRPS BCPU BBYTES
+part backup && for i in $(seq 1 $RUNS); do
+  for n in 2 4 6; do
+    for mode in sync backup; do
+      start_nodes bk$n$mode $n $mode; start_httpd bk-$n-$mode "$RJK_SO"
+      script=$(sessions /session)
+      bench "$script" $CONNS > /dev/null
+      b0=$(repl_bytes)
+      read -r r c p50 p99 < <(bench "$script" $CONNS)
+      b1=$(repl_bytes)
+      bpr=$(( (b1 - b0) / $(cat $S/reqs) ))
+      BRPS[$n$mode]+="$r "; BCPU[$n$mode]+="$c "; BBYTES[$n$mode]+="$bpr "
+      printf 'backup run %d %d nodes %-6s %10s req/s %6s us CPU/req %6s B/req\n' $i $n $mode $r $c $bpr >&2
+      stop_httpd bk-$n-$mode; stop_backends
+    done
+  done
+  if [ -x $TC/bin/catalina.sh ]; then
+    MANAGER=BackupManager start_tomcats 3; start_httpd bk-tc "$RJK_SO"
+    script=$(sessions /session.jsp)
+    SECS=$((SECS * 2)) bench "$script" $CONNS > /dev/null
+    read -r r c p50 p99 < <(bench "$script" $CONNS)
+    BRPS[tc]+="$r "; BCPU[tc]+="$c "
+    printf 'backup run %d 3 Tomcat BackupManager %10s req/s %6s us CPU/req\n' $i $r $c >&2
+    stop_httpd bk-tc; stop_backends
+  fi
+done
+part backup && {
+  echo "## delta vs backup with the cluster size (sync, httpd + mod_rjk, $CONNS connections)"
+  echo
+  echo "| nodes | mode | req/s | backend CPU µs/req (all nodes) | replication bytes/req |"
+  echo "|---|---|---|---|---|"
+  for n in 2 4 6; do for mode in sync backup; do
+    label=$([ $mode = sync ] && echo delta || echo backup)
+    echo "| $n | $label | $(echo ${BRPS[$n$mode]} | median) | $(echo ${BCPU[$n$mode]} | median) | $(echo ${BBYTES[$n$mode]} | median) |"
+  done; done
+  [ -n "${BRPS[tc]:-}" ] && echo "| 3 | Tomcat 10 BackupManager | $(echo ${BRPS[tc]} | median) | $(echo ${BCPU[tc]} | median) | — |"
   echo
 } >> $out
 cat $out

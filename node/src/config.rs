@@ -88,9 +88,14 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace: u64,
 
-    /// Session replication: `none`, or `delta` (all-to-all: every member holds every session).
+    /// Session replication: `none`, `delta` (all-to-all: every member holds every session),
+    /// or `backup` (each session on its primary and --backups members chosen by hashing).
     #[arg(long, value_name = "MODE", default_value = "none")]
     pub cluster: String,
+
+    /// With --cluster backup: copies of each session besides its primary's.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub backups: usize,
 
     /// This node's replication listener (loopback by default, like the AJP port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4000")]
@@ -378,14 +383,17 @@ impl Args {
                 }
                 return Ok(None);
             }
-            "delta" => {}
-            "backup" | "redis" => {
+            "delta" | "backup" => {}
+            "redis" => {
                 return err(format!(
-                    "--cluster {}: not available yet; use delta or none",
+                    "--cluster {}: not available yet; use delta, backup or none",
                     self.cluster
                 ))
             }
-            other => return err(format!("--cluster {other:?}: use none or delta")),
+            other => return err(format!("--cluster {other:?}: use none, delta or backup")),
+        }
+        if self.cluster == "backup" && self.backups == 0 {
+            return err("--backups 0: a session needs at least one copy besides its primary's");
         }
         let secret = secret_from(
             &self.cluster_secret,
@@ -458,6 +466,7 @@ impl Args {
         c.replication_timeout = Duration::from_millis(self.replication_timeout);
         c.state_transfer_timeout = Duration::from_secs(self.state_transfer_timeout);
         c.multicast = multicast;
+        c.backups = (self.cluster == "backup").then_some(self.backups);
         Ok(Some(c))
     }
 }
@@ -530,6 +539,24 @@ mod tests {
             v.extend_from_slice(extra);
             parse(&v)
         };
+        let backup = ["--cluster", "backup", "--cluster-insecure"];
+        let c = with(&backup).unwrap().cluster.unwrap();
+        assert_eq!(c.backups, Some(1));
+        let c = with(&[&backup[..], &["--backups", "2"]].concat())
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.backups, Some(2));
+        let e = with(&[&backup[..], &["--backups", "0"]].concat()).unwrap_err();
+        assert!(e.contains("--backups 0"), "{e}");
+        assert_eq!(
+            with(&["--cluster", "delta", "--cluster-insecure"])
+                .unwrap()
+                .cluster
+                .unwrap()
+                .backups,
+            None
+        );
         assert!(with(&[]).unwrap().cluster.is_none());
         let e = with(&["--cluster", "delta"]).unwrap_err();
         assert!(

@@ -187,6 +187,9 @@ impl Node {
     /// Requests that finished in the grace period changed sessions too: save after them.
     async fn finish(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+        if let Some(c) = &self.cluster {
+            c.drained();
+        }
         if let Some(f) = self.session_file.take() {
             persist::save_logged(f, self.sessions.clone(), true).await;
         }

@@ -42,8 +42,6 @@ impl Member {
             "--http".into(),
             lo(http).to_string(),
             "--no-secret".into(),
-            "--cluster".into(),
-            "delta".into(),
             "--cluster-listen".into(),
             lo(repl).to_string(),
             "--metrics".into(),
@@ -53,6 +51,10 @@ impl Member {
         ];
         if !members.is_empty() {
             args.extend(["--cluster-members".into(), members.join(",")]);
+        }
+        // `--cluster backup` (or another mode) in `extra` replaces the default.
+        if !extra.contains(&"--cluster") {
+            args.extend(["--cluster".into(), "delta".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         // Every test directory is its own cluster: members of two tests running at once
@@ -213,6 +215,23 @@ impl Member {
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// How it holds session `id` in backup mode: `primary`, `backup` or `none`.
+    pub fn role_of(&self, id: &str) -> String {
+        http::get(lo(self.metrics), &format!("/cluster/holds/{id}"), &[])
+            .map(|r| r.text().trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether it is running (not killed or stopped by the test).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Its process id, while running.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.pid())
     }
 
     /// Sessions it holds (own and replicas).

@@ -115,7 +115,7 @@ async fn publish(inner: Arc<Inner>, deltas: Vec<SessionDelta>) {
 
 /// The wire form of a request's delta, with the session's next version; `None` when the
 /// session is already gone (its invalidation travels on its own).
-fn stamp(sessions: &SessionManager, d: SessionDelta) -> Option<Delta> {
+pub(crate) fn stamp(sessions: &SessionManager, d: SessionDelta) -> Option<Delta> {
     if d.invalidated {
         return Some(Delta {
             id: d.id,

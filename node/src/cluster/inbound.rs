@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use super::channel::{self, ChannelError};
 use super::membership;
 use super::message::Message;
-use super::{delta, transfer, Inner};
+use super::{backup, delta, transfer, Inner};
 
 pub(crate) async fn accept(inner: Arc<Inner>, listener: TcpListener) {
     let mut sd = inner.shutdown.clone();
@@ -83,7 +83,8 @@ async fn serve(inner: &Arc<Inner>, mut stream: TcpStream, from: SocketAddr) {
             && p.seen_inbound.swap(true, Ordering::SeqCst);
         p.kick.notify_one();
         inner.members.bump();
-        if again {
+        // Backup mode copies no whole state: re-placement follows the membership instead.
+        if again && inner.backup.is_none() {
             tokio::spawn(transfer::resync(inner.clone(), p.clone()));
         }
     }
@@ -106,6 +107,15 @@ async fn serve(inner: &Arc<Inner>, mut stream: TcpStream, from: SocketAddr) {
             }
         };
         let reply = match msg {
+            m @ (Message::Delta(_) | Message::Fetch(_) | Message::Drop(_))
+                if inner.backup.is_some() =>
+            {
+                let ack = !matches!(m, Message::Fetch(_));
+                match backup::receive(inner, m, &auth.peer.route) {
+                    Some(answer) => Some(sealer.seal(&answer)),
+                    None => ack.then(|| sealer.seal(&Message::Ack(seq))),
+                }
+            }
             m @ (Message::Delta(_) | Message::Accessed(_) | Message::Expired(_)) => {
                 let ack = matches!(m, Message::Delta(_));
                 delta::receive(inner, m);

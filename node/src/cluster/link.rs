@@ -139,7 +139,7 @@ async fn run(inner: &Arc<Inner>, peer: &Arc<Peer>, stream: TcpStream, auth: Auth
     mark_tried(inner, peer);
     let why = tokio::select! {
         r = read_loop(inner, peer, rd, auth.opener, waiters.clone()) => r,
-        w = write_loop(wr, auth.sealer, rx, waiters.clone()) => w,
+        w = write_loop(inner, wr, auth.sealer, rx, waiters.clone()) => w,
     };
     // Dropping the waiters tells requests waiting for this member that it is gone, and
     // dropping the transfer sink tells a state transfer from it (which then tries another).
@@ -188,12 +188,14 @@ async fn read_loop(
                     let _ = t.send(m);
                 }
             }
+            Message::Fetched(id, answer) => super::backup::answered(inner, peer.addr, id, answer),
             other => log::debug!("cluster: member {}: ignoring {other:?}", peer.addr),
         }
     }
 }
 
 async fn write_loop(
+    inner: &Inner,
     mut wr: OwnedWriteHalf,
     mut sealer: Sealer,
     mut rx: mpsc::Receiver<Outgoing>,
@@ -209,7 +211,10 @@ async fn write_loop(
             let seq = sealer.next_seq();
             buf.extend_from_slice(&sealer.seal(&o.msg));
             if let Some(done) = o.done {
-                if matches!(o.msg, Message::Delta(_) | Message::Ping | Message::Bye) {
+                if matches!(
+                    o.msg,
+                    Message::Delta(_) | Message::Ping | Message::Bye | Message::Drop(_)
+                ) {
                     lock(&waiters).push_back((seq, done));
                 } else {
                     written.push(done);
@@ -224,6 +229,10 @@ async fn write_loop(
         if let Err(e) = wr.write_all(&buf).await {
             return e.to_string();
         }
+        inner
+            .metrics
+            .bytes_sent
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
         for d in written.drain(..) {
             let _ = d.send(());
         }

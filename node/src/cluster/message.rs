@@ -31,6 +31,24 @@ pub enum Message {
     Bye,
     /// Liveness check (the TCP check of a suspect member), answered with an `Ack`.
     Ping,
+    /// Backup mode: the sender takes this session over; answered with `Fetched`.
+    Fetch(String),
+    /// Backup mode: the answer to `Fetch` of the id given.
+    Fetched(String, Fetched),
+    /// Backup mode: the receiver is no longer one of these sessions' holders: drop each copy
+    /// unless it is newer than the version given (acknowledged).
+    Drop(Vec<(String, u64)>),
+}
+
+/// What a member answers to `Fetch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// The session, which the sender now serves (ours moved to its route).
+    Image(Image),
+    /// Another live member serves it now (under this id): ask it.
+    Moved(String),
+    /// Not held here, or another member answers for it.
+    NotHere,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +109,9 @@ mod kind {
     pub const BYE: u8 = 10;
     pub const PING: u8 = 11;
     pub const GONE: u8 = 12;
+    pub const FETCH: u8 = 13;
+    pub const FETCHED: u8 = 14;
+    pub const DROP: u8 = 15;
 }
 
 impl Message {
@@ -140,15 +161,7 @@ impl Message {
                 out.push(kind::BATCH);
                 out.extend_from_slice(&(images.len() as u32).to_be_bytes());
                 for i in images {
-                    put_str(out, &i.id);
-                    out.extend_from_slice(&i.version.to_be_bytes());
-                    out.extend_from_slice(&i.max_inactive_ms.to_be_bytes());
-                    out.extend_from_slice(&i.idle_ms.to_be_bytes());
-                    out.extend_from_slice(&(i.attributes.len() as u32).to_be_bytes());
-                    for (k, v) in &i.attributes {
-                        put_str(out, k);
-                        put_bytes(out, v);
-                    }
+                    put_image(out, i);
                 }
             }
             Message::TransferDone(n) => {
@@ -157,6 +170,33 @@ impl Message {
             }
             Message::Bye => out.push(kind::BYE),
             Message::Ping => out.push(kind::PING),
+            Message::Fetch(id) => {
+                out.push(kind::FETCH);
+                put_str(out, id);
+            }
+            Message::Fetched(id, answer) => {
+                out.push(kind::FETCHED);
+                put_str(out, id);
+                match answer {
+                    Fetched::Image(i) => {
+                        out.push(1);
+                        put_image(out, i);
+                    }
+                    Fetched::Moved(to) => {
+                        out.push(2);
+                        put_str(out, to);
+                    }
+                    Fetched::NotHere => out.push(0),
+                }
+            }
+            Message::Drop(ids) => {
+                out.push(kind::DROP);
+                out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+                for (id, v) in ids {
+                    put_str(out, id);
+                    out.extend_from_slice(&v.to_be_bytes());
+                }
+            }
         }
     }
 
@@ -204,26 +244,32 @@ impl Message {
                 let n = r.count()?;
                 let mut images = Vec::with_capacity(n.min(1024));
                 for _ in 0..n {
-                    let id = r.string()?;
-                    let (version, max_inactive_ms, idle_ms) = (r.u64()?, r.u64()?, r.u64()?);
-                    let m = r.count()?;
-                    let mut attributes = Vec::with_capacity(m.min(1024));
-                    for _ in 0..m {
-                        attributes.push((r.string()?, Bytes::copy_from_slice(r.bytes()?)));
-                    }
-                    images.push(Image {
-                        id,
-                        version,
-                        max_inactive_ms,
-                        idle_ms,
-                        attributes,
-                    });
+                    images.push(r.image()?);
                 }
                 Message::Batch(images)
             }
             kind::TRANSFER_DONE => Message::TransferDone(r.u64()?),
             kind::BYE => Message::Bye,
             kind::PING => Message::Ping,
+            kind::FETCH => Message::Fetch(r.string()?),
+            kind::FETCHED => {
+                let id = r.string()?;
+                let answer = match r.u8()? {
+                    0 => Fetched::NotHere,
+                    1 => Fetched::Image(r.image()?),
+                    2 => Fetched::Moved(r.string()?),
+                    _ => return Err(Malformed("unknown fetch answer")),
+                };
+                Message::Fetched(id, answer)
+            }
+            kind::DROP => {
+                let n = r.count()?;
+                let mut ids = Vec::with_capacity(n.min(1024));
+                for _ in 0..n {
+                    ids.push((r.string()?, r.u64()?));
+                }
+                Message::Drop(ids)
+            }
             _ => return Err(Malformed("unknown message kind")),
         };
         if !r.0.is_empty() {
@@ -238,6 +284,18 @@ fn put_ids(out: &mut Vec<u8>, kind: u8, ids: &[String]) {
     out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
     for id in ids {
         put_str(out, id);
+    }
+}
+
+fn put_image(out: &mut Vec<u8>, i: &Image) {
+    put_str(out, &i.id);
+    out.extend_from_slice(&i.version.to_be_bytes());
+    out.extend_from_slice(&i.max_inactive_ms.to_be_bytes());
+    out.extend_from_slice(&i.idle_ms.to_be_bytes());
+    out.extend_from_slice(&(i.attributes.len() as u32).to_be_bytes());
+    for (k, v) in &i.attributes {
+        put_str(out, k);
+        put_bytes(out, v);
     }
 }
 
@@ -311,6 +369,22 @@ impl<'a> Reader<'a> {
         }
         Ok(ids)
     }
+    fn image(&mut self) -> Result<Image, Malformed> {
+        let id = self.string()?;
+        let (version, max_inactive_ms, idle_ms) = (self.u64()?, self.u64()?, self.u64()?);
+        let m = self.count()?;
+        let mut attributes = Vec::with_capacity(m.min(1024));
+        for _ in 0..m {
+            attributes.push((self.string()?, Bytes::copy_from_slice(self.bytes()?)));
+        }
+        Ok(Image {
+            id,
+            version,
+            max_inactive_ms,
+            idle_ms,
+            attributes,
+        })
+    }
     fn opt(&mut self) -> Result<Option<&'a [u8]>, Malformed> {
         match self.u8()? {
             0 => Ok(None),
@@ -357,6 +431,20 @@ mod tests {
             Message::Bye,
             Message::Gone(vec!["g".into()]),
             Message::Ping,
+            Message::Fetch("F.n1".into()),
+            Message::Fetched(
+                "F.n1".into(),
+                Fetched::Image(Image {
+                    id: "F.n1".into(),
+                    version: 4,
+                    max_inactive_ms: 9,
+                    idle_ms: 1,
+                    attributes: vec![("a".into(), Bytes::from("b"))],
+                }),
+            ),
+            Message::Fetched("F.n1".into(), Fetched::Moved("F.n2".into())),
+            Message::Fetched("F.n1".into(), Fetched::NotHere),
+            Message::Drop(vec![("D.n1".into(), 7)]),
         ]
     }
 

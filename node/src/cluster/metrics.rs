@@ -30,6 +30,25 @@ pub struct Metrics {
     pub evictions: AtomicU64,
     pub transfer_ms: AtomicU64,
     pub transfer_sessions: AtomicU64,
+    /// Backup mode: requests that had to fetch their session, and those that found none.
+    pub fetches: AtomicU64,
+    pub fetch_misses: AtomicU64,
+    pub fetch_latency: Histogram,
+    /// Sessions this node took over (fetched, or of a lost primary) and handed over.
+    pub takeovers: AtomicU64,
+    pub handovers: AtomicU64,
+    /// Whole copies sent to new holders, copies dropped by us and by others on our word.
+    pub copies_sent: AtomicU64,
+    pub drops_sent: AtomicU64,
+    pub drops_applied: AtomicU64,
+    /// Copies being re-placed now (gauge), and whether the last re-placement finished.
+    pub replacing: AtomicU64,
+    pub converged: AtomicU64,
+    pub replace_ms: AtomicU64,
+    /// Sessions handed off by a graceful stop.
+    pub handoffs: AtomicU64,
+    /// Bytes written to members on our connections (frames, MACs included).
+    pub bytes_sent: AtomicU64,
 }
 
 /// Bucket upper bounds of the acknowledgement latency, in microseconds.
@@ -78,6 +97,8 @@ pub struct View {
     pub replication: &'static str,
     pub sessions: usize,
     pub members: Vec<MemberView>,
+    /// Backup mode: sessions held as primary and as backup.
+    pub roles: Option<(usize, usize)>,
 }
 
 pub(crate) fn view(inner: &Inner) -> View {
@@ -109,6 +130,7 @@ pub(crate) fn view(inner: &Inner) -> View {
         },
         sessions: inner.sessions.len(),
         members,
+        roles: inner.backup.as_ref().map(|_| super::backup::roles(inner)),
     }
 }
 
@@ -126,14 +148,16 @@ impl View {
                     .end()
             })
             .collect();
-        Obj::new()
+        let mut o = Obj::new()
             .str("cluster", &self.name)
             .str("route", &self.route)
             .str("listen", &self.listen)
             .str("replication", self.replication)
-            .num("sessions", self.sessions)
-            .raw("members", &format!("[{}]", members.join(",")))
-            .end()
+            .num("sessions", self.sessions);
+        if let Some((p, b)) = self.roles {
+            o = o.str("mode", "backup").num("primary", p).num("backup", b);
+        }
+        o.raw("members", &format!("[{}]", members.join(","))).end()
     }
 }
 
@@ -232,6 +256,12 @@ pub fn prometheus(m: &Metrics, v: &View) -> String {
         c(&m.evictions),
     );
     gauge(
+        "bytes_sent_total",
+        "Bytes sent to members on our connections (framing and MACs included).",
+        "counter",
+        c(&m.bytes_sent),
+    );
+    gauge(
         "state_transfer_milliseconds",
         "Duration of the state transfer at start.",
         "gauge",
@@ -243,6 +273,93 @@ pub fn prometheus(m: &Metrics, v: &View) -> String {
         "gauge",
         c(&m.transfer_sessions),
     );
+    if let Some((p, b)) = v.roles {
+        let mut more = String::new();
+        let mut g = |name: &str, help: &str, kind: &str, value: u64| {
+            more.push_str(&format!(
+                "# HELP rjk_cluster_{name} {help}\n# TYPE rjk_cluster_{name} {kind}\nrjk_cluster_{name} {value}\n"
+            ));
+        };
+        g(
+            "sessions_primary",
+            "Sessions served here (backup mode).",
+            "gauge",
+            p as u64,
+        );
+        g(
+            "sessions_backup",
+            "Copies held for other members (backup mode).",
+            "gauge",
+            b as u64,
+        );
+        g(
+            "fetches_total",
+            "Requests that fetched their session from a member.",
+            "counter",
+            c(&m.fetches),
+        );
+        g(
+            "fetch_misses_total",
+            "Fetches no member could answer.",
+            "counter",
+            c(&m.fetch_misses),
+        );
+        g(
+            "takeovers_total",
+            "Sessions taken over (fetched, or of a lost primary).",
+            "counter",
+            c(&m.takeovers),
+        );
+        g(
+            "handovers_total",
+            "Sessions handed over to a member that fetched them.",
+            "counter",
+            c(&m.handovers),
+        );
+        g(
+            "copies_sent_total",
+            "Whole copies sent to new holders.",
+            "counter",
+            c(&m.copies_sent),
+        );
+        g(
+            "drops_sent_total",
+            "Copies old holders were told to drop.",
+            "counter",
+            c(&m.drops_sent),
+        );
+        g(
+            "drops_applied_total",
+            "Copies dropped here on a member's word.",
+            "counter",
+            c(&m.drops_applied),
+        );
+        g(
+            "replacing",
+            "Copies being re-placed now.",
+            "gauge",
+            c(&m.replacing),
+        );
+        g(
+            "converged",
+            "1 once the last membership change is fully re-placed.",
+            "gauge",
+            c(&m.converged),
+        );
+        g(
+            "replacement_milliseconds",
+            "Duration of the last re-placement.",
+            "gauge",
+            c(&m.replace_ms),
+        );
+        g(
+            "handoffs_total",
+            "Sessions handed off by a graceful stop.",
+            "counter",
+            c(&m.handoffs),
+        );
+        o.push_str(&more);
+    }
     let h = &m.ack_latency;
     o.push_str("# HELP rjk_cluster_ack_latency_seconds Time a request waited for acknowledgements (sync).\n# TYPE rjk_cluster_ack_latency_seconds histogram\n");
     for (b, le) in h.buckets.iter().zip(BUCKETS_US) {
@@ -291,6 +408,12 @@ pub(crate) async fn serve(cluster: Cluster, listener: TcpListener) {
                     prometheus(cluster.metrics(), &cluster.view()),
                 ),
                 "/cluster" => ("200 OK", "application/json", cluster.view().to_json()),
+                // Does this node hold that session (backup mode; you must know the id)?
+                p if p.starts_with("/cluster/holds/") => (
+                    "200 OK",
+                    "text/plain",
+                    format!("{}\n", cluster.role_of(&p["/cluster/holds/".len()..])),
+                ),
                 _ => (
                     "404 Not Found",
                     "text/plain",

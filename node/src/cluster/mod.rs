@@ -1,4 +1,6 @@
-//! The replication cluster (`--cluster delta`): every live member holds every session.
+//! The replication cluster: with `--cluster delta` every live member holds every session;
+//! with `--cluster backup` ([`backup`]) each session lives on its primary and `--backups`
+//! members chosen by hashing, on the same channel, membership and delta machinery.
 //!
 //! - [`channel`]: TCP between members, framed, HMAC-authenticated, numbered against replay;
 //! - [`message`]: what members say to each other;
@@ -12,7 +14,9 @@
 //! - [`transfer`]: a joining node's copy of every session, streamed in batches before its AJP
 //!   listener opens;
 //! - [`rebind`]: what the application sees when a session moved to this node's route;
-//! - [`metrics`]: counters for `--metrics`.
+//! - [`metrics`]: counters for `--metrics`;
+//! - [`backup`]: `--cluster backup` (placement by hashing, fetch and hand-over, re-placement,
+//!   graceful hand-off) on all of the above.
 //!
 //! Sync replication (the default): the request's response does not leave before every live
 //! member acknowledged its deltas, bounded by `--replication-timeout` (a member that misses it
@@ -20,6 +24,7 @@
 //! the request does not wait; what a crash can lose is what sits in those queues (in practice
 //! the last few milliseconds of changes).
 
+pub mod backup;
 pub mod channel;
 pub mod delta;
 mod inbound;
@@ -70,6 +75,9 @@ pub struct ClusterConfig {
     pub queue: usize,
     /// Multicast heartbeats find the members (instead of, or besides, the static list).
     pub multicast: Option<multicast::Multicast>,
+    /// `--cluster backup`: this many backups per session besides its primary (`None`:
+    /// `--cluster delta`, every member holds everything).
+    pub backups: Option<usize>,
 }
 
 impl ClusterConfig {
@@ -84,6 +92,7 @@ impl ClusterConfig {
             state_transfer_timeout: Duration::from_secs(60),
             queue: 4096,
             multicast: None,
+            backups: None,
         }
     }
 }
@@ -110,6 +119,8 @@ pub(crate) struct Inner {
     /// Re-synchronisations in flight: meanwhile this node re-binds no session.
     pub catching_up: std::sync::atomic::AtomicUsize,
     pub shutdown: Shutdown,
+    /// `--cluster backup`: placement, fetches, re-placement.
+    pub backup: Option<backup::State>,
     /// Fires once the goodbyes are acknowledged (after shutdown).
     pub left: Shutdown,
     left_trigger: crate::shutdown::Trigger,
@@ -187,6 +198,7 @@ impl Cluster {
             accessed: Mutex::new(Default::default()),
             pending: Mutex::new(Some(Vec::new())),
             catching_up: Default::default(),
+            backup: cfg.backups.map(backup::State::new),
             shutdown,
             left,
             left_trigger,
@@ -234,10 +246,16 @@ impl Cluster {
                 membership::add(i, m);
             }
         }
-        sessions.set_replicator(Arc::new(delta::Replicate(i.clone())));
         delta::watch_expiry(i);
-        tokio::spawn(delta::send_accessed(i.clone()));
-        let received = transfer::receive(i).await;
+        let received = if i.backup.is_some() {
+            tokio::spawn(backup::send_accessed(i.clone()));
+            sessions.set_replicator(Arc::new(backup::Replicate(i.clone())));
+            backup::join(i).await
+        } else {
+            tokio::spawn(delta::send_accessed(i.clone()));
+            sessions.set_replicator(Arc::new(delta::Replicate(i.clone())));
+            transfer::receive(i).await
+        };
         tokio::spawn(leave_on_shutdown(i.clone()));
         cluster.state_received = received;
         Ok(cluster)
@@ -267,6 +285,19 @@ impl Cluster {
     pub fn listen_addr(&self) -> SocketAddr {
         self.inner.listen
     }
+
+    /// `primary ID`, `backup ID` or `none`: how this node holds the session `id` names.
+    pub fn role_of(&self, id: &str) -> String {
+        backup::role_of(&self.inner, id)
+    }
+
+    /// The node's requests are done (after shutdown began): in backup mode it now hands its
+    /// sessions off, then leaves.
+    pub(crate) fn drained(&self) {
+        if let Some(b) = &self.inner.backup {
+            b.drained.fire();
+        }
+    }
 }
 
 /// `addr` names this node (the same list can be given to every member).
@@ -277,6 +308,9 @@ fn is_self(addr: SocketAddr, listen: SocketAddr) -> bool {
 async fn leave_on_shutdown(inner: Arc<Inner>) {
     let mut sd = inner.shutdown.clone();
     sd.wait().await;
+    if inner.backup.is_some() {
+        backup::handoff::run(&inner).await;
+    }
     log::info!("leaving the cluster");
     membership::leave(&inner).await;
     inner.left_trigger.fire();

@@ -38,6 +38,11 @@ pub(crate) trait Replicator: Send + Sync {
     /// Whether this node may take sessions over (re-bind them to its route) now: not while
     /// it is catching up with members it lost touch with, when its replicas may be old.
     fn may_take_over(&self) -> bool;
+    /// Before a request binds its session: bring the session it names here from another
+    /// node when this one does not serve it (`--cluster backup`); `None` when nothing to do.
+    fn fetch_missing(&self, _requested: &[String]) -> Option<Published> {
+        None
+    }
 }
 
 /// One session's state.
@@ -269,6 +274,16 @@ impl SessionManager {
             .unwrap_or_else(|p| p.into_inner())
             .insert(old.to_string(), new.to_string());
         true
+    }
+
+    /// Let requests naming `old` find the session `new` (a cluster found it by its random
+    /// part after the alias chain broke).
+    pub(crate) fn alias(&self, old: &str, new: &str) {
+        self.shared
+            .aliases
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(old.to_string(), new.to_string());
     }
 
     /// Store a session under an id another node issued (a replica). Refused for an invalidated

@@ -47,9 +47,9 @@ impl<S> Sessions<S> {
 
 impl<S, B> Service<Request<Body>> for Sessions<S>
 where
-    S: Service<Request<Body>, Response = Response<B>>,
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    B: Send,
+    B: Send + 'static,
 {
     type Response = Response<Replicated<B>>;
     type Error = S::Error;
@@ -60,51 +60,94 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let session = bind(&self.manager, &mut req);
+        let ids = requested_ids(&mut req);
         let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
-        req.extensions_mut().insert(session.clone());
-        req.extensions_mut().insert(self.context.clone());
-        let context = self.context.clone();
-        if let Some(original) = session.rebound_from() {
-            req.extensions_mut()
-                .insert(crate::cluster::OriginalSessionId(original));
+        // A session served elsewhere (`--cluster backup`) is fetched before the request binds
+        // it; the service that was made ready goes with the request.
+        if let Some(fetch) = self
+            .manager
+            .replicator()
+            .and_then(|r| r.fetch_missing(&ids))
+        {
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let (manager, context) = (self.manager.clone(), self.context.clone());
+            return Box::pin(async move {
+                fetch.await;
+                let (session, req) = prepare(&manager, &context, ids, req);
+                respond(inner.call(req), session, manager, context, secure).await
+            });
         }
+        let (session, req) = prepare(&self.manager, &self.context, ids, req);
         let fut = self.inner.call(req);
-        let manager = self.manager.clone();
-        Box::pin(async move {
-            let mut resp = fut.await?;
-            let (new_id, deltas) = session.finish();
-            if let Some(id) = new_id {
-                // Scoped to the application, as Tomcat does: other contexts on the same host
-                // keep their own sessions.
-                let line = cookie::set_cookie(&id, context.as_str(), secure);
-                if let Ok(v) = HeaderValue::from_str(&line) {
-                    resp.headers_mut().append(SET_COOKIE, v);
-                }
-            }
-            for d in &deltas {
-                manager.emit(SessionEvent::Changed(d.clone()));
-            }
-            // Sync replication: the response (not one byte of it) leaves only once the
-            // members have the changes; async: this returns at once.
-            let publish = match manager.replicator() {
-                Some(r) if !deltas.is_empty() => Some(r.publish(deltas)),
-                _ => None,
-            };
-            if let Some(p) = publish {
-                p.await;
-            }
-            // Changes the application makes while the body streams are published (and, in
-            // sync mode, acknowledged) before the body's end, i.e. before End Response.
-            let watch = manager.replicator().is_some().then_some(session);
-            Ok(resp.map(|inner| Replicated {
-                inner,
-                session: watch,
-                manager,
-                pending: None,
-            }))
-        })
+        Box::pin(respond(
+            fut,
+            session,
+            self.manager.clone(),
+            self.context.clone(),
+            secure,
+        ))
     }
+}
+
+/// Bind the request to its session and put the session (and the context) in its extensions.
+fn prepare(
+    manager: &SessionManager,
+    context: &ContextPath,
+    ids: Vec<String>,
+    mut req: Request<Body>,
+) -> (Session, Request<Body>) {
+    let session = Session::bind(manager, ids.iter().map(String::as_str), Instant::now());
+    req.extensions_mut().insert(session.clone());
+    req.extensions_mut().insert(context.clone());
+    if let Some(original) = session.rebound_from() {
+        req.extensions_mut()
+            .insert(crate::cluster::OriginalSessionId(original));
+    }
+    (session, req)
+}
+
+async fn respond<F, B, E>(
+    fut: F,
+    session: Session,
+    manager: SessionManager,
+    context: ContextPath,
+    secure: bool,
+) -> Result<Response<Replicated<B>>, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    let mut resp = fut.await?;
+    let (new_id, deltas) = session.finish();
+    if let Some(id) = new_id {
+        // Scoped to the application, as Tomcat does: other contexts on the same host
+        // keep their own sessions.
+        let line = cookie::set_cookie(&id, context.as_str(), secure);
+        if let Ok(v) = HeaderValue::from_str(&line) {
+            resp.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    for d in &deltas {
+        manager.emit(SessionEvent::Changed(d.clone()));
+    }
+    // Sync replication: the response (not one byte of it) leaves only once the
+    // members have the changes; async: this returns at once.
+    let publish = match manager.replicator() {
+        Some(r) if !deltas.is_empty() => Some(r.publish(deltas)),
+        _ => None,
+    };
+    if let Some(p) = publish {
+        p.await;
+    }
+    // Changes the application makes while the body streams are published (and, in
+    // sync mode, acknowledged) before the body's end, i.e. before End Response.
+    let watch = manager.replicator().is_some().then_some(session);
+    Ok(resp.map(|inner| Replicated {
+        inner,
+        session: watch,
+        manager,
+        pending: None,
+    }))
 }
 
 pin_project_lite::pin_project! {
@@ -163,9 +206,9 @@ impl<B: http_body::Body> http_body::Body for Replicated<B> {
     }
 }
 
-/// Find the request's session: a `;jsessionid=` path parameter first (and strip it), then
+/// The ids the request names: a `;jsessionid=` path parameter first (and strip it), then
 /// every `JSESSIONID` cookie in order.
-fn bind(manager: &SessionManager, req: &mut Request<Body>) -> Session {
+fn requested_ids(req: &mut Request<Body>) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
     let path = req.uri().path().as_bytes();
     if let Some((rest, id)) = cookie::strip_path_param(path) {
@@ -191,5 +234,5 @@ fn bind(manager: &SessionManager, req: &mut Request<Body>) -> Session {
             }
         }
     }
-    Session::bind(manager, ids.iter().map(String::as_str), Instant::now())
+    ids
 }
