@@ -13,6 +13,7 @@ DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
 DEB_PACKAGES += nginx nginx-dev
 # bench/cost.sh and its guard in make test (tests/tests/cost_guard.rs): instructions and syscalls.
 DEB_PACKAGES += valgrind strace
+DEB_PACKAGES += redis-server redis-tools
 
 .PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak nginx-src
 

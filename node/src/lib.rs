@@ -30,6 +30,7 @@ pub mod node;
 pub mod request_info;
 pub mod session;
 mod shutdown;
+pub mod store;
 
 pub use app::App;
 pub use body::{Body, BoxError};
