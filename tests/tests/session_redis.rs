@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rjk_tests::cluster::{front, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
-use rjk_tests::redis::{self, Redis, StoreNode};
+use rjk_tests::redis::{self, Redis, RedisCluster, StoreNode};
 use rjk_tests::replicated::{json_field, set_cookie_id};
 use rjk_tests::wait_until;
 
@@ -516,5 +516,46 @@ fn redis_down_gives_503_and_service_resumes() {
         "logged once: {log}"
     );
     assert_eq!(log.matches("Redis answers again").count(), 1, "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redis_cluster_three_nodes_kill_9_and_a_master_loses_no_session() {
+    let dir = scratch("cluster");
+    let mut rc = RedisCluster::start(&dir.join("redis"), 3).unwrap();
+    let mut nodes = three_nodes(&dir, &rc.url(), &[]);
+    let httpd = front(
+        &dir.join("httpd"),
+        Connector::ModRjk,
+        Mpm::Event,
+        &redis::lb_workers(&nodes, ""),
+        "JkMount /* lb\n",
+    )
+    .unwrap();
+    let addr = httpd.addr();
+    let mut killed_at = None;
+    let (mut sessions, t) = sticky_load_with_a_kill(addr, true, || {
+        nodes[0].kill();
+        let m = rc.master_of("rjk").expect("a master for slot of \"rjk\"");
+        rc.nodes[m].kill();
+        killed_at = Some(Instant::now());
+    });
+    // The failover: cluster-node-timeout is 1 s; a replica takes over within a few.
+    rc.wait_ok(Duration::from_secs(15)).unwrap();
+    let failover = killed_at.unwrap().elapsed();
+    assert!(t.failed.is_empty(), "failed requests: {:?}", t.failed);
+    assert!(t.lost.is_empty(), "lost updates: {:?}", t.lost);
+    // A session whose shard was failing over got 503s instead: it moves on its next request.
+    check_continues(addr, &mut sessions);
+    assert!(
+        sessions.iter().all(|s| route_of(&s.cookie) != "n1"),
+        "n1's sessions were re-bound"
+    );
+    eprintln!(
+        "cluster: {} requests, {} re-bound off n1, {} replayed, {} answered 503 during the \
+         failover (cluster ok again {failover:?} after the master died), none lost",
+        t.requests, t.rebound, t.replayed, t.unavailable
+    );
+    let _ns = non_sticky_sees_the_latest(&dir.join("httpd-ns"), &[&nodes[1], &nodes[2]]);
     let _ = std::fs::remove_dir_all(&dir);
 }

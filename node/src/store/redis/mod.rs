@@ -129,6 +129,9 @@ pub struct RedisStore {
     /// For sessions this node creates.
     max_inactive: Duration,
     cached: bool,
+    /// In a cluster: a save waits (`WAIT`, in the same round trip) until a replica has it,
+    /// so a master's failover does not lose a change the client was told about.
+    wait_replica: bool,
     /// With the near cache: when this node last renewed each session's TTL, so a cached read
     /// is used only while no renewal is due.
     renewed: Mutex<HashMap<String, Instant>>,
@@ -206,6 +209,7 @@ impl RedisStore {
             conn,
             max_inactive,
             cached: cfg.cache.is_some(),
+            wait_replica: cfg.cluster,
             renewed: Mutex::new(HashMap::new()),
             down: Mutex::new(None),
         })
@@ -266,9 +270,12 @@ impl RedisStore {
     async fn save_all(&self, deltas: Vec<SessionDelta>) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
         for d in &deltas {
-            let v: i64 = script::save(d, self.max_inactive)
-                .invoke_async(&mut conn)
-                .await?;
+            let inv = script::save(d, self.max_inactive);
+            let v: i64 = if self.wait_replica {
+                save_replicated(&inv, &mut conn).await?
+            } else {
+                inv.invoke_async(&mut conn).await?
+            };
             if self.cached && v > 0 {
                 // SAVE renewed the TTL.
                 let now = Instant::now();
@@ -296,6 +303,28 @@ pub(crate) fn attach(cfg: &RedisConfig, sessions: &crate::SessionManager) -> std
     );
     sessions.set_store(std::sync::Arc::new(store));
     Ok(())
+}
+
+/// SAVE and `WAIT 1` pipelined to the session's master: one round trip. The wait is short
+/// (50 ms): while a shard has no replica (its master just failed over) writes still succeed.
+async fn save_replicated(
+    inv: &redis::ScriptInvocation<'_>,
+    conn: &mut Conn,
+) -> redis::RedisResult<i64> {
+    let mut first = true;
+    loop {
+        let mut pipe = redis::pipe();
+        pipe.invoke_script(inv).cmd("WAIT").arg(1).arg(50).ignore();
+        match pipe.query_async::<(i64,)>(conn).await {
+            Ok((v,)) => return Ok(v),
+            // A pipeline does not load a script by itself (a new or failed-over master).
+            Err(e) if first && e.code() == Some("NOSCRIPT") => {
+                first = false;
+                inv.load_async(conn).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Store for RedisStore {
