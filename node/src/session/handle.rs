@@ -305,6 +305,22 @@ impl Session {
         Some(new)
     }
 
+    /// The session as it stands (a copy), with the version it was loaded at.
+    pub(crate) fn snapshot(&self) -> Option<(String, SessionData)> {
+        let s = lock(&self.state);
+        let (id, e) = s.current.as_ref()?;
+        let d = lock(e);
+        Some((
+            id.clone(),
+            SessionData {
+                attributes: d.attributes.clone(),
+                last_access: d.last_access,
+                max_inactive: d.max_inactive,
+                version: d.version,
+            },
+        ))
+    }
+
     /// What this request has changed so far.
     pub fn delta(&self) -> SessionDelta {
         lock(&self.state).delta.clone()

@@ -62,7 +62,7 @@ where
     }
     // The response (not one byte of it) leaves only once Redis has the changes: an answer
     // the client saw is never lost with this node.
-    if !deltas.is_empty() && store.save(deltas).await.is_err() {
+    if !deltas.is_empty() && store.save(deltas, session.snapshot()).await.is_err() {
         return Ok(unavailable(manager));
     }
     if let Some(id) = new_id {
@@ -78,7 +78,7 @@ where
 /// only be logged, which the store does).
 pub(crate) fn save_late(store: Arc<dyn Store>, deltas: Vec<SessionDelta>) -> Published {
     Box::pin(async move {
-        let _ = store.save(deltas).await;
+        let _ = store.save(deltas, None).await;
     })
 }
 

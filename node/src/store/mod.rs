@@ -34,8 +34,14 @@ pub(crate) trait Store: Send + Sync {
     /// The session `id` names (its route suffix aside), if it exists; refreshes its lifetime.
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<SessionData>>;
     /// Apply one finished request's deltas, in order. Returns once the store has them: a
-    /// response that waited for this loses nothing when the node dies.
-    fn save(&self, deltas: Vec<SessionDelta>) -> StoreFuture<'_, ()>;
+    /// response that waited for this loses nothing when the node dies. `after` is the
+    /// session as the request left it (id, attributes, the version it was loaded at), for a
+    /// store that keeps copies.
+    fn save(
+        &self,
+        deltas: Vec<SessionDelta>,
+        after: Option<(String, SessionData)>,
+    ) -> StoreFuture<'_, ()>;
     /// A fresh id for a session moving away from `old` (session fixation protection) that
     /// the store can rename to atomically.
     fn new_id_for(&self, old: &str, route: &str) -> String;

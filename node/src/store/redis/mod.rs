@@ -5,22 +5,26 @@
 //! the TTL renewed when due); one that changes it costs one more (`SAVE`: the changed
 //! attributes, atomically, with a version bump). Nothing else is ever sent per request.
 //!
-//! With `--session-cache N`, reads go through the client's near cache, which Redis keeps
-//! current with RESP3 client-side caching (tracking): a session this node read recently costs
-//! no read round trip until someone changes it; renewing its TTL (at most once per refresh
-//! window) goes through `LOAD` as without the cache.
+//! With `--session-cache N` a node keeps the sessions it used recently ([`cache`]), which
+//! Redis keeps current with RESP3 client-side caching (tracking, broadcast mode): a sticky
+//! session then costs no read round trip, only its save; renewing its TTL (at most once per
+//! refresh window, and a save renews it too) goes through `LOAD` as without the cache. With a
+//! Redis Cluster the client library's own cache is used instead (per-key tracking on every
+//! node): reads are cached likewise, but a node's own save makes its next read a miss.
 //!
 //! Redis unreachable: [`Unavailable`]; the connection is re-established in the background
 //! (standalone: the connection manager; cluster: the cluster client, which also follows
 //! failovers). The outage is logged once when it starts and once when it ends.
 
+mod cache;
 pub(crate) mod flags;
 pub mod script;
 pub mod slot;
+mod tracked;
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -30,6 +34,8 @@ use redis::{Cmd, Pipeline, ProtocolVersion, RedisFuture, Value};
 use super::{Store, StoreFuture, Unavailable};
 use crate::session::manager::SessionData;
 use crate::session::SessionDelta;
+use cache::NearCache;
+use tracked::Tracked;
 
 /// Where Redis is: `--session-store` and its companions, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +99,8 @@ impl RedisConfig {
 enum Conn {
     One(ConnectionManager),
     Cluster(ClusterConnection),
+    /// Standalone with the near cache.
+    Tracked(Arc<Tracked>),
 }
 
 impl ConnectionLike for Conn {
@@ -100,6 +108,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::One(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Tracked(t) => Box::pin(t.command(cmd)),
         }
     }
 
@@ -112,6 +121,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::One(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Tracked(t) => Box::pin(t.commands(pipeline, offset, count)),
         }
     }
 
@@ -119,6 +129,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::One(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Tracked(_) => 0,
         }
     }
 }
@@ -129,6 +140,8 @@ pub struct RedisStore {
     /// For sessions this node creates.
     max_inactive: Duration,
     cached: bool,
+    /// The near cache (standalone Redis with `--session-cache`).
+    near: Option<Arc<NearCache>>,
     /// In a cluster: a save waits (`WAIT`, in the same round trip) until a replica has it,
     /// so a master's failover does not lose a change the client was told about.
     wait_replica: bool,
@@ -191,21 +204,28 @@ impl RedisStore {
                 client
                     .get_pending_async_connection_with_config(redis::cluster::ClusterConfig::new()),
             )
+        } else if let Some(n) = cfg.cache {
+            let client =
+                redis::Client::open(info_for(&cfg.nodes[0], cfg).map_err(fail)?).map_err(fail)?;
+            let near = Arc::new(NearCache::new(n));
+            Conn::Tracked(Arc::new(Tracked::new(client, cfg.timeout, near)))
         } else {
             let client =
                 redis::Client::open(info_for(&cfg.nodes[0], cfg).map_err(fail)?).map_err(fail)?;
-            let mut c = ConnectionManagerConfig::new()
+            let c = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(cfg.timeout))
                 .set_response_timeout(Some(cfg.timeout))
                 .set_number_of_retries(2)
                 .set_min_delay(Duration::from_millis(50))
                 .set_max_delay(Duration::from_millis(500));
-            if let Some(cache) = cache {
-                c = c.set_cache_config(cache);
-            }
             Conn::One(ConnectionManager::new_lazy_with_config(client, c).map_err(fail)?)
         };
+        let near = match &conn {
+            Conn::Tracked(t) => Some(t.cache.clone()),
+            _ => None,
+        };
         Ok(RedisStore {
+            near,
             conn,
             max_inactive,
             cached: cfg.cache.is_some(),
@@ -259,27 +279,86 @@ impl RedisStore {
         due
     }
 
-    async fn load_hash(&self, key: &str) -> redis::RedisResult<HashMap<Vec<u8>, Vec<u8>>> {
+    async fn fetch(&self, key: &str) -> redis::RedisResult<Option<SessionData>> {
         let mut conn = self.conn.clone();
-        if self.cached && !self.renewal_due(key, Instant::now()) {
-            return redis::cmd("HGETALL").arg(key).query_async(&mut conn).await;
+        let now = Instant::now();
+        let renew = !self.cached || self.renewal_due(key, now);
+        let generation = match &self.near {
+            Some(near) if !renew => {
+                if let Some(d) = near.get(key, now) {
+                    return Ok(Some(d));
+                }
+                near.generation(key)
+            }
+            Some(near) => near.generation(key),
+            None => 0,
+        };
+        let hash: HashMap<Vec<u8>, Vec<u8>> = if renew {
+            script::load(key).invoke_async(&mut conn).await?
+        } else {
+            redis::cmd("HGETALL")
+                .arg(key)
+                .query_async(&mut conn)
+                .await?
+        };
+        let data = script::session_of(hash, now);
+        if let (Some(near), Some(d)) = (&self.near, &data) {
+            near.put(key, cache::copy(d, now), generation, now);
         }
-        script::load(key).invoke_async(&mut conn).await
+        Ok(data)
     }
 
-    async fn save_all(&self, deltas: Vec<SessionDelta>) -> redis::RedisResult<()> {
+    async fn save_all(
+        &self,
+        deltas: Vec<SessionDelta>,
+        after: Option<(String, SessionData)>,
+    ) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
-        for d in &deltas {
+        let last = deltas.len().saturating_sub(1);
+        for (i, d) in deltas.iter().enumerate() {
+            let key = slot::key(&d.id);
+            let generation = self.near.as_ref().map_or(0, |n| n.generation(&key));
+            let own = !d.invalidated;
+            if let Some(near) = self.near.as_ref().filter(|_| own) {
+                near.expect_own(&key);
+            }
             let inv = script::save(d, self.max_inactive);
-            let v: i64 = if self.wait_replica {
-                save_replicated(&inv, &mut conn).await?
+            let v: redis::RedisResult<i64> = if self.wait_replica {
+                save_replicated(&inv, &mut conn).await
             } else {
-                inv.invoke_async(&mut conn).await?
+                inv.invoke_async(&mut conn).await
             };
+            if let Some(near) = self.near.as_ref().filter(|_| own) {
+                if v.as_ref().map_or(true, |v| *v < 0) {
+                    // Nothing changed (or unknown): no push of ours will come.
+                    near.cancel_own(&key);
+                }
+            }
+            let v = v?;
             if self.cached && v > 0 {
                 // SAVE renewed the TTL.
                 let now = Instant::now();
                 crate::session::manager::lock(&self.renewed).insert(slot::key(&d.id), now);
+            }
+            if let Some(near) = &self.near {
+                // Keep the copy current when nobody else changed the session since it was
+                // read, else drop it.
+                if let Some(old) = &d.previous_id {
+                    near.remove(&slot::key(old));
+                }
+                match &after {
+                    Some((id, data))
+                        if i == last
+                            && !d.invalidated
+                            && slot::key(id) == key
+                            && v == data.version as i64 + 1 =>
+                    {
+                        let mut data = cache::copy(data, Instant::now());
+                        data.version = v as u64;
+                        near.put(&key, data, generation, Instant::now());
+                    }
+                    _ => near.remove(&key),
+                }
             }
             if v < 0 {
                 // Invalidated (or expired) by another request meanwhile: it stays gone.
@@ -331,14 +410,17 @@ impl Store for RedisStore {
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<SessionData>> {
         Box::pin(async move {
             let key = slot::key(id);
-            let hash = self.outcome(self.load_hash(&key).await)?;
-            Ok(script::session_of(hash, Instant::now()))
+            self.outcome(self.fetch(&key).await)
         })
     }
 
-    fn save(&self, deltas: Vec<SessionDelta>) -> StoreFuture<'_, ()> {
+    fn save(
+        &self,
+        deltas: Vec<SessionDelta>,
+        after: Option<(String, SessionData)>,
+    ) -> StoreFuture<'_, ()> {
         Box::pin(async move {
-            let r = self.save_all(deltas).await;
+            let r = self.save_all(deltas, after).await;
             self.outcome(r)
         })
     }
