@@ -76,6 +76,7 @@ bench:
 	bench/side-by-side.sh
 	bench/cost.sh
 	node/bench/cluster.sh
+	node/bench/redis.sh
 	bench/nginx.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair

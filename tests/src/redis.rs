@@ -83,9 +83,21 @@ impl Redis {
         }
     }
 
-    /// `redis-cli -p PORT args…`, its output.
+    /// `redis-cli -p PORT args…` (authenticated when started with `--requirepass`).
     pub fn cli(&self, args: &[&str]) -> io::Result<String> {
-        cli(self.port, args)
+        let pass = self
+            .extra
+            .iter()
+            .position(|a| a == "--requirepass")
+            .and_then(|i| self.extra.get(i + 1));
+        match pass {
+            Some(p) => {
+                let mut v = vec!["--no-auth-warning", "-a", p.as_str()];
+                v.extend_from_slice(args);
+                cli(self.port, &v)
+            }
+            None => cli(self.port, args),
+        }
     }
 
     /// `INFO commandstats` as command → calls.
@@ -251,6 +263,17 @@ pub struct StoreNode {
 
 impl StoreNode {
     pub fn start(dir: &Path, route: &str, store: &str, extra: &[&str]) -> io::Result<StoreNode> {
+        StoreNode::start_env(dir, route, store, extra, &[])
+    }
+
+    /// Like [`StoreNode::start`], with environment variables for the node.
+    pub fn start_env(
+        dir: &Path,
+        route: &str,
+        store: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> io::Result<StoreNode> {
         std::fs::create_dir_all(dir)?;
         let (ajp, http) = (free_port(), free_port());
         let mut args: Vec<String> = [
@@ -280,7 +303,7 @@ impl StoreNode {
         };
         let log = std::fs::File::create(&n.log)?;
         let mut cmd = Command::new(crate::workspace_bin("rjk-node"));
-        cmd.args(&n.args).stderr(log);
+        cmd.args(&n.args).envs(env.iter().copied()).stderr(log);
         n.child = Some(Child::spawn(&format!("rjk-node {route}"), &mut cmd)?);
         wait_for_port(n.ajp_addr(), Duration::from_secs(10))
             .and_then(|_| wait_for_port(n.http_addr(), Duration::from_secs(10)))
