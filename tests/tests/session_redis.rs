@@ -567,7 +567,16 @@ fn redis_down_gives_503_and_service_resumes() {
 fn redis_cluster_three_nodes_kill_9_and_a_master_loses_no_session() {
     let dir = scratch("cluster");
     let mut rc = RedisCluster::start(&dir.join("redis"), 3).unwrap();
-    let mut nodes = three_nodes(&dir, &rc.url(), &[]);
+    // n1 (killed below) reads through the client library's cluster near cache.
+    let url = rc.url();
+    let mut nodes: Vec<StoreNode> = [
+        ("n1", &["--session-cache", "1000"][..]),
+        ("n2", &[]),
+        ("n3", &[]),
+    ]
+    .iter()
+    .map(|(r, extra)| StoreNode::start(&dir.join("nodes"), r, &url, extra).unwrap())
+    .collect();
     let httpd = front(
         &dir.join("httpd"),
         Connector::ModRjk,
