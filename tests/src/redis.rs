@@ -83,6 +83,13 @@ impl Redis {
         }
     }
 
+    /// Send `sig` (SIGSTOP: Redis hangs with its connections open; SIGCONT).
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            c.signal(sig);
+        }
+    }
+
     /// `redis-cli -p PORT args…` (authenticated when started with `--requirepass`).
     pub fn cli(&self, args: &[&str]) -> io::Result<String> {
         let pass = self
