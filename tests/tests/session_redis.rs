@@ -640,6 +640,38 @@ fn redis_cluster_three_nodes_kill_9_and_a_master_loses_no_session() {
         t.requests, t.rebound, t.replayed, t.unavailable
     );
     let _ns = non_sticky_sees_the_latest(&dir.join("httpd-ns"), &[&nodes[1], &nodes[2]]);
+    // Commands per request in the cluster (summed over every node): a read is one EVALSHA, a
+    // write adds one EVALSHA and the WAIT pipelined with it.
+    const N: u64 = 20;
+    let node = nodes[1].http_addr();
+    let (_, _, id) = count_on(node, "");
+    count_on(node, &id);
+    let before = rc.commandstats();
+    for _ in 0..N {
+        let r = http::get(node, "/get?counter", &[("Cookie", &cookie(&id))]).unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let reads = redis::stats_delta(&before, &rc.commandstats());
+    let before = rc.commandstats();
+    for _ in 0..N {
+        assert_eq!(count_on(node, &id).0, 200);
+    }
+    let writes = redis::stats_delta(&before, &rc.commandstats());
+    let per = |d: &BTreeMap<String, u64>, k: &str| d.get(k).copied().unwrap_or(0) as f64 / N as f64;
+    eprintln!(
+        "cluster, per request: read-only {:.2} EVALSHA; read+write {:.2} EVALSHA + {:.2} WAIT",
+        per(&reads, "evalsha"),
+        per(&writes, "evalsha"),
+        per(&writes, "wait")
+    );
+    assert!(
+        per(&reads, "evalsha") <= 1.0 && per(&reads, "wait") == 0.0,
+        "{reads:?}"
+    );
+    assert!(
+        per(&writes, "evalsha") <= 2.0 && per(&writes, "wait") <= 1.0,
+        "{writes:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
