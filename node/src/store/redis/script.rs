@@ -71,7 +71,9 @@ if old ~= key and redis.call('EXISTS', old) == 1 then
   redis.call('RENAME', old, key)
 end
 local created = string.find(flags, 'c', 1, true)
-if not created and redis.call('EXISTS', key) == 0 then return -1 end
+local m = tonumber(redis.call('HGET', key, '@m'))
+if not created and not m then return -1 end
+if ARGV[2] ~= '' then m = tonumber(ARGV[2]) end
 local now = now_ms()
 local set = {{'@a', now}}
 if created then table.insert(set, '@c'); table.insert(set, now) end
@@ -85,7 +87,6 @@ for i = 3, #ARGV, 3 do
 end
 redis.call('HSET', key, unpack(set))
 local v = redis.call('HINCRBY', key, '@v', 1)
-local m = tonumber(redis.call('HGET', key, '@m'))
 redis.call('PEXPIRE', key, m + window(m))
 return v
 "
