@@ -157,9 +157,9 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
 
-    /// Keep sessions in Redis instead of this node: redis://[user:pass@]HOST:PORT[/DB],
-    /// rediss://… (TLS), or redis-cluster://HOST:PORT,HOST:PORT,… (Redis Cluster). Any node
-    /// can then serve any session. Not with --cluster delta or --session-file.
+    /// Keep sessions in Redis instead of this node: `redis://[user:pass@]HOST:PORT[/DB]`,
+    /// `rediss://…` (TLS), or `redis-cluster://HOST:PORT,HOST:PORT,…` (Redis Cluster). Any
+    /// node can then serve any session. Not with --cluster delta or --session-file.
     #[arg(long, value_name = "URL")]
     pub session_store: Option<String>,
 

@@ -14,7 +14,7 @@
 //! driving the `ajp` crate's container exchange), [`context`] (where the application is
 //! mounted), [`body`] (streaming request body),
 //! [`request_info`] (the AJP extras as a request extension), [`session`], [`cluster`]
-//! (replication between nodes), [`demo`].
+//! (replication between nodes), [`store`] (sessions in Redis), [`demo`].
 
 pub mod app;
 pub mod body;

@@ -1,7 +1,7 @@
 //! Sessions kept outside the node (`--session-store`): the node holds nothing between
 //! requests, so any node can serve any session and a node's crash loses nothing.
 //!
-//! The session layer talks to a [`Store`]: before the application runs, the request's session
+//! The session layer talks to a `Store`: before the application runs, the request's session
 //! is loaded (one round trip); after it, what the request changed is saved (one more, only when
 //! something changed). A store that cannot be reached is an [`Unavailable`], which the session
 //! layer answers with 503 for the requests that need a session.

@@ -5,7 +5,7 @@
 //! the TTL renewed when due); one that changes it costs one more (`SAVE`: the changed
 //! attributes, atomically, with a version bump). Nothing else is ever sent per request.
 //!
-//! With `--session-cache N` a node keeps the sessions it used recently ([`cache`]), which
+//! With `--session-cache N` a node keeps the sessions it used recently (`cache`), which
 //! Redis keeps current with RESP3 client-side caching (tracking, broadcast mode): a sticky
 //! session then costs no read round trip, only its save; renewing its TTL (at most once per
 //! refresh window, and a save renews it too) goes through `LOAD` as without the cache. With a
