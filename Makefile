@@ -13,6 +13,7 @@ DEB_PACKAGES += debhelper dpkg-dev lintian systemd man-db
 DEB_PACKAGES += nginx nginx-dev
 # bench/cost.sh and its guard in make test (tests/tests/cost_guard.rs): instructions and syscalls.
 DEB_PACKAGES += valgrind strace
+DEB_PACKAGES += redis-server redis-tools
 
 .PHONY: test bench deps build fmt-check lint install deb demo demo-stop fuzz fuzz-deps soak nginx-src
 
@@ -75,6 +76,7 @@ bench:
 	bench/side-by-side.sh
 	bench/cost.sh
 	node/bench/cluster.sh
+	node/bench/redis.sh
 	bench/nginx.sh
 
 # Install mod_rjk.so into httpd's module directory and a Debian-style rjk.load/rjk.conf pair

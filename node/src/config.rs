@@ -162,6 +162,21 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
 
+    /// Keep sessions in Redis instead of this node: `redis://[user:pass@]HOST:PORT[/DB]`,
+    /// `rediss://…` (TLS), or `redis-cluster://HOST:PORT,HOST:PORT,…` (Redis Cluster). Any
+    /// node can then serve any session. Not with --cluster delta or --session-file.
+    #[arg(long, value_name = "URL")]
+    pub session_store: Option<String>,
+
+    /// Read the Redis password from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "F")]
+    pub session_store_password_file: Option<PathBuf>,
+
+    /// With --session-store: keep up to N recently read sessions in memory, kept current by
+    /// Redis client-side caching, so a sticky request costs no read round trip.
+    #[arg(long, value_name = "N")]
+    pub session_cache: Option<usize>,
+
     /// error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_level)]
     pub log_level: log::LevelFilter,
@@ -196,6 +211,8 @@ pub struct NodeConfig {
     pub cluster: Option<crate::cluster::ClusterConfig>,
     /// Where `--metrics` is served (needs a cluster).
     pub metrics: Option<SocketAddr>,
+    /// `--session-store`: sessions in Redis.
+    pub session_store: Option<crate::store::redis::RedisConfig>,
 }
 
 impl NodeConfig {
@@ -216,6 +233,7 @@ impl NodeConfig {
             sweep_interval: Duration::from_secs(60),
             cluster: None,
             metrics: None,
+            session_store: None,
         }
     }
 }
@@ -297,11 +315,13 @@ impl Args {
         self.check_session_file()?;
         let context_path = crate::ContextPath::new(&self.context_path)
             .or_else(|e| err(format!("--context-path {e}")))?;
+        let session_store = crate::store::redis::flags::config(self).map_err(ConfigError)?;
         let cluster = self.cluster_config()?;
         if self.metrics.is_some() && cluster.is_none() {
             return err("--metrics shows the cluster: use it with --cluster delta");
         }
         Ok(NodeConfig {
+            session_store,
             cluster,
             metrics: self.metrics,
             route: route.to_string(),

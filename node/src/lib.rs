@@ -14,7 +14,7 @@
 //! driving the `ajp` crate's container exchange), [`context`] (where the application is
 //! mounted), [`body`] (streaming request body),
 //! [`request_info`] (the AJP extras as a request extension), [`session`], [`cluster`]
-//! (replication between nodes), [`demo`].
+//! (replication between nodes), [`store`] (sessions in Redis), [`demo`].
 
 pub mod app;
 pub mod body;
@@ -30,6 +30,7 @@ pub mod node;
 pub mod request_info;
 pub mod session;
 mod shutdown;
+pub mod store;
 
 pub use app::App;
 pub use body::{Body, BoxError};

@@ -47,6 +47,9 @@ impl Node {
         app: A,
         sessions: SessionManager,
     ) -> std::io::Result<Node> {
+        if let Some(store) = &cfg.session_store {
+            crate::store::redis::attach(store, &sessions)?;
+        }
         let app = Sessions::new(app, sessions.clone()).with_context(cfg.context_path.clone());
         let (trigger, shutdown) = shutdown::channel();
         // The cluster first: a joining node copies the sessions before its AJP port opens.

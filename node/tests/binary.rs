@@ -39,6 +39,9 @@ fn help_lists_every_flag() {
         "--session-file",
         "--context-path",
         "--session-save-interval",
+        "--session-store",
+        "--session-store-password-file",
+        "--session-cache",
     ] {
         assert!(text.contains(flag), "--help lacks {flag}");
     }
@@ -54,6 +57,22 @@ fn refuses_to_start_without_a_secret_or_with_bad_flags() {
     assert!(text.contains("between 8192 and 65536"), "{text}");
     let (code, _) = run(&["--no-secret"]);
     assert_eq!(code, 2, "--route is required");
+    // Sessions live in Redis or in the nodes' replication, not both.
+    let (code, text) = run(&[
+        "--route",
+        "n1",
+        "--no-secret",
+        "--session-store",
+        "redis://127.0.0.1:6379",
+        "--cluster",
+        "delta",
+        "--cluster-insecure",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        text.contains("--session-store and --cluster delta"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod httpd;
 pub mod load;
 pub mod nginx;
 pub mod proc;
+pub mod redis;
 pub mod replicated;
 pub mod rig;
 pub mod served;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::manager::{Entry, SessionManager};
+use super::manager::{Entry, SessionData, SessionManager};
 
 /// What one request did to one session.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,6 +61,9 @@ struct State {
     cookie: bool,
     /// The id the session had before this request re-bound it to this node's route.
     rebound_from: Option<String>,
+    /// With a session store: the session was loaded for this request only and is not in the
+    /// manager's map (the store applies creation, removal and id changes from the delta).
+    stored: bool,
 }
 
 /// Tomcat's JvmRouteBinderValve: a session carrying another node's route that this node holds
@@ -142,6 +145,48 @@ impl Session {
                 finished: Vec::new(),
                 cookie,
                 rebound_from,
+                stored: false,
+            })),
+        }
+    }
+
+    /// Bind a request to a session loaded from the store (`--session-store`): `loaded` is the
+    /// id it was found under and its data; `requested` the first id the request named.
+    pub(crate) fn bind_stored(
+        manager: &SessionManager,
+        requested: Option<String>,
+        loaded: Option<(String, SessionData)>,
+        now: Instant,
+    ) -> Session {
+        let mut delta = SessionDelta::default();
+        let (mut cookie, mut rebound_from, mut current) = (false, None, None);
+        if let Some((id, data)) = loaded {
+            delta.id = id.clone();
+            // Re-binding as with replication: the store's key ignores the route, so only the
+            // cookie changes and the balancer sticks to this node from now on.
+            let id = match rebind_target(manager, &id) {
+                Some(new) => {
+                    delta.previous_id = Some(id.clone());
+                    delta.id = new.clone();
+                    rebound_from = Some(id);
+                    cookie = true;
+                    new
+                }
+                None => id,
+            };
+            current = Some((id, Arc::new(Mutex::new(data))));
+        }
+        Session {
+            state: Arc::new(Mutex::new(State {
+                manager: manager.clone(),
+                now,
+                requested,
+                current,
+                delta,
+                finished: Vec::new(),
+                cookie,
+                rebound_from,
+                stored: true,
             })),
         }
     }
@@ -227,7 +272,9 @@ impl Session {
         let Some((id, _)) = s.current.take() else {
             return false;
         };
-        s.manager.remove(&id);
+        if !s.stored {
+            s.manager.remove(&id);
+        }
         let mut d = std::mem::take(&mut s.delta);
         d.id = id;
         d.invalidated = true;
@@ -241,7 +288,11 @@ impl Session {
     pub fn change_id(&self) -> Option<String> {
         let mut s = lock(&self.state);
         let (old, e) = s.current.take()?;
-        let Some(new) = s.manager.rekey(&old) else {
+        let renamed = match s.manager.store() {
+            Some(store) if s.stored => Some(store.new_id_for(&old, s.manager.route())),
+            _ => s.manager.rekey(&old),
+        };
+        let Some(new) = renamed else {
             // Invalidated or expired meanwhile.
             return None;
         };
@@ -252,6 +303,22 @@ impl Session {
         s.current = Some((new.clone(), e));
         s.cookie = true;
         Some(new)
+    }
+
+    /// The session as it stands (a copy), with the version it was loaded at.
+    pub(crate) fn snapshot(&self) -> Option<(String, SessionData)> {
+        let s = lock(&self.state);
+        let (id, e) = s.current.as_ref()?;
+        let d = lock(e);
+        Some((
+            id.clone(),
+            SessionData {
+                attributes: d.attributes.clone(),
+                last_access: d.last_access,
+                max_inactive: d.max_inactive,
+                version: d.version,
+            },
+        ))
     }
 
     /// What this request has changed so far.
@@ -294,7 +361,18 @@ impl State {
         if let Some((id, e)) = &self.current {
             return (id.clone(), e.clone());
         }
-        let (id, e) = self.manager.create(self.now);
+        let (id, e) = if self.stored {
+            let id = super::id::new_id(self.manager.route());
+            let data = SessionData {
+                attributes: Default::default(),
+                last_access: self.now,
+                max_inactive: self.manager.max_inactive(),
+                version: 0,
+            };
+            (id, Arc::new(Mutex::new(data)))
+        } else {
+            self.manager.create(self.now)
+        };
         self.delta = SessionDelta {
             id: id.clone(),
             created: true,

@@ -68,6 +68,8 @@ struct Shared {
     /// Invalidated ids and when: a late delta never brings them back.
     tombstones: Mutex<HashMap<String, Instant>>,
     replicator: OnceLock<Arc<dyn Replicator>>,
+    /// `--session-store`: sessions live there, not in `sessions`.
+    store: OnceLock<Arc<dyn crate::store::Store>>,
 }
 
 /// The node's sessions. Cheap to clone; all clones share one store.
@@ -102,6 +104,7 @@ impl SessionManager {
                 aliases: RwLock::new(HashMap::new()),
                 tombstones: Mutex::new(HashMap::new()),
                 replicator: OnceLock::new(),
+                store: OnceLock::new(),
             }),
         }
     }
@@ -351,6 +354,14 @@ impl SessionManager {
 
     pub(crate) fn replicator(&self) -> Option<&Arc<dyn Replicator>> {
         self.shared.replicator.get()
+    }
+
+    pub(crate) fn set_store(&self, s: Arc<dyn crate::store::Store>) {
+        let _ = self.shared.store.set(s);
+    }
+
+    pub(crate) fn store(&self) -> Option<&Arc<dyn crate::store::Store>> {
+        self.shared.store.get()
     }
 
     /// Remove every session that has timed out by `now`; returns their ids.

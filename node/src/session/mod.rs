@@ -6,7 +6,8 @@
 //! - [`handle`]: the [`Session`] an application finds in its request extensions, which records
 //!   each request's attribute changes as a [`SessionDelta`] — exactly what replication ships;
 //! - [`service`]: the wrapper that binds a request to its session and sets the cookie;
-//! - [`persist`]: `--session-file`, the sessions kept across a restart.
+//! - [`persist`]: `--session-file`, the sessions kept across a restart;
+//! - `stored`: the request path with `--session-store` (sessions in Redis).
 
 pub mod cookie;
 pub mod handle;
@@ -14,6 +15,7 @@ pub mod id;
 pub mod manager;
 pub mod persist;
 pub mod service;
+mod stored;
 
 pub use handle::{Session, SessionDelta};
 pub use manager::{SessionEvent, SessionManager};

@@ -60,6 +60,21 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        if let Some(store) = self.manager.store().cloned() {
+            // The session comes from the store first: the application runs later, on a
+            // clone that has been made ready (tower's usual swap).
+            let ready = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, ready);
+            let ids = requested_ids(&mut req);
+            return Box::pin(super::stored::call(
+                inner,
+                req,
+                ids,
+                store,
+                self.manager.clone(),
+                self.context.clone(),
+            ));
+        }
         let ids = requested_ids(&mut req);
         let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
         // A session served elsewhere (`--cluster backup`) is fetched before the request binds
@@ -143,11 +158,24 @@ where
     // sync mode, acknowledged) before the body's end, i.e. before End Response.
     let watch = manager.replicator().is_some().then_some(session);
     Ok(resp.map(|inner| Replicated {
-        inner,
+        inner: Some(inner),
         session: watch,
         manager,
         pending: None,
     }))
+}
+
+impl<B> Replicated<B> {
+    /// The application's body, with the request's session when changes made while it
+    /// streams must be saved at its end.
+    pub(crate) fn new(inner: Option<B>, session: Option<Session>, manager: SessionManager) -> Self {
+        Replicated {
+            inner,
+            session,
+            manager,
+            pending: None,
+        }
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -155,7 +183,7 @@ pin_project_lite::pin_project! {
     /// body ends, what the application changed while it streamed is replicated first.
     pub struct Replicated<B> {
         #[pin]
-        inner: B,
+        inner: Option<B>,
         session: Option<Session>,
         manager: SessionManager,
         pending: Option<Published>,
@@ -176,7 +204,10 @@ impl<B: http_body::Body> http_body::Body for Replicated<B> {
             *this.pending = None;
             return Poll::Ready(None);
         }
-        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        let frame = match this.inner.as_pin_mut() {
+            Some(inner) => std::task::ready!(inner.poll_frame(cx)),
+            None => None,
+        };
         if frame.is_some() {
             return Poll::Ready(frame);
         }
@@ -186,8 +217,13 @@ impl<B: http_body::Body> http_body::Body for Replicated<B> {
             for d in &deltas {
                 this.manager.emit(SessionEvent::Changed(d.clone()));
             }
-            if let Some(r) = this.manager.replicator().filter(|_| !deltas.is_empty()) {
-                let mut p = r.publish(deltas);
+            let publish = match (this.manager.replicator(), this.manager.store()) {
+                _ if deltas.is_empty() => None,
+                (Some(r), _) => Some(r.publish(deltas)),
+                (None, Some(s)) => Some(super::stored::save_late(s.clone(), deltas)),
+                (None, None) => None,
+            };
+            if let Some(mut p) = publish {
                 if p.as_mut().poll(cx).is_pending() {
                     *this.pending = Some(p);
                     return Poll::Pending;
@@ -198,11 +234,16 @@ impl<B: http_body::Body> http_body::Body for Replicated<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.session.is_none() && self.pending.is_none() && self.inner.is_end_stream()
+        self.session.is_none()
+            && self.pending.is_none()
+            && self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Some(b) => b.size_hint(),
+            None => http_body::SizeHint::with_exact(0),
+        }
     }
 }
 
