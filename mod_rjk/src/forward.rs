@@ -125,10 +125,13 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    done.each_note(engine.worker(), &mut |k, v| req.set_note(k.as_bytes(), v));
+    let held = req.jk_notes();
+    done.each_note(engine.worker(), &mut |k, v| {
+        req.put_note(k.as_bytes(), v, held.may_hold(k))
+    });
     let mut buf = [0u8; 32];
     let (k, v) = forward::notes::duration_note(took, &mut buf);
-    req.set_note(k.as_bytes(), v);
+    req.put_note(k.as_bytes(), v, held.may_hold(k));
     if done.broke_mid_response() {
         req.abort_connection();
     }
