@@ -20,8 +20,9 @@ const MATCH_KEY: &CStr = c"rjk.matched_rule";
 type Matched = (std::sync::Arc<lb_core::mount::MountTable>, usize);
 
 unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
-    // SAFETY: `p` is the Box translate_name leaked into the request pool, freed once here.
-    drop(unsafe { Box::from_raw(p as *mut Matched) });
+    // SAFETY: `p` is the Matched translate_name wrote into the request pool, dropped once
+    // here (the pool frees the memory).
+    unsafe { std::ptr::drop_in_place(p as *mut Matched) };
     0
 }
 
@@ -72,15 +73,22 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
             Translation::Mapped {
                 table,
                 rule,
-                worker,
                 normalised,
             } => {
                 let pool = (*r).pool;
+                let worker = crate::request::pool_copy(pool, table.rules()[rule].worker.as_bytes());
                 // The handler needs the rule's extensions: keep the table it came from and the
-                // rule's place, for this request only.
-                let kept = Box::into_raw(Box::new((table, rule))) as *const std::ffi::c_void;
-                ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
-                let worker = crate::request::pool_copy(pool, worker.as_bytes());
+                // rule's place, for this request only, in the request pool (no malloc).
+                let kept = ffi::apr_palloc(pool, std::mem::size_of::<Matched>()) as *mut Matched;
+                // apr_palloc aligns to 8 bytes, all a Matched needs.
+                debug_assert!(kept.is_aligned());
+                kept.write((table, rule));
+                ffi::apr_pool_userdata_setn(
+                    kept as *const std::ffi::c_void,
+                    MATCH_KEY.as_ptr(),
+                    Some(drop_match),
+                    pool,
+                );
                 ffi::apr_table_setn((*r).notes, WORKER_NOTE.as_ptr(), worker);
                 (*r).handler = HANDLER.as_ptr();
                 // Later phases (access control on <Location>) see what the mapper saw (mod_jk
