@@ -288,13 +288,9 @@ impl<'r> HttpdRequest<'r> {
                     unsafe { ffi::ap_set_content_length(self.r, n) };
                 }
             } else {
-                unsafe {
-                    ffi::apr_table_add(
-                        self.r.headers_out,
-                        self.pool_str(name),
-                        self.pool_str(value),
-                    )
-                };
+                let (k, v) = self.pool_pair(name, value);
+                // SAFETY: headers_out and both copies live in r's pool.
+                unsafe { ffi::apr_table_addn(self.r.headers_out, k, v) };
             }
         }
     }
@@ -352,9 +348,23 @@ impl<'r> HttpdRequest<'r> {
     /// ("JK_L"...) and made the 22 notes of a forwarded request cost ~20 k instructions. Name
     /// and value share one pool block.
     pub fn put_note(&mut self, name: &[u8], value: &[u8], replace: bool) {
+        let (k, v) = self.pool_pair(name, value);
+        // SAFETY: the notes table and both copies live in r's pool.
+        unsafe {
+            if replace {
+                ffi::apr_table_setn(self.r.notes, k, v)
+            } else {
+                ffi::apr_table_addn(self.r.notes, k, v)
+            }
+        }
+    }
+
+    /// NUL-terminated copies of `name` and `value` in one block of the request pool, for a
+    /// table's `*n` functions (apr_table_add would copy both once more).
+    fn pool_pair(&self, name: &[u8], value: &[u8]) -> (*const c_char, *const c_char) {
         let len = name.len() + value.len() + 2;
         // SAFETY: r's pool is live; apr_palloc returns len writable bytes, which hold both
-        // copies NUL-terminated and live as long as the notes table.
+        // copies NUL-terminated for as long as the request.
         unsafe {
             let p = ffi::apr_palloc(self.r.pool, len) as *mut u8;
             let block = std::slice::from_raw_parts_mut(p, len);
@@ -362,12 +372,7 @@ impl<'r> HttpdRequest<'r> {
             block[name.len()] = 0;
             block[name.len() + 1..len - 1].copy_from_slice(value);
             block[len - 1] = 0;
-            let (k, v) = (p as *const c_char, p.add(name.len() + 1) as *const c_char);
-            if replace {
-                ffi::apr_table_setn(self.r.notes, k, v)
-            } else {
-                ffi::apr_table_addn(self.r.notes, k, v)
-            }
+            (p as *const c_char, p.add(name.len() + 1) as *const c_char)
         }
     }
 }
