@@ -61,7 +61,12 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
                 crate::status::serve(&mut HttpdRequest::new(r), &rt, s, &uri)
             }
             Kind::Ajp(_) | Kind::Lb(_) => {
-                crate::forward::serve(&mut HttpdRequest::new(r), &rt, name, extensions.as_ref())
+                let lb = match &worker.kind {
+                    Kind::Lb(lb) => Some(lb),
+                    _ => None,
+                };
+                let req = &mut HttpdRequest::new(r);
+                crate::forward::serve(req, &rt, name, lb, extensions.as_ref())
             }
         }
     })

@@ -19,6 +19,7 @@ pub enum JkNotes {
 
 impl JkNotes {
     /// Whether a note `name` may be in the table already.
+    #[inline]
     pub fn may_hold(self, name: &str) -> bool {
         match self {
             JkNotes::None => false,
@@ -317,8 +318,9 @@ impl<'r> HttpdRequest<'r> {
         Ok(())
     }
 
-    pub fn pool(&self) -> *mut ffi::apr_pool_t {
-        self.r.pool
+    /// The request's per-module slots (`request_config`).
+    pub fn request_config(&self) -> *mut ffi::ap_conf_vector_t {
+        self.r.request_config
     }
 
     pub fn server_rec(&self) -> *const ffi::server_rec {

@@ -14,9 +14,6 @@ pub const ORIGINAL_URI_NOTE: &CStr = c"rjk.original_uri";
 /// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
 pub const HANDLER: &CStr = c"jakarta-servlet";
 
-/// The request-pool key of the rule translate_name matched.
-const MATCH_KEY: &CStr = c"rjk.matched_rule";
-
 type Matched = (std::sync::Arc<lb_core::mount::MountTable>, usize);
 
 unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
@@ -26,13 +23,16 @@ unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
     0
 }
 
-/// The mount table and rule index translate_name matched for this request, if it did.
-pub fn matched_rule(req: &crate::request::HttpdRequest<'_>) -> Option<Matched> {
-    let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
-    // SAFETY: the request pool is live; the value under MATCH_KEY is only ever a `Matched`.
+/// The mount table and rule index translate_name matched for this request, if it did
+/// (borrowed: it lives in the request pool until the request ends). Kept in the request's
+/// module config, httpd's per-request slot: an internal redirect starts without it.
+pub fn matched_rule<'r>(req: &crate::request::HttpdRequest<'r>) -> Option<&'r Matched> {
+    // SAFETY: the request's config vector has a slot per module; ours holds NULL or the
+    // `Matched` translate_name wrote, dropped by the pool's cleanup after the request.
     unsafe {
-        ffi::apr_pool_userdata_get(&mut data, MATCH_KEY.as_ptr(), req.pool());
-        (data as *const Matched).as_ref().cloned()
+        let data =
+            ffi::ap_get_module_config(req.request_config(), &raw const crate::module::jk_module);
+        (data as *const Matched).as_ref()
     }
 }
 
@@ -83,11 +83,17 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
                 // apr_palloc aligns to 8 bytes, all a Matched needs.
                 debug_assert!(kept.is_aligned());
                 kept.write((table, rule));
-                ffi::apr_pool_userdata_setn(
-                    kept as *const std::ffi::c_void,
-                    MATCH_KEY.as_ptr(),
-                    Some(drop_match),
+                let kept = kept as *mut std::ffi::c_void;
+                ffi::apr_pool_cleanup_register(
                     pool,
+                    kept,
+                    Some(drop_match),
+                    Some(ffi::apr_pool_cleanup_null),
+                );
+                ffi::ap_set_module_config(
+                    (*r).request_config,
+                    &raw const crate::module::jk_module,
+                    kept,
                 );
                 ffi::apr_table_setn((*r).notes, WORKER_NOTE.as_ptr(), worker);
                 (*r).handler = HANDLER.as_ptr();
