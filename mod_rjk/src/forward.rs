@@ -6,7 +6,7 @@
 use std::io;
 use std::os::raw::c_int;
 
-use lb_core::config::Kind;
+use lb_core::config::LbWorker;
 use lb_core::forward::blocking::ServerSide;
 use lb_core::forward::prepare::{prepare, RequestFacts};
 use lb_core::forward::{self};
@@ -98,21 +98,16 @@ pub fn serve(
     req: &mut HttpdRequest<'_>,
     rt: &ServerRuntime,
     name: &str,
+    lb: Option<&LbWorker>,
     given: Option<&Extensions>,
 ) -> c_int {
     let Some(engine) = rt.global.engines.get(name) else {
         return ffi::HTTP_SERVICE_UNAVAILABLE;
     };
-    let lb = match rt.global.workers.get(name).map(|w| &w.kind) {
-        Some(Kind::Lb(lb)) => Some(lb),
-        _ => None,
-    };
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
     let ext = given.unwrap_or_else(|| {
-        matched
-            .as_ref()
-            .map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions)
+        matched.map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions)
     });
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
@@ -125,10 +120,13 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    done.each_note(engine.worker(), &mut |k, v| req.set_note(k.as_bytes(), v));
+    let held = req.jk_notes();
+    done.each_note(engine.worker(), &mut |k, v| {
+        req.put_note(k.as_bytes(), v, held.may_hold(k))
+    });
     let mut buf = [0u8; 32];
     let (k, v) = forward::notes::duration_note(took, &mut buf);
-    req.set_note(k.as_bytes(), v);
+    req.put_note(k.as_bytes(), v, held.may_hold(k));
     if done.broke_mid_response() {
         req.abort_connection();
     }

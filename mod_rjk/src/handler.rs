@@ -31,7 +31,7 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
                 .settings
                 .options
                 .has(lb_core::directive::options::Flag::FORWARD_DIRECTORIES);
-        if handler != HANDLER.to_str().unwrap_or_default() && !directory {
+        if handler.as_bytes() != HANDLER.to_bytes() && !directory {
             return ffi::DECLINED;
         }
         let note = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()));
@@ -52,15 +52,21 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
                 }
                 Target::Worker { worker, given } => (worker, given),
             };
-        let Some(worker) = rt.global.workers.get(&name) else {
+        let Some(worker) = rt.global.workers.get(name) else {
             return ffi::HTTP_INTERNAL_SERVER_ERROR;
         };
-        let uri = cstr((*r).uri).to_owned();
-        let mut req = HttpdRequest::new(r);
         match &worker.kind {
-            Kind::Status(s) => crate::status::serve(&mut req, &rt, s, &uri),
+            Kind::Status(s) => {
+                let uri = cstr((*r).uri).to_owned();
+                crate::status::serve(&mut HttpdRequest::new(r), &rt, s, &uri)
+            }
             Kind::Ajp(_) | Kind::Lb(_) => {
-                crate::forward::serve(&mut req, &rt, &name, extensions.as_ref())
+                let lb = match &worker.kind {
+                    Kind::Lb(lb) => Some(lb),
+                    _ => None,
+                };
+                let req = &mut HttpdRequest::new(r);
+                crate::forward::serve(req, &rt, name, lb, extensions.as_ref())
             }
         }
     })

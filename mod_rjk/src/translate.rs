@@ -14,24 +14,25 @@ pub const ORIGINAL_URI_NOTE: &CStr = c"rjk.original_uri";
 /// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
 pub const HANDLER: &CStr = c"jakarta-servlet";
 
-/// The request-pool key of the rule translate_name matched.
-const MATCH_KEY: &CStr = c"rjk.matched_rule";
-
 type Matched = (std::sync::Arc<lb_core::mount::MountTable>, usize);
 
 unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
-    // SAFETY: `p` is the Box translate_name leaked into the request pool, freed once here.
-    drop(unsafe { Box::from_raw(p as *mut Matched) });
+    // SAFETY: `p` is the Matched translate_name wrote into the request pool, dropped once
+    // here (the pool frees the memory).
+    unsafe { std::ptr::drop_in_place(p as *mut Matched) };
     0
 }
 
-/// The mount table and rule index translate_name matched for this request, if it did.
-pub fn matched_rule(req: &crate::request::HttpdRequest<'_>) -> Option<Matched> {
-    let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
-    // SAFETY: the request pool is live; the value under MATCH_KEY is only ever a `Matched`.
+/// The mount table and rule index translate_name matched for this request, if it did
+/// (borrowed: it lives in the request pool until the request ends). Kept in the request's
+/// module config, httpd's per-request slot: an internal redirect starts without it.
+pub fn matched_rule<'r>(req: &crate::request::HttpdRequest<'r>) -> Option<&'r Matched> {
+    // SAFETY: the request's config vector has a slot per module; ours holds NULL or the
+    // `Matched` translate_name wrote, dropped by the pool's cleanup after the request.
     unsafe {
-        ffi::apr_pool_userdata_get(&mut data, MATCH_KEY.as_ptr(), req.pool());
-        (data as *const Matched).as_ref().cloned()
+        let data =
+            ffi::ap_get_module_config(req.request_config(), &raw const crate::module::jk_module);
+        (data as *const Matched).as_ref()
     }
 }
 
@@ -72,15 +73,28 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
             Translation::Mapped {
                 table,
                 rule,
-                worker,
                 normalised,
             } => {
                 let pool = (*r).pool;
+                let worker = crate::request::pool_copy(pool, table.rules()[rule].worker.as_bytes());
                 // The handler needs the rule's extensions: keep the table it came from and the
-                // rule's place, for this request only.
-                let kept = Box::into_raw(Box::new((table, rule))) as *const std::ffi::c_void;
-                ffi::apr_pool_userdata_set(kept, MATCH_KEY.as_ptr(), Some(drop_match), pool);
-                let worker = crate::request::pool_copy(pool, worker.as_bytes());
+                // rule's place, for this request only, in the request pool (no malloc).
+                let kept = ffi::apr_palloc(pool, std::mem::size_of::<Matched>()) as *mut Matched;
+                // apr_palloc aligns to 8 bytes, all a Matched needs.
+                debug_assert!(kept.is_aligned());
+                kept.write((table, rule));
+                let kept = kept as *mut std::ffi::c_void;
+                ffi::apr_pool_cleanup_register(
+                    pool,
+                    kept,
+                    Some(drop_match),
+                    Some(ffi::apr_pool_cleanup_null),
+                );
+                ffi::ap_set_module_config(
+                    (*r).request_config,
+                    &raw const crate::module::jk_module,
+                    kept,
+                );
                 ffi::apr_table_setn((*r).notes, WORKER_NOTE.as_ptr(), worker);
                 (*r).handler = HANDLER.as_ptr();
                 // Later phases (access control on <Location>) see what the mapper saw (mod_jk

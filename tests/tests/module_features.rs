@@ -239,3 +239,50 @@ fn forward_directories_and_worker_names_from_the_environment() {
         f.stop();
     }
 }
+
+#[test]
+fn the_forwarded_requests_notes_reach_httpds_access_log() {
+    // Notes are set without apr_table_set's scan when they cannot be there yet (issue 17):
+    // each still holds one value, JK_WORKER_NAME replaced, not doubled.
+    let more = "LogFormat \"%{JK_WORKER_NAME}n|%{JK_WORKER_TYPE}n|%{JK_WORKER_ROUTE}n|\
+                %{JK_LB_FIRST_NAME}n|%{JK_LB_LAST_NAME}n|%{JK_LB_LAST_STATE}n|\
+                %{JK_LB_LAST_BUSY}n|%{JK_REQUEST_DURATION}n\" notes\n\
+                CustomLog logs/notes.log notes\n";
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let f = Front::start_with(c, "notes", more);
+        let r = f.get("/1k");
+        assert_eq!(r.status, 200, "{c:?}");
+        let node = r.header("X-Rjk-Node").unwrap().to_owned();
+        let path = f.dir.join("logs/notes.log");
+        let log = rjk_tests::proc::wait_until(
+            "the access log line",
+            std::time::Duration::from_secs(10),
+            || {
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .filter(|l| l.ends_with('\n'))
+            },
+        )
+        .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let fields: Vec<&str> = log.trim_end().split('|').collect();
+        assert_eq!(
+            fields[..7],
+            [
+                "lb",
+                "lb",
+                node.as_str(),
+                node.as_str(),
+                node.as_str(),
+                "OK",
+                "0"
+            ],
+            "{c:?}: {log}"
+        );
+        let (secs, micros) = fields[7].split_once('.').unwrap_or(("", ""));
+        assert!(
+            secs.parse::<u64>().is_ok() && micros.len() == 6,
+            "{c:?}: {log}"
+        );
+        f.stop();
+    }
+}

@@ -60,7 +60,7 @@ pub struct Prepared<'r> {
     pub uri: Cow<'r, [u8]>,
     query: Option<&'r [u8]>,
     protocol: &'r [u8],
-    headers: Vec<(&'r [u8], &'r [u8])>,
+    headers: Headers<'r>,
     body: RequestBody,
     remote_addr: &'r [u8],
     remote_port: u16,
@@ -75,6 +75,69 @@ pub struct Prepared<'r> {
     pub session: Option<String>,
     options: ForwardOptions,
     rule: Option<&'r Extensions>,
+}
+
+/// A request's headers: on the stack up to `INLINE` (a browser sends a dozen), on the heap
+/// beyond, so preparing the usual request allocates nothing.
+#[derive(Clone, Debug)]
+struct Headers<'r> {
+    inline: [(&'r [u8], &'r [u8]); INLINE],
+    len: usize,
+    /// Every header once more than `INLINE` came (then `inline` is unused).
+    spilled: Option<Vec<(&'r [u8], &'r [u8])>>,
+}
+
+const INLINE: usize = 32;
+
+impl Default for Headers<'_> {
+    fn default() -> Self {
+        Headers {
+            inline: [(&[][..], &[][..]); INLINE],
+            len: 0,
+            spilled: None,
+        }
+    }
+}
+
+impl<'r> Headers<'r> {
+    fn push(&mut self, h: (&'r [u8], &'r [u8])) {
+        match &mut self.spilled {
+            Some(all) => all.push(h),
+            None if self.len < INLINE => {
+                self.inline[self.len] = h;
+                self.len += 1;
+            }
+            None => {
+                let mut all = Vec::with_capacity(2 * INLINE);
+                all.extend_from_slice(&self.inline);
+                all.push(h);
+                self.spilled = Some(all);
+            }
+        }
+    }
+
+    /// Keep the headers whose name passes `keep`.
+    fn retain(&mut self, keep: impl Fn(&[u8]) -> bool) {
+        if let Some(all) = &mut self.spilled {
+            all.retain(|(n, _)| keep(n));
+            return;
+        }
+        let mut kept = 0;
+        for i in 0..self.len {
+            if keep(self.inline[i].0) {
+                self.inline[kept] = self.inline[i];
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+
+    fn as_slice(&self) -> &[(&'r [u8], &'r [u8])] {
+        match &self.spilled {
+            Some(all) => all,
+            None => &self.inline[..self.len],
+        }
+    }
 }
 
 /// Build the request for worker `lb` (its session settings; `None` for an ajp13 worker),
@@ -94,8 +157,7 @@ pub fn prepare<'r>(
         s.options.forward_uri,
     );
 
-    // Room for a browser's usual headers: no regrowth on the way.
-    let mut headers: Vec<(&'r [u8], &'r [u8])> = Vec::with_capacity(24);
+    let mut headers = Headers::default();
     let (mut chunked, mut length) = (false, None::<u64>);
     req.for_each_header(&mut |n, v| {
         if n.eq_ignore_ascii_case(b"transfer-encoding") && v.eq_ignore_ascii_case(b"chunked") {
@@ -114,7 +176,7 @@ pub fn prepare<'r>(
     };
     if chunked || (ignore_cl && body == RequestBody::Chunked) {
         // The length is unknown to the backend: a Content-Length would contradict the stream.
-        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(b"content-length"));
+        headers.retain(|n| !n.eq_ignore_ascii_case(b"content-length"));
     }
     if body == RequestBody::None && length.is_none() {
         // In AJP an absent Content-Length means "unknown, non-zero": say 0, as mod_jk does.
@@ -153,6 +215,7 @@ pub fn prepare<'r>(
     let session = lb.and_then(|lb| {
         let fwd = String::from_utf8_lossy(&uri);
         let cookies: Vec<String> = headers
+            .as_slice()
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
@@ -210,7 +273,7 @@ impl Prepared<'_> {
             uri: &self.uri,
             query_string: self.query,
             protocol: self.protocol,
-            headers: &self.headers,
+            headers: self.headers.as_slice(),
             body: self.body,
             remote_addr: self.remote_addr,
             remote_port: self.remote_port,
@@ -291,6 +354,7 @@ mod tests {
 
     fn header<'a>(p: &'a Prepared, name: &str) -> Option<&'a [u8]> {
         p.headers
+            .as_slice()
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| *v)
@@ -406,5 +470,24 @@ mod tests {
             Some(Duration::ZERO),
             "0 turns it off"
         );
+    }
+
+    #[test]
+    fn many_headers_spill_to_the_heap_in_order() {
+        let names: Vec<String> = (0..INLINE + 5).map(|i| format!("X-H{i}")).collect();
+        let mut h = Headers::default();
+        for n in &names {
+            h.push((n.as_bytes(), b"v"));
+            h.push((b"Content-Length", b"1"));
+        }
+        h.retain(|n| !n.eq_ignore_ascii_case(b"content-length"));
+        let got: Vec<&[u8]> = h.as_slice().iter().map(|(n, _)| *n).collect();
+        let want: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+        assert_eq!(got, want);
+        let mut few = Headers::default();
+        few.push((b"A", b"1"));
+        few.push((b"B", b"2"));
+        few.retain(|n| n != b"A");
+        assert_eq!(few.as_slice(), &[(&b"B"[..], &b"2"[..])]);
     }
 }

@@ -27,12 +27,11 @@ pub enum Translation {
     Decline,
     /// The URI cannot be normalised safely: answer `status`, log `reason`.
     Refuse { status: u16, reason: String },
-    /// For `worker`, matched by rule `rule` of `table` (kept for the handler: a reload may swap
-    /// the shared table meanwhile). `normalised`: the URI to continue with, when it changed.
+    /// For the worker of rule `rule` of `table` (kept for the handler: a reload may swap the
+    /// shared table meanwhile). `normalised`: the URI to continue with, when it changed.
     Mapped {
         table: Arc<MountTable>,
         rule: usize,
-        worker: String,
         normalised: Option<Vec<u8>>,
     },
     /// `JkAutoAlias`: serve this file, or refuse (404/403).
@@ -58,7 +57,7 @@ pub fn translate(
     if table.rules().is_empty() && auto_alias.is_none() {
         return Translation::Decline;
     }
-    let normalised = match crate::uri::normalise_bytes(uri) {
+    let normalised = match crate::uri::normalise_cow(uri) {
         Ok(n) => n,
         Err(e) => {
             return Translation::Refuse {
@@ -67,15 +66,13 @@ pub fn translate(
             }
         }
     };
-    let found = table.map_bytes(&normalised).and_then(|m| {
-        let rule = table.rules().iter().position(|x| std::ptr::eq(x, m.rule))?;
-        Some((rule, m.worker.to_owned()))
-    });
+    let found = table
+        .map_bytes(&normalised)
+        .and_then(|m| table.rules().iter().position(|x| std::ptr::eq(x, m.rule)));
     match found {
-        Some((rule, worker)) => Translation::Mapped {
+        Some(rule) => Translation::Mapped {
             rule,
-            worker,
-            normalised: (normalised != uri).then_some(normalised),
+            normalised: (*normalised != *uri).then(|| normalised.into_owned()),
             table,
         },
         None => match auto_alias.and_then(|dir| crate::uri::auto_alias(dir, &normalised, is_dir)) {
@@ -87,13 +84,13 @@ pub fn translate(
 
 /// The handler phase's answer.
 #[derive(Debug, PartialEq)]
-pub enum Target {
+pub enum Target<'a> {
     /// No worker for this request.
     Decline,
     /// Serve with `worker`; `given`: extensions that came with the name (they replace the
     /// matched rule's).
     Worker {
-        worker: String,
+        worker: &'a str,
         given: Option<Extensions>,
     },
     /// Answer 500 and log `reason`.
@@ -102,25 +99,24 @@ pub enum Target {
 
 /// Find the worker for a request the handler was asked to serve: `note` (the URI phase's
 /// mapping), else `env` (`JK_WORKER_NAME`), else `uri` mapped again in `table`.
-pub fn find_worker(
-    note: Option<&str>,
-    env: Option<&str>,
+pub fn find_worker<'a>(
+    note: Option<&'a str>,
+    env: Option<&'a str>,
     uri: &[u8],
-    table: &MountTable,
+    table: &'a MountTable,
     workers: &Workers,
-) -> Target {
-    let mapped;
+) -> Target<'a> {
     let name = match note
         .filter(|n| !n.is_empty())
         .or(env.filter(|n| !n.is_empty()))
     {
         Some(n) => n,
         None => {
-            mapped = crate::uri::normalise_bytes(uri)
+            let mapped = crate::uri::normalise_cow(uri)
                 .ok()
-                .and_then(|n| table.map_bytes(&n).map(|m| m.worker.to_owned()));
-            match &mapped {
-                Some(n) => n.as_str(),
+                .and_then(|n| table.map_bytes(&n).map(|m| m.worker));
+            match mapped {
+                Some(n) => n,
                 None => return Target::Decline,
             }
         }
@@ -128,10 +124,10 @@ pub fn find_worker(
     // `JK_WORKER_NAME=lb;stopped=n1`: extensions given with the name apply to this request
     // (mod_jk parses them per request too; it drops an unknown one, rjk says so).
     let (worker, given) = if !name.contains(';') {
-        (name.to_owned(), None)
+        (name, None)
     } else {
         match Extensions::parse(name) {
-            Ok(p) => (p.worker.to_owned(), Some(p.extensions)),
+            Ok(p) => (p.worker, Some(p.extensions)),
             Err(e) => {
                 return Target::Fail {
                     reason: format!(
@@ -142,7 +138,7 @@ pub fn find_worker(
             }
         }
     };
-    if workers.get(&worker).is_none() {
+    if workers.get(worker).is_none() {
         return Target::Fail {
             reason: format!("no worker `{worker}` for {}", String::from_utf8_lossy(uri)),
         };
@@ -182,7 +178,7 @@ mod tests {
     fn note_then_environment_then_the_uri_mapped_again() {
         let (w, t) = (workers(), table());
         let lb = |given| Target::Worker {
-            worker: "lb".into(),
+            worker: "lb",
             given,
         };
         assert_eq!(
@@ -192,7 +188,7 @@ mod tests {
         assert_eq!(
             find_worker(None, Some("status"), b"/x", &t, &w),
             Target::Worker {
-                worker: "status".into(),
+                worker: "status",
                 given: None
             }
         );
@@ -228,9 +224,11 @@ mod tests {
         ));
         match translate(false, &shared, now, None, b"/app/./a", never) {
             Translation::Mapped {
-                worker, normalised, ..
+                table,
+                rule,
+                normalised,
             } => {
-                assert_eq!(worker, "lb");
+                assert_eq!(table.rules()[rule].worker, "lb");
                 assert_eq!(normalised.as_deref(), Some(&b"/app/a"[..]));
             }
             other => panic!("{other:?}"),

@@ -25,7 +25,7 @@ mod strip;
 pub use alias::{auto_alias, AutoAlias};
 pub use decode::{decode, decode_bytes};
 pub use forward::{forward_uri, forward_uri_bytes};
-pub use normalise::{is_unsafe, normalise, normalise_bytes};
+pub use normalise::{is_unsafe, normalise, normalise_bytes, normalise_cow};
 pub use steps::{normalise_steps, Pass, Step};
 pub use strip::{strip_session_id, strip_session_id_bytes};
 

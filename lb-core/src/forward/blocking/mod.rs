@@ -13,7 +13,7 @@ pub mod pool;
 use std::cell::RefCell;
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ajp::SendHeaders;
 
@@ -95,11 +95,18 @@ impl Engine {
         // One wall-clock reading per request; the monotonic clock per step (Unix seconds
         // follow it, so the balancer's error times stay right for long requests).
         let start = Now::system();
+        // Whole seconds since `start`, counted up as `at` passes each boundary: the same value
+        // as subtracting the instants, without a subtraction per step (~40 for 100 KiB).
+        let (mut secs, mut boundary) = (0i64, start.at + Duration::from_secs(1));
         loop {
             let at = Instant::now();
+            while at >= boundary {
+                secs += 1;
+                boundary += Duration::from_secs(1);
+            }
             let now = Now {
                 at,
-                unix: start.unix + at.saturating_duration_since(start.at).as_secs() as i64,
+                unix: start.unix + secs,
             };
             match ex.poll(now) {
                 Action::Acquire { member } => {

@@ -4,6 +4,7 @@
 //! wait; an event-driven driver answers busy at once instead).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -17,6 +18,9 @@ use super::endpoint::Endpoint;
 pub struct Pool {
     slots: Mutex<Slots<Endpoint>>,
     freed: Condvar,
+    /// Threads waiting on `freed`; changed and read only under the `slots` lock, so a slot
+    /// given back wakes a waiter when there is one and costs no futex syscall otherwise.
+    waiting: AtomicUsize,
 }
 
 impl Pool {
@@ -24,6 +28,7 @@ impl Pool {
         Pool {
             slots: Mutex::new(Slots::new(spec.connection_pool_size)),
             freed: Condvar::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -55,11 +60,13 @@ impl Pool {
                     waited: wait,
                 });
             }
+            self.waiting.fetch_add(1, Ordering::Relaxed);
             s = self
                 .freed
                 .wait_timeout(s, end - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -69,6 +76,15 @@ impl Pool {
             conn,
             reuse: false,
             returned: false,
+        }
+    }
+
+    /// Release the lock `s` and wake one thread waiting for a slot, if one waits.
+    fn wake_one(&self, s: MutexGuard<'_, Slots<Endpoint>>) {
+        let waiting = self.waiting.load(Ordering::Relaxed) > 0;
+        drop(s);
+        if waiting {
+            self.freed.notify_one();
         }
     }
 
@@ -102,8 +118,7 @@ impl Pool {
             let back = alive.then_some((ep, peer));
             let mut s = self.lock();
             let _ = s.give_back(back, spec.addr, now);
-            drop(s);
-            self.freed.notify_one();
+            self.wake_one(s);
         }
         done
     }
@@ -163,8 +178,7 @@ impl Lease<'_> {
         });
         let mut s = self.pool.lock();
         let _ = s.give_back(conn, addr, now);
-        drop(s);
-        self.pool.freed.notify_one();
+        self.pool.wake_one(s);
     }
 }
 
