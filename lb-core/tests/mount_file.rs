@@ -383,3 +383,18 @@ fn any_text_parses_without_panic_and_problems_have_real_lines() {
         let _ = t.explain("/a/ü");
     }
 }
+
+#[test]
+fn substitution_that_grows_exponentially_is_refused_at_its_line() {
+    // Found by fuzzing: each line names the previous value 20 times, so line 5 would be 480 KB
+    // and line 8 would be 3.8 GB.
+    let mut text = String::from("v0=/ab\n");
+    for i in 1..8 {
+        text.push_str(&format!("v{i}={}\n", format!("$(v{})", i - 1).repeat(20)));
+    }
+    let f = MountFile::parse(&text, "u.properties".as_ref());
+    let msgs: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
+    let big: Vec<&String> = msgs.iter().filter(|m| m.contains("64 KiB")).collect();
+    assert_eq!(big.len(), 1, "{msgs:?}");
+    assert!(big[0].starts_with("u.properties:5:") && big[0].contains("`v4`"), "{msgs:?}");
+}

@@ -13,6 +13,9 @@ use super::suggest;
 pub const MAX_LINE: usize = 8192;
 /// mod_jk stops substituting after this many `$(...)` in one value.
 const MAX_SUBSTITUTIONS: usize = 20;
+/// A value that names values that name values grows exponentially (20 references per line
+/// doubles twenty-fold per line); mod_jk allocates whatever that comes to. rjk refuses past this.
+pub(crate) const MAX_SUBSTITUTED: usize = 64 * 1024;
 
 /// One stored property and the line that (last) set it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +122,10 @@ impl PropertyMap {
         let Some((key, via)) = self.check_key(key, at, diags) else {
             return;
         };
-        let value = self.substitute(value);
+        let value = match self.substitute(value) {
+            Ok(value) => value,
+            Err(e) => return diags.error(Some(at), None, format!("`{key}`: {e}")),
+        };
         self.store(key, value, at, via, diags);
     }
 
@@ -185,7 +191,7 @@ impl PropertyMap {
     }
 
     /// `$(name)`: an earlier property of any name, else the environment.
-    fn substitute(&self, value: &str) -> String {
+    fn substitute(&self, value: &str) -> Result<String, String> {
         substitute(value, |name| self.value(name).map(str::to_owned))
     }
 
@@ -287,8 +293,12 @@ fn deprecated_list_note(old: &Property, via: Option<&'static str>, value: &str) 
 
 /// mod_jk's `$(name)` substitution (workers.properties and uriworkermap files alike): `known`
 /// first, then the environment; unknown names stay as written; the substituted text is not
-/// scanned again; at most 20 substitutions per value, as mod_jk.
-pub(crate) fn substitute(value: &str, known: impl Fn(&str) -> Option<String>) -> String {
+/// scanned again; at most 20 substitutions per value, as mod_jk. Refuses a result longer than
+/// [`MAX_SUBSTITUTED`].
+pub(crate) fn substitute(
+    value: &str,
+    known: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     let mut count = 0;
@@ -307,7 +317,18 @@ pub(crate) fn substitute(value: &str, known: impl Fn(&str) -> Option<String>) ->
             None => out.push_str(&rest[start..start + 3 + len]),
         }
         rest = &rest[start + 3 + len..];
+        if out.len() + rest.len() > MAX_SUBSTITUTED {
+            return Err(too_long());
+        }
     }
     out.push_str(rest);
-    out
+    Ok(out)
+}
+
+fn too_long() -> String {
+    format!(
+        "not read: `$(...)` substitution makes the value longer than {} KiB (values that name \
+         values that name values grow exponentially; mod_jk would allocate it all)",
+        MAX_SUBSTITUTED / 1024
+    )
 }

@@ -89,6 +89,18 @@ fn variables_from_earlier_properties_then_environment() {
 }
 
 #[test]
+fn substitution_that_grows_exponentially_is_refused_at_its_line() {
+    let mut text = String::from("v0=abc\n");
+    for i in 1..8 {
+        text.push_str(&format!("v{i}={}\n", format!("$(v{})", i - 1).repeat(20)));
+    }
+    text.push_str("worker.list=a\nworker.a.host=$(v1)\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("w.properties:5") && e[0].contains("64 KiB"), "{e:?}");
+}
+
+#[test]
 fn duplicates_lists_concatenate_unique_overwrite_with_warning() {
     let (w, msgs) = load_ok(
         "worker.list=lb\nworker.list=n2\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.lb.balance_workers=n2\n\

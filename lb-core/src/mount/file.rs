@@ -38,6 +38,7 @@ impl MountFile {
         // pattern → (line, worker text), in first-seen order as mod_jk's map keeps it.
         let mut entries: Vec<(String, Location, String)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut errors = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let at = Location::new(path, n as u32 + 1);
             if line.len() > MAX_LINE {
@@ -66,9 +67,18 @@ impl MountFile {
                 ));
                 continue;
             }
-            let value = crate::config::substitute(value, |name| {
+            let value = match crate::config::substitute(value, |name| {
                 seen.get(name).map(|&i| entries[i].2.clone())
-            });
+            }) {
+                Ok(value) => value,
+                Err(e) => {
+                    errors.push(RuleError {
+                        source: Source::File(at),
+                        message: format!("`{key}`: {e}"),
+                    });
+                    continue;
+                }
+            };
             match seen.get(key) {
                 Some(&i) => {
                     let old = &mut entries[i];
@@ -89,7 +99,6 @@ impl MountFile {
             }
         }
         let mut rules = Vec::new();
-        let mut errors = Vec::new();
         for (pattern, at, worker) in entries {
             match Rule::parse(&pattern, &worker, Source::File(at.clone())) {
                 Ok(parsed) => {
