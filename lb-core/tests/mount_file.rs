@@ -396,5 +396,8 @@ fn substitution_that_grows_exponentially_is_refused_at_its_line() {
     let msgs: Vec<String> = f.errors.iter().map(ToString::to_string).collect();
     let big: Vec<&String> = msgs.iter().filter(|m| m.contains("64 KiB")).collect();
     assert_eq!(big.len(), 1, "{msgs:?}");
-    assert!(big[0].starts_with("u.properties:5:") && big[0].contains("`v4`"), "{msgs:?}");
+    assert!(
+        big[0].starts_with("u.properties:5:") && big[0].contains("`v4`"),
+        "{msgs:?}"
+    );
 }

@@ -97,7 +97,10 @@ fn substitution_that_grows_exponentially_is_refused_at_its_line() {
     text.push_str("worker.list=a\nworker.a.host=$(v1)\n");
     let e = errors(&text);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].contains("w.properties:5") && e[0].contains("64 KiB"), "{e:?}");
+    assert!(
+        e[0].contains("w.properties:5") && e[0].contains("64 KiB"),
+        "{e:?}"
+    );
 }
 
 #[test]
