@@ -129,8 +129,12 @@ impl Member {
                 if !child.alive() {
                     return Some(false);
                 }
-                std::net::TcpStream::connect_timeout(&ajp, Duration::from_millis(200))
+                // The node logs this once every listener is bound; a connect alone could
+                // reach another process that took the port first (the node then exits).
+                let ready = format!("AJP on {ajp},");
+                std::fs::read_to_string(&self.log)
                     .ok()
+                    .filter(|l| l.contains(&ready))
                     .map(|_| true)
             },
         );
