@@ -47,7 +47,8 @@ impl Member {
             "--metrics".into(),
             lo(metrics).to_string(),
             "--log-level".into(),
-            "info".into(),
+            // RJK_TEST_NODE_LOG=debug to see the cluster's decisions in the nodes' logs.
+            std::env::var("RJK_TEST_NODE_LOG").unwrap_or_else(|_| "info".into()),
         ];
         if !members.is_empty() {
             args.extend(["--cluster-members".into(), members.join(",")]);
@@ -118,6 +119,7 @@ impl Member {
             .create(true)
             .append(true)
             .open(&self.log)?;
+        let from = log.metadata()?.len() as usize;
         let mut cmd = Command::new(crate::workspace_bin("rjk-node"));
         cmd.args(&self.args).stderr(log);
         let mut child = Child::spawn(&format!("rjk-node {}", self.route), &mut cmd)?;
@@ -132,9 +134,10 @@ impl Member {
                 // The node logs this once every listener is bound; a connect alone could
                 // reach another process that took the port first (the node then exits).
                 let ready = format!("AJP on {ajp},");
-                std::fs::read_to_string(&self.log)
+                // Only this start's lines: a restart appends to the same log.
+                std::fs::read(&self.log)
                     .ok()
-                    .filter(|l| l.contains(&ready))
+                    .filter(|l| String::from_utf8_lossy(&l[from.min(l.len())..]).contains(&ready))
                     .map(|_| true)
             },
         );

@@ -181,6 +181,13 @@ pub(crate) fn apply(inner: &Inner, msg: Message) {
     let now = Instant::now();
     match msg {
         Message::Delta(d) => {
+            log::trace!(
+                "cluster: delta {} v{} (from {:?}, full {})",
+                d.id,
+                d.version,
+                d.previous_id,
+                d.full
+            );
             let counter = match apply_delta(&inner.sessions, d, now) {
                 Applied::Yes => &inner.metrics.deltas_applied,
                 Applied::Stale => &inner.metrics.deltas_stale,

@@ -33,6 +33,8 @@ pub struct Metrics {
     /// Backup mode: requests that had to fetch their session, and those that found none.
     pub fetches: AtomicU64,
     pub fetch_misses: AtomicU64,
+    /// Copies refused by a fetch: a backup's copy under our route of a session we handed on.
+    pub fetch_stale: AtomicU64,
     pub fetch_latency: Histogram,
     /// Sessions this node took over (fetched, or of a lost primary) and handed over.
     pub takeovers: AtomicU64,
@@ -303,6 +305,12 @@ pub fn prometheus(m: &Metrics, v: &View) -> String {
             "Fetches no member could answer.",
             "counter",
             c(&m.fetch_misses),
+        );
+        g(
+            "fetch_stale_total",
+            "Stale copies a fetch refused (of a session this node had handed on).",
+            "counter",
+            c(&m.fetch_stale),
         );
         g(
             "takeovers_total",

@@ -279,6 +279,24 @@ impl SessionManager {
         true
     }
 
+    /// The newest name the session `id` was moved to from here (following the alias chain a
+    /// few hops), whether or not it is still held here; `None` if it never moved from `id`.
+    pub(crate) fn moved_to(&self, id: &str) -> Option<String> {
+        let aliases = self
+            .shared
+            .aliases
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut cur = aliases.get(id)?;
+        for _ in 0..8 {
+            match aliases.get(cur.as_str()) {
+                Some(next) if next != id => cur = next,
+                _ => break,
+            }
+        }
+        Some(cur.clone())
+    }
+
     /// Let requests naming `old` find the session `new` (a cluster found it by its random
     /// part after the alias chain broke).
     pub(crate) fn alias(&self, old: &str, new: &str) {

@@ -89,6 +89,21 @@ where
             let (manager, context) = (self.manager.clone(), self.context.clone());
             return Box::pin(async move {
                 fetch.await;
+                // Handed on again before this request bound it, and our copy dropped: fetch
+                // it once more rather than serve the request without its session.
+                for _ in 0..2 {
+                    let now = Instant::now();
+                    let gone = ids.iter().all(|id| manager.find_current(id, now).is_none())
+                        && ids.iter().any(|id| manager.moved_to(id).is_some());
+                    match manager
+                        .replicator()
+                        .filter(|_| gone)
+                        .and_then(|r| r.fetch_missing(&ids))
+                    {
+                        Some(again) => again.await,
+                        None => break,
+                    }
+                }
                 let (session, req) = prepare(&manager, &context, ids, req);
                 respond(inner.call(req), session, manager, context, secure).await
             });

@@ -7,8 +7,11 @@
 //! session to its route (new version epoch, whole state) and ships it to the new holders,
 //! and old holders that are no longer holders drop their copies.
 //!
-//! Not covered: a request still running on the old primary while the session is handed over
-//! (two requests of one session at once on two nodes) may lose that request's change.
+//! Two members asking at once: only the answer whose move succeeds hands the copy over; a
+//! member refuses a copy under its own route of a session it has handed on (a backup's,
+//! older). Not covered: a request still running on the old primary while the session is
+//! handed over (two requests of one session at once on two nodes) may lose that request's
+//! change.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -78,6 +81,10 @@ async fn fetch_once(inner: &Arc<Inner>, requested: String) {
                 return;
             }
             cur = have;
+        } else if let Some(newer) = inner.sessions.moved_to(&cur) {
+            // We handed it on and no longer hold a copy: ask where it went, not the holders
+            // of a name it no longer has (one of them may still keep a stale copy).
+            cur = newer;
         }
         let mut order: Vec<&str> = authority(&cur, &routes).into_iter().collect();
         order.extend(rank(&cur, &routes));
@@ -95,7 +102,18 @@ async fn fetch_once(inner: &Arc<Inner>, requested: String) {
                 continue;
             };
             match ask(inner, m, &cur).await {
+                Some(Fetched::Image(img)) if moved_away(inner, &img.id, &live.me) => {
+                    // A backup's copy from before we handed the session on: taking it would
+                    // make two owners (the one we handed it to serves it).
+                    inner.metrics.fetch_stale.fetch_add(1, Ordering::Relaxed);
+                    log::debug!("cluster: session {}: refused a stale copy from {r}", img.id);
+                }
                 Some(Fetched::Image(img)) => {
+                    log::debug!(
+                        "cluster: session {} (v{}) fetched from {r} for {requested}",
+                        img.id,
+                        img.version
+                    );
                     let had = install(inner, &requested, img);
                     takeover(inner, &had, &live).await;
                     inner.metrics.fetch_latency.observe(t0.elapsed());
@@ -125,6 +143,12 @@ async fn fetch_once(inner: &Arc<Inner>, requested: String) {
     }
     inner.metrics.fetch_misses.fetch_add(1, Ordering::Relaxed);
     log::debug!("cluster: session {requested}: no member holds it");
+}
+
+/// Whether `id` is a name of ours the session has moved on from (we handed it over, and
+/// hold no copy under it now).
+fn moved_away(inner: &Inner, id: &str, me: &str) -> bool {
+    primary(id) == me && inner.sessions.entry(id).is_none() && inner.sessions.moved_to(id).is_some()
 }
 
 /// The session `id` names, here: under that id or where its aliases lead, or else under
@@ -184,18 +208,19 @@ async fn ask(inner: &Inner, m: &Member, id: &str) -> Option<Fetched> {
 
 /// Store a fetched session so that `requested` leads to it; returns the id it had on the
 /// member that handed it over.
-fn install(inner: &Inner, requested: &str, mut img: Image) -> String {
+fn install(inner: &Inner, requested: &str, img: Image) -> String {
     let had = img.id.clone();
     let sessions = &inner.sessions;
     if had != requested {
-        // A stale copy of ours under that id would block the move: the fetched one is newer.
+        // Stale copies of ours under either name would shadow the fetched one, which is
+        // the newest (its owner handed it over): under `had` it would block the move, under
+        // `requested` a request would find it before the alias.
         drop_copy(sessions, &had);
+        drop_copy(sessions, requested);
     }
-    img.id = requested.to_string();
     delta::apply_image(sessions, img, Instant::now());
     if had != requested {
-        // Leaves an alias: a request naming the old id finds it.
-        sessions.rename(requested, &had);
+        sessions.alias(requested, &had);
     }
     had
 }
@@ -228,34 +253,41 @@ pub(crate) fn rebind(inner: &Inner, had: &str, route: &str) -> Option<SessionDel
 
 /// Answer `Fetch(id)` from the member with route `from`.
 pub(crate) fn answer(inner: &Inner, id: String, from: &str) -> Message {
-    let now = Instant::now();
-    let live = Live::now(inner);
-    let Some((cur, e)) = find(inner, &id) else {
-        let arriving = inner
-            .backup
-            .as_ref()
-            .is_some_and(|b| lock(&b.fetching).contains(base(&id)));
-        let answer = if arriving {
-            Fetched::Moved(id.clone())
-        } else {
-            Fetched::NotHere
+    // Two members' fetches are answered at once (one task per link): the move to the
+    // requester's route is what makes a handover exclusive, so a copy is handed over only by
+    // the answer whose rename succeeded; the other finds it moved and says so.
+    for _ in 0..4 {
+        let live = Live::now(inner);
+        let Some((cur, e)) = find(inner, &id) else {
+            let arriving = inner
+                .backup
+                .as_ref()
+                .is_some_and(|b| lock(&b.fetching).contains(base(&id)));
+            let answer = if arriving {
+                Fetched::Moved(id.clone())
+            } else {
+                Fetched::NotHere
+            };
+            return Message::Fetched(id, answer);
         };
-        return Message::Fetched(id, answer);
-    };
-    let p = primary(&cur);
-    if p != live.me && p != from && live.is_live(p) {
-        return Message::Fetched(id, Fetched::Moved(cur));
-    }
-    let img = delta::image(cur.clone(), &lock(&e), now);
-    let new = format!("{}.{from}", base(&cur));
-    if cur != new {
-        if inner.sessions.entry(&new).is_some() {
-            drop_copy(&inner.sessions, &new);
+        let p = primary(&cur);
+        if p != live.me && p != from && live.is_live(p) {
+            return Message::Fetched(id, Fetched::Moved(cur));
         }
-        // Under the map lock: a request here from now on finds it moved.
-        inner.sessions.rename(&cur, &new);
+        let new = format!("{}.{from}", base(&cur));
+        if cur != new {
+            if inner.sessions.entry(&new).is_some() {
+                drop_copy(&inner.sessions, &new);
+            }
+            if !inner.sessions.rename(&cur, &new) {
+                continue; // moved meanwhile: look again
+            }
+        }
+        // From here on a request or a fetch here finds it under the requester's route.
+        let img = delta::image(cur.clone(), &lock(&e), Instant::now());
+        inner.metrics.handovers.fetch_add(1, Ordering::Relaxed);
+        log::debug!("cluster: session {cur} handed over to {from}");
+        return Message::Fetched(id, Fetched::Image(img));
     }
-    inner.metrics.handovers.fetch_add(1, Ordering::Relaxed);
-    log::debug!("cluster: session {cur} handed over to {from}");
-    Message::Fetched(id, Fetched::Image(img))
+    Message::Fetched(id.clone(), Fetched::Moved(id))
 }
