@@ -164,7 +164,7 @@ pub struct Args {
 
     /// Keep sessions in Redis instead of this node: `redis://[user:pass@]HOST:PORT[/DB]`,
     /// `rediss://…` (TLS), or `redis-cluster://HOST:PORT,HOST:PORT,…` (Redis Cluster). Any
-    /// node can then serve any session. Not with --cluster delta or --session-file.
+    /// node can then serve any session. Not with --cluster (delta or backup) or --session-file.
     #[arg(long, value_name = "URL")]
     pub session_store: Option<String>,
 
