@@ -64,6 +64,10 @@ struct State {
     /// With a session store: the session was loaded for this request only and is not in the
     /// manager's map (the store applies creation, removal and id changes from the delta).
     stored: bool,
+    /// The store could not be read: the request named a session it cannot have.
+    unreachable: bool,
+    /// The application used the session anyway (its answer must not go out).
+    used_unreachable: bool,
 }
 
 /// Tomcat's JvmRouteBinderValve: a session carrying another node's route that this node holds
@@ -84,7 +88,8 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("id", &self.id()).finish()
+        let id = lock(&self.state).current.as_ref().map(|(id, _)| id.clone());
+        f.debug_struct("Session").field("id", &id).finish()
     }
 }
 
@@ -146,16 +151,20 @@ impl Session {
                 cookie,
                 rebound_from,
                 stored: false,
+                unreachable: false,
+                used_unreachable: false,
             })),
         }
     }
 
     /// Bind a request to a session loaded from the store (`--session-store`): `loaded` is the
     /// id it was found under and its data; `requested` the first id the request named.
+    /// `unreachable`: the store could not be read (see [`Session::used_unreachable`]).
     pub(crate) fn bind_stored(
         manager: &SessionManager,
         requested: Option<String>,
         loaded: Option<(String, SessionData)>,
+        unreachable: bool,
         now: Instant,
     ) -> Session {
         let mut delta = SessionDelta::default();
@@ -187,13 +196,28 @@ impl Session {
                 cookie,
                 rebound_from,
                 stored: true,
+                unreachable,
+                used_unreachable: false,
             })),
         }
     }
 
+    /// The state, for the application: a use of a session the store could not read is noted.
+    fn using(&self) -> std::sync::MutexGuard<'_, State> {
+        let mut s = lock(&self.state);
+        s.used_unreachable |= s.unreachable;
+        s
+    }
+
+    /// The store could not be read and the application used the session anyway: it ran
+    /// without the session it named, so its answer must be replaced by a 503.
+    pub(crate) fn used_unreachable(&self) -> bool {
+        lock(&self.state).used_unreachable
+    }
+
     /// The session id, if the request has a session.
     pub fn id(&self) -> Option<String> {
-        lock(&self.state).current.as_ref().map(|(id, _)| id.clone())
+        self.using().current.as_ref().map(|(id, _)| id.clone())
     }
 
     /// The id the request asked for (even if that session no longer exists).
@@ -209,19 +233,19 @@ impl Session {
 
     /// The session was created by this request.
     pub fn is_new(&self) -> bool {
-        let s = lock(&self.state);
+        let s = self.using();
         s.current.is_some() && s.delta.created
     }
 
     /// The session's id, creating the session if there is none.
     pub fn create(&self) -> String {
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         s.ensure().0
     }
 
     /// An attribute's value, if the request has a session and it holds `key`.
     pub fn get(&self, key: &str) -> Option<Bytes> {
-        let s = lock(&self.state);
+        let s = self.using();
         let (_, e) = s.current.as_ref()?;
         let v = lock(e).attributes.get(key).cloned();
         v
@@ -229,7 +253,7 @@ impl Session {
 
     /// Every attribute name, sorted.
     pub fn attribute_names(&self) -> Vec<String> {
-        let s = lock(&self.state);
+        let s = self.using();
         let Some((_, e)) = s.current.as_ref() else {
             return Vec::new();
         };
@@ -241,7 +265,7 @@ impl Session {
     /// Set an attribute, creating the session if needed.
     pub fn set(&self, key: &str, value: impl Into<Bytes>) {
         let value = value.into();
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         let (_, e) = s.ensure();
         lock(&e).attributes.insert(key.to_string(), value.clone());
         s.delta.record(key, Some(value));
@@ -249,7 +273,7 @@ impl Session {
 
     /// Remove an attribute; returns its old value.
     pub fn remove(&self, key: &str) -> Option<Bytes> {
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         let (_, e) = s.current.as_ref()?;
         let old = lock(e).attributes.remove(key);
         if old.is_some() {
@@ -260,7 +284,7 @@ impl Session {
 
     /// Change how long the session lives without requests.
     pub fn set_max_inactive(&self, d: Duration) {
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         let (_, e) = s.ensure();
         lock(&e).max_inactive = d;
         s.delta.max_inactive = Some(d);
@@ -268,7 +292,7 @@ impl Session {
 
     /// End the session now. A later `set` or `create` in the same request starts a new one.
     pub fn invalidate(&self) -> bool {
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         let Some((id, _)) = s.current.take() else {
             return false;
         };
@@ -286,7 +310,7 @@ impl Session {
     /// Give the session a fresh id, keeping its data (session fixation protection, as
     /// Tomcat's `changeSessionId`); returns the new id.
     pub fn change_id(&self) -> Option<String> {
-        let mut s = lock(&self.state);
+        let mut s = self.using();
         let (old, e) = s.current.take()?;
         let renamed = match s.manager.store() {
             Some(store) if s.stored => Some(store.new_id_for(&old, s.manager.route())),

@@ -1,8 +1,9 @@
 //! The request path with a session store (`--session-store`): load the named session before
 //! the application runs (one round trip), save what the request changed before the response
 //! leaves (one more, only if something changed), and answer 503 when the store cannot be
-//! reached for a request that needs it — one that names a session, or one that created or
-//! changed one. Requests without a session never touch the store.
+//! reached for a request that needs it — one whose application used the session it named
+//! (its answer is replaced), or one that created or changed one. Requests without a session
+//! never touch the store; one that names a session but does not use it is served.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,7 +33,7 @@ pub(crate) async fn call<S, B>(
 where
     S: Service<Request<Body>, Response = Response<B>>,
 {
-    let mut loaded = None;
+    let (mut loaded, mut unreachable) = (None, false);
     for id in ids.iter().filter(|i| id::is_plausible(i)) {
         match store.load(id).await {
             Ok(Some(data)) => {
@@ -40,14 +41,18 @@ where
                 break;
             }
             Ok(None) => {}
-            Err(_) => return Ok(unavailable(manager)),
+            Err(_) => {
+                // Only a request that uses its session needs it: decided after the call.
+                unreachable = true;
+                break;
+            }
         }
     }
     let requested = loaded
         .as_ref()
         .map(|(id, _)| id.clone())
         .or_else(|| ids.first().cloned());
-    let session = Session::bind_stored(&manager, requested, loaded, Instant::now());
+    let session = Session::bind_stored(&manager, requested, loaded, unreachable, Instant::now());
     let secure = req.extensions().get::<AjpInfo>().is_some_and(|i| i.is_ssl);
     req.extensions_mut().insert(session.clone());
     req.extensions_mut().insert(context.clone());
@@ -56,6 +61,10 @@ where
             .insert(crate::cluster::OriginalSessionId(original));
     }
     let mut resp = inner.call(req).await?;
+    if session.used_unreachable() {
+        // It ran without the session it named: what it answered must not reach the client.
+        return Ok(unavailable(manager));
+    }
     let (new_id, deltas) = session.finish();
     for d in &deltas {
         manager.emit(SessionEvent::Changed(d.clone()));
