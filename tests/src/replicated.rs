@@ -277,6 +277,20 @@ pub fn start(dir: &Path, n: usize, extra: &[&str]) -> io::Result<Vec<Member>> {
 /// another way, e.g. `--cluster-multicast` in `extra`).
 pub fn start_listing(dir: &Path, n: usize, list: bool, extra: &[&str]) -> io::Result<Vec<Member>> {
     std::fs::create_dir_all(dir)?;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match start_cluster(dir, n, list, extra) {
+            // Another process took a replication port between our pick and the bind (an
+            // outgoing connection's ephemeral port): every member lists them all, so all are
+            // picked again (the members started so far were stopped when dropped).
+            Err(e) if attempts < 4 && e.to_string().contains("binding the cluster address") => {}
+            other => return other,
+        }
+    }
+}
+
+fn start_cluster(dir: &Path, n: usize, list: bool, extra: &[&str]) -> io::Result<Vec<Member>> {
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let listed: &[u16] = if list { &ports } else { &[] };
     let mut ms: Vec<Member> = (0..n)

@@ -8,8 +8,8 @@
 //! and old holders that are no longer holders drop their copies.
 //!
 //! Two members asking at once: only the answer whose move succeeds hands the copy over; a
-//! member refuses a copy under its own route of a session it has handed on (a backup's,
-//! older). Not covered: a request still running on the old primary while the session is
+//! member refuses a copy under its own route no newer than what it handed on from that id
+//! (a backup's, from before the handover). Not covered: a request still running on the old primary while the session is
 //! handed over (two requests of one session at once on two nodes) may lose that request's
 //! change.
 
@@ -102,11 +102,14 @@ async fn fetch_once(inner: &Arc<Inner>, requested: String) {
                 continue;
             };
             match ask(inner, m, &cur).await {
-                Some(Fetched::Image(img)) if moved_away(inner, &img.id, &live.me) => {
-                    // A backup's copy from before we handed the session on: taking it would
-                    // make two owners (the one we handed it to serves it).
+                Some(Fetched::Image(img)) if stale(inner, &img, &live.me) => {
+                    // A copy from before we handed the session on (a backup's, or the one we
+                    // handed it to, still installing it): taking it would make two owners.
+                    // The member we handed it to serves it in a moment: ask again then.
                     inner.metrics.fetch_stale.fetch_add(1, Ordering::Relaxed);
                     log::debug!("cluster: session {}: refused a stale copy from {r}", img.id);
+                    next = Some(cur.clone());
+                    break;
                 }
                 Some(Fetched::Image(img)) => {
                     log::debug!(
@@ -145,10 +148,34 @@ async fn fetch_once(inner: &Arc<Inner>, requested: String) {
     log::debug!("cluster: session {requested}: no member holds it");
 }
 
-/// Whether `id` is a name of ours the session has moved on from (we handed it over, and
-/// hold no copy under it now).
-fn moved_away(inner: &Inner, id: &str, me: &str) -> bool {
-    primary(id) == me && inner.sessions.entry(id).is_none() && inner.sessions.moved_to(id).is_some()
+/// How long a handover is remembered: far longer than a stale backup copy can outlive it
+/// (re-placement and drops follow within moments).
+const HANDED_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether `img` is a copy under our route, not newer than the version we handed over from
+/// that id (a backup's copy from before the handover). A newer one is news: e.g. a member
+/// that took over from a dead primary moved the session to our route.
+fn stale(inner: &Inner, img: &Image, me: &str) -> bool {
+    primary(&img.id) == me
+        && inner.sessions.entry(&img.id).is_none()
+        && inner.backup.as_ref().is_some_and(|b| {
+            lock(&b.handed)
+                .get(&img.id)
+                .is_some_and(|&(v, _)| img.version <= v)
+        })
+}
+
+/// Remember that we handed `id` over at `version` (only ids under our own route matter).
+fn handed(inner: &Inner, id: &str, version: u64, me: &str) {
+    let Some(b) = inner.backup.as_ref().filter(|_| primary(id) == me) else {
+        return;
+    };
+    let now = Instant::now();
+    let mut h = lock(&b.handed);
+    if h.len() >= 4096 {
+        h.retain(|_, (_, at)| now.duration_since(*at) < HANDED_KEPT);
+    }
+    h.insert(id.to_string(), (version, now));
 }
 
 /// The session `id` names, here: under that id or where its aliases lead, or else under
@@ -285,6 +312,7 @@ pub(crate) fn answer(inner: &Inner, id: String, from: &str) -> Message {
         }
         // From here on a request or a fetch here finds it under the requester's route.
         let img = delta::image(cur.clone(), &lock(&e), Instant::now());
+        handed(inner, &cur, img.version, &live.me);
         inner.metrics.handovers.fetch_add(1, Ordering::Relaxed);
         log::debug!("cluster: session {cur} handed over to {from}");
         return Message::Fetched(id, Fetched::Image(img));

@@ -44,6 +44,9 @@ pub(crate) struct State {
     /// Sessions (random parts) this node is fetching now: asked for one meanwhile, it says
     /// "ask again" rather than "not here".
     pub fetching: Mutex<std::collections::HashSet<String>>,
+    /// Sessions we handed over from our own route: the id and the version handed, and when.
+    /// A copy under that id no newer than it is a backup's stale one (see `fetch`).
+    pub handed: Mutex<HashMap<String, (u64, Instant)>>,
     /// The routes the last re-placement placed copies for (`None` before the first).
     placed_for: Mutex<Option<Vec<String>>>,
     /// Fired once the node's requests are done (graceful stop).
@@ -58,6 +61,7 @@ impl State {
             backups,
             waiting: Mutex::new(HashMap::new()),
             fetching: Mutex::new(Default::default()),
+            handed: Mutex::new(HashMap::new()),
             placed_for: Mutex::new(None),
             drained,
             drained_rx,
