@@ -72,7 +72,7 @@ use std::sync::Arc;
 
 pub use change::{ConnChange, LbChange, MemberChange};
 pub use choose::{Choice, NoMember};
-pub use conf::{Conf, MemberConf};
+pub use conf::{Conf, MemberConf, ScanMember};
 pub use maintain::Maintenance;
 pub use mult::lb_mults;
 pub use outcome::{Busy, Counted, Outcome, Traffic, Verdict};
@@ -365,6 +365,12 @@ impl Balancer {
     #[inline]
     pub fn lb_slot(&self) -> &LbSlot {
         self.records.lb()
+    }
+
+    /// Every member's shared record, in order.
+    #[inline]
+    fn slots(&self) -> &[crate::shm::MemberRef] {
+        self.records.members()
     }
 
     #[inline]
