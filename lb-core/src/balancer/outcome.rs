@@ -99,8 +99,13 @@ fn sub_floor(a: &AtomicU64, n: u64) {
     let _ = a.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
 }
 
+/// Raise a peak: written only when `v` passes it (a read-modify-write on every request would
+/// take the cache line from every other process even when nothing changes).
+#[inline]
 fn raise_max(max: &AtomicU64, v: u64) {
-    max.fetch_max(v, Relaxed);
+    if v > max.load(Relaxed) {
+        max.fetch_max(v, Relaxed);
+    }
 }
 
 impl Balancer {
@@ -134,9 +139,10 @@ impl Balancer {
         };
         let slot = self.slot(member);
         let _lock = self.pessimistic(conf);
-        let lb = self.lb_slot();
-        raise_max(&lb.max_busy, lb.busy.fetch_add(1, Relaxed) + 1);
         raise_max(&slot.max_busy, slot.busy.fetch_add(1, Relaxed) + 1);
+        // The lb's busy is its members' sum (see `lb_busy`), so no line of the lb record is
+        // written by every request; its peak is written only when the sum passes it.
+        raise_max(&self.lb_slot().max_busy, self.lb_busy());
         slot.elected.fetch_add(1, Relaxed);
         let counts = match method {
             Method::Request | Method::Busyness => true,
@@ -187,11 +193,19 @@ impl Balancer {
             return;
         }
         let slot = self.slot(counted.member);
-        sub_floor(&self.lb_slot().busy, 1);
         sub_floor(&slot.busy, 1);
         if counted.method == Method::Busyness {
             sub_floor(&slot.lb_value, counted.mult);
         }
+    }
+
+    /// Requests under way on this lb, every process's: the sum of its members' `busy` (every
+    /// request counted in on the lb is counted in on one member). mod_jk keeps a separate lb
+    /// counter in shared memory, which every request of every process writes.
+    pub fn lb_busy(&self) -> u64 {
+        self.slots()
+            .iter()
+            .fold(0u64, |n, s| n.wrapping_add(s.busy.load(Relaxed)))
     }
 
     /// The pool had no connection for `member`: BUSY unless in ERROR.

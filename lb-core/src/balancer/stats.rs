@@ -109,7 +109,7 @@ impl Balancer {
             })
             .collect();
         LbStats {
-            busy: lb.busy.load(Relaxed),
+            busy: self.lb_busy(),
             max_busy: lb.max_busy.load(Relaxed),
             last_maintain_time,
             last_reset: lb.last_reset.load(Relaxed),
