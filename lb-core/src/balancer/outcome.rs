@@ -2,7 +2,7 @@
 //! in (busy, elected, sessions, lb_value per method) and out, and an [`Outcome`] moves the
 //! member's shared state by mod_jk's table.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::state::{state_code, State};
 use super::Balancer;
@@ -238,11 +238,17 @@ impl Balancer {
         let conf = self.conf();
         let _lock = self.pessimistic(conf);
         let m = self.slot(member);
-        // Having run a request, the member is OK unless it was already in ERROR.
-        let _ = m.state.fetch_update(Relaxed, Relaxed, |v| {
-            (v != state_code(State::Error)).then_some(state_code(State::Ok))
-        });
-        let set = |s: State| m.state.store(state_code(s), Relaxed);
+        // Having run a request, the member is OK unless it was already in ERROR. Every write
+        // here reads first and writes only a change: the record's line is shared by every
+        // process, and a member that stays OK (almost every request) needs no write at all.
+        let (ok, err) = (state_code(State::Ok), state_code(State::Error));
+        let now_state = m.state.load(Relaxed);
+        if now_state != ok && now_state != err {
+            let _ = m
+                .state
+                .fetch_update(Relaxed, Relaxed, |v| (v != err).then_some(ok));
+        }
+        let set = |s: State| store_changed32(&m.state, state_code(s));
         let error = || {
             m.errors.fetch_add(1, Relaxed);
             set(State::Error);
@@ -305,9 +311,21 @@ impl Balancer {
 }
 
 fn clear_errors(m: &MemberSlot) {
-    let zero = |a: &AtomicI64| a.store(0, Relaxed);
+    let zero = |a: &AtomicI64| {
+        if a.load(Relaxed) != 0 {
+            a.store(0, Relaxed);
+        }
+    };
     zero(&m.first_error_time);
     zero(&m.last_error_time);
+}
+
+/// Store `v` unless it is there already (a store takes the line from every other reader).
+#[inline]
+fn store_changed32(a: &AtomicU32, v: u32) {
+    if a.load(Relaxed) != v {
+        a.store(v, Relaxed);
+    }
 }
 
 impl Busy<'_> {
