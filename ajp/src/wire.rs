@@ -106,14 +106,12 @@ pub(crate) struct Full;
 /// Appends one packet to a caller-provided buffer, refusing to grow it past the packet size.
 /// `finish` writes the length; dropping without `finish` (an error) removes the partial packet.
 ///
-/// The whole packet's room is reserved up front, so appends never reallocate. The buffer is
-/// taken out of the caller's vector while the packet is written and put back when the writer
-/// is dropped: owned by the writer, its pointer and length stay in registers across the
-/// copies instead of being reloaded and stored back through the caller's reference per field.
+/// The whole packet's room is reserved up front, so appends never reallocate, and the write
+/// position is tracked locally so room checks do not reload the vector's length.
 pub(crate) struct Writer<'v> {
     out: &'v mut Vec<u8>,
-    buf: Vec<u8>,
     start: usize,
+    pos: usize,
     limit: usize,
     done: bool,
     error: Option<Error>,
@@ -121,14 +119,13 @@ pub(crate) struct Writer<'v> {
 
 impl<'v> Writer<'v> {
     pub fn begin(out: &'v mut Vec<u8>, magic: [u8; 2], size: PacketSize) -> Self {
-        let mut buf = std::mem::take(out);
-        let start = buf.len();
+        let start = out.len();
         let limit = start + HEADER_LEN + size.max_payload();
-        buf.reserve(limit - start);
+        out.reserve(limit - start);
         let mut w = Writer {
             out,
-            buf,
             start,
+            pos: start,
             limit,
             done: false,
             error: None,
@@ -141,14 +138,13 @@ impl<'v> Writer<'v> {
     /// is rewritten by `finish`). Dropped without `finish`, it truncates to `start`, so callers
     /// that must keep the old packet use [`restore`](Self::restore).
     pub fn reopen(out: &'v mut Vec<u8>, start: usize, size: PacketSize) -> Self {
-        let mut buf = std::mem::take(out);
         let limit = start + HEADER_LEN + size.max_payload();
-        let pos = buf.len();
-        buf.reserve(limit.saturating_sub(pos));
+        let pos = out.len();
+        out.reserve(limit.saturating_sub(pos));
         Writer {
             out,
-            buf,
             start,
+            pos,
             limit,
             done: false,
             error: None,
@@ -158,8 +154,8 @@ impl<'v> Writer<'v> {
     /// Give up: cut what was appended and put the terminator back, leaving the packet as it
     /// was before [`reopen`](Self::reopen) (`end` is its old length).
     pub fn restore(mut self, end: usize) {
-        self.buf.truncate(end - 1);
-        self.buf.push(crate::codes::attr::ARE_DONE);
+        self.out.truncate(end - 1);
+        self.out.push(crate::codes::attr::ARE_DONE);
         self.done = true;
     }
 
@@ -167,7 +163,8 @@ impl<'v> Writer<'v> {
     /// `begin`, so this never reallocates.
     #[inline(always)]
     fn put(&mut self, v: &[u8]) {
-        self.buf.extend_from_slice(v);
+        self.out.extend_from_slice(v);
+        self.pos += v.len();
     }
 
     #[cold]
@@ -186,9 +183,8 @@ impl<'v> Writer<'v> {
 
     #[inline(always)]
     fn room(&mut self, n: usize, field: Field) -> Result<(), Full> {
-        let pos = self.buf.len();
-        if pos + n > self.limit {
-            let needed = pos + n - self.start;
+        if self.pos + n > self.limit {
+            let needed = self.pos + n - self.start;
             let max = self.limit - self.start;
             return Err(self.fail(Error::DoesNotFit { field, needed, max }));
         }
@@ -197,7 +193,7 @@ impl<'v> Writer<'v> {
 
     #[inline(always)]
     pub fn pos(&self) -> usize {
-        self.buf.len()
+        self.pos
     }
 
     #[inline(always)]
@@ -247,13 +243,13 @@ impl<'v> Writer<'v> {
 
     /// Overwrite a u16 written earlier at absolute position `at` (counts known only later).
     pub fn patch_u16(&mut self, at: usize, v: u16) {
-        if let Some(slot) = self.buf.get_mut(at..at + 2) {
+        if let Some(slot) = self.out.get_mut(at..at + 2) {
             slot.copy_from_slice(&v.to_be_bytes());
         }
     }
 
     pub fn finish(mut self) {
-        let len = (self.buf.len() - self.start - HEADER_LEN) as u16;
+        let len = (self.pos - self.start - HEADER_LEN) as u16;
         self.patch_u16(self.start + 2, len);
         self.done = true;
     }
@@ -262,10 +258,8 @@ impl<'v> Writer<'v> {
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.buf.truncate(self.start);
+            self.out.truncate(self.start);
         }
-        // Hand the buffer back (the caller's vector was left empty meanwhile).
-        *self.out = std::mem::take(&mut self.buf);
     }
 }
 
