@@ -47,6 +47,8 @@ impl<'a> Attribute<'a> {
         }
     }
 
+    /// Inlined: each caller writes attributes in a loop where the writer stays in registers.
+    #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Full> {
         const F: Field = Field::new("forward_request.attribute");
         w.u8(self.code(), F)?;

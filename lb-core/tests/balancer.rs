@@ -63,6 +63,51 @@ fn weights_1_2_3_over_6000_requests_match_mod_jk_exactly() {
     assert_eq!(s.busy, 0);
 }
 
+/// The lb record's counters and stamps, as numbers.
+fn lb_record(b: &lb_core::balancer::Balancer) -> [i64; 5] {
+    use std::sync::atomic::Ordering::Relaxed;
+    let r = b.lb_slot();
+    [
+        r.sequence.load(Relaxed) as i64,
+        r.busy.load(Relaxed) as i64,
+        r.max_busy.load(Relaxed) as i64,
+        r.last_maintain_time.load(Relaxed),
+        r.last_reset.load(Relaxed),
+    ]
+}
+
+#[test]
+fn lb_busy_is_the_members_sum_and_requests_below_the_peak_leave_the_lb_record_alone() {
+    let b = balancer(LbSpec::named("lb"), members(&["a", "b", "c"]));
+    let x = b.start_raw(0, true);
+    let y = b.start_raw(1, true);
+    let z = b.start_raw(1, true);
+    let s = b.stats(T0);
+    assert_eq!((s.busy, s.max_busy), (3, 3));
+    assert_eq!(b.lb_busy(), 3);
+    drop(z);
+    x.finish(Outcome::Success, Traffic::default(), T0);
+    let s = b.stats(T0);
+    assert_eq!((s.busy, s.max_busy), (1, 3), "the peak stays");
+    // A request that does not pass the peak writes nothing in the lb record, which every
+    // request of every process would otherwise share.
+    let before = lb_record(&b);
+    let mut req = b.request(None, Flags::default());
+    let c = req.choose(T0).unwrap();
+    let busy = b.start(&req, c.member);
+    assert_eq!(b.lb_busy(), 2);
+    assert_eq!(lb_record(&b), before, "counting in");
+    req.finish(busy, Outcome::Success, Traffic::default(), T0);
+    assert_eq!(lb_record(&b), before, "counting out");
+    drop(y);
+    assert_eq!(b.stats(T0).busy, 0);
+    // Passing the peak raises it.
+    let held: Vec<_> = (0..4).map(|i| b.start_raw(i % 3, true)).collect();
+    assert_eq!(b.stats(T0).max_busy, 4);
+    drop(held);
+    assert_eq!((b.stats(T0).busy, b.stats(T0).max_busy), (0, 4));
+}
+
 #[test]
 fn lb_value_per_method() {
     // (method, request has a session id, bytes moved, lb_value during, lb_value after, sessions)

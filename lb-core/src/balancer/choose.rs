@@ -5,9 +5,10 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::conf::Conf;
+use super::conf::{Conf, ScanMember};
 use super::request::Excluded;
 use super::state::{selectable, state_code, state_from_code, usable_sticky, State};
+use crate::shm::MemberSlot;
 
 /// Table codes of IDLE, OK, RECOVER, FORCE are 0..=3: the selectable states.
 const SELECTABLE_MAX: u32 = 3;
@@ -79,21 +80,61 @@ impl View<'_> {
         }
     }
 
+    #[inline]
     fn activation(&self, i: usize) -> Activation {
         self.overrides
             .and_then(|o| o.get(i).copied().flatten())
             .unwrap_or(self.conf.members[i].activation)
     }
 
+    #[inline]
     fn usable(&self, i: usize) -> bool {
-        // The scan's hot path: compare the raw code (selectable states are the codes up to
-        // FORCE) and look at BUSY only when the member is in it.
-        if self.excluded.contains(i) {
+        let slot = self.lb.slot(i);
+        self.usable_at(
+            i,
+            slot,
+            self.conf.scan[i],
+            self.excluded.words(),
+            self.overrides,
+        )
+    }
+
+    /// [`usable`](Self::usable) with what it reads passed in, so the scan loads those once.
+    /// The hot path: compare the raw code (selectable states are the codes up to FORCE) and
+    /// look at BUSY only when the member is in it; the activation comes from the packed scan
+    /// view unless the mount overrides it.
+    #[inline(always)]
+    fn usable_at(
+        &self,
+        i: usize,
+        slot: &MemberSlot,
+        scan: ScanMember,
+        excluded: &[u64],
+        overrides: Option<&[Option<Activation>]>,
+    ) -> bool {
+        if Excluded::in_words(excluded, i) {
             return false;
         }
-        let code = self.lb.slot(i).state.load(Relaxed);
-        let selectable = code <= SELECTABLE_MAX || (code == BUSY && selectable(self.state(i)));
-        selectable && self.activation(i) == Activation::Active
+        let code = slot.state.load(Relaxed);
+        let selectable = code <= SELECTABLE_MAX || (code == BUSY && self.busy_selectable(i));
+        selectable
+            && match overrides {
+                None => scan.active,
+                Some(o) => {
+                    o.get(i)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(self.conf.members[i].activation)
+                        == Activation::Active
+                }
+            }
+    }
+
+    /// A member in BUSY: selectable once BUSY ends (out of the scan's line: rare).
+    #[cold]
+    #[inline(never)]
+    fn busy_selectable(&self, i: usize) -> bool {
+        selectable(self.state(i))
     }
 
     fn usable_sticky(&self, i: usize) -> bool {
@@ -106,6 +147,7 @@ impl View<'_> {
         (0..self.conf.members.len()).any(|i| !self.excluded.contains(i) && self.usable_sticky(i))
     }
 
+    #[inline]
     fn lb_value(&self, i: usize) -> u64 {
         self.lb.slot(i).lb_value.load(Relaxed)
     }
@@ -202,26 +244,40 @@ impl View<'_> {
 
     /// `find_best_byvalue`: scan every member once from the rotating offset; among usable ones
     /// the lowest distance, then (unless stateless) the lowest lb_value; ties go to the first
-    /// scanned. The offset moves past each new candidate.
+    /// scanned. The offset moves past each new candidate. Reads the packed scan view and each
+    /// member's shared record (where state and lb_value lie 24 bytes apart). Not inlined: on
+    /// its own it keeps the loop's values in registers.
+    #[inline(never)]
     fn by_value(&self) -> Option<Choice> {
-        let n = self.conf.members.len();
+        // Everything the loop reads but the members' records, loaded once (the rare call for
+        // a BUSY member would otherwise make the compiler reload it all per member).
+        let scan = &self.conf.scan[..];
+        let slots = self.lb.slots();
+        let excluded = self.excluded.words();
+        let overrides = self.overrides;
+        let stateless = self.stateless;
+        let n = scan.len().min(slots.len());
         let offset = self.lb.next_offset.load(Relaxed) % n.max(1);
         let mut best: Option<(usize, u32, u64)> = None;
-        for j in offset..offset + n {
-            // `j % n` without a division per member (it dominated the scan).
-            let i = if j >= n { j - n } else { j };
-            if !self.usable(i) {
-                continue;
-            }
-            let d = self.conf.members[i].distance;
-            let better = match best {
-                None => true,
-                Some((_, bd, bv)) => {
-                    d < bd || (!self.stateless && d == bd && self.lb_value(i) < bv)
+        let mut i = offset;
+        for _ in 0..n {
+            let (m, slot) = (scan[i], &*slots[i]);
+            if self.usable_at(i, slot, m, excluded, overrides) {
+                let v = slot.lb_value.load(Relaxed);
+                let better = match best {
+                    None => true,
+                    Some((_, bd, bv)) => {
+                        m.distance < bd || (!stateless && m.distance == bd && v < bv)
+                    }
+                };
+                if better {
+                    best = Some((i, m.distance, v));
                 }
-            };
-            if better {
-                best = Some((i, d, self.lb_value(i)));
+            }
+            // The next member from the offset round to it: no `% n` per member.
+            i += 1;
+            if i == n {
+                i = 0;
             }
         }
         let (member, _, _) = best?;

@@ -26,6 +26,15 @@ pub struct MemberConf {
     pub busy_limit: u32,
 }
 
+/// What the by-value scan reads of one member, packed into 8 bytes so a scan over every
+/// member reads one small contiguous array besides the members' shared states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanMember {
+    pub distance: u32,
+    /// The member's own activation is ACTIVE (per-mount overrides are applied on top).
+    pub active: bool,
+}
+
 /// The whole balancer as this process sees it, stamped with the table sequence it reflects.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conf {
@@ -34,6 +43,8 @@ pub struct Conf {
     pub members: Vec<MemberConf>,
     /// Route → first member with that route (sticky lookups without a scan).
     pub route_index: HashMap<String, usize>,
+    /// Per member, in order: what choosing by value reads (derived from `members`).
+    pub scan: Vec<ScanMember>,
 }
 
 impl Conf {
@@ -42,6 +53,7 @@ impl Conf {
         let mults = lb_mults(&factors);
         let mut c = Conf {
             route_index: HashMap::new(),
+            scan: Vec::new(),
             sequence: 0,
             lb: lb.clamped(),
             members: members
@@ -64,13 +76,21 @@ impl Conf {
         c
     }
 
-    /// Rebuild the route index after routes changed; the first member with a route wins, as
-    /// mod_jk's scan does.
+    /// Rebuild what is derived from `members` after any of them changed: the route index
+    /// (the first member with a route wins, as mod_jk's scan does) and the scan view.
     pub fn reindex(&mut self) {
         self.route_index.clear();
         for (i, m) in self.members.iter().enumerate() {
             self.route_index.entry(m.route.clone()).or_insert(i);
         }
+        self.scan = self
+            .members
+            .iter()
+            .map(|m| ScanMember {
+                distance: m.distance,
+                active: m.activation == Activation::Active,
+            })
+            .collect();
     }
 
     /// Recompute every `lb_mult` after a factor changed.

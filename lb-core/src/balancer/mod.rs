@@ -72,7 +72,7 @@ use std::sync::Arc;
 
 pub use change::{ConnChange, LbChange, MemberChange};
 pub use choose::{Choice, NoMember};
-pub use conf::{Conf, MemberConf};
+pub use conf::{Conf, MemberConf, ScanMember};
 pub use maintain::Maintenance;
 pub use mult::lb_mults;
 pub use outcome::{Busy, Counted, Outcome, Traffic, Verdict};
@@ -84,7 +84,7 @@ pub use state::{
 };
 pub use stats::{LbStats, MemberStats};
 
-use crate::shm::{LbSlot, MemberSlot, Published, ShmError, ShmTable, Text};
+use crate::shm::{LbSlot, MemberSlot, Published, Records, ShmError, ShmTable, Text};
 
 /// Why a balancer could not be set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,7 +170,8 @@ pub const MAX_MEMBERS: usize = 4096;
 /// One lb worker in one process: its configuration copy, its records in the shared table, and
 /// the per-process round-robin offset. Cheap to share between threads (`&Balancer`).
 pub struct Balancer {
-    table: Arc<ShmTable>,
+    /// The table, and this lb's records in it resolved once (choosing looks at every member's).
+    records: Records,
     lb: usize,
     /// Table record of each member, in configuration order.
     slots: Vec<usize>,
@@ -247,7 +248,7 @@ impl Balancer {
         drop(guard);
         drop(member_slots);
         Ok(Balancer {
-            table,
+            records: Records::new(table, lb, &slots),
             lb,
             slots,
             conf: Published::new(conf),
@@ -276,7 +277,7 @@ impl Balancer {
 
     /// The table this balancer lives in.
     pub fn table(&self) -> &Arc<ShmTable> {
-        &self.table
+        self.records.table()
     }
 
     /// This process's configuration copy, pulled first if another process changed it.
@@ -294,7 +295,7 @@ impl Balancer {
 
     /// Pull under the table lock (writers hold it while they rewrite texts).
     fn pull(&self) -> &Conf {
-        let _g = self.table.lock();
+        let _g = self.table().lock();
         let base = self.conf.load();
         let fresh = conf::pull(base, self.lb_slot(), &self.member_slots());
         if fresh != *base {
@@ -352,7 +353,7 @@ impl Balancer {
 
     /// The shared record of `member` (status pages, tools, tests).
     pub fn member_slot(&self, member: usize) -> Option<&MemberSlot> {
-        self.slots.get(member).map(|&i| self.table.member(i))
+        self.records.get(member)
     }
 
     /// The table index of `member`'s record (to link its connection pool).
@@ -361,21 +362,31 @@ impl Balancer {
     }
 
     /// The shared record of the lb itself.
+    #[inline]
     pub fn lb_slot(&self) -> &LbSlot {
-        self.table.lb(self.lb)
+        self.records.lb()
     }
 
+    /// Every member's shared record, in order.
+    #[inline]
+    fn slots(&self) -> &[crate::shm::MemberRef] {
+        self.records.members()
+    }
+
+    #[inline]
     fn slot(&self, member: usize) -> &MemberSlot {
-        self.table.member(self.slots[member])
+        self.records.member(member)
     }
 
     fn member_slots(&self) -> Vec<&MemberSlot> {
-        self.slots.iter().map(|&i| self.table.member(i)).collect()
+        (0..self.records.len())
+            .map(|i| self.records.member(i))
+            .collect()
     }
 
     /// The table lock when `lock=Pessimistic`, nothing otherwise.
     fn pessimistic(&self, conf: &Conf) -> Option<crate::shm::TableLock<'_>> {
-        (conf.lb.lock == crate::config::Lock::Pessimistic).then(|| self.table.lock())
+        (conf.lb.lock == crate::config::Lock::Pessimistic).then(|| self.table().lock())
     }
 }
 

@@ -2,7 +2,7 @@
 //! in (busy, elected, sessions, lb_value per method) and out, and an [`Outcome`] moves the
 //! member's shared state by mod_jk's table.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::state::{state_code, State};
 use super::Balancer;
@@ -99,8 +99,13 @@ fn sub_floor(a: &AtomicU64, n: u64) {
     let _ = a.fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
 }
 
+/// Raise a peak: written only when `v` passes it (a read-modify-write on every request would
+/// take the cache line from every other process even when nothing changes).
+#[inline]
 fn raise_max(max: &AtomicU64, v: u64) {
-    max.fetch_max(v, Relaxed);
+    if v > max.load(Relaxed) {
+        max.fetch_max(v, Relaxed);
+    }
 }
 
 impl Balancer {
@@ -134,9 +139,10 @@ impl Balancer {
         };
         let slot = self.slot(member);
         let _lock = self.pessimistic(conf);
-        let lb = self.lb_slot();
-        raise_max(&lb.max_busy, lb.busy.fetch_add(1, Relaxed) + 1);
         raise_max(&slot.max_busy, slot.busy.fetch_add(1, Relaxed) + 1);
+        // The lb's busy is its members' sum (see `lb_busy`), so no line of the lb record is
+        // written by every request; its peak is written only when the sum passes it.
+        raise_max(&self.lb_slot().max_busy, self.lb_busy());
         slot.elected.fetch_add(1, Relaxed);
         let counts = match method {
             Method::Request | Method::Busyness => true,
@@ -187,11 +193,19 @@ impl Balancer {
             return;
         }
         let slot = self.slot(counted.member);
-        sub_floor(&self.lb_slot().busy, 1);
         sub_floor(&slot.busy, 1);
         if counted.method == Method::Busyness {
             sub_floor(&slot.lb_value, counted.mult);
         }
+    }
+
+    /// Requests under way on this lb, every process's: the sum of its members' `busy` (every
+    /// request counted in on the lb is counted in on one member). mod_jk keeps a separate lb
+    /// counter in shared memory, which every request of every process writes.
+    pub fn lb_busy(&self) -> u64 {
+        self.slots()
+            .iter()
+            .fold(0u64, |n, s| n.wrapping_add(s.busy.load(Relaxed)))
     }
 
     /// The pool had no connection for `member`: BUSY unless in ERROR.
@@ -224,11 +238,17 @@ impl Balancer {
         let conf = self.conf();
         let _lock = self.pessimistic(conf);
         let m = self.slot(member);
-        // Having run a request, the member is OK unless it was already in ERROR.
-        let _ = m.state.fetch_update(Relaxed, Relaxed, |v| {
-            (v != state_code(State::Error)).then_some(state_code(State::Ok))
-        });
-        let set = |s: State| m.state.store(state_code(s), Relaxed);
+        // Having run a request, the member is OK unless it was already in ERROR. Every write
+        // here reads first and writes only a change: the record's line is shared by every
+        // process, and a member that stays OK (almost every request) needs no write at all.
+        let (ok, err) = (state_code(State::Ok), state_code(State::Error));
+        let now_state = m.state.load(Relaxed);
+        if now_state != ok && now_state != err {
+            let _ = m
+                .state
+                .fetch_update(Relaxed, Relaxed, |v| (v != err).then_some(ok));
+        }
+        let set = |s: State| store_changed32(&m.state, state_code(s));
         let error = || {
             m.errors.fetch_add(1, Relaxed);
             set(State::Error);
@@ -291,9 +311,21 @@ impl Balancer {
 }
 
 fn clear_errors(m: &MemberSlot) {
-    let zero = |a: &AtomicI64| a.store(0, Relaxed);
+    let zero = |a: &AtomicI64| {
+        if a.load(Relaxed) != 0 {
+            a.store(0, Relaxed);
+        }
+    };
     zero(&m.first_error_time);
     zero(&m.last_error_time);
+}
+
+/// Store `v` unless it is there already (a store takes the line from every other reader).
+#[inline]
+fn store_changed32(a: &AtomicU32, v: u32) {
+    if a.load(Relaxed) != v {
+        a.store(v, Relaxed);
+    }
 }
 
 impl Busy<'_> {

@@ -17,8 +17,20 @@ use crate::config::Activation;
 pub(crate) struct Excluded(Vec<u64>);
 
 impl Excluded {
+    #[inline]
     pub fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        Self::in_words(&self.0, i)
+    }
+
+    /// The bit set, for loops that test many members.
+    #[inline]
+    pub fn words(&self) -> &[u64] {
+        &self.0
+    }
+
+    #[inline(always)]
+    pub fn in_words(words: &[u64], i: usize) -> bool {
+        words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     pub fn insert(&mut self, i: usize) {

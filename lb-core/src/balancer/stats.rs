@@ -48,7 +48,9 @@ pub struct MemberStats {
 /// The lb's own counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LbStats {
+    /// Requests under way on the lb, every process's: the sum of the members' `busy`.
     pub busy: u64,
+    /// The highest that sum reached since the last reset.
     pub max_busy: u64,
     pub last_maintain_time: i64,
     pub last_reset: i64,
@@ -109,7 +111,7 @@ impl Balancer {
             })
             .collect();
         LbStats {
-            busy: lb.busy.load(Relaxed),
+            busy: self.lb_busy(),
             max_busy: lb.max_busy.load(Relaxed),
             last_maintain_time,
             last_reset: lb.last_reset.load(Relaxed),

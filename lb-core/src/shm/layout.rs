@@ -82,7 +82,10 @@ pub struct LbSlot {
     /// Bumped by every configuration change of this lb or its members; each process pulls when
     /// its own copy is older.
     pub sequence: AtomicU64,
+    /// Not written: the lb's busy is the sum of its members' (`Balancer::lb_busy`), so that
+    /// no line of this record is written by every request. Kept so the layout does not move.
     pub busy: AtomicU64,
+    /// Peak of the members' summed busy; written only when passed.
     pub max_busy: AtomicU64,
     /// Unix seconds of the last global maintenance (the one process that ran it set it).
     pub last_maintain_time: AtomicI64,

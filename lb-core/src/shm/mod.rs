@@ -41,11 +41,13 @@ pub mod keep;
 pub mod layout;
 mod lock;
 mod published;
+mod records;
 mod region;
 mod table;
 
 pub use layout::{ConnSlot, LbSlot, MemberSlot, Text};
 pub use lock::TableLock;
 pub use published::Published;
+pub use records::{MemberRef, Records};
 pub use region::{JkShmFile, Region};
 pub use table::{ShmError, ShmTable};
