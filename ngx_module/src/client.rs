@@ -195,11 +195,15 @@ pub unsafe fn write_head(r: *mut ffi::ngx_http_request_t, h: &ajp::SendHeaders<'
     }
 }
 
-/// Response body buffers of one request: the ones nginx still holds (busy) and the ones free
-/// for the next chunk, tagged as ours.
+/// Response body buffers of one request: the ones nginx still holds (busy), the ones free
+/// for the next chunk, tagged as ours, and the body gathered since the last pass (nginx has
+/// not seen it yet): the packets of one backend read go through nginx's filters together.
 pub struct Output {
     free: *mut ffi::ngx_chain_t,
     busy: *mut ffi::ngx_chain_t,
+    pending: *mut ffi::ngx_chain_t,
+    /// The last link of `pending`.
+    tail: *mut ffi::ngx_chain_t,
 }
 
 impl Default for Output {
@@ -207,6 +211,8 @@ impl Default for Output {
         Output {
             free: std::ptr::null_mut(),
             busy: std::ptr::null_mut(),
+            pending: std::ptr::null_mut(),
+            tail: std::ptr::null_mut(),
         }
     }
 }
@@ -214,12 +220,17 @@ impl Default for Output {
 /// A response chunk this size or smaller is copied into a buffer of this size.
 const SMALL: usize = 2048;
 
+/// The least buffer a larger response is gathered in.
+const LARGE: usize = 16 * 1024;
+
 fn tag() -> ffi::ngx_buf_tag_t {
     crate::module::tag() as ffi::ngx_buf_tag_t
 }
 
 impl Output {
-    /// Pass `data` to nginx's output filters (a copy: the backend's buffer is reused).
+    /// Gather `data` for nginx's output filters (a copy: the backend's buffer is reused); it
+    /// goes to them with the next [`send`](Self::send), [`flush`](Self::flush) or
+    /// [`finish`](Self::finish).
     ///
     /// # Safety
     /// `r` must be live.
@@ -227,6 +238,14 @@ impl Output {
         unsafe {
             if (*r).header_only() != 0 || data.is_empty() {
                 return Step::Done(0);
+            }
+            if !self.tail.is_null() {
+                let b = (*self.tail).buf;
+                if (*b).end.offset_from((*b).last) as usize >= data.len() {
+                    std::ptr::copy_nonoverlapping(data.as_ptr(), (*b).last, data.len());
+                    (*b).last = (*b).last.add(data.len());
+                    return Step::Done(0);
+                }
             }
             let cl = ffi::ngx_chain_get_free_buf((*r).pool, &mut self.free);
             if cl.is_null() {
@@ -236,11 +255,11 @@ impl Output {
             let cap = (*b).end.offset_from((*b).start).max(0) as usize;
             if (*b).start.is_null() || cap < data.len() {
                 // A small response's buffer comes from the request's pool itself (nginx
-                // mallocs what exceeds a pool page); a streamed one gets room for whole packets.
-                let size = if data.len() <= SMALL {
+                // mallocs what exceeds a pool page); a streamed one gets room for packets.
+                let size = if data.len() <= SMALL && self.pending.is_null() {
                     SMALL
                 } else {
-                    data.len().max(16 * 1024)
+                    data.len().max(LARGE)
                 };
                 let p = ffi::ngx_palloc((*r).pool, size) as *mut u8;
                 if p.is_null() {
@@ -255,9 +274,70 @@ impl Output {
             (*b).set_temporary(1);
             (*b).set_flush(0);
             (*b).set_last_buf(0);
+            (*b).set_last_in_chain(0);
+            (*b).set_sync(0);
             (*b).tag = tag();
             (*cl).next = std::ptr::null_mut();
-            self.pass(r, cl)
+            if self.tail.is_null() {
+                self.pending = cl;
+            } else {
+                (*self.tail).next = cl;
+            }
+            self.tail = cl;
+            Step::Done(0)
+        }
+    }
+
+    fn take_pending(&mut self) -> *mut ffi::ngx_chain_t {
+        self.tail = std::ptr::null_mut();
+        std::mem::replace(&mut self.pending, std::ptr::null_mut())
+    }
+
+    /// Pass what was gathered to nginx's output filters.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn send(&mut self, r: *mut ffi::ngx_http_request_t) -> Step {
+        if self.pending.is_null() {
+            return Step::Done(0);
+        }
+        let cl = self.take_pending();
+        unsafe { self.pass(r, cl) }
+    }
+
+    /// Forget what was gathered (the response broke off).
+    pub fn drop_pending(&mut self) {
+        self.take_pending();
+    }
+
+    /// The end of a response that went out, with what was gathered: nginx finishes sending
+    /// on its own. Returns nginx's code for `ngx_http_finalize_request`.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn finish(&mut self, r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+        unsafe {
+            if self.pending.is_null() {
+                return ffi::ngx_http_send_special(r, ffi::NGX_HTTP_LAST as ffi::ngx_uint_t);
+            }
+            // As ngx_http_send_special marks its last buffer.
+            let b = (*self.tail).buf;
+            if r == (*r).main && (*r).post_action() == 0 {
+                (*b).set_last_buf(1);
+            } else {
+                (*b).set_sync(1);
+                (*b).set_last_in_chain(1);
+            }
+            let mut out = self.take_pending();
+            let rc = ffi::ngx_http_output_filter(r, out);
+            ffi::ngx_chain_update_chains(
+                (*r).pool,
+                &mut self.free,
+                &mut self.busy,
+                &mut out,
+                tag(),
+            );
+            rc
         }
     }
 
@@ -269,6 +349,11 @@ impl Output {
         unsafe {
             if (*r).header_only() != 0 {
                 return Step::Done(0);
+            }
+            if !self.pending.is_null() {
+                (*(*self.tail).buf).set_flush(1);
+                let cl = self.take_pending();
+                return self.pass(r, cl);
             }
             let rc = ffi::ngx_http_send_special(r, ffi::NGX_HTTP_FLUSH as ffi::ngx_uint_t);
             if rc == ffi::ERROR {
@@ -368,12 +453,4 @@ pub unsafe fn gone(r: *mut ffi::ngx_http_request_t) -> bool {
             e != Some(libc::EAGAIN) && e != Some(libc::EWOULDBLOCK) && e != Some(libc::EINTR)
         }
     }
-}
-
-/// The end of a response that went out: nginx finishes sending on its own.
-///
-/// # Safety
-/// `r` must be live.
-pub unsafe fn finish(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
-    unsafe { ffi::ngx_http_send_special(r, ffi::NGX_HTTP_LAST as ffi::ngx_uint_t) }
 }
