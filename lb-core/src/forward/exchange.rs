@@ -111,7 +111,8 @@ pub enum Action<'a> {
     /// Send the response head as the backend sent it. Answer: [`Exchange::on_client_written`]
     /// or [`Exchange::on_client_gone`].
     WriteHead(SendHeaders<'a>),
-    /// Response body bytes. Answer as for `WriteHead`.
+    /// Response body bytes. Answer as for `WriteHead`. The bytes stay in place until the
+    /// driver next calls [`Exchange::recv_space`] or [`Exchange::finish`].
     WriteBody(&'a [u8]),
     /// Flush what was written to the client. Answer as for `WriteHead`.
     Flush,
@@ -867,18 +868,13 @@ impl Exchange {
             }
             Ok(Some(got)) => got,
             Ok(None) => {
-                if self.rend == self.bufs.recv.len() {
-                    if self.rstart == 0 {
-                        // A whole packet always fits; the codec refuses longer ones first.
-                        self.fail(Failure::Protocol(ajp::Error::Unexpected {
-                            what: "a packet longer than the read buffer",
-                            state: "reading a reply",
-                        }));
-                        return None;
-                    }
-                    self.bufs.recv.copy_within(self.rstart..self.rend, 0);
-                    self.rend -= self.rstart;
-                    self.rstart = 0;
+                if self.rend == self.bufs.recv.len() && self.rstart == 0 {
+                    // A whole packet always fits; the codec refuses longer ones first.
+                    self.fail(Failure::Protocol(ajp::Error::Unexpected {
+                        what: "a packet longer than the read buffer",
+                        state: "reading a reply",
+                    }));
+                    return None;
                 }
                 let wait = ReplyWait::for_request(self.spec(), &self.options);
                 let deadline = match wait {
@@ -1220,8 +1216,17 @@ impl Exchange {
         }
     }
 
-    /// Where the driver reads the backend into for [`Action::Recv`].
+    /// Where the driver reads the backend into for [`Action::Recv`]. A full buffer's
+    /// unfinished packet moves to its start here, not before: the body bytes of
+    /// [`Action::WriteBody`] stay where they are until the driver asks for space (or
+    /// [`finish`](Self::finish) hands the buffers back), so a driver may lend them on without
+    /// copying until then.
     pub fn recv_space(&mut self) -> &mut [u8] {
+        if self.rend == self.bufs.recv.len() && self.rstart > 0 {
+            self.bufs.recv.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
         &mut self.bufs.recv[self.rend..]
     }
 
