@@ -131,9 +131,12 @@ pub enum Action<'a> {
 /// The backend headers the web server keeps on its error page when `use_server_errors`
 /// withholds the backend's answer: the `WWW-Authenticate` of a 401.
 pub fn kept_for_error_page<'h>(h: &SendHeaders<'h>) -> impl Iterator<Item = (&'h [u8], &'h [u8])> {
-    let keep = h.status() == 401;
-    h.headers()
-        .filter(move |(n, _)| keep && n.eq_ignore_ascii_case(b"www-authenticate"))
+    // Only a 401's headers are read at all.
+    (h.status() == 401)
+        .then(|| h.headers())
+        .into_iter()
+        .flatten()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"www-authenticate"))
 }
 
 /// One member's part in the request, for notes and logs.
@@ -762,14 +765,14 @@ impl Exchange {
             Emit::Recv(deadline) => Action::Recv { deadline },
             Emit::ReadClient(max) => Action::ReadClient { max },
             Emit::Client(Client::Head(r)) => {
-                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                match SendHeaders::decode_again(&self.bufs.recv[r.range()]) {
                     Ok(h) => Action::WriteHead(h),
                     // Decoded once already; cannot fail again.
                     Err(_) => Action::Flush,
                 }
             }
             Emit::Client(Client::Keep(r)) => {
-                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                match SendHeaders::decode_again(&self.bufs.recv[r.range()]) {
                     Ok(h) => Action::KeepForErrorPage(h),
                     Err(_) => Action::Flush,
                 }
