@@ -42,6 +42,25 @@ impl<'a> SendHeaders<'a> {
         })
     }
 
+    /// A payload [`decode`](Self::decode) accepted before, read again without validating its
+    /// headers a second time (the lazy header iterator stops at anything malformed anyway).
+    pub fn decode_again(payload: &'a [u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(payload);
+        let t = r.u8(Field::new("send_headers.type"))?;
+        if t != kind::SEND_HEADERS {
+            return Err(Error::UnknownMessage { code: t });
+        }
+        let status = r.u16(Field::new("send_headers.status"))?;
+        let reason = r.string(Field::new("send_headers.reason"))?;
+        let num_headers = r.u16(Field::new("send_headers.num_headers"))?;
+        Ok(SendHeaders {
+            status,
+            reason,
+            num_headers,
+            headers_raw: &payload[r.pos()..],
+        })
+    }
+
     pub fn status(&self) -> u16 {
         self.status
     }

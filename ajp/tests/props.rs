@@ -119,6 +119,10 @@ proptest! {
             prop_assert!(gn.eq_ignore_ascii_case(n));
             prop_assert_eq!(gv, v);
         }
+        // Read again without validating: the same message.
+        let again = SendHeaders::decode_again(&out[4..]).unwrap();
+        prop_assert_eq!((again.status(), again.reason()), (status, Some(&reason[..])));
+        prop_assert_eq!(again.headers().collect::<Vec<_>>(), got);
     }
 
     #[test]
@@ -147,6 +151,7 @@ proptest! {
     fn arbitrary_bytes_never_panic_decoders(buf in bytes(600)) {
         let _ = ForwardRequestRef::decode(&buf).map(|r| (r.headers().count(), r.attributes().count()));
         let _ = SendHeaders::decode(&buf).map(|h| h.headers().count());
+        let _ = SendHeaders::decode_again(&buf).map(|h| h.headers().count());
         let _ = ContainerMessage::decode(&buf);
         let _ = ProxyMessage::decode(&buf);
         let _ = decode_body(&buf);

@@ -50,6 +50,23 @@ fn a_response_streams_and_the_connection_is_reused() {
 }
 
 #[test]
+fn a_reply_larger_than_the_read_buffer_streams_whole_and_its_bytes_stay_lent_until_the_next_read() {
+    // 100 KiB in 8 KiB packets, all available at once: the first read fills the buffer and
+    // ends in the middle of a packet, which moves to the buffer's start before the next read
+    // (the harness checks that every body byte handed out is still in place when the next
+    // read asks for space).
+    let w = ajp13(spec("w1", 0));
+    let body: Vec<u8> = (0..102_400u32).map(|i| (i % 251) as u8).collect();
+    let chunks: Vec<&[u8]> = body.chunks(8000).collect();
+    let mut h = Harness::new(1);
+    h.conns(0, [Conn::Reply(reply_with(200, &[], &chunks, true))]);
+    let r = h.run(&w, &RequestHead::get(b"/big"));
+    assert_eq!((r.status, r.failure.is_none()), (200, true));
+    assert!(h.client.out == body, "the body arrived changed");
+    assert_eq!(h.trace.releases, [true]);
+}
+
+#[test]
 fn end_response_without_reuse_or_with_leftovers_closes_the_connection() {
     let w = ajp13(spec("w1", 0));
     let mut h = Harness::new(1);

@@ -195,18 +195,35 @@ pub unsafe fn write_head(r: *mut ffi::ngx_http_request_t, h: &ajp::SendHeaders<'
     }
 }
 
-/// Response body buffers of one request: the ones nginx still holds (busy) and the ones free
-/// for the next chunk, tagged as ours.
+/// Response body buffers of one request: the ones nginx still holds (busy), the ones free
+/// for the next chunk, tagged as ours, and the body gathered since the last pass (nginx has
+/// not seen it yet): the packets of one backend read go through nginx's filters together.
+///
+/// Where nothing between us and the socket keeps pointers into the data (HTTP/1 without TLS,
+/// a main request, no filter that wants the body in memory or in temporary buffers), the
+/// packets' bytes are lent: the buffers point into the machine's receive buffer, which keeps
+/// them in place until the driver reads again (`Exchange::recv_space`). What nginx has not
+/// sent when a pass returns is copied into buffers of ours then (only a slow client costs a
+/// copy), so nginx never holds a lent byte once the driver goes on.
 pub struct Output {
+    /// Free buffers with memory of ours (`temporary`).
     free: *mut ffi::ngx_chain_t,
+    /// Free buffers without memory (for lending).
+    spare: *mut ffi::ngx_chain_t,
     busy: *mut ffi::ngx_chain_t,
+    pending: *mut ffi::ngx_chain_t,
+    /// The last link of `pending`.
+    tail: *mut ffi::ngx_chain_t,
 }
 
 impl Default for Output {
     fn default() -> Self {
         Output {
             free: std::ptr::null_mut(),
+            spare: std::ptr::null_mut(),
             busy: std::ptr::null_mut(),
+            pending: std::ptr::null_mut(),
+            tail: std::ptr::null_mut(),
         }
     }
 }
@@ -214,50 +231,273 @@ impl Default for Output {
 /// A response chunk this size or smaller is copied into a buffer of this size.
 const SMALL: usize = 2048;
 
+/// The least buffer a larger response is gathered in.
+const LARGE: usize = 16 * 1024;
+
 fn tag() -> ffi::ngx_buf_tag_t {
     crate::module::tag() as ffi::ngx_buf_tag_t
 }
 
+/// Whether nginx may be lent the body's bytes: nothing on the way keeps pointers into them
+/// past the pass that a later copy could not move (HTTP/2 frames and TLS writes do; body
+/// filters that want the data in memory may; subrequests' output waits elsewhere).
+///
+/// # Safety
+/// `r` must be live.
+unsafe fn lendable(r: *mut ffi::ngx_http_request_t) -> bool {
+    unsafe {
+        let q = &*r;
+        q.stream.is_null()
+            && (*q.connection).ssl.is_null()
+            && r == q.main
+            && q.main_filter_need_in_memory() == 0
+            && q.filter_need_in_memory() == 0
+            && q.filter_need_temporary() == 0
+    }
+}
+
+/// Bytes `b` holds.
+///
+/// # Safety
+/// `b` must be one of our (memory) buffers.
+unsafe fn size(b: *const ffi::ngx_buf_t) -> usize {
+    unsafe { (*b).last.offset_from((*b).pos) as usize }
+}
+
+/// Room in `b`'s memory.
+///
+/// # Safety
+/// As [`size`].
+unsafe fn capacity(b: *const ffi::ngx_buf_t) -> usize {
+    unsafe {
+        if (*b).start.is_null() {
+            0
+        } else {
+            (*b).end.offset_from((*b).start) as usize
+        }
+    }
+}
+
 impl Output {
-    /// Pass `data` to nginx's output filters (a copy: the backend's buffer is reused).
+    /// Gather `data` for nginx's output filters, lent (see [`Output`]) or copied; it goes to
+    /// them with the next [`send`](Self::send), [`flush`](Self::flush) or
+    /// [`finish`](Self::finish).
     ///
     /// # Safety
-    /// `r` must be live.
+    /// `r` must be live; `data` must stay in place until that pass returns.
     pub unsafe fn write(&mut self, r: *mut ffi::ngx_http_request_t, data: &[u8]) -> Step {
         unsafe {
             if (*r).header_only() != 0 || data.is_empty() {
                 return Step::Done(0);
             }
-            let cl = ffi::ngx_chain_get_free_buf((*r).pool, &mut self.free);
+            if lendable(r) {
+                let cl = ffi::ngx_chain_get_free_buf((*r).pool, &mut self.spare);
+                if cl.is_null() {
+                    return Step::Failed;
+                }
+                let b = (*cl).buf;
+                let p = data.as_ptr() as *mut u8;
+                (*b).start = p;
+                (*b).pos = p;
+                (*b).last = p.add(data.len());
+                (*b).end = (*b).last;
+                (*b).set_temporary(0);
+                (*b).set_memory(1);
+                self.append(cl);
+                return Step::Done(0);
+            }
+            if !self.tail.is_null() {
+                let b = (*self.tail).buf;
+                if (*b).temporary() != 0 && (*b).end.offset_from((*b).last) as usize >= data.len() {
+                    std::ptr::copy_nonoverlapping(data.as_ptr(), (*b).last, data.len());
+                    (*b).last = (*b).last.add(data.len());
+                    return Step::Done(0);
+                }
+            }
+            // A small response's buffer comes from the request's pool itself (nginx mallocs
+            // what exceeds a pool page); a streamed one gets room for packets.
+            let least = if data.len() <= SMALL && self.pending.is_null() {
+                SMALL
+            } else {
+                LARGE
+            };
+            let cl = self.own(r, data.len(), least);
             if cl.is_null() {
                 return Step::Failed;
             }
             let b = (*cl).buf;
-            let cap = (*b).end.offset_from((*b).start).max(0) as usize;
-            if (*b).start.is_null() || cap < data.len() {
-                // A small response's buffer comes from the request's pool itself (nginx
-                // mallocs what exceeds a pool page); a streamed one gets room for whole packets.
-                let size = if data.len() <= SMALL {
-                    SMALL
-                } else {
-                    data.len().max(16 * 1024)
-                };
+            std::ptr::copy_nonoverlapping(data.as_ptr(), (*b).start, data.len());
+            (*b).last = (*b).start.add(data.len());
+            self.append(cl);
+            Step::Done(0)
+        }
+    }
+
+    /// A free buffer with memory of ours for at least `n` bytes (`least` when new), empty.
+    unsafe fn own(
+        &mut self,
+        r: *mut ffi::ngx_http_request_t,
+        n: usize,
+        least: usize,
+    ) -> *mut ffi::ngx_chain_t {
+        unsafe {
+            let cl = ffi::ngx_chain_get_free_buf((*r).pool, &mut self.free);
+            if cl.is_null() {
+                return cl;
+            }
+            let b = (*cl).buf;
+            if capacity(b) < n {
+                let size = n.max(least);
                 let p = ffi::ngx_palloc((*r).pool, size) as *mut u8;
                 if p.is_null() {
-                    return Step::Failed;
+                    return std::ptr::null_mut();
                 }
                 (*b).start = p;
                 (*b).end = p.add(size);
             }
-            std::ptr::copy_nonoverlapping(data.as_ptr(), (*b).start, data.len());
             (*b).pos = (*b).start;
-            (*b).last = (*b).start.add(data.len());
+            (*b).last = (*b).start;
             (*b).set_temporary(1);
+            (*b).set_memory(0);
+            cl
+        }
+    }
+
+    /// Put `cl` at the end of what is gathered.
+    unsafe fn append(&mut self, cl: *mut ffi::ngx_chain_t) {
+        unsafe {
+            let b = (*cl).buf;
             (*b).set_flush(0);
             (*b).set_last_buf(0);
+            (*b).set_last_in_chain(0);
+            (*b).set_sync(0);
             (*b).tag = tag();
             (*cl).next = std::ptr::null_mut();
-            self.pass(r, cl)
+            if self.tail.is_null() {
+                self.pending = cl;
+            } else {
+                (*self.tail).next = cl;
+            }
+            self.tail = cl;
+        }
+    }
+
+    fn take_pending(&mut self) -> *mut ffi::ngx_chain_t {
+        self.tail = std::ptr::null_mut();
+        std::mem::replace(&mut self.pending, std::ptr::null_mut())
+    }
+
+    /// Pass what was gathered to nginx's output filters.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn send(&mut self, r: *mut ffi::ngx_http_request_t) -> Step {
+        if self.pending.is_null() {
+            return Step::Done(0);
+        }
+        let cl = self.take_pending();
+        unsafe { self.pass(r, cl) }
+    }
+
+    /// Forget what was gathered (the response broke off).
+    pub fn drop_pending(&mut self) {
+        self.take_pending();
+    }
+
+    /// The end of a response that went out, with what was gathered: nginx finishes sending
+    /// on its own. Returns nginx's code for `ngx_http_finalize_request`.
+    ///
+    /// # Safety
+    /// `r` must be live.
+    pub unsafe fn finish(&mut self, r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
+        unsafe {
+            if self.pending.is_null() {
+                return ffi::ngx_http_send_special(r, ffi::NGX_HTTP_LAST as ffi::ngx_uint_t);
+            }
+            // As ngx_http_send_special marks its last buffer.
+            let b = (*self.tail).buf;
+            if r == (*r).main && (*r).post_action() == 0 {
+                (*b).set_last_buf(1);
+            } else {
+                (*b).set_sync(1);
+                (*b).set_last_in_chain(1);
+            }
+            let out = self.take_pending();
+            let rc = ffi::ngx_http_output_filter(r, out);
+            self.update(r, out);
+            rc
+        }
+    }
+
+    /// After a pass of `out`: what nginx sent is free again; what it still holds of lent
+    /// bytes is copied into memory of ours.
+    unsafe fn update(&mut self, r: *mut ffi::ngx_http_request_t, out: *mut ffi::ngx_chain_t) {
+        unsafe {
+            // ngx_chain_update_chains, keeping lent and own buffers apart.
+            if !out.is_null() {
+                if self.busy.is_null() {
+                    self.busy = out;
+                } else {
+                    let mut cl = self.busy;
+                    while !(*cl).next.is_null() {
+                        cl = (*cl).next;
+                    }
+                    (*cl).next = out;
+                }
+            }
+            while !self.busy.is_null() && size((*self.busy).buf) == 0 {
+                let cl = self.busy;
+                self.busy = (*cl).next;
+                let b = (*cl).buf;
+                if (*b).temporary() != 0 {
+                    (*b).pos = (*b).start;
+                    (*b).last = (*b).start;
+                    (*cl).next = self.free;
+                    self.free = cl;
+                } else {
+                    (*cl).next = self.spare;
+                    self.spare = cl;
+                }
+            }
+            let mut cl = self.busy;
+            while !cl.is_null() {
+                let b = (*cl).buf;
+                let n = size(b);
+                if (*b).temporary() == 0 && n > 0 {
+                    self.keep(r, b, n);
+                }
+                cl = (*cl).next;
+            }
+        }
+    }
+
+    /// Move the `n` unsent lent bytes of `b` (which nginx holds) into memory of ours; `b`
+    /// becomes a buffer with memory of ours. Without memory, nginx's connection is marked
+    /// failed (it must not send bytes that are about to change).
+    unsafe fn keep(&mut self, r: *mut ffi::ngx_http_request_t, b: *mut ffi::ngx_buf_t, n: usize) {
+        unsafe {
+            let donor = self.own(r, n, LARGE);
+            if donor.is_null() {
+                (*(*r).connection).set_error(1);
+                (*b).pos = (*b).last;
+                return;
+            }
+            let d = (*donor).buf;
+            std::ptr::copy_nonoverlapping((*b).pos, (*d).start, n);
+            (*b).start = (*d).start;
+            (*b).end = (*d).end;
+            (*b).pos = (*b).start;
+            (*b).last = (*b).start.add(n);
+            (*b).set_temporary(1);
+            (*b).set_memory(0);
+            // The donor's link and buffer, without memory now, lend next time.
+            (*d).start = std::ptr::null_mut();
+            (*d).end = std::ptr::null_mut();
+            (*d).pos = std::ptr::null_mut();
+            (*d).last = std::ptr::null_mut();
+            (*d).set_temporary(0);
+            (*donor).next = self.spare;
+            self.spare = donor;
         }
     }
 
@@ -269,6 +509,11 @@ impl Output {
         unsafe {
             if (*r).header_only() != 0 {
                 return Step::Done(0);
+            }
+            if !self.pending.is_null() {
+                (*(*self.tail).buf).set_flush(1);
+                let cl = self.take_pending();
+                return self.pass(r, cl);
             }
             let rc = ffi::ngx_http_send_special(r, ffi::NGX_HTTP_FLUSH as ffi::ngx_uint_t);
             if rc == ffi::ERROR {
@@ -295,18 +540,11 @@ impl Output {
 
     unsafe fn pass(&mut self, r: *mut ffi::ngx_http_request_t, cl: *mut ffi::ngx_chain_t) -> Step {
         unsafe {
-            let mut out = cl;
-            let rc = ffi::ngx_http_output_filter(r, out);
+            let rc = ffi::ngx_http_output_filter(r, cl);
+            self.update(r, cl);
             if rc == ffi::ERROR {
                 return Step::Failed;
             }
-            ffi::ngx_chain_update_chains(
-                (*r).pool,
-                &mut self.free,
-                &mut self.busy,
-                &mut out,
-                tag(),
-            );
             self.settle(r)
         }
     }
@@ -368,12 +606,4 @@ pub unsafe fn gone(r: *mut ffi::ngx_http_request_t) -> bool {
             e != Some(libc::EAGAIN) && e != Some(libc::EWOULDBLOCK) && e != Some(libc::EINTR)
         }
     }
-}
-
-/// The end of a response that went out: nginx finishes sending on its own.
-///
-/// # Safety
-/// `r` must be live.
-pub unsafe fn finish(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
-    unsafe { ffi::ngx_http_send_special(r, ffi::NGX_HTTP_LAST as ffi::ngx_uint_t) }
 }

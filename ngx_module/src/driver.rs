@@ -93,6 +93,9 @@ enum Wait {
     ClientBody,
     /// The client's socket to take the response.
     ClientWrite,
+    /// The client's socket to take the body gathered so far, before the backend is read again
+    /// (the machine's `Recv`, held in [`Ctx::held`]).
+    Drain,
     /// `retry_interval`: just the timer.
     Timer,
 }
@@ -110,6 +113,8 @@ pub struct Ctx {
     wait: Wait,
     timer: ffi::ngx_event_t,
     out: Output,
+    /// The `Recv` held while the client drains: its deadline, and when it was asked.
+    held: (Option<Instant>, Instant),
     /// Backend headers for nginx's own error page (`use_server_errors`).
     kept: Vec<(Vec<u8>, Vec<u8>)>,
     pub started: Instant,
@@ -149,6 +154,7 @@ impl Ctx {
             // SAFETY: a zeroed event is nginx's initial state.
             timer: unsafe { std::mem::zeroed() },
             out: Output::default(),
+            held: (None, Instant::now()),
             kept: Vec::new(),
             started: Instant::now(),
             result: None,
@@ -273,6 +279,15 @@ impl Ctx {
         let Some(mut ex) = self.ex.take() else { return };
         let action = ex.poll(now);
         let mut keep = true;
+        // The body packets of one backend read go to nginx together, before whatever the
+        // machine does next (the end of the response takes them along).
+        let gathered = match action {
+            Action::WriteBody(_) | Action::Flush | Action::Release { .. } | Action::Done => {
+                Step::Done(0)
+            }
+            // SAFETY: the request is live while its context is.
+            _ => unsafe { self.out.send(self.r) },
+        };
         match action {
             Action::Acquire { member } => {
                 let got = self.acquire(&ex, member);
@@ -301,6 +316,7 @@ impl Ctx {
                     Err(e) => ex.on_io_error(e),
                 }
             }
+            Action::Send(_) if gathered == Step::Failed => ex.on_client_gone(),
             Action::Send(data) => match self.conn().map(|c| c.send(data)) {
                 Some(Io::Done(n)) => ex.on_sent(n),
                 Some(Io::Again) => {
@@ -315,9 +331,17 @@ impl Ctx {
                 Some(Io::Failed(e)) => ex.on_io_error(e),
                 None => ex.on_io_error(not_connected()),
             },
-            Action::Recv { deadline } => {
-                self.recv(&mut ex, deadline, true);
-            }
+            Action::Recv { deadline } => match gathered {
+                Step::Done(_) => self.recv(&mut ex, deadline, true),
+                Step::Failed => ex.on_client_gone(),
+                // A slow client holds back the backend.
+                Step::Again => {
+                    self.held = (deadline, now.at);
+                    self.wait = Wait::Drain;
+                    // SAFETY: the request is live while its context is.
+                    unsafe { (*self.r).write_event_handler = Some(client_write) };
+                }
+            },
             Action::ReadClient { .. } => {
                 // SAFETY: the request is live while its context is.
                 match unsafe { client::read_body(self.r, ex.client_space()) } {
@@ -521,9 +545,10 @@ impl Ctx {
             } else if result.response_started {
                 if result.failure.is_some() {
                     // Cut short after the head: the client must see the response break.
+                    self.out.drop_pending();
                     ffi::ERROR
                 } else {
-                    client::finish(r)
+                    self.out.finish(r)
                 }
             } else {
                 for (n, v) in &self.kept {
@@ -587,6 +612,19 @@ impl Ctx {
                 // SAFETY: as above.
                 let s = unsafe { self.out.resume(self.r) };
                 self.client_answer(&mut ex, s);
+            }
+            Wait::Drain => {
+                // SAFETY: as above.
+                match unsafe { self.out.resume(self.r) } {
+                    Step::Done(_) => {
+                        // The time the client took does not count against the backend.
+                        let (deadline, asked) = self.held;
+                        let waited = Instant::now().saturating_duration_since(asked);
+                        self.recv(&mut ex, deadline.map(|d| d + waited), true);
+                    }
+                    Step::Again => self.wait = Wait::Drain,
+                    Step::Failed => ex.on_client_gone(),
+                }
             }
             Wait::Writable | Wait::Timer | Wait::Nothing => {}
         }
@@ -693,7 +731,10 @@ unsafe extern "C" fn client_read(r: *mut ffi::ngx_http_request_t) {
 unsafe extern "C" fn client_write(r: *mut ffi::ngx_http_request_t) {
     crate::log::guard((), || unsafe {
         if let Some(ctx) = crate::request::forwarding(r) {
-            ctx.wake(Wait::ClientWrite, false);
+            let w = ctx.wait;
+            if matches!(w, Wait::ClientWrite | Wait::Drain) {
+                ctx.wake(w, false);
+            }
         }
     })
 }

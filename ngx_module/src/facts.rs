@@ -11,27 +11,53 @@ use crate::ffi;
 
 /// Per configuration (its runtime): whether each name asked for (mod_jk's indicators, the
 /// `JK_*` notes, `rjk_env_var`s) can be an nginx variable, so the usual absent ones cost no
-/// lookup. Keyed by the name's address and length, which is cheap to hash: the names are the
-/// configuration's or literals, outliving the runtime; the name is kept and compared, so a
-/// short-lived one asked for only costs a miss.
+/// lookup. Found by the name's address and length: the names are the configuration's or
+/// literals, outliving the runtime; the name is kept and compared, so a short-lived one asked
+/// for only costs a miss. A short list, searched from where the last search ended: a request
+/// asks for the same names in the same order, so each search is usually one comparison.
 #[derive(Default)]
-pub struct Known(RefCell<rustc_hash::FxHashMap<NameAt, (Box<str>, bool)>>);
+pub struct Known {
+    names: RefCell<Vec<Name>>,
+    next: std::cell::Cell<usize>,
+}
 
-/// A name's address and length.
-type NameAt = (usize, usize);
+struct Name {
+    at: usize,
+    kept: Box<str>,
+    defined: bool,
+}
 
 impl Known {
     /// `None`: not asked before.
+    #[inline]
     fn get(&self, name: &str) -> Option<bool> {
-        let known = self.0.borrow();
-        let (kept, defined) = known.get(&(name.as_ptr() as usize, name.len()))?;
-        (**kept == *name).then_some(*defined)
+        let names = self.names.borrow();
+        let at = name.as_ptr() as usize;
+        let is = |k: &Name| k.at == at && k.kept.len() == name.len();
+        let hint = self.next.get();
+        let i = match names.get(hint) {
+            Some(k) if is(k) => hint,
+            _ => names.iter().position(is)?,
+        };
+        self.next.set(i + 1);
+        let k = &names[i];
+        (*k.kept == *name).then_some(k.defined)
     }
 
     fn set(&self, name: &str, defined: bool) {
-        self.0
-            .borrow_mut()
-            .insert((name.as_ptr() as usize, name.len()), (name.into(), defined));
+        let mut names = self.names.borrow_mut();
+        let at = name.as_ptr() as usize;
+        let kept = name.into();
+        match names
+            .iter_mut()
+            .find(|k| k.at == at && k.kept.len() == name.len())
+        {
+            Some(k) => {
+                k.kept = kept;
+                k.defined = defined;
+            }
+            None => names.push(Name { at, kept, defined }),
+        }
     }
 }
 
@@ -186,11 +212,17 @@ impl<'k> NgxRequest<'k> {
 
     /// The value of nginx variable `name` (without `$`), if it is set; nginx's own memory (the
     /// request's pool), valid while the request is.
+    #[inline]
     pub fn variable<'a>(&self, name: &str) -> Option<&'a [u8]> {
-        let known = self.known.get(name);
-        if known == Some(false) {
-            return None;
+        // The usual name is known not to be a variable: no lookup, no frame for one.
+        match self.known.get(name) {
+            Some(false) => None,
+            known => self.look_up(name, known),
         }
+    }
+
+    #[inline(never)]
+    fn look_up<'a>(&self, name: &str, known: Option<bool>) -> Option<&'a [u8]> {
         // nginx's variable names are lower-case; the usual name fits on the stack.
         let mut stack = [0u8; 64];
         let mut heap = Vec::new();

@@ -125,3 +125,104 @@ fn large_packets_and_a_hundred_headers() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Read one HTTP/1.1 response with a Content-Length from `s`, `step` bytes at a time with a
+/// pause after each read: a client slower than the backend, so nginx's socket fills and it
+/// holds body bytes between the module's passes.
+fn read_slowly(s: &mut TcpStream, step: usize, pause: Duration) -> (String, Vec<u8>) {
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; step];
+    let (head, length) = loop {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the connection closed in the head");
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a Content-Length");
+            raw.drain(..end + 4);
+            break (head, length);
+        }
+    };
+    while raw.len() < length {
+        std::thread::sleep(pause);
+        let n = s.read(&mut buf[..step.min(length - raw.len())]).unwrap();
+        assert!(
+            n > 0,
+            "the connection closed after {} of {length} bytes",
+            raw.len()
+        );
+        raw.extend_from_slice(&buf[..n]);
+    }
+    (head, raw)
+}
+
+#[test]
+fn a_slow_reader_gets_every_byte_while_other_requests_reuse_the_buffers() {
+    // The module lends nginx the body's bytes where the backend's packets arrived; whatever
+    // nginx has not sent when the module reads the backend again, or when the request ends
+    // and its buffers go to the next request, must be copied first. A client that reads
+    // slowly (its receive buffer kept above loopback's segment size, or TCP waits on its
+    // persist timer) keeps nginx's socket full, while other requests in the same worker
+    // process take the buffers its request used.
+    let (_n, nginx, dir) = start("slow", &[], "", "");
+    let addr = nginx.addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let others = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let want: Vec<u8> = (0..300_000u64).map(rjk_node::demo::pattern_byte).collect();
+            let mut served = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http::get(addr, "/download?bytes=300000&chunk=1000", &[]).unwrap();
+                assert_eq!(r.status, 200);
+                assert!(r.body == want, "a concurrent body differs");
+                served += 1;
+            }
+            served
+        })
+    };
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let small: libc::c_int = 128 * 1024;
+    // SAFETY: setsockopt with a c_int on our own socket.
+    let rc = unsafe {
+        use std::os::fd::AsRawFd;
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &small as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    let bytes = 12 << 20;
+    let want: Vec<u8> = (0..bytes as u64)
+        .map(rjk_node::demo::pattern_byte)
+        .collect();
+    // Two responses on the connection, each read slowly to its end.
+    for chunk in [8192, 65536] {
+        write!(
+            s,
+            "GET /download?bytes={bytes}&chunk={chunk} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )
+        .unwrap();
+        let (head, body) = read_slowly(&mut s, 16384, Duration::from_millis(1));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(body == want, "the body with {chunk}-byte chunks differs");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        others.join().unwrap() > 0,
+        "no concurrent request was served"
+    );
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

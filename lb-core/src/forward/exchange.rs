@@ -111,7 +111,8 @@ pub enum Action<'a> {
     /// Send the response head as the backend sent it. Answer: [`Exchange::on_client_written`]
     /// or [`Exchange::on_client_gone`].
     WriteHead(SendHeaders<'a>),
-    /// Response body bytes. Answer as for `WriteHead`.
+    /// Response body bytes. Answer as for `WriteHead`. The bytes stay in place until the
+    /// driver next calls [`Exchange::recv_space`] or [`Exchange::finish`].
     WriteBody(&'a [u8]),
     /// Flush what was written to the client. Answer as for `WriteHead`.
     Flush,
@@ -130,9 +131,12 @@ pub enum Action<'a> {
 /// The backend headers the web server keeps on its error page when `use_server_errors`
 /// withholds the backend's answer: the `WWW-Authenticate` of a 401.
 pub fn kept_for_error_page<'h>(h: &SendHeaders<'h>) -> impl Iterator<Item = (&'h [u8], &'h [u8])> {
-    let keep = h.status() == 401;
-    h.headers()
-        .filter(move |(n, _)| keep && n.eq_ignore_ascii_case(b"www-authenticate"))
+    // Only a 401's headers are read at all.
+    (h.status() == 401)
+        .then(|| h.headers())
+        .into_iter()
+        .flatten()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"www-authenticate"))
 }
 
 /// One member's part in the request, for notes and logs.
@@ -761,14 +765,14 @@ impl Exchange {
             Emit::Recv(deadline) => Action::Recv { deadline },
             Emit::ReadClient(max) => Action::ReadClient { max },
             Emit::Client(Client::Head(r)) => {
-                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                match SendHeaders::decode_again(&self.bufs.recv[r.range()]) {
                     Ok(h) => Action::WriteHead(h),
                     // Decoded once already; cannot fail again.
                     Err(_) => Action::Flush,
                 }
             }
             Emit::Client(Client::Keep(r)) => {
-                match SendHeaders::decode(&self.bufs.recv[r.range()]) {
+                match SendHeaders::decode_again(&self.bufs.recv[r.range()]) {
                     Ok(h) => Action::KeepForErrorPage(h),
                     Err(_) => Action::Flush,
                 }
@@ -867,18 +871,13 @@ impl Exchange {
             }
             Ok(Some(got)) => got,
             Ok(None) => {
-                if self.rend == self.bufs.recv.len() {
-                    if self.rstart == 0 {
-                        // A whole packet always fits; the codec refuses longer ones first.
-                        self.fail(Failure::Protocol(ajp::Error::Unexpected {
-                            what: "a packet longer than the read buffer",
-                            state: "reading a reply",
-                        }));
-                        return None;
-                    }
-                    self.bufs.recv.copy_within(self.rstart..self.rend, 0);
-                    self.rend -= self.rstart;
-                    self.rstart = 0;
+                if self.rend == self.bufs.recv.len() && self.rstart == 0 {
+                    // A whole packet always fits; the codec refuses longer ones first.
+                    self.fail(Failure::Protocol(ajp::Error::Unexpected {
+                        what: "a packet longer than the read buffer",
+                        state: "reading a reply",
+                    }));
+                    return None;
                 }
                 let wait = ReplyWait::for_request(self.spec(), &self.options);
                 let deadline = match wait {
@@ -1220,8 +1219,17 @@ impl Exchange {
         }
     }
 
-    /// Where the driver reads the backend into for [`Action::Recv`].
+    /// Where the driver reads the backend into for [`Action::Recv`]. A full buffer's
+    /// unfinished packet moves to its start here, not before: the body bytes of
+    /// [`Action::WriteBody`] stay where they are until the driver asks for space (or
+    /// [`finish`](Self::finish) hands the buffers back), so a driver may lend them on without
+    /// copying until then.
     pub fn recv_space(&mut self) -> &mut [u8] {
+        if self.rend == self.bufs.recv.len() && self.rstart > 0 {
+            self.bufs.recv.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
         &mut self.bufs.recv[self.rend..]
     }
 

@@ -200,6 +200,9 @@ impl Harness {
     pub fn run(&mut self, worker: &Arc<Worker>, head: &RequestHead<'_>) -> Forwarded {
         let mut ex = Exchange::new(Arc::clone(worker), head, Buffers::default());
         let mut cur: Option<Current> = None;
+        // Body bytes handed out since the last read: where they were, and what they said. They
+        // must still say it when the next read asks for space (drivers lend them on uncopied).
+        let mut lent: Vec<(*const u8, Vec<u8>)> = Vec::new();
         // Bounded: a machine that never ends fails the test instead of hanging it.
         for _ in 0..100_000 {
             let now = self.now();
@@ -266,6 +269,12 @@ impl Harness {
                     ex.on_sent(n);
                 }
                 Action::Recv { deadline } => {
+                    for (at, bytes) in lent.drain(..) {
+                        // SAFETY: the receive buffer is alive (the exchange is) and was never
+                        // shrunk; what it holds there is the contract under test.
+                        let now = unsafe { std::slice::from_raw_parts(at, bytes.len()) };
+                        assert!(now == &bytes[..], "body bytes moved before the next read");
+                    }
                     let c = cur.as_mut().expect("a connection is open");
                     if c.pong_due {
                         c.pong_due = false;
@@ -349,6 +358,7 @@ impl Harness {
                         continue;
                     }
                     self.client.out.extend_from_slice(d);
+                    lent.push((d.as_ptr(), d.to_vec()));
                     ex.on_client_written();
                 }
                 Action::Flush => {
