@@ -9,7 +9,6 @@ use std::os::raw::c_int;
 use lb_core::config::LbWorker;
 use lb_core::forward::blocking::ServerSide;
 use lb_core::forward::prepare::{prepare, RequestFacts};
-use lb_core::forward::{self};
 use lb_core::mount::{Extensions, NO_EXTENSIONS};
 
 use crate::ffi;
@@ -120,13 +119,7 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    let held = req.jk_notes();
-    done.each_note(engine.worker(), &mut |k, v| {
-        req.put_note(k.as_bytes(), v, held.may_hold(k))
-    });
-    let mut buf = [0u8; 32];
-    let (k, v) = forward::notes::duration_note(took, &mut buf);
-    req.put_note(k.as_bytes(), v, held.may_hold(k));
+    crate::notes::put(req, &rt.global.notes, &done, engine.worker(), took);
     if done.broke_mid_response() {
         req.abort_connection();
     }

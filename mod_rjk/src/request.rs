@@ -20,12 +20,12 @@ pub enum JkNotes {
 impl JkNotes {
     /// Whether a note `name` may be in the table already.
     #[inline]
-    pub fn may_hold(self, name: &str) -> bool {
+    pub fn may_hold(self, name: &[u8]) -> bool {
         match self {
             JkNotes::None => false,
-            JkNotes::WorkerName => name
-                .as_bytes()
-                .eq_ignore_ascii_case(crate::translate::WORKER_NOTE.to_bytes()),
+            JkNotes::WorkerName => {
+                name.eq_ignore_ascii_case(crate::translate::WORKER_NOTE.to_bytes())
+            }
             JkNotes::Others => true,
         }
     }
@@ -325,6 +325,21 @@ impl<'r> HttpdRequest<'r> {
 
     pub fn server_rec(&self) -> *const ffi::server_rec {
         self.r.server
+    }
+
+    /// The request's notes table (`r->notes`).
+    pub fn notes_table(&self) -> *mut ffi::apr_table_t {
+        self.r.notes
+    }
+
+    /// Replace the request's notes table (by one holding the same notes and more).
+    pub fn set_notes_table(&mut self, t: *mut ffi::apr_table_t) {
+        self.r.notes = t;
+    }
+
+    /// The request pool.
+    pub fn pool(&self) -> *mut ffi::apr_pool_t {
+        self.r.pool
     }
 
     pub fn note(&self, name: &[u8]) -> Option<&'r [u8]> {

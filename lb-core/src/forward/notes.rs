@@ -1,6 +1,8 @@
 //! Notes for the request log (mod_jk: its service loop and outcome rules): which worker and member served, and the first
 //! and last member attempted (`JK_LB_FIRST_*`, `JK_LB_LAST_*`).
 
+use std::ffi::CStr;
+
 use super::{Activation, Outcome};
 
 /// One member's part in the request.
@@ -44,7 +46,7 @@ pub fn duration(d: std::time::Duration) -> String {
 }
 
 /// The `JK_REQUEST_DURATION` note for a request that took `d`, written into `buf`.
-pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static str, &[u8]) {
+pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static CStr, &[u8]) {
     let mut secs = [0u8; 20];
     let secs = decimal(d.as_secs(), &mut secs);
     buf[..secs.len()].copy_from_slice(secs);
@@ -56,11 +58,13 @@ pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static st
         buf[at + i] = b'0' + (micros % 10) as u8;
         micros /= 10;
     }
-    ("JK_REQUEST_DURATION", &buf[..at + 6])
+    (c"JK_REQUEST_DURATION", &buf[..at + 6])
 }
 
-/// The notes of one forwarded request, handed to `note` one by one (names are mod_jk's;
-/// numbers are written on the stack, so rendering allocates nothing). `values` gives the shared
+/// The notes of one forwarded request, handed to `note` one by one (names are mod_jk's, as C
+/// strings a web server's table can keep without copying; numbers are written on the stack,
+/// so rendering allocates nothing). Which names come, and in which order, depends only on
+/// `is_lb` and which of `first` and `last` are given ([`each_name`]). `values` gives the shared
 /// counters of a member when the worker has them (a balanced worker); the FIRST/LAST values
 /// are then read at render time, not at the moment of each attempt as mod_jk does.
 pub fn each(
@@ -69,41 +73,41 @@ pub fn each(
     first: Option<&Attempted<'_>>,
     last: Option<&Attempted<'_>>,
     values: &dyn Fn(usize) -> Option<MemberValues>,
-    note: &mut dyn FnMut(&'static str, &[u8]),
+    note: &mut dyn FnMut(&'static CStr, &[u8]),
 ) {
-    note("JK_WORKER_NAME", worker.as_bytes());
+    note(c"JK_WORKER_NAME", worker.as_bytes());
     note(
-        "JK_WORKER_TYPE",
+        c"JK_WORKER_TYPE",
         if is_lb { &b"lb"[..] } else { &b"ajp13"[..] },
     );
     if let Some(l) = last {
-        note("JK_WORKER_ROUTE", l.route.as_bytes());
+        note(c"JK_WORKER_ROUTE", l.route.as_bytes());
     }
     if !is_lb {
         return;
     }
-    type Names = [&'static str; 9];
+    type Names = [&'static CStr; 9];
     const FIRST: Names = [
-        "JK_LB_FIRST_NAME",
-        "JK_LB_FIRST_ACTIVATION",
-        "JK_LB_FIRST_STATE",
-        "JK_LB_FIRST_VALUE",
-        "JK_LB_FIRST_ACCESSED",
-        "JK_LB_FIRST_READ",
-        "JK_LB_FIRST_TRANSFERRED",
-        "JK_LB_FIRST_ERRORS",
-        "JK_LB_FIRST_BUSY",
+        c"JK_LB_FIRST_NAME",
+        c"JK_LB_FIRST_ACTIVATION",
+        c"JK_LB_FIRST_STATE",
+        c"JK_LB_FIRST_VALUE",
+        c"JK_LB_FIRST_ACCESSED",
+        c"JK_LB_FIRST_READ",
+        c"JK_LB_FIRST_TRANSFERRED",
+        c"JK_LB_FIRST_ERRORS",
+        c"JK_LB_FIRST_BUSY",
     ];
     const LAST: Names = [
-        "JK_LB_LAST_NAME",
-        "JK_LB_LAST_ACTIVATION",
-        "JK_LB_LAST_STATE",
-        "JK_LB_LAST_VALUE",
-        "JK_LB_LAST_ACCESSED",
-        "JK_LB_LAST_READ",
-        "JK_LB_LAST_TRANSFERRED",
-        "JK_LB_LAST_ERRORS",
-        "JK_LB_LAST_BUSY",
+        c"JK_LB_LAST_NAME",
+        c"JK_LB_LAST_ACTIVATION",
+        c"JK_LB_LAST_STATE",
+        c"JK_LB_LAST_VALUE",
+        c"JK_LB_LAST_ACCESSED",
+        c"JK_LB_LAST_READ",
+        c"JK_LB_LAST_TRANSFERRED",
+        c"JK_LB_LAST_ERRORS",
+        c"JK_LB_LAST_BUSY",
     ];
     for (names, a) in [(FIRST, first), (LAST, last)] {
         let Some(a) = a else { continue };
@@ -126,6 +130,22 @@ pub fn each(
     }
 }
 
+/// The names [`each`] gives, in its order, for a request of that shape (a web server can
+/// prepare a table of them once).
+pub fn each_name(is_lb: bool, first: bool, last: bool, name: &mut dyn FnMut(&'static CStr)) {
+    let a = Attempted {
+        member: 0,
+        name: "",
+        route: "",
+        activation: None,
+        outcome: Outcome::Success,
+    };
+    let (first, last) = (first.then_some(&a), last.then_some(&a));
+    // A balanced worker has its members' counters (`Forwarded::each_note`).
+    let values = |_| is_lb.then(MemberValues::default);
+    each("", is_lb, first, last, &values, &mut |n, _| name(n));
+}
+
 /// As [`each`], collected (for tests and callers that keep them).
 pub fn render(
     worker: &str,
@@ -136,7 +156,10 @@ pub fn render(
 ) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     each(worker, is_lb, first, last, values, &mut |n, v| {
-        out.push((n, String::from_utf8_lossy(v).into_owned()))
+        out.push((
+            n.to_str().unwrap_or_default(),
+            String::from_utf8_lossy(v).into_owned(),
+        ))
     });
     out
 }
@@ -157,6 +180,46 @@ fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_name_gives_each_s_names_in_its_order() {
+        let a = Attempted {
+            member: 0,
+            name: "tc1",
+            route: "r1",
+            activation: Some(Activation::Active),
+            outcome: Outcome::Success,
+        };
+        let counted = |_| Some(MemberValues::default());
+        for (is_lb, first, last) in [
+            (true, true, true),
+            (false, false, true),
+            (true, false, true),
+        ] {
+            let mut named = Vec::new();
+            each_name(is_lb, first, last, &mut |n| named.push(n));
+            let mut given = Vec::new();
+            let values: &dyn Fn(usize) -> Option<MemberValues> =
+                if is_lb { &counted } else { &|_| None };
+            each(
+                "lb",
+                is_lb,
+                first.then_some(&a),
+                last.then_some(&a),
+                values,
+                &mut |n, _| given.push(n),
+            );
+            assert_eq!(named, given, "shape {:?}", (is_lb, first, last));
+            // The same static strings: a web server may know them by address.
+            assert!(named
+                .iter()
+                .zip(&given)
+                .all(|(x, y)| std::ptr::eq(x.as_ptr(), y.as_ptr())));
+        }
+        let mut lb = 0;
+        each_name(true, true, true, &mut |_| lb += 1);
+        assert_eq!(lb, 21);
+    }
 
     #[test]
     fn lb_notes_name_first_and_last() {
@@ -187,7 +250,7 @@ mod tests {
         );
         let mut buf = [0u8; 32];
         let (name, v) = duration_note(std::time::Duration::from_micros(12_000_042), &mut buf);
-        assert_eq!((name, v), ("JK_REQUEST_DURATION", &b"12.000042"[..]));
+        assert_eq!((name, v), (c"JK_REQUEST_DURATION", &b"12.000042"[..]));
         let counted = |_| {
             Some(MemberValues {
                 value: 7,

@@ -1,0 +1,195 @@
+//! The `JK_*` notes of a forwarded request (mod_jk's names, for `%{JK_LB_LAST_NAME}n` in a
+//! LogFormat and for JkRequestLogFormat), put into `r->notes` the cheap way.
+//!
+//! A balanced request has 21 notes besides `JK_WORKER_NAME`, always the same names in the same
+//! order (lb-core's [`notes::each_name`]). Adding them one by one cost ~5 k instructions per
+//! request, ~80 of them per note in httpd's table code alone. Instead a table of those names
+//! (the template, with empty values) is built once per configuration, and a request appends
+//! the whole template to its notes with one `apr_table_overlay` (which indexes the new table),
+//! then points each new entry's value at its text in the request pool. Names are
+//! lb-core's static C strings, never copied; values share one pool block.
+//!
+//! Requests of another shape (no member tried, `JK_*` notes of another module already there)
+//! take the general way: one `apr_table_addn` (or `apr_table_setn`) per note.
+
+use std::ffi::CStr;
+use std::os::raw::c_char;
+
+use lb_core::forward::{notes, Forwarded, Worker};
+
+use crate::ffi;
+use crate::request::{HttpdRequest, JkNotes};
+
+/// The tables of note names for the usual shapes of a request, in the configuration pool.
+pub struct Templates {
+    /// A balanced worker, first and last member known.
+    lb: *const ffi::apr_table_t,
+    /// A plain ajp13 worker, its member tried.
+    ajp13: *const ffi::apr_table_t,
+    /// lb-core's `JK_WORKER_NAME` (not in the tables: set on its own), known by its address.
+    worker_name: *const c_char,
+}
+
+// SAFETY: built once in post_config, only read afterwards (apr_table_cat reads its source).
+unsafe impl Send for Templates {}
+unsafe impl Sync for Templates {}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+/// The name of the duration note (lb-core's static string).
+fn duration_name() -> &'static CStr {
+    notes::duration_note(std::time::Duration::ZERO, &mut [0; 32]).0
+}
+
+impl Templates {
+    /// # Safety
+    /// `pool` must be a live pool that outlives every request served with these templates
+    /// (the configuration pool).
+    pub unsafe fn new(pool: *mut ffi::apr_pool_t) -> Templates {
+        let mut worker_name = std::ptr::null();
+        notes::each_name(false, false, false, &mut |n| {
+            if n == crate::translate::WORKER_NOTE {
+                worker_name = n.as_ptr();
+            }
+        });
+        let make = |is_lb: bool, first: bool| {
+            // SAFETY: pool is live; names and the empty value are static.
+            unsafe {
+                let t = ffi::apr_table_make(pool, 24);
+                notes::each_name(is_lb, first, true, &mut |n| {
+                    if n.as_ptr() != worker_name {
+                        ffi::apr_table_addn(t, n.as_ptr(), c"".as_ptr());
+                    }
+                });
+                ffi::apr_table_addn(t, duration_name().as_ptr(), c"".as_ptr());
+                t as *const ffi::apr_table_t
+            }
+        };
+        Templates {
+            lb: make(true, true),
+            ajp13: make(false, false),
+            worker_name,
+        }
+    }
+
+    fn for_request(&self, worker: &Worker, done: &Forwarded) -> Option<*const ffi::apr_table_t> {
+        done.last?;
+        match (worker.is_lb(), done.first.is_some()) {
+            (true, true) => Some(self.lb),
+            (false, _) => Some(self.ajp13),
+            (true, false) => None,
+        }
+    }
+}
+
+/// Room for note values in the request pool: one block, taken as the values come.
+struct Values {
+    pool: *mut ffi::apr_pool_t,
+    at: *mut u8,
+    left: usize,
+}
+
+impl Values {
+    /// Enough for a balanced request's values (names and numbers are short).
+    const BLOCK: usize = 256;
+
+    /// A NUL-terminated copy of `v` (httpd reads it up to its first NUL).
+    fn copy(&mut self, v: &[u8]) -> *const c_char {
+        let need = v.len() + 1;
+        // SAFETY: the pool is the live request pool; apr_palloc returns the bytes asked for,
+        // and `at` has `left` of them.
+        unsafe {
+            if need > self.left {
+                let size = need.max(Self::BLOCK);
+                self.at = ffi::apr_palloc(self.pool, size) as *mut u8;
+                self.left = size;
+            }
+            let p = self.at;
+            std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len());
+            *p.add(v.len()) = 0;
+            self.at = p.add(need);
+            self.left -= need;
+            p as *const c_char
+        }
+    }
+}
+
+/// Put the notes of `done` (forwarded through `worker`, in `took`) into the request's notes.
+pub fn put(
+    req: &mut HttpdRequest<'_>,
+    templates: &Templates,
+    done: &Forwarded,
+    worker: &Worker,
+    took: std::time::Duration,
+) {
+    let held = req.jk_notes();
+    let mut buf = [0u8; 32];
+    let (duration, took) = notes::duration_note(took, &mut buf);
+    let template = match held {
+        JkNotes::Others => None,
+        _ => templates.for_request(worker, done),
+    };
+    let Some(template) = template else {
+        done.each_note(worker, &mut |k, v| {
+            req.put_note(k.to_bytes(), v, held.may_hold(k.to_bytes()))
+        });
+        req.put_note(
+            duration.to_bytes(),
+            took,
+            held.may_hold(duration.to_bytes()),
+        );
+        return;
+    };
+    // JK_WORKER_NAME first, as `each` gives it (before the table grows below). Set by
+    // translate_name for a mapped request: left alone when it says the same (mod_jk sets it
+    // in the handler only when it is missing).
+    let name = worker.name().as_bytes();
+    let note = crate::translate::WORKER_NOTE.to_bytes();
+    if held != JkNotes::WorkerName || req.note(note) != Some(name) {
+        req.put_note(note, name, held == JkNotes::WorkerName);
+    }
+    let mut values = Values {
+        pool: req.pool(),
+        at: std::ptr::null_mut(),
+        left: 0,
+    };
+    // The request's notes, then the template's (apr_table_overlay indexes the whole table,
+    // as httpd's own internal_fast_redirect does when it replaces r->notes).
+    // SAFETY: both tables are live; the template's names are static and its values empty
+    // static strings until replaced below; the configuration pool outlives the request's.
+    let (notes, base, end) = unsafe {
+        let old = req.notes_table();
+        let base = (*ffi::apr_table_elts(old)).nelts as usize;
+        let notes = ffi::apr_table_overlay(req.pool(), old, template);
+        req.set_notes_table(notes);
+        (notes, base, (*ffi::apr_table_elts(notes)).nelts as usize)
+    };
+    let mut at = base;
+    // SAFETY: as above.
+    let mut elts = unsafe { (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t };
+    let mut fill = |name: &'static CStr, v: &[u8]| {
+        if name.as_ptr() == templates.worker_name {
+            return;
+        }
+        // SAFETY: entries `base..end` are the template's, appended above; only their values
+        // are written, so the table's index stays right.
+        let entry = (at < end).then(|| unsafe { &mut *elts.add(at) });
+        at += 1;
+        match entry {
+            Some(e) if std::ptr::eq(e.key, name.as_ptr()) => e.val = values.copy(v) as *mut _,
+            // Not the template's order (cannot happen: both come from lb-core's `each`).
+            _ => {
+                debug_assert!(false, "note {name:?} out of the template's order");
+                req.put_note(name.to_bytes(), v, true);
+                // SAFETY: as above; the table may have moved its entries.
+                elts = unsafe { (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t };
+            }
+        }
+    };
+    done.each_note(worker, &mut fill);
+    fill(duration, took);
+}
