@@ -109,6 +109,12 @@ pub fn each(
         c"JK_LB_LAST_ERRORS",
         c"JK_LB_LAST_BUSY",
     ];
+    // The member's counters, rendered on the stack; when FIRST and LAST are the same member
+    // (a request its first member served) they are read and rendered once.
+    let mut nums = [[0u8; 20]; 6];
+    let mut starts = [0usize; 6];
+    let mut state = None;
+    let mut rendered = None;
     for (names, a) in [(FIRST, first), (LAST, last)] {
         let Some(a) = a else { continue };
         note(names[0], a.name.as_bytes());
@@ -116,13 +122,21 @@ pub fn each(
             names[1],
             a.activation.map_or("", Activation::name).as_bytes(),
         );
-        match values(a.member) {
-            Some(v) => {
-                note(names[2], v.state.as_bytes());
-                let nums = [v.value, v.accessed, v.read, v.transferred, v.errors, v.busy];
-                for (name, n) in names[3..].iter().zip(nums) {
-                    let mut buf = [0u8; 20];
-                    note(name, decimal(n, &mut buf));
+        if rendered != Some(a.member) {
+            state = values(a.member).map(|v| {
+                let all = [v.value, v.accessed, v.read, v.transferred, v.errors, v.busy];
+                for (i, n) in all.into_iter().enumerate() {
+                    starts[i] = 20 - decimal(n, &mut nums[i]).len();
+                }
+                v.state
+            });
+            rendered = Some(a.member);
+        }
+        match state {
+            Some(st) => {
+                note(names[2], st.as_bytes());
+                for (i, name) in names[3..].iter().enumerate() {
+                    note(name, &nums[i][starts[i]..]);
                 }
             }
             None => note(names[2], a.state().as_bytes()),
@@ -259,6 +273,27 @@ mod tests {
                 ..MemberValues::default()
             })
         };
+        // FIRST and LAST of different members: each its own counters.
+        let other = Attempted { member: 1, ..first };
+        let by_member = |m| {
+            Some(MemberValues {
+                value: 10 + m as u64,
+                state: "OK",
+                ..MemberValues::default()
+            })
+        };
+        let notes = render("lb", true, Some(&other), Some(&last), &by_member);
+        let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(
+            (get("JK_LB_FIRST_VALUE"), get("JK_LB_LAST_VALUE")),
+            (Some("11"), Some("10"))
+        );
+        let notes = render("lb", true, Some(&first), Some(&last), &by_member);
+        let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(
+            (get("JK_LB_FIRST_VALUE"), get("JK_LB_LAST_VALUE")),
+            (Some("10"), Some("10"))
+        );
         let notes = render("lb", true, None, Some(&last), &counted);
         let get = |k| notes.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("JK_LB_LAST_VALUE"), Some("7"));
