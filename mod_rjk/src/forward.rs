@@ -14,7 +14,7 @@ use lb_core::mount::{Extensions, NO_EXTENSIONS};
 use crate::ffi;
 use crate::request::HttpdRequest;
 use crate::runtime::ServerRuntime;
-use crate::translate::{matched_rule, ORIGINAL_URI_NOTE};
+use crate::translate::matched_rule;
 
 impl ServerSide for HttpdRequest<'_> {
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -51,7 +51,8 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
         HttpdRequest::method(self)
     }
     fn original_uri(&self) -> &'x [u8] {
-        self.note(ORIGINAL_URI_NOTE.to_bytes())
+        matched_rule(self)
+            .and_then(|m| m.original_uri())
             .unwrap_or(self.uri())
     }
     fn unparsed_uri(&self) -> &'x [u8] {
@@ -105,9 +106,8 @@ pub fn serve(
     };
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
-    let ext = given.unwrap_or_else(|| {
-        matched.map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions)
-    });
+    let ext = given
+        .unwrap_or_else(|| matched.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions));
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| engine.forward(head, req));

@@ -319,3 +319,21 @@ fn the_forwarded_requests_notes_reach_httpds_access_log() {
         f.stop();
     }
 }
+
+#[test]
+fn a_path_normalised_for_mapping_is_forwarded_as_httpd_decoded_it() {
+    // `/echo;p=1` maps as `/echo` (mod_jk ≥ 1.2.46 strips path parameters for the mapper)
+    // and goes to the backend as it came: the node has no such path and says so itself.
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let f = Front::start_with(c, "original", "JkMount /echo lb\n");
+        let plain = f.get("/echo");
+        assert_eq!(plain.status, 200, "{c:?}");
+        let r = f.get("/echo;p=1");
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.body).as_ref()),
+            (404, "not found\n"),
+            "{c:?}"
+        );
+        f.stop();
+    }
+}
