@@ -109,7 +109,7 @@ impl Values {
                 self.left = size;
             }
             let p = self.at;
-            std::ptr::copy_nonoverlapping(v.as_ptr(), p, v.len());
+            notes::copy_short(v, p);
             *p.add(v.len()) = 0;
             self.at = p.add(need);
             self.left -= need;
