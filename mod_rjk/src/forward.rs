@@ -93,13 +93,15 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
 }
 
 /// Forward through worker `name`; `given` are extensions that came with the name in
-/// `JK_WORKER_NAME` (they replace the matched rule's).
+/// `JK_WORKER_NAME` (they replace the matched rule's); `noted` is the request's
+/// `JK_WORKER_NAME` note as the handler found it (empty: none).
 pub fn serve(
     req: &mut HttpdRequest<'_>,
     rt: &ServerRuntime,
     name: &str,
     lb: Option<&LbWorker>,
     given: Option<&Extensions>,
+    noted: &[u8],
 ) -> c_int {
     let Some(engine) = rt.global.engines.get(name) else {
         return ffi::HTTP_SERVICE_UNAVAILABLE;
@@ -119,7 +121,7 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    crate::notes::put(req, &rt.global.notes, &done, engine.worker(), took);
+    crate::notes::put(req, &rt.global.notes, &done, engine.worker(), took, noted);
     if done.broke_mid_response() {
         req.abort_connection();
     }

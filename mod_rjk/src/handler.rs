@@ -63,7 +63,7 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
                     _ => None,
                 };
                 let req = &mut HttpdRequest::new(r);
-                crate::forward::serve(req, &rt, name, lb, extensions.as_ref())
+                crate::forward::serve(req, &rt, name, lb, extensions.as_ref(), note.as_bytes())
             }
         }
     })

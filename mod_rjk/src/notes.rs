@@ -97,6 +97,15 @@ impl Values {
     /// Enough for a balanced request's values (names and numbers are short).
     const BLOCK: usize = 256;
 
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, need: usize) {
+        let size = need.max(Self::BLOCK);
+        // SAFETY: the pool is the live request pool.
+        self.at = unsafe { ffi::apr_palloc(self.pool, size) } as *mut u8;
+        self.left = size;
+    }
+
     /// A NUL-terminated copy of `v` (httpd reads it up to its first NUL).
     fn copy(&mut self, v: &[u8]) -> *const c_char {
         let need = v.len() + 1;
@@ -104,9 +113,7 @@ impl Values {
         // and `at` has `left` of them.
         unsafe {
             if need > self.left {
-                let size = need.max(Self::BLOCK);
-                self.at = ffi::apr_palloc(self.pool, size) as *mut u8;
-                self.left = size;
+                self.refill(need);
             }
             let p = self.at;
             notes::copy_short(v, p);
@@ -118,13 +125,36 @@ impl Values {
     }
 }
 
-/// Put the notes of `done` (forwarded through `worker`, in `took`) into the request's notes.
+/// A note where the template has another (lb-core's `each` and `each_name` disagree): set it
+/// on its own, and give up on the template's entries (they may have moved).
+#[cold]
+#[inline(never)]
+fn out_of_order(
+    notes: *mut ffi::apr_table_t,
+    name: &CStr,
+    v: &[u8],
+    _next: *mut ffi::apr_table_entry_t,
+    stop: *mut ffi::apr_table_entry_t,
+) -> *mut ffi::apr_table_entry_t {
+    debug_assert!(false, "note {name:?} out of the template's order");
+    // SAFETY: the notes table is the live request's; the copy lives in its pool.
+    unsafe {
+        let pool = (*ffi::apr_table_elts(notes)).pool;
+        let value = crate::request::pool_copy(pool, v);
+        ffi::apr_table_setn(notes, name.as_ptr(), value);
+    }
+    stop
+}
+
+/// Put the notes of `done` (forwarded through `worker`, in `took`) into the request's notes;
+/// `noted`: the `JK_WORKER_NAME` note the request had (empty: none).
 pub fn put(
     req: &mut HttpdRequest<'_>,
     templates: &Templates,
     done: &Forwarded,
     worker: &Worker,
     took: std::time::Duration,
+    noted: &[u8],
 ) {
     let held = req.jk_notes();
     let mut buf = [0u8; 32];
@@ -149,7 +179,7 @@ pub fn put(
     // in the handler only when it is missing).
     let name = worker.name().as_bytes();
     let note = crate::translate::WORKER_NOTE.to_bytes();
-    if held != JkNotes::WorkerName || req.note(note) != Some(name) {
+    if held != JkNotes::WorkerName || noted != name {
         req.put_note(note, name, held == JkNotes::WorkerName);
     }
     let mut values = Values {
@@ -168,25 +198,25 @@ pub fn put(
         req.set_notes_table(notes);
         (notes, base, (*ffi::apr_table_elts(notes)).nelts as usize)
     };
-    let mut at = base;
-    // SAFETY: as above.
-    let mut elts = unsafe { (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t };
+    // SAFETY: as above; entries `base..end` are the template's, appended above. Only their
+    // values are written, so the table's index stays right.
+    let (mut next, stop) = unsafe {
+        let elts = (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t;
+        (elts.add(base), elts.add(end))
+    };
+    let worker_name = templates.worker_name;
     let mut fill = |name: &'static CStr, v: &[u8]| {
-        if name.as_ptr() == templates.worker_name {
+        if name.as_ptr() == worker_name {
             return;
         }
-        // SAFETY: entries `base..end` are the template's, appended above; only their values
-        // are written, so the table's index stays right.
-        let entry = (at < end).then(|| unsafe { &mut *elts.add(at) });
-        at += 1;
-        match entry {
-            Some(e) if std::ptr::eq(e.key, name.as_ptr()) => e.val = values.copy(v) as *mut _,
-            // Not the template's order (cannot happen: both come from lb-core's `each`).
-            _ => {
-                debug_assert!(false, "note {name:?} out of the template's order");
-                req.put_note(name.to_bytes(), v, true);
-                // SAFETY: as above; the table may have moved its entries.
-                elts = unsafe { (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t };
+        // SAFETY: `next` stays within `..stop`, the new entries.
+        unsafe {
+            if next < stop && std::ptr::eq((*next).key, name.as_ptr()) {
+                (*next).val = values.copy(v) as *mut _;
+                next = next.add(1);
+            } else {
+                // Not the template's order (cannot happen: both come from lb-core's `each`).
+                next = out_of_order(notes, name, v, next, stop);
             }
         }
     };

@@ -342,10 +342,6 @@ impl<'r> HttpdRequest<'r> {
         self.r.pool
     }
 
-    pub fn note(&self, name: &[u8]) -> Option<&'r [u8]> {
-        table_get(self.r.notes, name)
-    }
-
     /// Which `JK_` notes the request holds before the handler sets its own.
     pub fn jk_notes(&self) -> JkNotes {
         let mut found = JkNotes::None;
