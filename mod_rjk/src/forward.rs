@@ -72,6 +72,9 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
     fn env(&self, name: &str) -> Option<&'x [u8]> {
         HttpdRequest::env(self, name.as_bytes())
     }
+    fn no_env(&self) -> bool {
+        HttpdRequest::no_env(self)
+    }
     fn client(&self) -> (&'x [u8], u16) {
         (self.remote_addr(), self.remote_port())
     }

@@ -140,6 +140,13 @@ impl<'r> HttpdRequest<'r> {
     pub fn env(&self, name: &[u8]) -> Option<&'r [u8]> {
         table_get(self.r.subprocess_env, name)
     }
+    /// The request's environment is empty (the usual case without SetEnv, mod_ssl's
+    /// variables...).
+    pub fn no_env(&self) -> bool {
+        // SAFETY: a live table's elts header is readable.
+        self.r.subprocess_env.is_null()
+            || unsafe { (*ffi::apr_table_elts(self.r.subprocess_env)).nelts } <= 0
+    }
     /// The client as httpd sees it (mod_remoteip may have replaced the TCP peer).
     pub fn remote_addr(&self) -> &'r [u8] {
         bytes(self.r.useragent_ip)

@@ -30,6 +30,11 @@ pub trait RequestFacts<'r> {
     fn for_each_header(&self, f: &mut dyn FnMut(&'r [u8], &'r [u8]));
     /// A request environment variable (SetEnv, mod_ssl, mod_rewrite...).
     fn env(&self, name: &str) -> Option<&'r [u8]>;
+    /// The request has no environment variable at all: `prepare` then skips its dozen
+    /// lookups of indicator names. `false` (the default) means: look them up.
+    fn no_env(&self) -> bool {
+        false
+    }
     /// The client as the server sees it (after mod_remoteip and the like).
     fn client(&self) -> (&'r [u8], u16);
     /// The TCP peer.
@@ -149,7 +154,8 @@ pub fn prepare<'r>(
     ext: &'r Extensions,
 ) -> Prepared<'r> {
     let ind = &s.indicators;
-    let env = |name: &str| req.env(name);
+    let no_env = req.no_env();
+    let env = |name: &str| if no_env { None } else { req.env(name) };
     // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
     let uri = uri::forward_uri_bytes(
         req.original_uri(),
@@ -315,6 +321,8 @@ mod tests {
     struct Facts {
         headers: Vec<(&'static str, &'static str)>,
         env: Vec<(&'static str, &'static str)>,
+        /// What `no_env` says (a test's lie, to see that prepare believes it).
+        no_env: bool,
     }
 
     impl<'r> RequestFacts<'r> for Facts {
@@ -343,6 +351,9 @@ mod tests {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.as_bytes())
+        }
+        fn no_env(&self) -> bool {
+            self.no_env
         }
         fn client(&self) -> (&'r [u8], u16) {
             (b"203.0.113.7", 51544)
@@ -412,6 +423,7 @@ mod tests {
         let ignore = Facts {
             headers: vec![("Content-Length", "10")],
             env: vec![("JK_IGNORE_CL", "1")],
+            ..Facts::default()
         };
         let p = prepare(&ignore, &s, None, &NO_EXTENSIONS);
         assert_eq!(
@@ -458,6 +470,13 @@ mod tests {
         });
         let p = prepare(&Facts::default(), &physical, None, &NO_EXTENSIONS);
         assert_eq!((p.remote_addr, p.remote_port), (&b"10.0.0.1"[..], 40000));
+        // An adapter that says the environment is empty is not asked for any variable.
+        let none = Facts { no_env: true, ..f };
+        let p = prepare(&none, &s, None, &NO_EXTENSIONS);
+        assert_eq!(p.remote_addr, &b"203.0.113.7"[..]);
+        assert!(p.tls.is_none() && !p.options.stateless);
+        assert_eq!(p.options.reply_timeout, None);
+        assert_eq!(p.env, vec![(&b"APP_TIER"[..], &b"gold"[..])]);
     }
 
     #[test]
