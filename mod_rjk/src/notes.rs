@@ -4,9 +4,9 @@
 //! A balanced request has 21 notes besides `JK_WORKER_NAME`, always the same names in the same
 //! order (lb-core's [`notes::each_name`]). Adding them one by one cost ~5 k instructions per
 //! request, ~80 of them per note in httpd's table code alone. Instead a table of those names
-//! (the template, with empty values) is built once per configuration, and a request appends
-//! the whole template to its notes with one `apr_table_overlay` (which indexes the new table),
-//! then points each new entry's value at its text in the request pool. Names are
+//! (the template, with empty values) is built once per configuration; a request copies it
+//! with one `apr_table_copy` (entries and index as they are), points each entry's value at
+//! its text in the request pool, adds its own notes and makes that its notes table. Names are
 //! lb-core's static C strings, never copied; values share one pool block.
 //!
 //! Requests of another shape (no member tried, `JK_*` notes of another module already there)
@@ -59,7 +59,8 @@ impl Templates {
         let make = |is_lb: bool, first: bool| {
             // SAFETY: pool is live; names and the empty value are static.
             unsafe {
-                let t = ffi::apr_table_make(pool, 24);
+                // Room for the request's own notes in each copy (see `put`).
+                let t = ffi::apr_table_make(pool, 32);
                 notes::each_name(is_lb, first, true, &mut |n| {
                     if n.as_ptr() != worker_name {
                         ffi::apr_table_addn(t, n.as_ptr(), c"".as_ptr());
@@ -187,22 +188,18 @@ pub fn put(
         at: std::ptr::null_mut(),
         left: 0,
     };
-    // The request's notes, then the template's (apr_table_overlay indexes the whole table,
-    // as httpd's own internal_fast_redirect does when it replaces r->notes).
-    // SAFETY: both tables are live; the template's names are static and its values empty
-    // static strings until replaced below; the configuration pool outlives the request's.
-    let (notes, base, end) = unsafe {
-        let old = req.notes_table();
-        let base = (*ffi::apr_table_elts(old)).nelts as usize;
-        let notes = ffi::apr_table_overlay(req.pool(), old, template);
-        req.set_notes_table(notes);
-        (notes, base, (*ffi::apr_table_elts(notes)).nelts as usize)
-    };
-    // SAFETY: as above; entries `base..end` are the template's, appended above. Only their
-    // values are written, so the table's index stays right.
+    // A copy of the template (apr_table_copy copies its entries and their index as they
+    // are), its values filled below, then the request's own notes added after them: that
+    // table becomes r->notes (httpd's internal_fast_redirect replaces r->notes too).
+    // SAFETY: the template lives in the configuration pool, which outlives the request's;
+    // its names are static and its values empty static strings until replaced below. Only
+    // the copies' values are written, so the table's index stays right.
+    let old = req.notes_table();
+    let notes = unsafe { ffi::apr_table_copy(req.pool(), template) };
     let (mut next, stop) = unsafe {
-        let elts = (*ffi::apr_table_elts(notes)).elts as *mut ffi::apr_table_entry_t;
-        (elts.add(base), elts.add(end))
+        let arr = &*ffi::apr_table_elts(notes);
+        let elts = arr.elts as *mut ffi::apr_table_entry_t;
+        (elts, elts.add(arr.nelts as usize))
     };
     let worker_name = templates.worker_name;
     let mut fill = |name: &'static CStr, v: &[u8]| {
@@ -222,4 +219,19 @@ pub fn put(
     };
     done.each_note(worker, &mut fill);
     fill(duration, took);
+    // SAFETY: both tables are the live request's; the entries' strings live in its pool
+    // (or are static). The table may grow here: the pointers above are not used again.
+    unsafe {
+        let arr = &*ffi::apr_table_elts(old);
+        if !arr.elts.is_null() && arr.nelts > 0 {
+            let entries = std::slice::from_raw_parts(
+                arr.elts as *const ffi::apr_table_entry_t,
+                arr.nelts as usize,
+            );
+            for e in entries.iter().filter(|e| !e.key.is_null()) {
+                ffi::apr_table_addn(notes, e.key, e.val);
+            }
+        }
+    }
+    req.set_notes_table(notes);
 }
