@@ -130,9 +130,11 @@ pub enum Action<'a> {
 /// The backend headers the web server keeps on its error page when `use_server_errors`
 /// withholds the backend's answer: the `WWW-Authenticate` of a 401.
 pub fn kept_for_error_page<'h>(h: &SendHeaders<'h>) -> impl Iterator<Item = (&'h [u8], &'h [u8])> {
-    let keep = h.status() == 401;
+    // Other statuses keep nothing: not a header is decoded for them.
+    let keep = if h.status() == 401 { usize::MAX } else { 0 };
     h.headers()
-        .filter(move |(n, _)| keep && n.eq_ignore_ascii_case(b"www-authenticate"))
+        .take(keep)
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"www-authenticate"))
 }
 
 /// One member's part in the request, for notes and logs.
