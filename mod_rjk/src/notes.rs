@@ -30,7 +30,7 @@ pub struct Templates {
     worker_name: *const c_char,
 }
 
-// SAFETY: built once in post_config, only read afterwards (apr_table_cat reads its source).
+// SAFETY: built once in post_config, only read afterwards (apr_table_copy reads its source).
 unsafe impl Send for Templates {}
 unsafe impl Sync for Templates {}
 
