@@ -247,7 +247,12 @@ impl Forwarded {
 
     /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*` (with the shared
     /// counters when a balancer chose), handed to `note` one by one without allocating.
-    pub fn each_note(&self, worker: &Worker, note: &mut dyn FnMut(&'static std::ffi::CStr, &[u8])) {
+    /// Generic, so a caller's closure is inlined: it runs for each of up to 21 notes.
+    pub fn each_note<F: FnMut(&'static std::ffi::CStr, &[u8]) + ?Sized>(
+        &self,
+        worker: &Worker,
+        note: &mut F,
+    ) {
         let named = |t: Option<Tried>| {
             let t = t?;
             let spec = worker.member(t.member)?.spec();

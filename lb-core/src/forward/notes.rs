@@ -67,13 +67,13 @@ pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static CS
 /// `is_lb` and which of `first` and `last` are given ([`each_name`]). `values` gives the shared
 /// counters of a member when the worker has them (a balanced worker); the FIRST/LAST values
 /// are then read at render time, not at the moment of each attempt as mod_jk does.
-pub fn each(
+pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
     worker: &str,
     is_lb: bool,
     first: Option<&Attempted<'_>>,
     last: Option<&Attempted<'_>>,
     values: &dyn Fn(usize) -> Option<MemberValues>,
-    note: &mut dyn FnMut(&'static CStr, &[u8]),
+    note: &mut F,
 ) {
     note(c"JK_WORKER_NAME", worker.as_bytes());
     note(
