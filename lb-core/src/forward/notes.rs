@@ -87,7 +87,7 @@ pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
         return;
     }
     type Names = [&'static CStr; 9];
-    const FIRST: Names = [
+    static FIRST: Names = [
         c"JK_LB_FIRST_NAME",
         c"JK_LB_FIRST_ACTIVATION",
         c"JK_LB_FIRST_STATE",
@@ -98,7 +98,7 @@ pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
         c"JK_LB_FIRST_ERRORS",
         c"JK_LB_FIRST_BUSY",
     ];
-    const LAST: Names = [
+    static LAST: Names = [
         c"JK_LB_LAST_NAME",
         c"JK_LB_LAST_ACTIVATION",
         c"JK_LB_LAST_STATE",
@@ -115,7 +115,8 @@ pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
     let mut starts = [0usize; 6];
     let mut state = None;
     let mut rendered = None;
-    for (names, a) in [(FIRST, first), (LAST, last)] {
+    // The name tables by reference: copying them cost a memcpy each.
+    for (names, a) in [(&FIRST, first), (&LAST, last)] {
         let Some(a) = a else { continue };
         note(names[0], a.name.as_bytes());
         note(
