@@ -118,11 +118,6 @@ pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
     // The name tables by reference: copying them cost a memcpy each.
     for (names, a) in [(&FIRST, first), (&LAST, last)] {
         let Some(a) = a else { continue };
-        note(names[0], a.name.as_bytes());
-        note(
-            names[1],
-            a.activation.map_or("", Activation::name).as_bytes(),
-        );
         if rendered != Some(a.member) {
             state = values(a.member).map(|v| {
                 let all = [v.value, v.accessed, v.read, v.transferred, v.errors, v.busy];
@@ -133,14 +128,26 @@ pub fn each<F: FnMut(&'static CStr, &[u8]) + ?Sized>(
             });
             rendered = Some(a.member);
         }
-        match state {
+        // The member's values side by side, handed over from one place (one call site:
+        // the caller's closure inlines).
+        let mut given: [&[u8]; 9] = [b""; 9];
+        given[0] = a.name.as_bytes();
+        given[1] = a.activation.map_or("", Activation::name).as_bytes();
+        let count = match state {
             Some(st) => {
-                note(names[2], st.as_bytes());
-                for (i, name) in names[3..].iter().enumerate() {
-                    note(name, &nums[i][starts[i]..]);
+                given[2] = st.as_bytes();
+                for i in 0..6 {
+                    given[3 + i] = &nums[i][starts[i]..];
                 }
+                9
             }
-            None => note(names[2], a.state().as_bytes()),
+            None => {
+                given[2] = a.state().as_bytes();
+                3
+            }
+        };
+        for (name, v) in names.iter().zip(&given[..count]) {
+            note(name, v);
         }
     }
 }
