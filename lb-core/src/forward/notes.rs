@@ -53,10 +53,11 @@ pub fn duration_note(d: std::time::Duration, buf: &mut [u8; 32]) -> (&'static CS
     let mut at = secs.len();
     buf[at] = b'.';
     at += 1;
-    let mut micros = d.subsec_micros();
-    for i in (0..6).rev() {
-        buf[at + i] = b'0' + (micros % 10) as u8;
-        micros /= 10;
+    let mut micros = d.subsec_micros() as usize;
+    for i in [4, 2, 0] {
+        let r = micros % 100 * 2;
+        micros /= 100;
+        buf[at + i..at + i + 2].copy_from_slice(&PAIRS[r..r + 2]);
     }
     (c"JK_REQUEST_DURATION", &buf[..at + 6])
 }
@@ -229,22 +230,62 @@ pub unsafe fn copy_short(v: &[u8], to: *mut u8) {
     }
 }
 
-/// `n` in decimal, in `buf`.
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// `n` in decimal, in `buf`, two digits at a time.
 fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
     }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_writes_every_width() {
+        for n in [
+            0u64,
+            7,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12345,
+            1 << 40,
+            u64::MAX,
+        ] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes(), "{n}");
+        }
+        let mut buf = [0u8; 32];
+        let d = std::time::Duration::from_micros(3_000_007);
+        assert_eq!(duration_note(d, &mut buf).1, b"3.000007");
+        let d = std::time::Duration::from_micros(999_999);
+        assert_eq!(duration_note(d, &mut buf).1, b"0.999999");
+    }
 
     #[test]
     fn short_copies_copy_every_length() {
