@@ -8,3 +8,4 @@
 #include "apr_strings.h"
 #include "apr_tables.h"
 #include "apr_pools.h"
+#include "util_filter.h"

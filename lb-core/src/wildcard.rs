@@ -2,6 +2,12 @@
 //! everything else matches itself, case-sensitively. Linear-time backtracking on the last `*`.
 
 pub fn matches(pattern: &str, text: &str) -> bool {
+    // The usual mount, `/app/*`: one `*`, at the end, is a prefix test.
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        if !prefix.contains(['*', '?']) {
+            return text.starts_with(prefix);
+        }
+    }
     let (p, s) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut si) = (0, 0);
     let (mut star, mut mark) = (None, 0);
@@ -41,5 +47,19 @@ mod tests {
         assert!(matches("*", ""));
         assert!(!matches("/App/*", "/app/x"), "case-sensitive");
         assert!(matches("/a*b*c", "/aXbYbZc"));
+        // The prefix form and the general one agree.
+        for (p, t, m) in [
+            ("/*", "/download", true),
+            ("/*", "/", true),
+            ("/*", "", false),
+            ("/app/*", "/app/", true),
+            ("/app/*", "/ap", false),
+            ("/app/*", "/other/app/x", false),
+            ("/a?p/*", "/axp/y", true),
+            ("/a*/*", "/ab/c", true),
+            ("*", "/x", true),
+        ] {
+            assert_eq!(matches(p, t), m, "{p} {t}");
+        }
     }
 }

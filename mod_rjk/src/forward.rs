@@ -9,13 +9,12 @@ use std::os::raw::c_int;
 use lb_core::config::LbWorker;
 use lb_core::forward::blocking::ServerSide;
 use lb_core::forward::prepare::{prepare, RequestFacts};
-use lb_core::forward::{self};
 use lb_core::mount::{Extensions, NO_EXTENSIONS};
 
 use crate::ffi;
 use crate::request::HttpdRequest;
 use crate::runtime::ServerRuntime;
-use crate::translate::{matched_rule, ORIGINAL_URI_NOTE};
+use crate::translate::matched_rule;
 
 impl ServerSide for HttpdRequest<'_> {
     fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -52,7 +51,8 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
         HttpdRequest::method(self)
     }
     fn original_uri(&self) -> &'x [u8] {
-        self.note(ORIGINAL_URI_NOTE.to_bytes())
+        matched_rule(self)
+            .and_then(|m| m.original_uri())
             .unwrap_or(self.uri())
     }
     fn unparsed_uri(&self) -> &'x [u8] {
@@ -71,6 +71,9 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
     }
     fn env(&self, name: &str) -> Option<&'x [u8]> {
         HttpdRequest::env(self, name.as_bytes())
+    }
+    fn no_env(&self) -> bool {
+        HttpdRequest::no_env(self)
     }
     fn client(&self) -> (&'x [u8], u16) {
         (self.remote_addr(), self.remote_port())
@@ -93,22 +96,23 @@ impl<'x, 'r: 'x> RequestFacts<'x> for HttpdRequest<'r> {
 }
 
 /// Forward through worker `name`; `given` are extensions that came with the name in
-/// `JK_WORKER_NAME` (they replace the matched rule's).
+/// `JK_WORKER_NAME` (they replace the matched rule's); `noted` is the request's
+/// `JK_WORKER_NAME` note as the handler found it (empty: none).
 pub fn serve(
     req: &mut HttpdRequest<'_>,
     rt: &ServerRuntime,
     name: &str,
     lb: Option<&LbWorker>,
     given: Option<&Extensions>,
+    noted: &[u8],
 ) -> c_int {
     let Some(engine) = rt.global.engines.get(name) else {
         return ffi::HTTP_SERVICE_UNAVAILABLE;
     };
     // The rule translate_name matched (none for `SetHandler jakarta-servlet`).
     let matched = matched_rule(req);
-    let ext = given.unwrap_or_else(|| {
-        matched.map_or(&NO_EXTENSIONS, |(table, i)| &table.rules()[*i].extensions)
-    });
+    let ext = given
+        .unwrap_or_else(|| matched.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions));
     let prepared = prepare(req, &rt.settings, lb, ext);
     let started = std::time::Instant::now();
     let done = prepared.with_head(|head| engine.forward(head, req));
@@ -120,13 +124,7 @@ pub fn serve(
         let line = (prepared.method, &prepared.uri[..]);
         done.log(log, id.as_deref(), line, engine.worker(), took);
     }
-    let held = req.jk_notes();
-    done.each_note(engine.worker(), &mut |k, v| {
-        req.put_note(k.as_bytes(), v, held.may_hold(k))
-    });
-    let mut buf = [0u8; 32];
-    let (k, v) = forward::notes::duration_note(took, &mut buf);
-    req.put_note(k.as_bytes(), v, held.may_hold(k));
+    crate::notes::put(req, &rt.global.notes, &done, engine.worker(), took, noted);
     if done.broke_mid_response() {
         req.abort_connection();
     }

@@ -19,19 +19,16 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         let Some(rt) = of_server((*r).server).runtime.clone() else {
             return ffi::DECLINED;
         };
-        let handler = if (*r).handler.is_null() {
-            ""
-        } else {
-            cstr((*r).handler)
-        };
+        // Bytes, not str: no UTF-8 check of every request's handler name and URI.
+        let handler = crate::request::bytes((*r).handler);
         // JkOptions +ForwardDirectories: directory requests httpd has no index for go to the
         // worker too (mod_jk's DIR_MAGIC_TYPE case).
-        let directory = handler == DIRECTORY
+        let directory = handler == DIRECTORY.as_bytes()
             && rt
                 .settings
                 .options
                 .has(lb_core::directive::options::Flag::FORWARD_DIRECTORIES);
-        if handler.as_bytes() != HANDLER.to_bytes() && !directory {
+        if handler != HANDLER.to_bytes() && !directory {
             return ffi::DECLINED;
         }
         let note = cstr(ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()));
@@ -41,7 +38,7 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
         )
         .and_then(|v| std::str::from_utf8(v).ok())
         .unwrap_or("");
-        let uri = cstr((*r).uri).as_bytes();
+        let uri = crate::request::bytes((*r).uri);
         let table = rt.mounts.current();
         let (name, extensions) =
             match find_worker(Some(note), Some(env), uri, &table, &rt.global.workers) {
@@ -66,7 +63,7 @@ pub unsafe extern "C" fn handler(r: *mut ffi::request_rec) -> c_int {
                     _ => None,
                 };
                 let req = &mut HttpdRequest::new(r);
-                crate::forward::serve(req, &rt, name, lb, extensions.as_ref())
+                crate::forward::serve(req, &rt, name, lb, extensions.as_ref(), note.as_bytes())
             }
         }
     })

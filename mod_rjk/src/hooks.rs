@@ -95,7 +95,7 @@ unsafe extern "C" fn post_config(
         // SAFETY: pconf is the live configuration pool; the string is 'static.
         unsafe { ffi::ap_add_version_component(pconf, VERSION.as_ptr()) };
         // SAFETY: s is the main server, its vhost chain complete; single-threaded here.
-        match unsafe { build_runtime(s, ptemp) } {
+        match unsafe { build_runtime(s, pconf, ptemp) } {
             true => ffi::OK,
             false => ffi::HTTP_INTERNAL_SERVER_ERROR,
         }
@@ -107,7 +107,11 @@ unsafe extern "C" fn post_config(
 ///
 /// # Safety
 /// `s` must be the live main server; called from post_config only.
-unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) -> bool {
+unsafe fn build_runtime(
+    s: *mut ffi::server_rec,
+    pconf: *mut ffi::apr_pool_t,
+    ptemp: *mut ffi::apr_pool_t,
+) -> bool {
     let root = unsafe { setup::server_root(ptemp) };
     let lines: Vec<_> = unsafe { setup::server_lines(s) }
         .into_iter()
@@ -185,6 +189,8 @@ unsafe fn build_runtime(s: *mut ffi::server_rec, ptemp: *mut ffi::apr_pool_t) ->
         engines,
         dump,
         nonce,
+        // SAFETY: pconf outlives every request of this configuration.
+        notes: unsafe { crate::notes::Templates::new(pconf) },
     });
     let mut server = s;
     while !server.is_null() {

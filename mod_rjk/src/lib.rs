@@ -16,6 +16,7 @@ mod handler;
 mod hooks;
 mod log;
 mod module;
+mod notes;
 mod request;
 mod request_log;
 mod runtime;

@@ -20,21 +20,28 @@ pub enum JkNotes {
 impl JkNotes {
     /// Whether a note `name` may be in the table already.
     #[inline]
-    pub fn may_hold(self, name: &str) -> bool {
+    pub fn may_hold(self, name: &[u8]) -> bool {
         match self {
             JkNotes::None => false,
-            JkNotes::WorkerName => name
-                .as_bytes()
-                .eq_ignore_ascii_case(crate::translate::WORKER_NOTE.to_bytes()),
+            JkNotes::WorkerName => {
+                name.eq_ignore_ascii_case(crate::translate::WORKER_NOTE.to_bytes())
+            }
             JkNotes::Others => true,
         }
     }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "client went away")
 }
 
 /// A borrowed `request_rec`, valid for the handler call that created it.
 pub struct HttpdRequest<'r> {
     r: &'r mut ffi::request_rec,
     body_started: bool,
+    /// The response body not yet passed down httpd's output filters (NULL until the first
+    /// write).
+    out: *mut ffi::apr_bucket_brigade,
 }
 
 /// Bytes of a C string from httpd; empty for NULL.
@@ -105,6 +112,12 @@ pub(crate) fn table_get<'a>(t: *const ffi::apr_table_t, name: &[u8]) -> Option<&
     opt_bytes(unsafe { ffi::apr_table_get(t, key) })
 }
 
+impl Drop for HttpdRequest<'_> {
+    fn drop(&mut self) {
+        self.pass_pending();
+    }
+}
+
 impl<'r> HttpdRequest<'r> {
     /// # Safety
     /// `r` must be the live request of the current handler call.
@@ -112,6 +125,7 @@ impl<'r> HttpdRequest<'r> {
         HttpdRequest {
             r: unsafe { &mut *r },
             body_started: false,
+            out: std::ptr::null_mut(),
         }
     }
 
@@ -139,6 +153,13 @@ impl<'r> HttpdRequest<'r> {
     /// does (its tables keep a checksum per key, so this is cheap).
     pub fn env(&self, name: &[u8]) -> Option<&'r [u8]> {
         table_get(self.r.subprocess_env, name)
+    }
+    /// The request's environment is empty (the usual case without SetEnv, mod_ssl's
+    /// variables...).
+    pub fn no_env(&self) -> bool {
+        // SAFETY: a live table's elts header is readable.
+        self.r.subprocess_env.is_null()
+            || unsafe { (*ffi::apr_table_elts(self.r.subprocess_env)).nelts } <= 0
     }
     /// The client as httpd sees it (mod_remoteip may have replaced the TCP peer).
     pub fn remote_addr(&self) -> &'r [u8] {
@@ -296,26 +317,69 @@ impl<'r> HttpdRequest<'r> {
         }
     }
 
+    /// Response body: buffered in the request's own brigade as httpd's ap_rwrite buffers it
+    /// (ap_fwrite: small writes copied into 8 KB buckets, larger ones passed down at once),
+    /// without ap_rwrite's OLD_WRITE filter, which httpd adds to the chain on the first write
+    /// and runs again when the response ends (~700 instructions a request). What is left is
+    /// passed down when the handler is done with the request (drop).
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        // SAFETY: r is live; data is a valid slice.
-        let n = unsafe { ffi::ap_rwrite(data.as_ptr() as *const _, data.len() as i32, self.r) };
-        if n < 0 || (n as usize) < data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "client went away",
-            ));
+        if data.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // SAFETY: r and its connection are live; the brigade lives in r's pool and its
+        // buckets in the connection's allocator; data is a valid slice.
+        let rv = unsafe {
+            let c = &*self.r.connection;
+            if c.aborted != 0 {
+                return Err(gone());
+            }
+            if self.out.is_null() {
+                self.out = ffi::apr_brigade_create(self.r.pool, c.bucket_alloc);
+            }
+            ffi::apr_brigade_write(
+                self.out,
+                Some(ffi::ap_filter_flush),
+                self.r.output_filters as *mut std::ffi::c_void,
+                data.as_ptr() as *const c_char,
+                data.len(),
+            )
+        };
+        match rv {
+            0 => Ok(()),
+            _ => Err(gone()),
+        }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
-        if unsafe { ffi::ap_rflush(self.r) } < 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                "client went away",
-            ));
+        // SAFETY: r is live; `out` is NULL or its brigade.
+        let ok = unsafe {
+            if self.out.is_null() {
+                ffi::ap_rflush(self.r) >= 0
+            } else {
+                // What is buffered, then a FLUSH bucket, down the chain together.
+                let rv = ffi::ap_fflush(self.r.output_filters, self.out);
+                ffi::apr_brigade_cleanup(self.out as *mut std::ffi::c_void);
+                rv == 0
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(gone())
         }
-        Ok(())
+    }
+
+    /// Pass the buffered body down the output filters (before the handler returns and httpd
+    /// ends the response).
+    fn pass_pending(&mut self) {
+        if self.out.is_null() {
+            return;
+        }
+        // SAFETY: r is live and `out` is its brigade.
+        unsafe {
+            let _ = ffi::ap_pass_brigade(self.r.output_filters, self.out);
+            ffi::apr_brigade_cleanup(self.out as *mut std::ffi::c_void);
+        }
     }
 
     /// The request's per-module slots (`request_config`).
@@ -327,8 +391,19 @@ impl<'r> HttpdRequest<'r> {
         self.r.server
     }
 
-    pub fn note(&self, name: &[u8]) -> Option<&'r [u8]> {
-        table_get(self.r.notes, name)
+    /// The request's notes table (`r->notes`).
+    pub fn notes_table(&self) -> *mut ffi::apr_table_t {
+        self.r.notes
+    }
+
+    /// Replace the request's notes table (by one holding the same notes and more).
+    pub fn set_notes_table(&mut self, t: *mut ffi::apr_table_t) {
+        self.r.notes = t;
+    }
+
+    /// The request pool.
+    pub fn pool(&self) -> *mut ffi::apr_pool_t {
+        self.r.pool
     }
 
     /// Which `JK_` notes the request holds before the handler sets its own.

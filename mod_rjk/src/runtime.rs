@@ -22,6 +22,8 @@ pub struct Global {
     pub dump: Vec<(String, String)>,
     /// The status pages' form nonce: random per (re)start, the same in every child.
     pub nonce: String,
+    /// The notes' name tables for a forwarded request (in the configuration pool).
+    pub notes: crate::notes::Templates,
 }
 
 pub fn unix_now() -> i64 {

@@ -9,12 +9,26 @@ use crate::ffi;
 
 /// The note carrying the worker name from translate to the handler (mod_jk's name).
 pub const WORKER_NOTE: &CStr = c"JK_WORKER_NAME";
-/// httpd's decoded URI before our normalisation: the ForwardURI* forms start from it.
-pub const ORIGINAL_URI_NOTE: &CStr = c"rjk.original_uri";
 /// mod_jk's handler name: also what `SetHandler jakarta-servlet` selects.
 pub const HANDLER: &CStr = c"jakarta-servlet";
 
-type Matched = (std::sync::Arc<lb_core::mount::MountTable>, usize);
+/// What translate_name matched: the mount table, the rule's place in it, and httpd's decoded
+/// URI before our normalisation when that changed it (the ForwardURI* forms start from it).
+pub struct Matched {
+    pub table: std::sync::Arc<lb_core::mount::MountTable>,
+    pub rule: usize,
+    /// NULL when normalising changed nothing; else a string in the request pool.
+    original_uri: *const std::os::raw::c_char,
+}
+
+impl Matched {
+    /// httpd's decoded URI before normalisation, if that changed it.
+    pub fn original_uri(&self) -> Option<&[u8]> {
+        // SAFETY: NULL or a C string in the request pool, which outlives this Matched (the
+        // pool's cleanup drops it).
+        crate::request::opt_bytes(self.original_uri)
+    }
+}
 
 unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
     // SAFETY: `p` is the Matched translate_name wrote into the request pool, dropped once
@@ -23,9 +37,9 @@ unsafe extern "C" fn drop_match(p: *mut std::ffi::c_void) -> ffi::apr_status_t {
     0
 }
 
-/// The mount table and rule index translate_name matched for this request, if it did
-/// (borrowed: it lives in the request pool until the request ends). Kept in the request's
-/// module config, httpd's per-request slot: an internal redirect starts without it.
+/// What translate_name matched for this request, if it did (borrowed: it lives in the request
+/// pool until the request ends). Kept in the request's module config, httpd's per-request
+/// slot: an internal redirect starts without it.
 pub fn matched_rule<'r>(req: &crate::request::HttpdRequest<'r>) -> Option<&'r Matched> {
     // SAFETY: the request's config vector has a slot per module; ours holds NULL or the
     // `Matched` translate_name wrote, dropped by the pool's cleanup after the request.
@@ -82,7 +96,15 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
                 let kept = ffi::apr_palloc(pool, std::mem::size_of::<Matched>()) as *mut Matched;
                 // apr_palloc aligns to 8 bytes, all a Matched needs.
                 debug_assert!(kept.is_aligned());
-                kept.write((table, rule));
+                let original_uri = match normalised {
+                    Some(_) => (*r).uri as *const _,
+                    None => std::ptr::null(),
+                };
+                kept.write(Matched {
+                    table,
+                    rule,
+                    original_uri,
+                });
                 let kept = kept as *mut std::ffi::c_void;
                 ffi::apr_pool_cleanup_register(
                     pool,
@@ -100,7 +122,6 @@ pub unsafe extern "C" fn translate_name(r: *mut ffi::request_rec) -> c_int {
                 // Later phases (access control on <Location>) see what the mapper saw (mod_jk
                 // ≥ 1.2.46).
                 if let Some(n) = normalised {
-                    ffi::apr_table_set((*r).notes, ORIGINAL_URI_NOTE.as_ptr(), (*r).uri);
                     (*r).uri = crate::request::pool_copy(pool, &n);
                 }
                 ffi::DECLINED
@@ -132,7 +153,11 @@ unsafe fn auto_alias(r: *mut ffi::request_rec, decided: lb_core::uri::AutoAlias)
 /// file (`/img/a.png;jsessionid=...`).
 pub unsafe extern "C" fn map_to_storage(r: *mut ffi::request_rec) -> c_int {
     crate::guard::guard("map_to_storage", ffi::DECLINED, || unsafe {
-        if !ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()).is_null() {
+        // Mapped by translate_name (its match in our slot), or a worker named by a note.
+        let mapped =
+            !ffi::ap_get_module_config((*r).request_config, &raw const crate::module::jk_module)
+                .is_null();
+        if mapped || !ffi::apr_table_get((*r).notes, WORKER_NOTE.as_ptr()).is_null() {
             return ffi::OK;
         }
         let name = of_server((*r).server)

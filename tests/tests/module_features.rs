@@ -247,7 +247,13 @@ fn the_forwarded_requests_notes_reach_httpds_access_log() {
     let more = "LogFormat \"%{JK_WORKER_NAME}n|%{JK_WORKER_TYPE}n|%{JK_WORKER_ROUTE}n|\
                 %{JK_LB_FIRST_NAME}n|%{JK_LB_LAST_NAME}n|%{JK_LB_LAST_STATE}n|\
                 %{JK_LB_LAST_BUSY}n|%{JK_REQUEST_DURATION}n\" notes\n\
-                CustomLog logs/notes.log notes\n";
+                CustomLog logs/notes.log notes\n\
+                LogFormat \"%{JK_LB_FIRST_ACTIVATION}n|%{JK_LB_FIRST_STATE}n|%{JK_LB_FIRST_VALUE}n|\
+                %{JK_LB_FIRST_ACCESSED}n|%{JK_LB_FIRST_READ}n|%{JK_LB_FIRST_TRANSFERRED}n|\
+                %{JK_LB_FIRST_ERRORS}n|%{JK_LB_FIRST_BUSY}n|%{JK_LB_LAST_ACTIVATION}n|\
+                %{JK_LB_LAST_VALUE}n|%{JK_LB_LAST_ACCESSED}n|%{JK_LB_LAST_READ}n|\
+                %{JK_LB_LAST_TRANSFERRED}n|%{JK_LB_LAST_ERRORS}n\" counters\n\
+                CustomLog logs/counters.log counters\n";
     for c in [Connector::ModJk, Connector::ModRjk] {
         let f = Front::start_with(c, "notes", more);
         let r = f.get("/1k");
@@ -282,6 +288,51 @@ fn the_forwarded_requests_notes_reach_httpds_access_log() {
         assert!(
             secs.parse::<u64>().is_ok() && micros.len() == 6,
             "{c:?}: {log}"
+        );
+        // The other FIRST/LAST notes (issue 17: set from a table of names prepared once):
+        // every one there, the activation and state words, numbers elsewhere.
+        let path = f.dir.join("logs/counters.log");
+        let counters = rjk_tests::proc::wait_until(
+            "the counters line",
+            std::time::Duration::from_secs(10),
+            || {
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .filter(|l| l.ends_with('\n'))
+            },
+        )
+        .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let fields: Vec<&str> = counters.trim_end().split('|').collect();
+        assert_eq!(fields.len(), 14, "{c:?}: {counters}");
+        assert_eq!(
+            [fields[0], fields[1], fields[8]],
+            ["ACT", "OK", "ACT"],
+            "{c:?}: {counters}"
+        );
+        assert!(
+            fields[2..8]
+                .iter()
+                .chain(&fields[9..])
+                .all(|n| n.parse::<u64>().is_ok()),
+            "{c:?}: {counters}"
+        );
+        f.stop();
+    }
+}
+
+#[test]
+fn a_path_normalised_for_mapping_is_forwarded_as_httpd_decoded_it() {
+    // `/echo;p=1` maps as `/echo` (mod_jk ≥ 1.2.46 strips path parameters for the mapper)
+    // and goes to the backend as it came: the node has no such path and says so itself.
+    for c in [Connector::ModJk, Connector::ModRjk] {
+        let f = Front::start_with(c, "original", "JkMount /echo lb\n");
+        let plain = f.get("/echo");
+        assert_eq!(plain.status, 200, "{c:?}");
+        let r = f.get("/echo;p=1");
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.body).as_ref()),
+            (404, "not found\n"),
+            "{c:?}"
         );
         f.stop();
     }

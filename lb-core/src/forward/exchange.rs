@@ -249,7 +249,12 @@ impl Forwarded {
 
     /// `JK_WORKER_NAME`, `JK_WORKER_ROUTE`, `JK_LB_FIRST_*`, `JK_LB_LAST_*` (with the shared
     /// counters when a balancer chose), handed to `note` one by one without allocating.
-    pub fn each_note(&self, worker: &Worker, note: &mut dyn FnMut(&'static str, &[u8])) {
+    /// Generic, so a caller's closure is inlined: it runs for each of up to 21 notes.
+    pub fn each_note<F: FnMut(&'static std::ffi::CStr, &[u8]) + ?Sized>(
+        &self,
+        worker: &Worker,
+        note: &mut F,
+    ) {
         let named = |t: Option<Tried>| {
             let t = t?;
             let spec = worker.member(t.member)?.spec();
@@ -297,7 +302,10 @@ impl Forwarded {
     pub fn notes(&self, worker: &Worker) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         self.each_note(worker, &mut |n, v| {
-            out.push((n, String::from_utf8_lossy(v).into_owned()))
+            out.push((
+                n.to_str().unwrap_or_default(),
+                String::from_utf8_lossy(v).into_owned(),
+            ))
         });
         out
     }
