@@ -22,6 +22,17 @@ pub struct SendHeaders<'a> {
 impl<'a> SendHeaders<'a> {
     /// Decode a Send Headers payload (type byte included).
     pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
+        let (mut head, mut r) = Self::head(payload)?;
+        let start = r.pos();
+        for i in 0..head.num_headers {
+            read_response_header(&mut r, i)?;
+        }
+        head.headers_raw = &payload[start..r.pos()];
+        Ok(head)
+    }
+
+    /// Type, status, reason and header count; the headers left to the caller.
+    fn head(payload: &'a [u8]) -> Result<(Self, Reader<'a>), Error> {
         let mut r = Reader::new(payload);
         let t = r.u8(Field::new("send_headers.type"))?;
         if t != kind::SEND_HEADERS {
@@ -30,35 +41,21 @@ impl<'a> SendHeaders<'a> {
         let status = r.u16(Field::new("send_headers.status"))?;
         let reason = r.string(Field::new("send_headers.reason"))?;
         let num_headers = r.u16(Field::new("send_headers.num_headers"))?;
-        let start = r.pos();
-        for i in 0..num_headers {
-            read_response_header(&mut r, i)?;
-        }
-        Ok(SendHeaders {
+        let head = SendHeaders {
             status,
             reason,
             num_headers,
-            headers_raw: &payload[start..r.pos()],
-        })
+            headers_raw: &[],
+        };
+        Ok((head, r))
     }
 
     /// A payload [`decode`](Self::decode) accepted before, read again without validating its
     /// headers a second time (the lazy header iterator stops at anything malformed anyway).
     pub fn decode_again(payload: &'a [u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(payload);
-        let t = r.u8(Field::new("send_headers.type"))?;
-        if t != kind::SEND_HEADERS {
-            return Err(Error::UnknownMessage { code: t });
-        }
-        let status = r.u16(Field::new("send_headers.status"))?;
-        let reason = r.string(Field::new("send_headers.reason"))?;
-        let num_headers = r.u16(Field::new("send_headers.num_headers"))?;
-        Ok(SendHeaders {
-            status,
-            reason,
-            num_headers,
-            headers_raw: &payload[r.pos()..],
-        })
+        let (mut head, r) = Self::head(payload)?;
+        head.headers_raw = &payload[r.pos()..];
+        Ok(head)
     }
 
     pub fn status(&self) -> u16 {

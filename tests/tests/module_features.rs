@@ -259,17 +259,17 @@ fn the_forwarded_requests_notes_reach_httpds_access_log() {
         let r = f.get("/1k");
         assert_eq!(r.status, 200, "{c:?}");
         let node = r.header("X-Rjk-Node").unwrap().to_owned();
-        let path = f.dir.join("logs/notes.log");
-        let log = rjk_tests::proc::wait_until(
-            "the access log line",
-            std::time::Duration::from_secs(10),
-            || {
+        // The first whole line of a log httpd writes after answering.
+        let line = |log: &str| {
+            let path = f.dir.join(log);
+            rjk_tests::proc::wait_until(log, std::time::Duration::from_secs(10), || {
                 std::fs::read_to_string(&path)
                     .ok()
                     .filter(|l| l.ends_with('\n'))
-            },
-        )
-        .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            })
+            .unwrap_or_else(|e| panic!("{c:?}: {e}"))
+        };
+        let log = line("logs/notes.log");
         let fields: Vec<&str> = log.trim_end().split('|').collect();
         assert_eq!(
             fields[..7],
@@ -291,17 +291,7 @@ fn the_forwarded_requests_notes_reach_httpds_access_log() {
         );
         // The other FIRST/LAST notes (issue 17: set from a table of names prepared once):
         // every one there, the activation and state words, numbers elsewhere.
-        let path = f.dir.join("logs/counters.log");
-        let counters = rjk_tests::proc::wait_until(
-            "the counters line",
-            std::time::Duration::from_secs(10),
-            || {
-                std::fs::read_to_string(&path)
-                    .ok()
-                    .filter(|l| l.ends_with('\n'))
-            },
-        )
-        .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let counters = line("logs/counters.log");
         let fields: Vec<&str> = counters.trim_end().split('|').collect();
         assert_eq!(fields.len(), 14, "{c:?}: {counters}");
         assert_eq!(
