@@ -366,26 +366,12 @@ fn rolling_restart(dir: &std::path::Path) -> (Vec<Member>, Httpd, Vec<Tracked>) 
     (ms, httpd, sessions)
 }
 
+/// No session lost, no request failed, and afterwards one owner and two copies of every
+/// session again (before re-placement sent every holder its copy, not only the holders new by
+/// the last placed view, about one run in ten left a few sessions with one copy).
 #[test]
 fn a_rolling_graceful_restart_loses_nothing_and_fails_nothing() {
     let dir = scratch("rolling");
-    let (mut ms, httpd, _) = rolling_restart(&dir);
-    drop(httpd);
-    for m in &mut ms {
-        m.kill();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Known bug (node/README.md, Limits): about one rolling restart in ten leaves a few
-/// sessions of one node with their primary copy only, past the bound. The re-placement pass
-/// works out who held copies from the membership it last placed for; a member that left and
-/// came back (restarted) between two passes, or a session moved while the view was changing,
-/// is not accounted for. Ignored until re-placement tracks where copies actually went.
-#[test]
-#[ignore = "known bug: a rolling restart can leave a session with one copy (about 1 run in 10)"]
-fn after_a_rolling_restart_every_session_has_two_copies_again() {
-    let dir = scratch("rolling-copies");
     let (mut ms, httpd, sessions) = rolling_restart(&dir);
     let mut bad = Vec::new();
     let placed = wait_until(

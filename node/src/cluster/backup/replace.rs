@@ -1,8 +1,10 @@
 //! Re-placement: whenever the live membership changes, each node walks the sessions it
 //! answers for — those it serves, and those of a dead primary it ranks first for — and
 //!
-//! - gives every new holder a whole copy (at the session's current version, so a copy a
-//!   holder already has is not touched), waiting for the acknowledgements;
+//! - gives every holder a whole copy (at the session's current version, so a copy a
+//!   holder already has is not touched), waiting for the acknowledgements — not only the
+//!   holders that are new by the last placed view: a member that restarted between two
+//!   passes lost its copies without the view showing it;
 //! - then tells the old holders that are no longer holders to drop theirs;
 //! - takes over the sessions of a dead primary (moves them to its route and ships them), so
 //!   every session again has a live primary and `--backups` copies.
@@ -132,11 +134,13 @@ pub(crate) async fn pass(inner: &Arc<Inner>) {
                     .as_ref()
                     .map(|r| holders(&id, r, n))
                     .unwrap_or_default();
+                // Every holder gets a whole copy, also one the last placed view says has it:
+                // a member may have restarted between two passes, or the session moved while
+                // the view changed, so that view is not where the copies are. A holder that
+                // has this version already acknowledges and keeps its own.
                 for h in new_h.iter().filter(|h| **h != live.me) {
-                    if !old_h.contains(&h.as_str()) {
-                        let d = full_copy(&id, &crate::session::manager::lock(&e));
-                        copies.entry(h.clone()).or_default().push(d);
-                    }
+                    let d = full_copy(&id, &crate::session::manager::lock(&e));
+                    copies.entry(h.clone()).or_default().push(d);
                 }
                 for o in old_h {
                     if o != live.me && !new_h.iter().any(|h| h == o) && live.is_live(o) {
