@@ -2,35 +2,72 @@
 //! with mod_jk's rules. Environment lookups go to nginx variables (`$ssl_*`, `set $X ...;`),
 //! lower-cased as nginx names them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 
 use lb_core::forward::prepare::RequestFacts;
 
 use crate::ffi;
 
-/// Per configuration (its runtime): whether each name asked for (mod_jk's indicators, the
-/// `JK_*` notes, `rjk_env_var`s) can be an nginx variable, so the usual absent ones cost no
-/// lookup. Found by the name's address and length: the names are the configuration's or
-/// literals, outliving the runtime; the name is kept and compared, so a short-lived one asked
-/// for only costs a miss. A short list, searched from where the last search ended: a request
-/// asks for the same names in the same order, so each search is usually one comparison.
+/// Per configuration (its runtime): what each environment name asked for (mod_jk's
+/// indicators, the `JK_*` notes, `rjk_env_var`s) is in nginx, resolved on its first request, so
+/// the usual absent names cost a comparison and a declared variable a call of its handler,
+/// without lower-casing and hashing its name again. Found by the name's address and length
+/// (the names are the configuration's or literals), then compared, so a short-lived name only
+/// costs a miss. A short list, searched from where the last search ended: a request asks for
+/// the same names in the same order, so each search is usually one comparison.
 #[derive(Default)]
 pub struct Known {
     names: RefCell<Vec<Name>>,
-    next: std::cell::Cell<usize>,
+    next: Cell<usize>,
 }
 
 struct Name {
     at: usize,
     kept: Box<str>,
-    defined: bool,
+    var: Var,
+}
+
+#[derive(Clone, Copy)]
+enum Var {
+    /// No variable of that name on any request.
+    Absent,
+    /// A declared variable (`set`, modules): nginx's entry, valid while the cycle is.
+    Declared(*mut ffi::ngx_http_variable_t),
+    /// One of nginx's prefixed families (`http_`, `cookie_`...): looked up by name.
+    Prefixed,
+}
+
+/// Byte equality of two short names without a call to `bcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if n < 8 {
+        let half = |s: &[u8], i: usize| u32::from_ne_bytes(s[i..i + 4].try_into().unwrap());
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap());
+    // Whole words, the last one overlapping the one before.
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 impl Known {
     /// `None`: not asked before.
     #[inline]
-    fn get(&self, name: &str) -> Option<bool> {
+    fn get(&self, name: &str) -> Option<Var> {
         let names = self.names.borrow();
         let at = name.as_ptr() as usize;
         let is = |k: &Name| k.at == at && k.kept.len() == name.len();
@@ -41,10 +78,10 @@ impl Known {
         };
         self.next.set(i + 1);
         let k = &names[i];
-        (*k.kept == *name).then_some(k.defined)
+        same(k.kept.as_bytes(), name.as_bytes()).then_some(k.var)
     }
 
-    fn set(&self, name: &str, defined: bool) {
+    fn set(&self, name: &str, var: Var) {
         let mut names = self.names.borrow_mut();
         let at = name.as_ptr() as usize;
         let kept = name.into();
@@ -54,35 +91,44 @@ impl Known {
         {
             Some(k) => {
                 k.kept = kept;
-                k.defined = defined;
+                k.var = var;
             }
-            None => names.push(Name { at, kept, defined }),
+            None => names.push(Name { at, kept, var }),
         }
     }
 }
 
-/// Whether `lower` could name a variable on some request: declared in the configuration
-/// (`set`, modules) or one of nginx's prefixed families.
-fn defined(lower: &str) -> bool {
-    const PREFIXES: [&str; 5] = ["http_", "sent_http_", "sent_trailer_", "cookie_", "arg_"];
-    if PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return true;
-    }
-    // SAFETY: the cycle's http main configuration is live while requests run; the hash is
-    // only read.
+/// What `lower` names in the request's configuration: a declared variable, a prefixed family,
+/// or nothing.
+///
+/// # Safety
+/// `r` must be a live request.
+unsafe fn resolve(r: *mut ffi::ngx_http_request_t, lower: &[u8]) -> Var {
+    const PREFIXES: [&[u8]; 5] = [
+        b"http_",
+        b"sent_http_",
+        b"sent_trailer_",
+        b"cookie_",
+        b"arg_",
+    ];
+    // SAFETY: the request's http main configuration is live while it runs; the hash is only
+    // read.
     unsafe {
-        let cmcf = ffi::core_main_conf_of_cycle(ffi::ngx_cycle);
-        if cmcf.is_null() {
-            return true;
-        }
+        let cmcf = ffi::core_main_conf_of(r);
         let key = ffi::ngx_hash_key(lower.as_ptr() as *mut u8, lower.len());
-        !ffi::ngx_hash_find(
+        let v = ffi::ngx_hash_find(
             &mut (*cmcf).variables_hash,
             key,
             lower.as_ptr() as *mut u8,
             lower.len(),
-        )
-        .is_null()
+        ) as *mut ffi::ngx_http_variable_t;
+        if !v.is_null() {
+            Var::Declared(v)
+        } else if PREFIXES.iter().any(|p| lower.starts_with(p)) {
+            Var::Prefixed
+        } else {
+            Var::Absent
+        }
     }
 }
 
@@ -214,15 +260,40 @@ impl<'k> NgxRequest<'k> {
     /// request's pool), valid while the request is.
     #[inline]
     pub fn variable<'a>(&self, name: &str) -> Option<&'a [u8]> {
-        // The usual name is known not to be a variable: no lookup, no frame for one.
         match self.known.get(name) {
-            Some(false) => None,
-            known => self.look_up(name, known),
+            Some(Var::Absent) => None,
+            // SAFETY: resolved for this request's configuration (a runtime is one cycle's).
+            Some(Var::Declared(v)) => unsafe { self.value(v) },
+            known => self.look_up(name, known.is_none()),
+        }
+    }
+
+    /// A declared variable's value, as `ngx_http_get_variable` finds it once it has the entry.
+    ///
+    /// # Safety
+    /// `v` must be an entry of this request's variables hash.
+    #[inline(never)]
+    unsafe fn value<'a>(&self, v: *mut ffi::ngx_http_variable_t) -> Option<&'a [u8]> {
+        unsafe {
+            let value = if (*v).flags & ffi::NGX_HTTP_VAR_INDEXED as ffi::ngx_uint_t != 0 {
+                ffi::ngx_http_get_flushed_variable(self.r, (*v).index)
+            } else {
+                let mut value: ffi::ngx_http_variable_value_t = std::mem::zeroed();
+                let get = (*v).get_handler?;
+                if get(self.r, &mut value, (*v).data) != ffi::OK {
+                    return None;
+                }
+                return found(&value);
+            };
+            if value.is_null() {
+                return None;
+            }
+            found(&*value)
         }
     }
 
     #[inline(never)]
-    fn look_up<'a>(&self, name: &str, known: Option<bool>) -> Option<&'a [u8]> {
+    fn look_up<'a>(&self, name: &str, first: bool) -> Option<&'a [u8]> {
         // nginx's variable names are lower-case; the usual name fits on the stack.
         let mut stack = [0u8; 64];
         let mut heap = Vec::new();
@@ -235,28 +306,47 @@ impl<'k> NgxRequest<'k> {
         for (d, s) in lower.iter_mut().zip(name.bytes()) {
             *d = s.to_ascii_lowercase();
         }
-        let mut key = ffi::ngx_str_t {
-            len: lower.len(),
-            data: lower.as_mut_ptr(),
-        };
         // SAFETY: the request is live; ngx_hash_key reads the name's bytes; the value's bytes
         // are in the request's memory.
         unsafe {
+            if first {
+                let var = resolve(self.r, lower);
+                self.known.set(name, var);
+                match var {
+                    Var::Absent => return None,
+                    Var::Declared(v) => return self.value(v),
+                    Var::Prefixed => {}
+                }
+            }
+            let mut key = ffi::ngx_str_t {
+                len: lower.len(),
+                data: lower.as_mut_ptr(),
+            };
             let hash = ffi::ngx_hash_key(key.data, key.len);
             let v = ffi::ngx_http_get_variable(self.r, &mut key, hash);
-            if known.is_none() {
-                self.known
-                    .set(name, defined(std::str::from_utf8_unchecked(lower)));
-            }
-            if v.is_null() || (*v).not_found() != 0 || (*v).valid() == 0 {
+            if v.is_null() {
                 return None;
             }
-            Some(ffi::bytes(&ffi::ngx_str_t {
-                len: (*v).len() as usize,
-                data: (*v).data,
-            }))
+            found(&*v)
         }
     }
+}
+
+/// A variable value's bytes, if it has one.
+///
+/// # Safety
+/// The value's data must live as long as the request.
+unsafe fn found<'a>(v: &ffi::ngx_http_variable_value_t) -> Option<&'a [u8]> {
+    if v.not_found() != 0 || v.valid() == 0 {
+        return None;
+    }
+    // SAFETY: the caller's promise.
+    Some(unsafe {
+        ffi::bytes(&ffi::ngx_str_t {
+            len: v.len() as usize,
+            data: v.data,
+        })
+    })
 }
 
 /// What it hands out lives as long as the `NgxRequest` (its decoded addresses and looked-up

@@ -101,17 +101,11 @@ pub unsafe fn main_conf_of_cycle(cycle: *mut ngx_cycle_t) -> *mut crate::conf::M
     }
 }
 
-/// nginx's core http main configuration in `cycle` (null without an `http` block).
+/// nginx's core http main configuration of request `r`.
 ///
 /// # Safety
-/// `cycle` must be a live, configured cycle.
-pub unsafe fn core_main_conf_of_cycle(cycle: *mut ngx_cycle_t) -> *mut ngx_http_core_main_conf_t {
-    unsafe {
-        let http = *(*cycle).conf_ctx.add(ngx_http_module.index) as *mut ngx_http_conf_ctx_t;
-        if http.is_null() {
-            return std::ptr::null_mut();
-        }
-        let i = (*std::ptr::addr_of!(ngx_http_core_module)).ctx_index;
-        *(*http).main_conf.add(i) as *mut ngx_http_core_main_conf_t
-    }
+/// As [`main_conf_of`].
+pub unsafe fn core_main_conf_of(r: *mut ngx_http_request_t) -> *mut ngx_http_core_main_conf_t {
+    let i = unsafe { (*std::ptr::addr_of!(ngx_http_core_module)).ctx_index };
+    unsafe { *(*r).main_conf.add(i) as *mut ngx_http_core_main_conf_t }
 }

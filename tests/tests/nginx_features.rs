@@ -446,3 +446,59 @@ fn a_port_changed_by_the_status_worker_moves_the_member_in_every_process() {
     nginx.stop();
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// On a TLS listener nginx's `$https` and `$ssl_*` variables are mod_ssl's `HTTPS` and `SSL_*`
+/// for mod_jk's indicators: the backend sees the request as secure, with its cipher and
+/// session; a plain listener of the same server block sends none.
+#[test]
+fn tls_variables_reach_the_backend_as_ssl_attributes() {
+    let nodes = nodes(&["n1"]);
+    let keys = dir("tls-keys");
+    let (cert, key) = (keys.join("cert.pem"), keys.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (package openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tls_port = rjk_tests::proc::free_port();
+    let (nginx, d) = start(
+        "tls",
+        &nodes,
+        &format!(
+            "  server {{ listen 127.0.0.1:{tls_port} ssl; ssl_certificate {}; \
+             ssl_certificate_key {}; location / {{ rjk_pass lb; }} }}",
+            cert.display(),
+            key.display()
+        ),
+        "    location / { rjk_pass lb; }",
+    );
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{tls_port}/echo"))
+        .output()
+        .expect("curl");
+    let t = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(t.contains(r#""is_ssl":true"#), "{t}");
+    assert!(
+        t.contains(r#"{"cipher":"E"#) || t.contains(r#"{"cipher":"T"#),
+        "{t}"
+    );
+    assert!(t.contains(r#""session":""#), "{t}");
+    assert!(t.contains(r#"["AJP_SSL_PROTOCOL","TLSv1."#), "{t}");
+    let plain = http::get(nginx.addr(), "/echo", &[]).unwrap().text();
+    assert!(plain.contains(r#""is_ssl":false"#), "{plain}");
+    assert!(plain.contains(r#""tls":null"#), "{plain}");
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&keys);
+}
