@@ -13,6 +13,7 @@ use lb_core::pool::Take;
 
 use crate::backend::{Conn, Connecting, Io};
 use crate::client::{self, Output, Step};
+use crate::clock;
 use crate::ffi;
 use crate::runtime::Runtime;
 
@@ -154,7 +155,7 @@ impl Ctx {
             // SAFETY: a zeroed event is nginx's initial state.
             timer: unsafe { std::mem::zeroed() },
             out: Output::default(),
-            held: (None, Instant::now()),
+            held: (None, clock::instant()),
             kept: Vec::new(),
             started: Instant::now(),
             result: None,
@@ -192,7 +193,7 @@ impl Ctx {
         self.disarm();
         if let Some(t) = until {
             let ms = t
-                .saturating_duration_since(Instant::now())
+                .saturating_duration_since(clock::instant())
                 .as_millis()
                 .max(1);
             // SAFETY: the timer lives in this context, which deletes it before it goes.
@@ -223,8 +224,8 @@ impl Ctx {
             return;
         }
         self.driving = true;
-        // One reading of the clocks per event: the steps of one loop are microseconds apart.
-        let now = Now::system();
+        // nginx's reading of the clocks for this event-loop turn, as its own timers use.
+        let now = clock::now();
         while self.wait == Wait::Nothing && self.ex.is_some() {
             self.step(now);
         }
@@ -619,7 +620,7 @@ impl Ctx {
                     Step::Done(_) => {
                         // The time the client took does not count against the backend.
                         let (deadline, asked) = self.held;
-                        let waited = Instant::now().saturating_duration_since(asked);
+                        let waited = clock::instant().saturating_duration_since(asked);
                         self.recv(&mut ex, deadline.map(|d| d + waited), true);
                     }
                     Step::Again => self.wait = Wait::Drain,

@@ -14,6 +14,7 @@
 
 mod backend;
 mod client;
+mod clock;
 mod conf;
 mod directives;
 mod driver;

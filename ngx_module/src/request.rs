@@ -98,7 +98,7 @@ pub unsafe extern "C" fn normaliser(r: *mut ffi::ngx_http_request_t) -> ffi::ngx
         let Some(mounts) = srv.mounts.as_ref() else {
             return ffi::DECLINED;
         };
-        let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let _ = mounts.reload_if_changed(crate::clock::wall());
         let table = mounts.current();
         if table.rules().is_empty() {
             return ffi::DECLINED;
@@ -138,7 +138,7 @@ pub unsafe extern "C" fn mapper(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int
         let Some(mounts) = srv.mounts.as_ref() else {
             return ffi::DECLINED;
         };
-        let _ = mounts.reload_if_changed(std::time::SystemTime::now());
+        let _ = mounts.reload_if_changed(crate::clock::wall());
         let table = mounts.current();
         if table.rules().is_empty() {
             return ffi::DECLINED;
