@@ -15,7 +15,7 @@ use crate::backend::{Conn, Connecting, Io};
 use crate::client::{self, Output, Step};
 use crate::clock;
 use crate::ffi;
-use crate::runtime::Runtime;
+use crate::runtime::{PoolId, Runtime};
 
 /// Finished requests' buffers and machine boxes kept for the next ones in this worker process
 /// (nginx runs one thread per process): as many as were in use at once, up to [`SPARES`], so
@@ -107,6 +107,8 @@ pub struct Ctx {
     rt: *const Runtime,
     /// The worker's name as listed in the runtime (which outlives the request).
     worker: *const str,
+    /// The worker's connection pools in this process.
+    pool: PoolId,
     /// Boxed: taken out and put back on every step, so only a pointer moves.
     ex: Option<Box<Exchange>>,
     /// The slot the machine holds: its member and its connection, if it has one.
@@ -142,6 +144,7 @@ impl Ctx {
         r: *mut ffi::ngx_http_request_t,
         rt: &Runtime,
         worker: &str,
+        pool: PoolId,
         ex: Exchange,
     ) {
         let worker_ref = std::sync::Arc::clone(ex.worker());
@@ -149,6 +152,7 @@ impl Ctx {
             r,
             rt,
             worker,
+            pool,
             ex: Some(boxed(ex)),
             slot: None,
             wait: Wait::Nothing,
@@ -388,7 +392,7 @@ impl Ctx {
                     self.arm(Some(until));
                 }
             }
-            Action::Release { reuse } => self.release(&ex, reuse, now.at),
+            Action::Release { reuse } => self.release(reuse, now.at),
             Action::Done => keep = false,
         }
         if keep {
@@ -411,7 +415,7 @@ impl Ctx {
         let spec = ex.worker().members()[member].spec();
         // A connection to a member's old address (changed through the status worker) is the
         // machine's to replace; maintenance drops the rest within a second.
-        let taken = self.rt().with_pool(self.worker_name(), member, |s| {
+        let taken = self.rt().with_pool(self.pool, member, |s| {
             s.resize(spec.connection_pool_size);
             s.take()
         });
@@ -443,7 +447,7 @@ impl Ctx {
         let member = *member;
         let next = self
             .rt()
-            .with_pool(self.worker_name(), member, |s| s.replace())
+            .with_pool(self.pool, member, |s| s.replace())
             .flatten();
         match next {
             Some((c, peer)) => {
@@ -458,11 +462,10 @@ impl Ctx {
         }
     }
 
-    fn release(&mut self, ex: &Exchange, reuse: bool, now: Instant) {
+    fn release(&mut self, reuse: bool, now: Instant) {
         let Some((member, conn)) = self.slot.take() else {
             return;
         };
-        let addr = ex.worker().members()[member].spec().addr;
         let back = match conn {
             Some(c) if reuse && !c.is_closed() => {
                 c.park();
@@ -475,13 +478,7 @@ impl Ctx {
             }
             None => None,
         };
-        let refused = self
-            .rt()
-            .with_pool(self.worker_name(), member, |s| s.give_back(back, addr, now))
-            .flatten();
-        if let Some(c) = refused {
-            c.close();
-        }
+        self.rt().give_back(self.pool, member, back, now);
     }
 
     /// Read from the backend into the machine; wait (with the deadline's timer) on EAGAIN.

@@ -10,6 +10,7 @@ use crate::driver::Ctx;
 use crate::facts::NgxRequest;
 use crate::ffi;
 use crate::log::{self, Level};
+use crate::runtime::Engine;
 
 const INTERNAL: ffi::ngx_int_t = ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
 
@@ -29,8 +30,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return ffi::DECLINED;
         };
         let mapped = state.mapped.as_ref();
-        let listed = rt.workers.list.value.iter().any(|w| *w == name);
-        let Some(worker) = rt.workers.get(name).filter(|_| listed) else {
+        let Some(worker) = rt.workers.get(name).filter(|w| w.listed) else {
             let names = rt.workers.list.value.iter().map(String::as_str);
             let hint = lb_core::config::closest(name, names)
                 .map(|c| format!("; did you mean `{c}`?"))
@@ -50,7 +50,11 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             Kind::Lb(l) => Some(l),
             Kind::Ajp(_) => None,
         };
-        let Some(engine) = rt.engines.get(name) else {
+        let Some(Engine {
+            worker: engine,
+            pool: Some(pool),
+        }) = rt.engines.engine(name)
+        else {
             return INTERNAL;
         };
         let settings = (*ffi::srv_conf_of(r))
@@ -69,15 +73,9 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             )
         });
         drop(prepared);
-        // The listed name: it lives as long as the runtime (a variable's value does not).
-        let name = rt
-            .workers
-            .list
-            .value
-            .iter()
-            .find(|w| *w == name)
-            .map_or("", String::as_str);
-        Ctx::start(&mut state.fwd, r, rt, name, ex);
+        // The configuration's name: it lives as long as the runtime (a variable's value does
+        // not).
+        Ctx::start(&mut state.fwd, r, rt, &worker.name, *pool, ex);
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{Conn, Io};
 use crate::ffi;
-use crate::runtime::Runtime;
+use crate::runtime::{PoolId, Runtime};
 
 /// One idle connection out for a CPing.
 struct Ping {
     conn: Option<Conn>,
     peer: SocketAddr,
     rt: *const Runtime,
-    worker: String,
+    pool: PoolId,
     member: usize,
     size: ajp::PacketSize,
     got: [u8; 16],
@@ -23,10 +23,10 @@ struct Ping {
     timer: ffi::ngx_event_t,
 }
 
-/// CPing `conn` (taken out of `worker`'s pool of `member`); it goes back or is closed later.
+/// CPing `conn` (taken out of `pool`'s slots of `member`); it goes back or is closed later.
 pub fn start(
     rt: &Runtime,
-    worker: &str,
+    pool: PoolId,
     member: usize,
     conn: Conn,
     peer: SocketAddr,
@@ -35,14 +35,14 @@ pub fn start(
 ) {
     if conn.is_closed() || !matches!(conn.send(ajp::CPING), Io::Done(n) if n == ajp::CPING.len()) {
         conn.close();
-        give_back(rt, worker, member, None);
+        rt.give_back(pool, member, None, Instant::now());
         return;
     }
     let mut p = Box::new(Ping {
         conn: None,
         peer,
         rt,
-        worker: worker.to_owned(),
+        pool,
         member,
         size,
         got: [0; 16],
@@ -62,26 +62,6 @@ pub fn start(
     // SAFETY: the timer lives in the leaked box until `finish` deletes it.
     unsafe { ffi::ngx_add_timer(&mut p.timer, timeout.as_millis().max(1) as ffi::ngx_msec_t) };
     let _ = Box::into_raw(p);
-}
-
-fn give_back(rt: &Runtime, worker: &str, member: usize, back: Option<(Conn, SocketAddr)>) {
-    let addr = rt
-        .engines
-        .get(worker)
-        .and_then(|w| w.member(member))
-        .map(|m| m.spec().addr);
-    let Some(addr) = addr else {
-        if let Some((c, _)) = back {
-            c.close();
-        }
-        return;
-    };
-    if let Some(c) = rt
-        .with_pool(worker, member, |s| s.give_back(back, addr, Instant::now()))
-        .flatten()
-    {
-        c.close();
-    }
 }
 
 /// The CPing is over: back into the pool when it answered, else closed.
@@ -107,7 +87,7 @@ unsafe fn finish(p: *mut Ping, alive: bool) {
         }
         None => None,
     };
-    give_back(rt, &p.worker, p.member, back);
+    rt.give_back(p.pool, p.member, back, Instant::now());
 }
 
 unsafe extern "C" fn pong_read(ev: *mut ffi::ngx_event_t) {

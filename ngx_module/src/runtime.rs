@@ -38,8 +38,8 @@ pub struct Runtime {
     pub nonce: String,
     /// Which names asked for are nginx variables (per configuration).
     pub known: crate::facts::Known,
-    /// Per worker process: a pool per member of each worker, by worker name.
-    pools: RefCell<FxHashMap<String, Vec<Slots<Conn>>>>,
+    /// Per worker process: a pool per member of each listed worker ([`Engine::pool`]).
+    pools: RefCell<Vec<Pools>>,
     maintenance: Box<ffi::ngx_event_t>,
 }
 
@@ -50,10 +50,32 @@ pub fn unix_now() -> i64 {
 }
 
 /// The forwarding workers by name, and their balancers' maintenance.
-pub struct Engines(FxHashMap<String, Arc<Worker>>);
+pub struct Engines(FxHashMap<String, Engine>);
+
+/// A forwarding worker and where its connections are pooled.
+pub struct Engine {
+    pub worker: Arc<Worker>,
+    /// This process's pools of its members' connections (a listed worker has them).
+    pub pool: Option<PoolId>,
+}
+
+/// One listed worker's pools in [`Runtime`]: found by position, not by hashing its name on
+/// every take and give-back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolId(usize);
+
+/// A listed worker's pools, one per member.
+struct Pools {
+    worker: Arc<Worker>,
+    slots: Vec<Slots<Conn>>,
+}
 
 impl Engines {
     pub fn get(&self, name: &str) -> Option<&Arc<Worker>> {
+        self.0.get(name).map(|e| &e.worker)
+    }
+
+    pub fn engine(&self, name: &str) -> Option<&Engine> {
         self.0.get(name)
     }
 
@@ -61,7 +83,7 @@ impl Engines {
     pub fn balancers(&self) -> Vec<(&str, &Balancer)> {
         self.0
             .iter()
-            .filter_map(|(n, w)| w.balancer().map(|b| (n.as_str(), b)))
+            .filter_map(|(n, e)| e.worker.balancer().map(|b| (n.as_str(), b)))
             .collect()
     }
 
@@ -70,15 +92,15 @@ impl Engines {
     pub fn ajp13(&self) -> Vec<(&str, &Worker)> {
         self.0
             .iter()
-            .filter(|(_, w)| !w.is_lb())
-            .map(|(n, w)| (n.as_str(), &**w))
+            .filter(|(_, e)| !e.worker.is_lb())
+            .map(|(n, e)| (n.as_str(), &*e.worker))
             .collect()
     }
 
     /// Decay and recovery (lb-core throttles them across processes to `worker.maintain`).
     fn maintain(&self, now: i64) {
-        for w in self.0.values() {
-            if let Some(b) = w.balancer() {
+        for e in self.0.values() {
+            if let Some(b) = e.worker.balancer() {
                 b.maintain(now);
             }
         }
@@ -92,7 +114,7 @@ impl Runtime {
             .settings
             .options
             .has(lb_core::directive::options::Flag::DISABLE_REUSE);
-        let engines = Engines(
+        let mut engines = Engines(
             lb_core::assemble::forward_workers(
                 &l.workers,
                 table,
@@ -101,7 +123,10 @@ impl Runtime {
                 unix_now(),
             )?
             .into_iter()
-            .map(|(n, w)| (n, Arc::new(w)))
+            .map(|(n, w)| {
+                let worker = Arc::new(w);
+                (n, Engine { worker, pool: None })
+            })
             .collect(),
         );
         for p in lb_core::status::persist::restore(
@@ -111,15 +136,20 @@ impl Runtime {
         ) {
             crate::log::cycle(crate::log::Level::Warn, &format!("rjk: {p}"));
         }
-        let mut pools = FxHashMap::default();
+        let mut pools = Vec::new();
         for name in &l.workers.list.value {
-            if let Some(e) = engines.get(name) {
+            if let Some(e) = engines.0.get_mut(name).filter(|e| e.pool.is_none()) {
                 let slots = e
+                    .worker
                     .members()
                     .iter()
                     .map(|m| Slots::new(m.spec().connection_pool_size))
                     .collect();
-                pools.insert(name.clone(), slots);
+                e.pool = Some(PoolId(pools.len()));
+                pools.push(Pools {
+                    worker: Arc::clone(&e.worker),
+                    slots,
+                });
             }
         }
         Ok(Runtime {
@@ -136,16 +166,40 @@ impl Runtime {
         })
     }
 
-    /// Member `member`'s pool of worker `name` in this process.
+    /// Member `member`'s pool of a worker in this process.
     pub fn with_pool<R>(
         &self,
-        name: &str,
+        pool: PoolId,
         member: usize,
         f: impl FnOnce(&mut Slots<Conn>) -> R,
     ) -> Option<R> {
         let mut pools = self.pools.borrow_mut();
-        let slots = pools.get_mut(name)?.get_mut(member)?;
+        let slots = pools.get_mut(pool.0)?.slots.get_mut(member)?;
         Some(f(slots))
+    }
+
+    /// Give member `member`'s connection back to its pool, or close it: the pool is full, or
+    /// it does not lead to the member's address any more.
+    pub fn give_back(
+        &self,
+        pool: PoolId,
+        member: usize,
+        back: Option<(Conn, std::net::SocketAddr)>,
+        now: Instant,
+    ) {
+        let mut pools = self.pools.borrow_mut();
+        let p = pools.get_mut(pool.0);
+        let refused = match p.and_then(|p| {
+            let addr = p.worker.member(member)?.spec().addr;
+            Some((p.slots.get_mut(member)?, addr))
+        }) {
+            Some((slots, addr)) => slots.give_back(back, addr, now),
+            None => back.map(|(c, _)| c),
+        };
+        drop(pools);
+        if let Some(c) = refused {
+            c.close();
+        }
     }
 
     /// The maintenance timer of this worker process (cancelable: it never holds up a
@@ -167,10 +221,8 @@ impl Runtime {
         let mut due = Vec::new();
         {
             let mut pools = self.pools.borrow_mut();
-            for (name, slots) in pools.iter_mut() {
-                let Some(e) = self.engines.get(name) else {
-                    continue;
-                };
+            for (id, p) in pools.iter_mut().enumerate() {
+                let (e, slots) = (&p.worker, &mut p.slots);
                 for (i, (m, s)) in e.members().iter().zip(slots.iter_mut()).enumerate() {
                     let spec = m.spec();
                     s.resize(spec.connection_pool_size);
@@ -181,7 +233,7 @@ impl Runtime {
                     if let Some(every) = spec.interval_ping() {
                         for (c, peer) in s.due_for_ping(now, every) {
                             due.push((
-                                name.clone(),
+                                PoolId(id),
                                 i,
                                 c,
                                 peer,
@@ -194,16 +246,16 @@ impl Runtime {
             }
         }
         // Outside the borrow: a CPing that fails at once gives its slot straight back.
-        for (name, i, c, peer, timeout, size) in due {
-            crate::ping::start(self, &name, i, c, peer, timeout, size);
+        for (pool, i, c, peer, timeout, size) in due {
+            crate::ping::start(self, pool, i, c, peer, timeout, size);
         }
     }
 
     /// Close every pooled connection (the process is leaving).
     pub fn close_idle(&self) {
         let mut pools = self.pools.borrow_mut();
-        for slots in pools.values_mut() {
-            for s in slots.iter_mut() {
+        for p in pools.iter_mut() {
+            for s in p.slots.iter_mut() {
                 s.expire(
                     Instant::now() + Duration::from_secs(1 << 30),
                     Duration::ZERO,
