@@ -77,7 +77,7 @@ pub struct Prepared<'r> {
     tls: Option<Tls<'r>>,
     env: Vec<(&'r [u8], &'r [u8])>,
     /// The sticky session id, for an lb request that has one.
-    pub session: Option<String>,
+    pub session: Option<SessionId>,
     options: ForwardOptions,
     rule: Option<&'r Extensions>,
 }
@@ -240,27 +240,10 @@ pub fn prepare<'r>(
         })
         .collect();
 
-    p.session = lb.and_then(|lb| {
-        let fwd = String::from_utf8_lossy(&p.uri);
-        let cookies: Vec<String> = p
-            .headers
-            .as_slice()
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            .collect();
-        let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
-        let ignore_env = env("JK_STICKY_IGNORE").map(|v| String::from_utf8_lossy(v).into_owned());
-        let route_env = env("JK_ROUTE").map(|v| String::from_utf8_lossy(v).into_owned());
-        let rs = route::RequestSession {
-            uri: &fwd,
-            cookies: &cookies,
-            sticky_ignore_env: ignore_env.as_deref(),
-            route_env: route_env.as_deref(),
-        };
-        route::sticky_session_id(lb, Some(ext), &rs).map(|c| c.into_owned())
-    });
-    let reply_timeout = number::<i64>(env("JK_REPLY_TIMEOUT"))
+    p.session = lb
+        .filter(|lb| lb.sticky_session.value)
+        .and_then(|lb| session(lb, ext, &p.uri, p.headers.as_slice(), &env));
+    let reply_timeout = number::<i64>(env(REPLY_TIMEOUT))
         .filter(|&v| v >= 0)
         .or(ext.reply_timeout.filter(|&v| v >= 0))
         .map(|v| Duration::from_millis(v as u64));
@@ -278,9 +261,144 @@ pub fn prepare<'r>(
         reply_timeout,
         // sticky_session_id already applied JK_STICKY_IGNORE and the rule's sticky_ignore.
         sticky_ignore: p.session.is_none(),
-        stateless: env_flag(env("JK_STATELESS")) || ext.stateless,
+        stateless: env_flag(env(STATELESS)) || ext.stateless,
     };
     p
+}
+
+/// The names `prepare` asks literally (mod_jk's request switches).
+const STICKY_IGNORE: &str = "JK_STICKY_IGNORE";
+const ROUTE: &str = "JK_ROUTE";
+const REPLY_TIMEOUT: &str = "JK_REPLY_TIMEOUT";
+const STATELESS: &str = "JK_STATELESS";
+
+/// Every environment name [`prepare`] may ask for under `s`, and whether it asks for it only
+/// on an HTTPS request (the `https` indicator set to `on`): what an adapter checks once to
+/// know that a request has none of them ([`RequestFacts::no_env`]).
+pub fn env_names(s: &ServerSettings) -> impl Iterator<Item = (&str, bool)> {
+    let ind = &s.indicators;
+    let always = [
+        &ind.ignore_cl,
+        &ind.https,
+        &ind.remote_addr,
+        &ind.remote_port,
+        &ind.local_addr,
+        &ind.local_name,
+        &ind.local_port,
+        &ind.remote_user,
+        &ind.auth_type,
+    ]
+    .into_iter()
+    .map(String::as_str)
+    .chain([STICKY_IGNORE, ROUTE, REPLY_TIMEOUT, STATELESS])
+    .chain(s.env_vars.iter().map(|(n, _)| n.as_str()))
+    .map(|n| (n, false));
+    let tls = [
+        &ind.certs,
+        &ind.cipher,
+        &ind.session,
+        &ind.key_size,
+        &ind.ssl_protocol,
+    ]
+    .into_iter()
+    .map(|n| (n.as_str(), true));
+    always.chain(tls)
+}
+
+/// A sticky session id, kept inline: a request's session is short (Tomcat's: 32 hex digits,
+/// a dot and the route), and preparing a sticky request should not allocate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionId {
+    Inline {
+        bytes: [u8; SESSION_INLINE],
+        len: u8,
+    },
+    Long(String),
+}
+
+const SESSION_INLINE: usize = 94;
+
+impl SessionId {
+    fn new(id: &str) -> SessionId {
+        if id.len() > SESSION_INLINE {
+            return SessionId::Long(id.to_owned());
+        }
+        let mut bytes = [0; SESSION_INLINE];
+        bytes[..id.len()].copy_from_slice(id.as_bytes());
+        SessionId::Inline {
+            bytes,
+            len: id.len() as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // SAFETY: copied from a `str` in `new`, whole.
+            SessionId::Inline { bytes, len } => unsafe {
+                std::str::from_utf8_unchecked(&bytes[..*len as usize])
+            },
+            SessionId::Long(s) => s,
+        }
+    }
+}
+
+/// The sticky session id of a request to `lb`: the URI's path parameter, the `Cookie` headers,
+/// `JK_STICKY_IGNORE` and `JK_ROUTE`, read without copying when they are UTF-8 (as they are:
+/// the forwarded URI is %-encoded, cookies are ASCII), and with the lossy copies otherwise.
+fn session<'r>(
+    lb: &LbWorker,
+    ext: &Extensions,
+    uri: &[u8],
+    headers: &[(&'r [u8], &'r [u8])],
+    env: &dyn Fn(&str) -> Option<&'r [u8]>,
+) -> Option<SessionId> {
+    const MOST: usize = 8;
+    let mut cookies = [""; MOST];
+    let mut n = 0;
+    let mut plain = true;
+    for (_, v) in headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+    {
+        match std::str::from_utf8(v) {
+            Ok(v) if n < MOST => {
+                cookies[n] = v;
+                n += 1;
+            }
+            _ => plain = false,
+        }
+    }
+    let (ignore, route) = (env(STICKY_IGNORE), env(ROUTE));
+    let utf8 = |v: Option<&'r [u8]>| v.map(std::str::from_utf8).transpose();
+    match (std::str::from_utf8(uri), utf8(ignore), utf8(route)) {
+        (Ok(uri), Ok(ignore), Ok(route)) if plain => {
+            let rs = route::RequestSession {
+                uri,
+                cookies: &cookies[..n],
+                sticky_ignore_env: ignore,
+                route_env: route,
+            };
+            route::sticky_session_id(lb, Some(ext), &rs).map(|c| SessionId::new(&c))
+        }
+        _ => {
+            let lossy = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+            let uri = lossy(uri);
+            let cookies: Vec<String> = headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+                .map(|(_, v)| lossy(v))
+                .collect();
+            let cookies: Vec<&str> = cookies.iter().map(String::as_str).collect();
+            let (ignore, route) = (ignore.map(lossy), route.map(lossy));
+            let rs = route::RequestSession {
+                uri: &uri,
+                cookies: &cookies,
+                sticky_ignore_env: ignore.as_deref(),
+                route_env: route.as_deref(),
+            };
+            route::sticky_session_id(lb, Some(ext), &rs).map(|c| SessionId::new(&c))
+        }
+    }
 }
 
 impl Prepared<'_> {
@@ -303,7 +421,7 @@ impl Prepared<'_> {
             auth_type: self.auth_type,
             tls: self.tls,
             env: &self.env,
-            session_id: self.session.as_deref(),
+            session_id: self.session.as_ref().map(SessionId::as_str),
             options: self.options,
             rule: self.rule,
         };
@@ -323,6 +441,8 @@ mod tests {
         env: Vec<(&'static str, &'static str)>,
         /// What `no_env` says (a test's lie, to see that prepare believes it).
         no_env: bool,
+        /// Every name `env` was asked for.
+        asked: std::cell::RefCell<Vec<String>>,
     }
 
     impl<'r> RequestFacts<'r> for Facts {
@@ -347,6 +467,7 @@ mod tests {
             }
         }
         fn env(&self, name: &str) -> Option<&'r [u8]> {
+            self.asked.borrow_mut().push(name.to_owned());
             self.env
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -520,5 +641,90 @@ mod tests {
         few.push((b"B", b"2"));
         few.retain(|n| n != b"A");
         assert_eq!(few.as_slice(), &[(&b"B"[..], &b"2"[..])]);
+    }
+
+    #[test]
+    fn the_sticky_session_is_read_without_copies_and_survives_odd_bytes() {
+        let mut l = crate::config::Loader::new();
+        l.workers_text(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8009\n",
+            std::path::Path::new("w.properties"),
+        );
+        let w = l.finish().workers.expect("workers");
+        let crate::config::Kind::Lb(lb) = &w.get("lb").unwrap().kind else {
+            panic!("lb")
+        };
+        let none = |_: &str| -> Option<&'static [u8]> { None };
+        let id = |uri: &[u8], headers: &[(&'static [u8], &'static [u8])]| {
+            session(lb, &NO_EXTENSIONS, uri, headers, &none).map(|s| s.as_str().to_owned())
+        };
+        let cookie = |v: &'static [u8]| (&b"Cookie"[..], v);
+        assert_eq!(
+            id(b"/app", &[cookie(b"a=1"), cookie(b"JSESSIONID=ABC.n1")]).as_deref(),
+            Some("ABC.n1"),
+            "the second Cookie header"
+        );
+        assert_eq!(id(b"/app;jsessionid=P.n2", &[]).as_deref(), Some("P.n2"));
+        let long = format!("JSESSIONID={}.n1", "x".repeat(200));
+        let long: &'static [u8] = Box::leak(long.into_bytes().into_boxed_slice());
+        assert_eq!(
+            id(b"/app", &[cookie(long)]).map(|s| s.len()),
+            Some(203),
+            "longer than the inline space"
+        );
+        // A cookie header that is not UTF-8 is read lossily, as before: the id still counts.
+        assert_eq!(
+            id(b"/app", &[cookie(b"x=\xff; JSESSIONID=Q.n3")]).as_deref(),
+            Some("Q.n3")
+        );
+        let route = |n: &str| -> Option<&'static [u8]> { (n == "JK_ROUTE").then_some(b"n9") };
+        assert_eq!(
+            session(lb, &NO_EXTENSIONS, b"/app", &[], &route).map(|s| s.as_str().to_owned()),
+            Some(crate::route::forced_session_id("n9"))
+        );
+    }
+
+    #[test]
+    fn env_names_lists_every_name_prepare_asks_for() {
+        let mut l = crate::config::Loader::new();
+        l.workers_text(
+            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8009\n",
+            std::path::Path::new("w.properties"),
+        );
+        let w = l.finish().workers.expect("workers");
+        let crate::config::Kind::Lb(lb) = &w.get("lb").unwrap().kind else {
+            panic!("lb")
+        };
+        let mut s = ServerSettings {
+            env_vars: vec![("APP_TIER".into(), None)],
+            ..ServerSettings::default()
+        };
+        s.options = s.options.with(&{
+            let mut l = crate::directive::options::OptionLines::default();
+            l.read("+ForwardKeySize");
+            l
+        });
+        let names: Vec<(&str, bool)> = env_names(&s).collect();
+        for https in ["on", "off"] {
+            let f = Facts {
+                env: vec![("HTTPS", https)],
+                ..Facts::default()
+            };
+            let _ = prepare(&f, &s, Some(lb), &NO_EXTENSIONS);
+            let asked = f.asked.borrow();
+            for a in asked.iter() {
+                let listed = names.iter().find(|(n, _)| n == a);
+                assert!(listed.is_some(), "{a} is asked but not in env_names");
+                assert!(
+                    https == "on" || !listed.unwrap().1,
+                    "{a} asked without HTTPS"
+                );
+            }
+            let want = names
+                .iter()
+                .filter(|(_, tls)| https == "on" || !tls)
+                .count();
+            assert_eq!(asked.len(), want, "{asked:?}");
+        }
     }
 }
