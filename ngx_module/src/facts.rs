@@ -5,7 +5,8 @@
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 
-use lb_core::forward::prepare::RequestFacts;
+use lb_core::directive::server::ServerSettings;
+use lb_core::forward::prepare::{env_names, RequestFacts};
 
 use crate::ffi;
 
@@ -20,6 +21,9 @@ use crate::ffi;
 pub struct Known {
     names: RefCell<Vec<Name>>,
     next: Cell<usize>,
+    /// Per server settings (by address: the configuration's, living as long as the runtime):
+    /// whether no name `prepare` asks can have a value on a plain connection.
+    empty: RefCell<Vec<(usize, bool)>>,
 }
 
 struct Name {
@@ -81,6 +85,37 @@ impl Known {
         same(k.kept.as_bytes(), name.as_bytes()).then_some(k.var)
     }
 
+    /// Whether a request without TLS under `s` has none of the environment names `prepare`
+    /// asks for: none is an nginx variable, except nginx's `$https` as the `https` indicator
+    /// (empty without TLS, and the TLS names are asked only when it is `on`). Found out on the
+    /// first request of each server's settings.
+    ///
+    /// # Safety
+    /// `r` must be a live request of this runtime's configuration.
+    pub unsafe fn plain_env_empty(
+        &self,
+        r: *mut ffi::ngx_http_request_t,
+        s: &ServerSettings,
+    ) -> bool {
+        let at = s as *const ServerSettings as usize;
+        if let Some(&(_, empty)) = self.empty.borrow().iter().find(|(a, _)| *a == at) {
+            return empty;
+        }
+        // nginx's `$https` is empty without TLS: harmless as the `https` indicator, if it is
+        // asked for nothing else.
+        let https = s.indicators.https.as_str();
+        let only_https =
+            |name: &str| name == https && env_names(s).filter(|(n, _)| *n == name).count() == 1;
+        let empty = env_names(s).all(|(name, tls)| {
+            let lower = name.to_ascii_lowercase();
+            // SAFETY: the caller's promise.
+            let var = unsafe { resolve(r, lower.as_bytes()) };
+            tls || matches!(var, Var::Absent) || (lower == "https" && only_https(name))
+        });
+        self.empty.borrow_mut().push((at, empty));
+        empty
+    }
+
     fn set(&self, name: &str, var: Var) {
         let mut names = self.names.borrow_mut();
         let at = name.as_ptr() as usize;
@@ -138,6 +173,8 @@ unsafe fn resolve(r: *mut ffi::ngx_http_request_t, lower: &[u8]) -> Var {
 pub struct NgxRequest<'k> {
     r: *mut ffi::ngx_http_request_t,
     known: &'k Known,
+    /// No environment name `prepare` asks for has a value ([`Known::plain_env_empty`]).
+    no_env: bool,
     client: (*const [u8], u16),
     local: (Text, u16),
     server: *const [u8],
@@ -222,11 +259,19 @@ unsafe fn addr_of(sa: *const ffi::sockaddr) -> Option<SocketAddr> {
 }
 
 impl<'k> NgxRequest<'k> {
+    /// `settings`: the server's, for a request `prepare` will see (`None`: one it won't).
+    ///
     /// # Safety
     /// `r` must be a live request, and outlive the value.
-    pub unsafe fn new(r: *mut ffi::ngx_http_request_t, known: &'k Known) -> NgxRequest<'k> {
+    pub unsafe fn new(
+        r: *mut ffi::ngx_http_request_t,
+        known: &'k Known,
+        settings: Option<&ServerSettings>,
+    ) -> NgxRequest<'k> {
         unsafe {
             let c = (*r).connection;
+            let no_env =
+                (*c).ssl.is_null() && settings.is_some_and(|s| known.plain_env_empty(r, s));
             ffi::ngx_connection_local_sockaddr(c, std::ptr::null_mut(), 0);
             let peer = addr_of((*c).sockaddr);
             // nginx formatted the client's address already (addr_text); a unix socket has
@@ -244,6 +289,7 @@ impl<'k> NgxRequest<'k> {
             NgxRequest {
                 r,
                 known,
+                no_env,
                 client,
                 local,
                 server,
@@ -411,6 +457,9 @@ impl<'a, 'k> RequestFacts<'a> for &'a NgxRequest<'k> {
     fn env(&self, name: &str) -> Option<&'a [u8]> {
         let r: &'a NgxRequest<'k> = self;
         r.variable(name)
+    }
+    fn no_env(&self) -> bool {
+        self.no_env
     }
     fn client(&self) -> (&'a [u8], u16) {
         let r: &'a NgxRequest<'k> = self;

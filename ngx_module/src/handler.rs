@@ -62,7 +62,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             .as_ref()
             .unwrap_or(&rt.settings);
         let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
-        let facts = NgxRequest::new(r, &rt.known);
+        let facts = NgxRequest::new(r, &rt.known, Some(settings));
         let facts = &facts;
         let prepared = prepare(&facts, settings, lb, ext);
         let ex = prepared.with_head(|head| {

@@ -75,7 +75,7 @@ unsafe fn reply(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let Some(lb_core::config::Kind::Status(s)) = rt.workers.get(name).map(|w| &w.kind) else {
             return INTERNAL;
         };
-        let request = NgxRequest::new(r, &rt.known);
+        let request = NgxRequest::new(r, &rt.known, None);
         let facts = &request;
         use lb_core::forward::prepare::RequestFacts;
         let method = String::from_utf8_lossy(facts.method()).into_owned();
