@@ -2,7 +2,7 @@
 //! its [`Ctx`], start reading the body unbuffered, and let the driver run.
 
 use lb_core::config::Kind;
-use lb_core::forward::prepare::prepare;
+use lb_core::forward::prepare::prepare_with;
 use lb_core::forward::{notes, Exchange};
 use lb_core::mount::NO_EXTENSIONS;
 
@@ -64,15 +64,15 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
         let facts = NgxRequest::new(r, &rt.known, Some(settings));
         let facts = &facts;
-        let prepared = prepare(&facts, settings, lb, ext);
-        let ex = prepared.with_head(|head| {
-            Exchange::new(
-                std::sync::Arc::clone(engine),
-                head,
-                crate::driver::spare_buffers(),
-            )
+        let ex = prepare_with(&facts, settings, lb, ext, |prepared| {
+            prepared.with_head(|head| {
+                Exchange::new(
+                    std::sync::Arc::clone(engine),
+                    head,
+                    crate::driver::spare_buffers(),
+                )
+            })
         });
-        drop(prepared);
         // The configuration's name: it lives as long as the runtime (a variable's value does
         // not).
         Ctx::start(&mut state.fwd, r, rt, &worker.name, *pool, ex);

@@ -153,6 +153,28 @@ pub fn prepare<'r>(
     lb: Option<&LbWorker>,
     ext: &'r Extensions,
 ) -> Prepared<'r> {
+    build(req, s, lb, ext)
+}
+
+/// As [`prepare`], the request lent to `f` instead of returned: a caller that cannot have it
+/// built in its own frame does not copy its 1 KiB of inline headers out.
+pub fn prepare_with<'r, R>(
+    req: &dyn RequestFacts<'r>,
+    s: &'r ServerSettings,
+    lb: Option<&LbWorker>,
+    ext: &'r Extensions,
+    f: impl FnOnce(&Prepared<'r>) -> R,
+) -> R {
+    f(&build(req, s, lb, ext))
+}
+
+#[inline(always)]
+fn build<'r>(
+    req: &dyn RequestFacts<'r>,
+    s: &'r ServerSettings,
+    lb: Option<&LbWorker>,
+    ext: &'r Extensions,
+) -> Prepared<'r> {
     let ind = &s.indicators;
     let no_env = req.no_env();
     let env = |name: &str| if no_env { None } else { req.env(name) };
@@ -342,6 +364,17 @@ impl SessionId {
     }
 }
 
+/// `v` as text: the usual ASCII checked inline, the rest by the UTF-8 decoder.
+#[inline]
+fn utf8(v: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if v.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(v) })
+    } else {
+        std::str::from_utf8(v)
+    }
+}
+
 /// The sticky session id of a request to `lb`: the URI's path parameter, the `Cookie` headers,
 /// `JK_STICKY_IGNORE` and `JK_ROUTE`, read without copying when they are UTF-8 (as they are:
 /// the forwarded URI is %-encoded, cookies are ASCII), and with the lossy copies otherwise.
@@ -360,7 +393,7 @@ fn session<'r>(
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
     {
-        match std::str::from_utf8(v) {
+        match utf8(v) {
             Ok(v) if n < MOST => {
                 cookies[n] = v;
                 n += 1;
@@ -369,8 +402,8 @@ fn session<'r>(
         }
     }
     let (ignore, route) = (env(STICKY_IGNORE), env(ROUTE));
-    let utf8 = |v: Option<&'r [u8]>| v.map(std::str::from_utf8).transpose();
-    match (std::str::from_utf8(uri), utf8(ignore), utf8(route)) {
+    let text = |v: Option<&'r [u8]>| v.map(utf8).transpose();
+    match (utf8(uri), text(ignore), text(route)) {
         (Ok(uri), Ok(ignore), Ok(route)) if plain => {
             let rs = route::RequestSession {
                 uri,
