@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use lb_core::directive::server::ServerSettings;
 use lb_core::forward::prepare::{env_names, RequestFacts};
+use lb_core::forward::IpText;
 
 use crate::ffi;
 
@@ -176,57 +177,8 @@ pub struct NgxRequest<'k> {
     /// No environment name `prepare` asks for has a value ([`Known::plain_env_empty`]).
     no_env: bool,
     client: (*const [u8], u16),
-    local: (Text, u16),
+    local: (IpText, u16),
     server: *const [u8],
-}
-
-/// An IP address as text, inline (the longest IPv6 text is 45 bytes).
-pub struct Text {
-    buf: [u8; 46],
-    len: u8,
-}
-
-impl Text {
-    fn of(ip: Option<std::net::IpAddr>) -> Text {
-        let mut t = Text {
-            buf: [0; 46],
-            len: 0,
-        };
-        match ip {
-            Some(std::net::IpAddr::V4(v4)) => {
-                for (i, o) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        t.push(b'.');
-                    }
-                    if o >= 100 {
-                        t.push(b'0' + o / 100);
-                    }
-                    if o >= 10 {
-                        t.push(b'0' + o / 10 % 10);
-                    }
-                    t.push(b'0' + o % 10);
-                }
-            }
-            Some(ip) => {
-                use std::io::Write;
-                let mut w = &mut t.buf[..];
-                let _ = write!(w, "{ip}");
-                let left = w.len();
-                t.len = (46 - left) as u8;
-            }
-            None => {}
-        }
-        t
-    }
-
-    fn push(&mut self, b: u8) {
-        self.buf[self.len as usize] = b;
-        self.len += 1;
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len as usize]
-    }
 }
 
 /// The address in a `sockaddr`.
@@ -282,7 +234,7 @@ impl<'k> NgxRequest<'k> {
             );
             let local = addr_of((*c).local_sockaddr);
             let local = (
-                Text::of(local.map(|a| a.ip())),
+                IpText::of(local.map(|a| a.ip())),
                 local.map_or(0, |a| a.port()),
             );
             let server = ffi::bytes(&(*r).headers_in.server) as *const [u8];

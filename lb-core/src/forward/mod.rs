@@ -21,6 +21,7 @@ pub mod blocking;
 pub mod body;
 pub mod exchange;
 pub mod failure;
+mod ip_text;
 pub mod member;
 pub mod notes;
 mod plan;
@@ -43,6 +44,7 @@ pub use crate::config::Activation;
 
 pub use exchange::{Acquired, Action, Buffers, Exchange, Forwarded, Now, Tried};
 pub use failure::{Failure, ReadError};
+pub use ip_text::IpText;
 pub use member::Member;
 pub use server::{ForwardOptions, RequestBody, RequestHead, Tls};
 pub use spec::AjpWorkerSpec;
