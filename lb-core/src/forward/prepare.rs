@@ -153,7 +153,9 @@ pub fn prepare<'r>(
     lb: Option<&LbWorker>,
     ext: &'r Extensions,
 ) -> Prepared<'r> {
-    build(req, s, lb, ext)
+    let mut p = blank(req, s, ext);
+    fill(&mut p, req, s, lb, ext);
+    p
 }
 
 /// As [`prepare`], the request lent to `f` instead of returned: a caller that cannot have it
@@ -165,28 +167,26 @@ pub fn prepare_with<'r, R>(
     ext: &'r Extensions,
     f: impl FnOnce(&Prepared<'r>) -> R,
 ) -> R {
-    f(&build(req, s, lb, ext))
+    let mut p = blank(req, s, ext);
+    fill(&mut p, req, s, lb, ext);
+    f(&p)
 }
 
+/// The request line and nothing else yet (built where it stays: the inline headers are
+/// neither zeroed twice nor moved).
 #[inline(always)]
-fn build<'r>(
+fn blank<'r>(
     req: &dyn RequestFacts<'r>,
     s: &'r ServerSettings,
-    lb: Option<&LbWorker>,
     ext: &'r Extensions,
 ) -> Prepared<'r> {
-    let ind = &s.indicators;
-    let no_env = req.no_env();
-    let env = |name: &str| if no_env { None } else { req.env(name) };
     // Bytes in, bytes out: a path that is not UTF-8 is forwarded %-encoded, as mod_jk does.
     let uri = uri::forward_uri_bytes(
         req.original_uri(),
         req.unparsed_uri(),
         s.options.forward_uri,
     );
-
-    // Built in place: the inline headers (1 KiB) are neither zeroed twice nor moved.
-    let mut p = Prepared {
+    Prepared {
         method: req.method(),
         uri,
         query: req.query(),
@@ -205,7 +205,21 @@ fn build<'r>(
         session: None,
         options: ForwardOptions::default(),
         rule: ext.steers_engine().then_some(ext),
-    };
+    }
+}
+
+/// Everything else mod_jk's rules put in the request.
+#[inline(always)]
+fn fill<'r>(
+    p: &mut Prepared<'r>,
+    req: &dyn RequestFacts<'r>,
+    s: &'r ServerSettings,
+    lb: Option<&LbWorker>,
+    ext: &'r Extensions,
+) {
+    let ind = &s.indicators;
+    let no_env = req.no_env();
+    let env = |name: &str| if no_env { None } else { req.env(name) };
     let headers = &mut p.headers;
     let (mut chunked, mut length) = (false, None::<u64>);
     req.for_each_header(&mut |n, v| {
@@ -285,7 +299,6 @@ fn build<'r>(
         sticky_ignore: p.session.is_none(),
         stateless: env_flag(env(STATELESS)) || ext.stateless,
     };
-    p
 }
 
 /// The names `prepare` asks literally (mod_jk's request switches).
