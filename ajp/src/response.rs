@@ -17,6 +17,8 @@ pub struct SendHeaders<'a> {
     reason: Option<&'a [u8]>,
     num_headers: u16,
     headers_raw: &'a [u8],
+    /// The first Content-Length header's value, noted while `decode` validated the headers.
+    content_length: Option<&'a [u8]>,
 }
 
 impl<'a> SendHeaders<'a> {
@@ -25,7 +27,12 @@ impl<'a> SendHeaders<'a> {
         let (mut head, mut r) = Self::head(payload)?;
         let start = r.pos();
         for i in 0..head.num_headers {
-            read_response_header(&mut r, i)?;
+            let (name, value) = read_response_header(&mut r, i)?;
+            // The one header a proxy needs before it writes the head (to frame the body):
+            // noted in the validating pass, so nobody reads the headers again for it.
+            if head.content_length.is_none() && is_content_length(name) {
+                head.content_length = Some(value);
+            }
         }
         head.headers_raw = &payload[start..r.pos()];
         Ok(head)
@@ -46,12 +53,14 @@ impl<'a> SendHeaders<'a> {
             reason,
             num_headers,
             headers_raw: &[],
+            content_length: None,
         };
         Ok((head, r))
     }
 
     /// A payload [`decode`](Self::decode) accepted before, read again without validating its
     /// headers a second time (the lazy header iterator stops at anything malformed anyway).
+    /// Nothing is noted on the way: [`content_length`](Self::content_length) is `None`.
     pub fn decode_again(payload: &'a [u8]) -> Result<Self, Error> {
         let (mut head, r) = Self::head(payload)?;
         head.headers_raw = &payload[r.pos()..];
@@ -77,12 +86,25 @@ impl<'a> SendHeaders<'a> {
         Headers::new(self.headers_raw, self.num_headers)
     }
 
+    /// The value of the first `Content-Length` header as sent, if any, noted by
+    /// [`decode`](Self::decode) while it validated the headers (a head from
+    /// [`decode_again`](Self::decode_again) has none noted).
+    pub fn content_length(&self) -> Option<&'a [u8]> {
+        self.content_length
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
         self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
+}
+
+/// `Content-Length`, in any case (a coded name comes back as "Content-Length").
+#[inline]
+fn is_content_length(name: &[u8]) -> bool {
+    name.len() == 14 && name.eq_ignore_ascii_case(b"content-length")
 }
 
 pub(crate) fn read_response_header<'a>(
@@ -225,5 +247,57 @@ impl<'a> ContainerMessage<'a> {
             kind::CPONG => ContainerMessage::CPong,
             code => return Err(Error::UnknownMessage { code }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header name as sent: coded, or a string.
+    type Name<'a> = Result<u16, &'a [u8]>;
+
+    /// Send Headers with these headers.
+    fn send_headers(headers: &[(Name<'_>, &[u8])]) -> Vec<u8> {
+        let mut p = vec![kind::SEND_HEADERS, 0, 200, 0, 2, b'O', b'K', 0];
+        p.extend_from_slice(&(headers.len() as u16).to_be_bytes());
+        for (name, value) in headers {
+            match name {
+                Ok(code) => p.extend_from_slice(&code.to_be_bytes()),
+                Err(n) => {
+                    p.extend_from_slice(&(n.len() as u16).to_be_bytes());
+                    p.extend_from_slice(n);
+                    p.push(0);
+                }
+            }
+            p.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            p.extend_from_slice(value);
+            p.push(0);
+        }
+        p
+    }
+
+    #[test]
+    fn decode_notes_the_first_content_length() {
+        let coded = send_headers(&[(Ok(0xA001), b"text/plain"), (Ok(0xA003), b"12")]);
+        assert_eq!(
+            SendHeaders::decode(&coded).unwrap().content_length(),
+            Some(&b"12"[..])
+        );
+        let named = send_headers(&[
+            (Err(b"X-Content-Length"), b"1"),
+            (Err(b"CONTENT-length"), b" 7 "),
+            (Ok(0xA003), b"8"),
+        ]);
+        let h = SendHeaders::decode(&named).unwrap();
+        assert_eq!(h.content_length(), Some(&b" 7 "[..]));
+        assert_eq!(h.content_length(), h.header(b"content-length"));
+        let none = send_headers(&[(Ok(0xA001), b"text/plain"), (Err(b"Content-Lengths"), b"3")]);
+        assert_eq!(SendHeaders::decode(&none).unwrap().content_length(), None);
+        // Read again, nothing is noted.
+        assert_eq!(
+            SendHeaders::decode_again(&coded).unwrap().content_length(),
+            None
+        );
     }
 }

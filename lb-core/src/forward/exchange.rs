@@ -989,9 +989,7 @@ impl Exchange {
         let got = match event {
             ProxyEvent::Headers(h) => Got::Head {
                 status: h.status(),
-                length: h
-                    .header(b"content-length")
-                    .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()),
+                length: h.content_length().and_then(parse_length),
                 // The Send Headers payload: the packet without its header.
                 payload: packet.start + ajp::packet::HEADER_LEN..packet.end,
                 keep: kept_for_error_page(&h).next().is_some(),
@@ -1451,6 +1449,17 @@ enum Emit {
     Done,
 }
 
+/// A response's Content-Length value as a number: the trimmed text parsed as `u64` (anything
+/// else declares no length). Plain digits, the usual case, are read without the text detour;
+/// the result is the same.
+fn parse_length(v: &[u8]) -> Option<u64> {
+    // 19 digits always fit in a u64.
+    if (1..=19).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
+        return Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+    }
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
 /// A mount's `fail_on_status=` list (copied only when set) and `use_server_errors=`.
 fn rule_effects(rule: Option<&Extensions>) -> (Option<Vec<i64>>, i64) {
     match rule {
@@ -1459,5 +1468,38 @@ fn rule_effects(rule: Option<&Extensions>) -> (Option<Vec<i64>>, i64) {
             (!r.fail_on_status.is_empty()).then(|| r.fail_on_status.clone()),
             r.use_server_errors,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_length;
+
+    /// The fast path reads what the text parse reads, and nothing else.
+    #[test]
+    fn length_parses_as_the_text_would() {
+        let old = |v: &[u8]| -> Option<u64> { std::str::from_utf8(v).ok()?.trim().parse().ok() };
+        let cases: &[&[u8]] = &[
+            b"0",
+            b"1024",
+            b" 12 ",
+            b"+5",
+            b"-1",
+            b"",
+            b"  ",
+            b"1x",
+            b"0x10",
+            b"9999999999999999999",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"00000000000000000000001",
+            b"\xff1",
+            "\u{a0}7".as_bytes(),
+        ];
+        for v in cases {
+            assert_eq!(parse_length(v), old(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        assert_eq!(parse_length(b"1024"), Some(1024));
+        assert_eq!(parse_length(b"nope"), None);
     }
 }
