@@ -101,13 +101,82 @@ impl<'a> SendHeaders<'a> {
     }
 }
 
-/// `Content-Length`, in any case (a coded name comes back as "Content-Length").
+/// `Content-Length`, in any case (a coded name comes back as "Content-Length"): exactly
+/// `eq_ignore_ascii_case`, as two overlapping 8-byte windows where only the letters fold
+/// (bit 0x20), not a loop over the bytes. Runs for every response header.
 #[inline]
 fn is_content_length(name: &[u8]) -> bool {
-    name.len() == 14 && name.eq_ignore_ascii_case(b"content-length")
+    const HEAD: u64 = u64::from_le_bytes(*b"content-");
+    const TAIL: u64 = u64::from_le_bytes(*b"t-length");
+    // Letter bytes: 0..=6 of "content-", and all but byte 1 of "t-length".
+    const HEAD_LETTERS: u64 = 0x0020_2020_2020_2020;
+    const TAIL_LETTERS: u64 = 0x2020_2020_2020_0020;
+    let Ok(n) = <&[u8; 14]>::try_from(name) else {
+        return false;
+    };
+    let (head, tail) = (n.first_chunk::<8>(), n.last_chunk::<8>());
+    let (Some(head), Some(tail)) = (head, tail) else {
+        return false;
+    };
+    u64::from_le_bytes(*head) | HEAD_LETTERS == HEAD
+        && u64::from_le_bytes(*tail) | TAIL_LETTERS == TAIL
 }
 
+/// A header's name and value.
+type Header<'a> = (&'a [u8], &'a [u8]);
+
+/// One header (`i`: its index, for errors). A well-formed header is read by
+/// [`header_fast`]; anything else goes the checked way, which finds the same header or says
+/// exactly what is wrong.
+#[inline]
 pub(crate) fn read_response_header<'a>(
+    r: &mut Reader<'a>,
+    i: u16,
+) -> Result<(&'a [u8], &'a [u8]), Error> {
+    match header_fast(r.rest()) {
+        Some((h, used)) => {
+            r.skip(used);
+            Ok(h)
+        }
+        None => read_response_header_checked(r, i),
+    }
+}
+
+/// A header at the front of `b` and the bytes it takes, or `None` for anything that is not a
+/// whole, well-formed header (the checked reader then names the fault). Runs for every
+/// response header, twice per response (validation, then the web server's copy).
+#[inline(always)]
+fn header_fast(b: &[u8]) -> Option<(Header<'_>, usize)> {
+    let (n, rest) = b.split_first_chunk::<2>()?;
+    let n = u16::from_be_bytes(*n);
+    let (name, rest) = if n >> 8 == 0xA0 {
+        (codes::response_header_name(n)?.as_bytes(), rest)
+    } else if n == 0xFFFF {
+        (&b""[..], rest)
+    } else {
+        string_fast(rest, n)?
+    };
+    let (v, rest) = rest.split_first_chunk::<2>()?;
+    let (value, rest) = match u16::from_be_bytes(*v) {
+        0xFFFF => (&b""[..], rest),
+        len => string_fast(rest, len)?,
+    };
+    Some(((name, value), b.len() - rest.len()))
+}
+
+/// A string's bytes whose length was read, its NUL terminator, and what follows.
+#[inline(always)]
+fn string_fast(b: &[u8], len: u16) -> Option<(&[u8], &[u8])> {
+    let len = len as usize;
+    match b.get(len) {
+        Some(0) => Some((&b[..len], &b[len + 1..])),
+        _ => None,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn read_response_header_checked<'a>(
     r: &mut Reader<'a>,
     i: u16,
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
@@ -275,6 +344,85 @@ mod tests {
             p.push(0);
         }
         p
+    }
+
+    /// The fast header reader reads what the checked one reads, from the same bytes, or
+    /// leaves the header to it.
+    fn fast_agrees(b: &[u8]) {
+        let mut checked = Reader::new(b);
+        let want = read_response_header_checked(&mut checked, 0);
+        match header_fast(b) {
+            Some((h, used)) => {
+                assert_eq!(want, Ok(h), "{b:?}");
+                assert_eq!(used, checked.pos(), "{b:?}");
+            }
+            None => assert!(want.is_err(), "{b:?}"),
+        }
+        let mut r = Reader::new(b);
+        assert_eq!(read_response_header(&mut r, 0), want, "{b:?}");
+    }
+
+    #[test]
+    fn fast_header_reader_agrees_with_the_checked_one() {
+        let full = send_headers(&[(Ok(0xA003), b"12"), (Err(b"X-A"), b"v"), (Ok(0xFFFF), b"")]);
+        let headers = &full[10..];
+        for start in 0..headers.len() {
+            for end in start..=headers.len() {
+                fast_agrees(&headers[start..end]);
+            }
+        }
+        for b in [
+            &[0xA0, 0x0C, 0, 0, 0][..],
+            &[0xA0, 0x00, 0, 0, 0],
+            &[0xA0, 0x01, 0xFF, 0xFF],
+            &[0, 1, b'a', 1, 0, 0, 0],
+            &[0, 1, b'a', 0, 0, 1, b'v', 7],
+            &[0, 0, 0, 0, 0, 0],
+        ] {
+            fast_agrees(b);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_header_reader_agrees_on_any_bytes(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::strategy::Just(0u8),
+                    proptest::strategy::Just(0xA0u8),
+                    proptest::strategy::Just(0xFFu8),
+                    0u8..4,
+                ],
+                0..12,
+            )
+        ) {
+            fast_agrees(&b);
+        }
+    }
+
+    #[test]
+    fn content_length_name_is_matched_as_eq_ignore_ascii_case() {
+        let name = b"content-length";
+        assert!(is_content_length(name));
+        assert!(is_content_length(b"Content-Length"));
+        assert!(is_content_length(b"CONTENT-LENGTH"));
+        assert!(!is_content_length(b"content-lengt"));
+        assert!(!is_content_length(b"content-lengths"));
+        assert!(!is_content_length(b""));
+        // Every byte changed to every value: a match exactly when the names are equal
+        // ignoring ASCII case.
+        for i in 0..name.len() {
+            for c in 0..=255u8 {
+                let mut n = *name;
+                n[i] = c;
+                assert_eq!(
+                    is_content_length(&n),
+                    n.eq_ignore_ascii_case(name),
+                    "{i} {c:#x}"
+                );
+            }
+        }
     }
 
     #[test]

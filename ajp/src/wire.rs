@@ -29,6 +29,18 @@ impl<'a> Reader<'a> {
         self.len - self.rest.len()
     }
 
+    /// The bytes not read yet.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Pass over `n` bytes of [`rest`](Self::rest) (a caller's own read of them).
+    #[inline]
+    pub fn skip(&mut self, n: usize) {
+        self.rest = &self.rest[n.min(self.rest.len())..];
+    }
+
     #[cfg(test)]
     #[inline]
     pub fn is_empty(&self) -> bool {
