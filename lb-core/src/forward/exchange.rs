@@ -609,40 +609,7 @@ impl Exchange {
     fn advance(&mut self, now: Now) -> Option<Emit> {
         match std::mem::replace(&mut self.step, Step::Done) {
             Step::Plan => {
-                self.plan_steps += 1;
-                let most = 1 + 64 * self.worker.members().len().max(1);
-                if self.plan_steps > most {
-                    self.step = Step::Done;
-                    return None;
-                }
-                let worker = Arc::clone(&self.worker);
-                match self.plan.next(&worker, self.session.as_deref()) {
-                    PlanStep::Try(pick) if pick.member < worker.members().len() => {
-                        self.current = Some(Current {
-                            pick,
-                            tries: 0,
-                            replaced: 0,
-                            held: false,
-                            last: None,
-                        });
-                        self.progress = Progress::default();
-                        if self
-                            .plan
-                            .enter(&worker, self.session.as_deref(), pick.member)
-                        {
-                            self.step = Step::Start;
-                        } else {
-                            self.settle_with(Failure::Busy);
-                        }
-                    }
-                    PlanStep::Try(_) | PlanStep::GiveUp => self.step = Step::Done,
-                    PlanStep::Wait(d) => {
-                        self.step = Step::Pause {
-                            until: now.at + d,
-                            again: false,
-                        }
-                    }
-                }
+                self.plan_next(now);
                 None
             }
             Step::Pause { until, again } => {
@@ -748,6 +715,45 @@ impl Exchange {
         }
     }
 
+    /// Ask the plan for a member (once per member's part: kept out of `poll`'s loop).
+    #[inline(never)]
+    fn plan_next(&mut self, now: Now) {
+        self.plan_steps += 1;
+        let most = 1 + 64 * self.worker.members().len().max(1);
+        if self.plan_steps > most {
+            self.step = Step::Done;
+            return;
+        }
+        let worker = Arc::clone(&self.worker);
+        match self.plan.next(&worker, self.session.as_deref()) {
+            PlanStep::Try(pick) if pick.member < worker.members().len() => {
+                self.current = Some(Current {
+                    pick,
+                    tries: 0,
+                    replaced: 0,
+                    held: false,
+                    last: None,
+                });
+                self.progress = Progress::default();
+                if self
+                    .plan
+                    .enter(&worker, self.session.as_deref(), pick.member)
+                {
+                    self.step = Step::Start;
+                } else {
+                    self.settle_with(Failure::Busy);
+                }
+            }
+            PlanStep::Try(_) | PlanStep::GiveUp => self.step = Step::Done,
+            PlanStep::Wait(d) => {
+                self.step = Step::Pause {
+                    until: now.at + d,
+                    again: false,
+                }
+            }
+        }
+    }
+
     /// The action for `kind`, borrowing what it carries from the buffers.
     fn action(&self, kind: Emit) -> Action<'_> {
         match kind {
@@ -801,6 +807,7 @@ impl Exchange {
 
     /// Encode the request for the member, then take a slot (a request too large for the
     /// packet never opens a connection).
+    #[inline(never)]
     fn start_attempt(&mut self) {
         let worker = Arc::clone(&self.worker);
         let pick = {
@@ -846,6 +853,7 @@ impl Exchange {
     }
 
     /// The connection is ready: start the exchange, with the first body packet if due.
+    #[inline(never)]
     fn begin(&mut self) {
         let spec = self.spec();
         let size = spec.max_packet_size;
@@ -1080,6 +1088,7 @@ impl Exchange {
     }
 
     /// The attempt is over and the slot is back: retry on this member, move on, or end.
+    #[inline(never)]
     fn settle(&mut self, result: Option<Failure>, now: Now) {
         let worker = Arc::clone(&self.worker);
         let Some(current) = self.current.as_ref() else {
