@@ -600,6 +600,7 @@ impl Exchange {
         }
     }
 
+    #[inline]
     fn spec(&self) -> &AjpWorkerSpec {
         let m = self.current.as_ref().map_or(0, |c| c.pick.member);
         self.worker.members()[m].spec()
