@@ -881,7 +881,14 @@ impl Exchange {
 
     /// Decode what is buffered; read when no whole packet is.
     fn receive(&mut self, now: Now) -> Option<Emit> {
-        let got = match self.decode() {
+        // Nothing buffered (right after the request went out, or after the last packet of a
+        // read): no packet to look for, read.
+        let empty = self.rstart == self.rend;
+        let decoded = match &self.wire {
+            Some(w) if empty && w.awaits_reply() => Ok(None),
+            _ => self.decode(),
+        };
+        let got = match decoded {
             Err(e) => {
                 self.fail(Failure::Protocol(e));
                 return None;
