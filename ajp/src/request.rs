@@ -405,7 +405,7 @@ impl<'a> ForwardRequestRef<'a> {
         let mut content_length = None;
         for i in 0..num_headers {
             let (name, value) = read_request_header(&mut r, i)?;
-            if name.eq_ignore_ascii_case(b"content-length") {
+            if codes::is_content_length(name) {
                 if content_length.is_some() {
                     return Err(Error::BadContentLength);
                 }

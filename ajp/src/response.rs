@@ -30,7 +30,7 @@ impl<'a> SendHeaders<'a> {
             let (name, value) = read_response_header(&mut r, i)?;
             // The one header a proxy needs before it writes the head (to frame the body):
             // noted in the validating pass, so nobody reads the headers again for it.
-            if head.content_length.is_none() && is_content_length(name) {
+            if head.content_length.is_none() && codes::is_content_length(name) {
                 head.content_length = Some(value);
             }
         }
@@ -99,27 +99,6 @@ impl<'a> SendHeaders<'a> {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
-}
-
-/// `Content-Length`, in any case (a coded name comes back as "Content-Length"): exactly
-/// `eq_ignore_ascii_case`, as two overlapping 8-byte windows where only the letters fold
-/// (bit 0x20), not a loop over the bytes. Runs for every response header.
-#[inline]
-fn is_content_length(name: &[u8]) -> bool {
-    const HEAD: u64 = u64::from_le_bytes(*b"content-");
-    const TAIL: u64 = u64::from_le_bytes(*b"t-length");
-    // Letter bytes: 0..=6 of "content-", and all but byte 1 of "t-length".
-    const HEAD_LETTERS: u64 = 0x0020_2020_2020_2020;
-    const TAIL_LETTERS: u64 = 0x2020_2020_2020_0020;
-    let Ok(n) = <&[u8; 14]>::try_from(name) else {
-        return false;
-    };
-    let (head, tail) = (n.first_chunk::<8>(), n.last_chunk::<8>());
-    let (Some(head), Some(tail)) = (head, tail) else {
-        return false;
-    };
-    u64::from_le_bytes(*head) | HEAD_LETTERS == HEAD
-        && u64::from_le_bytes(*tail) | TAIL_LETTERS == TAIL
 }
 
 /// A header's name and value.
@@ -398,30 +377,6 @@ mod tests {
             )
         ) {
             fast_agrees(&b);
-        }
-    }
-
-    #[test]
-    fn content_length_name_is_matched_as_eq_ignore_ascii_case() {
-        let name = b"content-length";
-        assert!(is_content_length(name));
-        assert!(is_content_length(b"Content-Length"));
-        assert!(is_content_length(b"CONTENT-LENGTH"));
-        assert!(!is_content_length(b"content-lengt"));
-        assert!(!is_content_length(b"content-lengths"));
-        assert!(!is_content_length(b""));
-        // Every byte changed to every value: a match exactly when the names are equal
-        // ignoring ASCII case.
-        for i in 0..name.len() {
-            for c in 0..=255u8 {
-                let mut n = *name;
-                n[i] = c;
-                assert_eq!(
-                    is_content_length(&n),
-                    n.eq_ignore_ascii_case(name),
-                    "{i} {c:#x}"
-                );
-            }
         }
     }
 
