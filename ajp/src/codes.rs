@@ -255,6 +255,28 @@ pub fn response_header_name(code: u16) -> Option<&'static str> {
     name_in(&RESPONSE_HEADERS, code)
 }
 
+/// Whether `name` is `Content-Length` in any case: exactly
+/// `name.eq_ignore_ascii_case(b"content-length")`, as two overlapping 8-byte windows where
+/// only the letters fold (bit 0x20), not a loop over the bytes. For checks that run on every
+/// header of every request or response.
+#[inline]
+pub fn is_content_length(name: &[u8]) -> bool {
+    const HEAD: u64 = u64::from_le_bytes(*b"content-");
+    const TAIL: u64 = u64::from_le_bytes(*b"t-length");
+    // Letter bytes: 0..=6 of "content-", and all but byte 1 of "t-length".
+    const HEAD_LETTERS: u64 = 0x0020_2020_2020_2020;
+    const TAIL_LETTERS: u64 = 0x2020_2020_2020_0020;
+    let Ok(n) = <&[u8; 14]>::try_from(name) else {
+        return false;
+    };
+    let (head, tail) = (n.first_chunk::<8>(), n.last_chunk::<8>());
+    let (Some(head), Some(tail)) = (head, tail) else {
+        return false;
+    };
+    u64::from_le_bytes(*head) | HEAD_LETTERS == HEAD
+        && u64::from_le_bytes(*tail) | TAIL_LETTERS == TAIL
+}
+
 /// Attribute codes of the Forward Request.
 pub mod attr {
     pub const CONTEXT: u8 = 0x01;
@@ -308,6 +330,30 @@ pub fn is_well_known_req_attribute(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_name_is_matched_as_eq_ignore_ascii_case() {
+        let name = b"content-length";
+        assert!(is_content_length(name));
+        assert!(is_content_length(b"Content-Length"));
+        assert!(is_content_length(b"CONTENT-LENGTH"));
+        assert!(!is_content_length(b"content-lengt"));
+        assert!(!is_content_length(b"content-lengths"));
+        assert!(!is_content_length(b""));
+        // Every byte changed to every value: a match exactly when the names are equal
+        // ignoring ASCII case.
+        for i in 0..name.len() {
+            for c in 0..=255u8 {
+                let mut n = *name;
+                n[i] = c;
+                assert_eq!(
+                    is_content_length(&n),
+                    n.eq_ignore_ascii_case(name),
+                    "{i} {c:#x}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn methods_round_trip() {

@@ -48,8 +48,35 @@ impl<'a> Attribute<'a> {
     }
 
     /// Inlined: each caller writes attributes in a loop where the writer stays in registers.
+    /// All in a few appends when it fits; field by field (which names the fault) otherwise.
     #[inline(always)]
     fn write(&self, w: &mut Writer<'_>) -> Result<(), Full> {
+        let written = match *self {
+            Attribute::ReqAttribute { name, value } => {
+                w.code_and_strings(attr::REQ_ATTRIBUTE, name, Some(value))
+            }
+            Attribute::SslKeySize(_) => false,
+            Attribute::Context(v)
+            | Attribute::ServletPath(v)
+            | Attribute::RemoteUser(v)
+            | Attribute::AuthType(v)
+            | Attribute::QueryString(v)
+            | Attribute::Route(v)
+            | Attribute::SslCert(v)
+            | Attribute::SslCipher(v)
+            | Attribute::SslSession(v)
+            | Attribute::Secret(v)
+            | Attribute::StoredMethod(v) => w.code_and_strings(self.code(), v, None),
+        };
+        if written {
+            return Ok(());
+        }
+        self.write_fields(w)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_fields(&self, w: &mut Writer<'_>) -> Result<(), Full> {
         const F: Field = Field::new("forward_request.attribute");
         w.u8(self.code(), F)?;
         match *self {
@@ -238,6 +265,12 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
             None => self.w.string(Some(name), f)?,
         }
         self.w.string(Some(value), f)?;
+        self.counted(f)
+    }
+
+    /// One more header (`f`: its field, should the count overflow).
+    #[inline(always)]
+    fn counted(&mut self, f: Field) -> Result<(), Full> {
         match self.count.checked_add(1) {
             Some(n) => self.count = n,
             None => {
@@ -372,7 +405,7 @@ impl<'a> ForwardRequestRef<'a> {
         let mut content_length = None;
         for i in 0..num_headers {
             let (name, value) = read_request_header(&mut r, i)?;
-            if name.eq_ignore_ascii_case(b"content-length") {
+            if codes::is_content_length(name) {
                 if content_length.is_some() {
                     return Err(Error::BadContentLength);
                 }

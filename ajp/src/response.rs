@@ -17,6 +17,8 @@ pub struct SendHeaders<'a> {
     reason: Option<&'a [u8]>,
     num_headers: u16,
     headers_raw: &'a [u8],
+    /// The first Content-Length header's value, noted while `decode` validated the headers.
+    content_length: Option<&'a [u8]>,
 }
 
 impl<'a> SendHeaders<'a> {
@@ -25,7 +27,12 @@ impl<'a> SendHeaders<'a> {
         let (mut head, mut r) = Self::head(payload)?;
         let start = r.pos();
         for i in 0..head.num_headers {
-            read_response_header(&mut r, i)?;
+            let (name, value) = read_response_header(&mut r, i)?;
+            // The one header a proxy needs before it writes the head (to frame the body):
+            // noted in the validating pass, so nobody reads the headers again for it.
+            if head.content_length.is_none() && codes::is_content_length(name) {
+                head.content_length = Some(value);
+            }
         }
         head.headers_raw = &payload[start..r.pos()];
         Ok(head)
@@ -46,12 +53,14 @@ impl<'a> SendHeaders<'a> {
             reason,
             num_headers,
             headers_raw: &[],
+            content_length: None,
         };
         Ok((head, r))
     }
 
     /// A payload [`decode`](Self::decode) accepted before, read again without validating its
     /// headers a second time (the lazy header iterator stops at anything malformed anyway).
+    /// Nothing is noted on the way: [`content_length`](Self::content_length) is `None`.
     pub fn decode_again(payload: &'a [u8]) -> Result<Self, Error> {
         let (mut head, r) = Self::head(payload)?;
         head.headers_raw = &payload[r.pos()..];
@@ -77,6 +86,13 @@ impl<'a> SendHeaders<'a> {
         Headers::new(self.headers_raw, self.num_headers)
     }
 
+    /// The value of the first `Content-Length` header as sent, if any, noted by
+    /// [`decode`](Self::decode) while it validated the headers (a head from
+    /// [`decode_again`](Self::decode_again) has none noted).
+    pub fn content_length(&self) -> Option<&'a [u8]> {
+        self.content_length
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&'a [u8]> {
         self.headers()
@@ -85,7 +101,61 @@ impl<'a> SendHeaders<'a> {
     }
 }
 
+/// A header's name and value.
+type Header<'a> = (&'a [u8], &'a [u8]);
+
+/// One header (`i`: its index, for errors). A well-formed header is read by
+/// [`header_fast`]; anything else goes the checked way, which finds the same header or says
+/// exactly what is wrong.
+#[inline]
 pub(crate) fn read_response_header<'a>(
+    r: &mut Reader<'a>,
+    i: u16,
+) -> Result<(&'a [u8], &'a [u8]), Error> {
+    match header_fast(r.rest()) {
+        Some((h, used)) => {
+            r.skip(used);
+            Ok(h)
+        }
+        None => read_response_header_checked(r, i),
+    }
+}
+
+/// A header at the front of `b` and the bytes it takes, or `None` for anything that is not a
+/// whole, well-formed header (the checked reader then names the fault). Runs for every
+/// response header, twice per response (validation, then the web server's copy).
+#[inline(always)]
+fn header_fast(b: &[u8]) -> Option<(Header<'_>, usize)> {
+    let (n, rest) = b.split_first_chunk::<2>()?;
+    let n = u16::from_be_bytes(*n);
+    let (name, rest) = if n >> 8 == 0xA0 {
+        (codes::response_header_name(n)?.as_bytes(), rest)
+    } else if n == 0xFFFF {
+        (&b""[..], rest)
+    } else {
+        string_fast(rest, n)?
+    };
+    let (v, rest) = rest.split_first_chunk::<2>()?;
+    let (value, rest) = match u16::from_be_bytes(*v) {
+        0xFFFF => (&b""[..], rest),
+        len => string_fast(rest, len)?,
+    };
+    Some(((name, value), b.len() - rest.len()))
+}
+
+/// A string's bytes whose length was read, its NUL terminator, and what follows.
+#[inline(always)]
+fn string_fast(b: &[u8], len: u16) -> Option<(&[u8], &[u8])> {
+    let len = len as usize;
+    match b.get(len) {
+        Some(0) => Some((&b[..len], &b[len + 1..])),
+        _ => None,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn read_response_header_checked<'a>(
     r: &mut Reader<'a>,
     i: u16,
 ) -> Result<(&'a [u8], &'a [u8]), Error> {
@@ -225,5 +295,112 @@ impl<'a> ContainerMessage<'a> {
             kind::CPONG => ContainerMessage::CPong,
             code => return Err(Error::UnknownMessage { code }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header name as sent: coded, or a string.
+    type Name<'a> = Result<u16, &'a [u8]>;
+
+    /// Send Headers with these headers.
+    fn send_headers(headers: &[(Name<'_>, &[u8])]) -> Vec<u8> {
+        let mut p = vec![kind::SEND_HEADERS, 0, 200, 0, 2, b'O', b'K', 0];
+        p.extend_from_slice(&(headers.len() as u16).to_be_bytes());
+        for (name, value) in headers {
+            match name {
+                Ok(code) => p.extend_from_slice(&code.to_be_bytes()),
+                Err(n) => {
+                    p.extend_from_slice(&(n.len() as u16).to_be_bytes());
+                    p.extend_from_slice(n);
+                    p.push(0);
+                }
+            }
+            p.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            p.extend_from_slice(value);
+            p.push(0);
+        }
+        p
+    }
+
+    /// The fast header reader reads what the checked one reads, from the same bytes, or
+    /// leaves the header to it.
+    fn fast_agrees(b: &[u8]) {
+        let mut checked = Reader::new(b);
+        let want = read_response_header_checked(&mut checked, 0);
+        match header_fast(b) {
+            Some((h, used)) => {
+                assert_eq!(want, Ok(h), "{b:?}");
+                assert_eq!(used, checked.pos(), "{b:?}");
+            }
+            None => assert!(want.is_err(), "{b:?}"),
+        }
+        let mut r = Reader::new(b);
+        assert_eq!(read_response_header(&mut r, 0), want, "{b:?}");
+    }
+
+    #[test]
+    fn fast_header_reader_agrees_with_the_checked_one() {
+        let full = send_headers(&[(Ok(0xA003), b"12"), (Err(b"X-A"), b"v"), (Ok(0xFFFF), b"")]);
+        let headers = &full[10..];
+        for start in 0..headers.len() {
+            for end in start..=headers.len() {
+                fast_agrees(&headers[start..end]);
+            }
+        }
+        for b in [
+            &[0xA0, 0x0C, 0, 0, 0][..],
+            &[0xA0, 0x00, 0, 0, 0],
+            &[0xA0, 0x01, 0xFF, 0xFF],
+            &[0, 1, b'a', 1, 0, 0, 0],
+            &[0, 1, b'a', 0, 0, 1, b'v', 7],
+            &[0, 0, 0, 0, 0, 0],
+        ] {
+            fast_agrees(b);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_header_reader_agrees_on_any_bytes(
+            b in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::strategy::Just(0u8),
+                    proptest::strategy::Just(0xA0u8),
+                    proptest::strategy::Just(0xFFu8),
+                    0u8..4,
+                ],
+                0..12,
+            )
+        ) {
+            fast_agrees(&b);
+        }
+    }
+
+    #[test]
+    fn decode_notes_the_first_content_length() {
+        let coded = send_headers(&[(Ok(0xA001), b"text/plain"), (Ok(0xA003), b"12")]);
+        assert_eq!(
+            SendHeaders::decode(&coded).unwrap().content_length(),
+            Some(&b"12"[..])
+        );
+        let named = send_headers(&[
+            (Err(b"X-Content-Length"), b"1"),
+            (Err(b"CONTENT-length"), b" 7 "),
+            (Ok(0xA003), b"8"),
+        ]);
+        let h = SendHeaders::decode(&named).unwrap();
+        assert_eq!(h.content_length(), Some(&b" 7 "[..]));
+        assert_eq!(h.content_length(), h.header(b"content-length"));
+        let none = send_headers(&[(Ok(0xA001), b"text/plain"), (Err(b"Content-Lengths"), b"3")]);
+        assert_eq!(SendHeaders::decode(&none).unwrap().content_length(), None);
+        // Read again, nothing is noted.
+        assert_eq!(
+            SendHeaders::decode_again(&coded).unwrap().content_length(),
+            None
+        );
     }
 }

@@ -29,6 +29,18 @@ impl<'a> Reader<'a> {
         self.len - self.rest.len()
     }
 
+    /// The bytes not read yet.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Pass over `n` bytes of [`rest`](Self::rest) (a caller's own read of them).
+    #[inline]
+    pub fn skip(&mut self, n: usize) {
+        self.rest = &self.rest[n.min(self.rest.len())..];
+    }
+
     #[cfg(test)]
     #[inline]
     pub fn is_empty(&self) -> bool {
@@ -239,6 +251,31 @@ impl<'v> Writer<'v> {
         self.put(v);
         self.put(&[0]);
         Ok(())
+    }
+
+    /// Byte `code`, then the string `a`, then the string `b` if any (an attribute: code and
+    /// value, or code, name and value), in as few appends as the bytes allow, when all of it
+    /// fits; otherwise `false` and nothing written, for the caller's field-by-field write to
+    /// name the fault. Runs for every attribute of every request.
+    #[inline(always)]
+    pub fn code_and_strings(&mut self, code: u8, a: &[u8], b: Option<&[u8]>) -> bool {
+        let b_len = b.map_or(0, |b| b.len() + 3);
+        if a.len() >= 0xFFFF
+            || b.is_some_and(|b| b.len() >= 0xFFFF)
+            || self.pos + 1 + a.len() + 3 + b_len > self.limit
+        {
+            return false;
+        }
+        let [hi, lo] = (a.len() as u16).to_be_bytes();
+        self.put(&[code, hi, lo]);
+        self.put(a);
+        if let Some(b) = b {
+            let [hi, lo] = (b.len() as u16).to_be_bytes();
+            self.put(&[0, hi, lo]);
+            self.put(b);
+        }
+        self.put(&[0]);
+        true
     }
 
     /// Overwrite a u16 written earlier at absolute position `at` (counts known only later).

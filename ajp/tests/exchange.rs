@@ -439,6 +439,37 @@ fn request_attribute_filter() {
     );
 }
 
+/// `awaits_reply` holds exactly while an empty buffer can only mean "read more".
+#[test]
+fn awaits_reply_while_the_reply_is_under_way() {
+    let size = PacketSize::default();
+    let mut p = ProxyExchange::new(size);
+    assert!(!p.awaits_reply());
+    assert!(p.receive(&[]).is_err());
+    let mut p = ProxyExchange::new(size);
+    p.start(&GET, BodyMode::None, &mut Vec::new()).unwrap();
+    assert!(p.awaits_reply());
+    assert!(matches!(p.receive(&[]), Ok(None)));
+    let mut headers = Vec::new();
+    encode_send_headers(200, b"200", [], size, &mut headers).unwrap();
+    p.receive(&headers).unwrap().unwrap();
+    assert!(p.awaits_reply());
+    assert!(matches!(p.receive(&[]), Ok(None)));
+    let mut end = Vec::new();
+    encode_end_response(true, &mut end);
+    p.receive(&end).unwrap().unwrap();
+    assert!(!p.awaits_reply());
+    // Failed: an empty buffer is an error, not "read more".
+    let mut p = ProxyExchange::new(size);
+    p.start(&GET, BodyMode::None, &mut Vec::new()).unwrap();
+    assert!(p.receive(&end[..2]).is_ok());
+    let mut bad = end.clone();
+    bad[0] = 0;
+    assert!(p.receive(&bad).is_err());
+    assert!(!p.awaits_reply());
+    assert!(p.receive(&[]).is_err());
+}
+
 #[test]
 fn proxy_out_of_order() {
     let size = PacketSize::default();

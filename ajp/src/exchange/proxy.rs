@@ -304,6 +304,12 @@ impl ProxyExchange {
         matches!(self.phase, Phase::Ended { .. })
     }
 
+    /// The request went out and the reply is under way: no End Response yet, no error.
+    /// [`receive`](Self::receive) on an empty buffer is then `Ok(None)`.
+    pub fn awaits_reply(&self) -> bool {
+        self.phase == Phase::Sent
+    }
+
     /// The container's response head has arrived.
     pub fn headers_received(&self) -> bool {
         self.headers_seen

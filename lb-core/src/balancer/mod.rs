@@ -280,7 +280,9 @@ impl Balancer {
         self.records.table()
     }
 
-    /// This process's configuration copy, pulled first if another process changed it.
+    /// This process's configuration copy, pulled first if another process changed it. The
+    /// usual case (nothing changed) is two loads and a compare, inlined where it is asked.
+    #[inline]
     pub fn conf(&self) -> &Conf {
         let c = self.conf.load();
         let seq = self
@@ -294,6 +296,8 @@ impl Balancer {
     }
 
     /// Pull under the table lock (writers hold it while they rewrite texts).
+    #[cold]
+    #[inline(never)]
     fn pull(&self) -> &Conf {
         let _g = self.table().lock();
         let base = self.conf.load();

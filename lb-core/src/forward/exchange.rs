@@ -600,6 +600,7 @@ impl Exchange {
         }
     }
 
+    #[inline]
     fn spec(&self) -> &AjpWorkerSpec {
         let m = self.current.as_ref().map_or(0, |c| c.pick.member);
         self.worker.members()[m].spec()
@@ -609,40 +610,7 @@ impl Exchange {
     fn advance(&mut self, now: Now) -> Option<Emit> {
         match std::mem::replace(&mut self.step, Step::Done) {
             Step::Plan => {
-                self.plan_steps += 1;
-                let most = 1 + 64 * self.worker.members().len().max(1);
-                if self.plan_steps > most {
-                    self.step = Step::Done;
-                    return None;
-                }
-                let worker = Arc::clone(&self.worker);
-                match self.plan.next(&worker, self.session.as_deref()) {
-                    PlanStep::Try(pick) if pick.member < worker.members().len() => {
-                        self.current = Some(Current {
-                            pick,
-                            tries: 0,
-                            replaced: 0,
-                            held: false,
-                            last: None,
-                        });
-                        self.progress = Progress::default();
-                        if self
-                            .plan
-                            .enter(&worker, self.session.as_deref(), pick.member)
-                        {
-                            self.step = Step::Start;
-                        } else {
-                            self.settle_with(Failure::Busy);
-                        }
-                    }
-                    PlanStep::Try(_) | PlanStep::GiveUp => self.step = Step::Done,
-                    PlanStep::Wait(d) => {
-                        self.step = Step::Pause {
-                            until: now.at + d,
-                            again: false,
-                        }
-                    }
-                }
+                self.plan_next(now);
                 None
             }
             Step::Pause { until, again } => {
@@ -748,6 +716,45 @@ impl Exchange {
         }
     }
 
+    /// Ask the plan for a member (once per member's part: kept out of `poll`'s loop).
+    #[inline(never)]
+    fn plan_next(&mut self, now: Now) {
+        self.plan_steps += 1;
+        let most = 1 + 64 * self.worker.members().len().max(1);
+        if self.plan_steps > most {
+            self.step = Step::Done;
+            return;
+        }
+        let worker = Arc::clone(&self.worker);
+        match self.plan.next(&worker, self.session.as_deref()) {
+            PlanStep::Try(pick) if pick.member < worker.members().len() => {
+                self.current = Some(Current {
+                    pick,
+                    tries: 0,
+                    replaced: 0,
+                    held: false,
+                    last: None,
+                });
+                self.progress = Progress::default();
+                if self
+                    .plan
+                    .enter(&worker, self.session.as_deref(), pick.member)
+                {
+                    self.step = Step::Start;
+                } else {
+                    self.settle_with(Failure::Busy);
+                }
+            }
+            PlanStep::Try(_) | PlanStep::GiveUp => self.step = Step::Done,
+            PlanStep::Wait(d) => {
+                self.step = Step::Pause {
+                    until: now.at + d,
+                    again: false,
+                }
+            }
+        }
+    }
+
     /// The action for `kind`, borrowing what it carries from the buffers.
     fn action(&self, kind: Emit) -> Action<'_> {
         match kind {
@@ -801,6 +808,7 @@ impl Exchange {
 
     /// Encode the request for the member, then take a slot (a request too large for the
     /// packet never opens a connection).
+    #[inline(never)]
     fn start_attempt(&mut self) {
         let worker = Arc::clone(&self.worker);
         let pick = {
@@ -846,6 +854,7 @@ impl Exchange {
     }
 
     /// The connection is ready: start the exchange, with the first body packet if due.
+    #[inline(never)]
     fn begin(&mut self) {
         let spec = self.spec();
         let size = spec.max_packet_size;
@@ -872,7 +881,14 @@ impl Exchange {
 
     /// Decode what is buffered; read when no whole packet is.
     fn receive(&mut self, now: Now) -> Option<Emit> {
-        let got = match self.decode() {
+        // Nothing buffered (right after the request went out, or after the last packet of a
+        // read): no packet to look for, read.
+        let empty = self.rstart == self.rend;
+        let decoded = match &self.wire {
+            Some(w) if empty && w.awaits_reply() => Ok(None),
+            _ => self.decode(),
+        };
+        let got = match decoded {
             Err(e) => {
                 self.fail(Failure::Protocol(e));
                 return None;
@@ -989,9 +1005,7 @@ impl Exchange {
         let got = match event {
             ProxyEvent::Headers(h) => Got::Head {
                 status: h.status(),
-                length: h
-                    .header(b"content-length")
-                    .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok()),
+                length: h.content_length().and_then(parse_length),
                 // The Send Headers payload: the packet without its header.
                 payload: packet.start + ajp::packet::HEADER_LEN..packet.end,
                 keep: kept_for_error_page(&h).next().is_some(),
@@ -1082,6 +1096,7 @@ impl Exchange {
     }
 
     /// The attempt is over and the slot is back: retry on this member, move on, or end.
+    #[inline(never)]
     fn settle(&mut self, result: Option<Failure>, now: Now) {
         let worker = Arc::clone(&self.worker);
         let Some(current) = self.current.as_ref() else {
@@ -1451,6 +1466,17 @@ enum Emit {
     Done,
 }
 
+/// A response's Content-Length value as a number: the trimmed text parsed as `u64` (anything
+/// else declares no length). Plain digits, the usual case, are read without the text detour;
+/// the result is the same.
+fn parse_length(v: &[u8]) -> Option<u64> {
+    // 19 digits always fit in a u64.
+    if (1..=19).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
+        return Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
+    }
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
 /// A mount's `fail_on_status=` list (copied only when set) and `use_server_errors=`.
 fn rule_effects(rule: Option<&Extensions>) -> (Option<Vec<i64>>, i64) {
     match rule {
@@ -1459,5 +1485,38 @@ fn rule_effects(rule: Option<&Extensions>) -> (Option<Vec<i64>>, i64) {
             (!r.fail_on_status.is_empty()).then(|| r.fail_on_status.clone()),
             r.use_server_errors,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_length;
+
+    /// The fast path reads what the text parse reads, and nothing else.
+    #[test]
+    fn length_parses_as_the_text_would() {
+        let old = |v: &[u8]| -> Option<u64> { std::str::from_utf8(v).ok()?.trim().parse().ok() };
+        let cases: &[&[u8]] = &[
+            b"0",
+            b"1024",
+            b" 12 ",
+            b"+5",
+            b"-1",
+            b"",
+            b"  ",
+            b"1x",
+            b"0x10",
+            b"9999999999999999999",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"00000000000000000000001",
+            b"\xff1",
+            "\u{a0}7".as_bytes(),
+        ];
+        for v in cases {
+            assert_eq!(parse_length(v), old(v), "{:?}", String::from_utf8_lossy(v));
+        }
+        assert_eq!(parse_length(b"1024"), Some(1024));
+        assert_eq!(parse_length(b"nope"), None);
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{Arc, Mutex};
 
 use crate::pool::ConnSettings;
-use crate::shm::{ConnSlot, Published, ShmTable};
+use crate::shm::{ConnSlot, MemberRecord, Published, ShmTable};
 
 use super::spec::AjpWorkerSpec;
 
@@ -22,16 +22,21 @@ struct Current {
     spec: AjpWorkerSpec,
 }
 
-/// Where a member's shared connection settings live.
+/// Where a member's shared connection settings live (resolved once: [`Member::spec`] reads
+/// its sequence on every call).
 #[derive(Debug)]
 struct Link {
-    table: Arc<ShmTable>,
-    record: usize,
+    record: MemberRecord,
 }
 
 impl Link {
+    #[inline]
     fn slot(&self) -> &ConnSlot {
-        &self.table.member(self.record).conn
+        &self.record.slot().conn
+    }
+
+    fn table(&self) -> &Arc<ShmTable> {
+        self.record.table()
     }
 }
 
@@ -56,9 +61,11 @@ impl Member {
     /// Link to member record `record` of `table`: the first process publishes its settings
     /// there, later ones (and this one, after a status-worker change) adopt what it holds.
     pub fn share(&mut self, table: Arc<ShmTable>, record: usize) {
-        let link = Link { table, record };
+        let link = Link {
+            record: MemberRecord::new(table, record),
+        };
         {
-            let _g = link.table.lock();
+            let _g = link.table().lock();
             let slot = link.slot();
             if slot.sequence.load(Acquire) == 0 {
                 ConnSettings::of(&self.current.load().spec).store(slot);
@@ -98,14 +105,19 @@ impl Member {
             Some((host, port)) => Some(crate::pool::resolve(host, port, cur.addr.is_ipv6())?),
             None => None,
         };
-        match crate::balancer::change::store_connection(&link.table, link.record, change, resolved)
-        {
+        match crate::balancer::change::store_connection(
+            link.table(),
+            link.record.index(),
+            change,
+            resolved,
+        ) {
             true => Ok(()),
             false => Err("its settings are not in the shared table".into()),
         }
     }
 
     /// The settings to use now; adopts a change another process (or this one) published.
+    #[inline]
     pub fn spec(&self) -> &AjpWorkerSpec {
         let cur = self.current.load();
         match &self.link {
@@ -115,12 +127,13 @@ impl Member {
     }
 
     #[cold]
+    #[inline(never)]
     fn adopt(&self, link: &Link) -> &AjpWorkerSpec {
         let _one = self.adopting.lock().unwrap_or_else(|p| p.into_inner());
         let cur = self.current.load();
         let (sequence, shared) = {
             // Writers hold the lock while they rewrite the host.
-            let _g = link.table.lock();
+            let _g = link.table().lock();
             let slot = link.slot();
             (slot.sequence.load(Acquire), ConnSettings::load(slot))
         };

@@ -91,7 +91,7 @@ fn encode_into(
     let mut enc = enc?;
     let mut has_length = false;
     for &(name, value) in head.headers {
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if ajp::codes::is_content_length(name) {
             // A chunked body has no length: the backend must ask for it.
             if head.body == RequestBody::Chunked {
                 continue;

@@ -48,6 +48,6 @@ mod table;
 pub use layout::{ConnSlot, LbSlot, MemberSlot, Text};
 pub use lock::TableLock;
 pub use published::Published;
-pub use records::{MemberRef, Records};
+pub use records::{MemberRecord, MemberRef, Records};
 pub use region::{JkShmFile, Region};
 pub use table::{ShmError, ShmTable};

@@ -104,6 +104,54 @@ impl std::fmt::Debug for Records {
     }
 }
 
+/// One member record resolved once, kept alive with its table: for a reader that looks at the
+/// same record on every request (a member's shared settings), one load instead of finding
+/// the record's place in the table (and checking it against the table's capacity) each time.
+pub struct MemberRecord {
+    table: Arc<ShmTable>,
+    index: usize,
+    slot: NonNull<MemberSlot>,
+}
+
+// SAFETY: as for `Records`: the pointer only gives out `&MemberSlot` (atomics, shared between
+// threads anyway) and the table it points into is owned through the `Arc`.
+unsafe impl Send for MemberRecord {}
+// SAFETY: as above.
+unsafe impl Sync for MemberRecord {}
+
+impl MemberRecord {
+    /// Member record `index` of `table` (panics on an index the table never handed out, as
+    /// [`ShmTable::member`] does).
+    pub fn new(table: Arc<ShmTable>, index: usize) -> MemberRecord {
+        let slot = NonNull::from(table.member(index));
+        MemberRecord { table, index, slot }
+    }
+
+    pub fn table(&self) -> &Arc<ShmTable> {
+        &self.table
+    }
+
+    /// The record's index in the table.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    #[inline]
+    pub fn slot(&self) -> &MemberSlot {
+        // SAFETY: taken from a reference into the table's region, which does not move (a heap
+        // block or a mapping owned by the table) and lives as long as `self.table`.
+        unsafe { self.slot.as_ref() }
+    }
+}
+
+impl std::fmt::Debug for MemberRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemberRecord")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
