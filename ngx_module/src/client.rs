@@ -2,6 +2,8 @@
 //! the backend asks for it), the response head into `headers_out`, the body through nginx's
 //! output filters with a free/busy buffer list so a slow client holds back the backend.
 
+use lb_core::forward::parse_length;
+
 use crate::ffi;
 
 /// What a client-side step came to.
@@ -98,19 +100,34 @@ pub unsafe fn read_body(r: *mut ffi::ngx_http_request_t, space: &mut [u8]) -> St
     }
 }
 
-/// Headers nginx writes itself or that belong to one hop only.
-fn hop_by_hop(name: &[u8]) -> bool {
-    [
-        &b"connection"[..],
-        b"keep-alive",
-        b"transfer-encoding",
-        b"proxy-connection",
-        b"upgrade",
-        b"te",
-        b"trailer",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
+/// The backend headers nginx treats apart from the rest.
+enum Header {
+    /// The connection's own, not forwarded.
+    HopByHop,
+    ContentType,
+    ContentLength,
+    Date,
+    Server,
+    Other,
+}
+
+/// What a backend header is to nginx, found by its length first (one comparison at most for
+/// the usual header).
+fn header(name: &[u8]) -> Header {
+    let is = |h: &[u8]| name.eq_ignore_ascii_case(h);
+    let hop = |yes: bool| if yes { Header::HopByHop } else { Header::Other };
+    match name.len() {
+        2 => hop(is(b"te")),
+        4 if is(b"date") => Header::Date,
+        6 if is(b"server") => Header::Server,
+        7 => hop(is(b"upgrade") || is(b"trailer")),
+        10 => hop(is(b"connection") || is(b"keep-alive")),
+        12 if is(b"content-type") => Header::ContentType,
+        14 if is(b"content-length") => Header::ContentLength,
+        16 => hop(is(b"proxy-connection")),
+        17 => hop(is(b"transfer-encoding")),
+        _ => Header::Other,
+    }
 }
 
 /// Add a response header to `headers_out`; returns the element (for Date/Server).
@@ -163,27 +180,23 @@ pub unsafe fn write_head(r: *mut ffi::ngx_http_request_t, h: &ajp::SendHeaders<'
             }
         }
         for (name, value) in h.headers() {
-            if hop_by_hop(name) {
-                continue;
-            }
-            if name.eq_ignore_ascii_case(b"content-type") {
-                let v = pool_str(r, value);
-                (*r).headers_out.content_type = v;
-                (*r).headers_out.content_type_len = v.len;
-                (*r).headers_out.content_type_lowcase = std::ptr::null_mut();
-            } else if name.eq_ignore_ascii_case(b"content-length") {
-                if let Some(n) = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<i64>().ok())
-                {
-                    (*r).headers_out.content_length_n = n;
+            match header(name) {
+                Header::HopByHop => {}
+                Header::ContentType => {
+                    let v = pool_str(r, value);
+                    (*r).headers_out.content_type = v;
+                    (*r).headers_out.content_type_len = v.len;
+                    (*r).headers_out.content_type_lowcase = std::ptr::null_mut();
                 }
-            } else {
-                let e = add_header(r, name, value);
-                if name.eq_ignore_ascii_case(b"date") {
-                    (*r).headers_out.date = e;
-                } else if name.eq_ignore_ascii_case(b"server") {
-                    (*r).headers_out.server = e;
+                Header::ContentLength => {
+                    if let Some(n) = parse_length(value).and_then(|n| i64::try_from(n).ok()) {
+                        (*r).headers_out.content_length_n = n;
+                    }
+                }
+                Header::Date => (*r).headers_out.date = add_header(r, name, value),
+                Header::Server => (*r).headers_out.server = add_header(r, name, value),
+                Header::Other => {
+                    add_header(r, name, value);
                 }
             }
         }

@@ -1469,7 +1469,7 @@ enum Emit {
 /// A response's Content-Length value as a number: the trimmed text parsed as `u64` (anything
 /// else declares no length). Plain digits, the usual case, are read without the text detour;
 /// the result is the same.
-fn parse_length(v: &[u8]) -> Option<u64> {
+pub fn parse_length(v: &[u8]) -> Option<u64> {
     // 19 digits always fit in a u64.
     if (1..=19).contains(&v.len()) && v.iter().all(u8::is_ascii_digit) {
         return Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));

@@ -42,7 +42,7 @@ pub use crate::balancer::Outcome;
 /// configuration's type (its `name()` is mod_jk's "ACT"/"DIS"/"STP").
 pub use crate::config::Activation;
 
-pub use exchange::{Acquired, Action, Buffers, Exchange, Forwarded, Now, Tried};
+pub use exchange::{parse_length, Acquired, Action, Buffers, Exchange, Forwarded, Now, Tried};
 pub use failure::{Failure, ReadError};
 pub use ip_text::IpText;
 pub use member::Member;
