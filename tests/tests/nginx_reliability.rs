@@ -87,6 +87,35 @@ fn truncated(s: &mut TcpStream) {
     let _ = s.write_all(&packet(&body));
 }
 
+/// A response with every hop-by-hop header a backend might wrongly send, beside the headers
+/// nginx keeps apart (Content-Type, Content-Length, Server) and one of its own.
+fn hop_headers(s: &mut TcpStream) {
+    let headers: [(&[u8], &[u8]); 10] = [
+        (b"Content-Type", b"text/x-test"),
+        (b"Content-Length", b"2"),
+        (b"Keep-Alive", b"timeout=99"),
+        (b"Proxy-Connection", b"keep-alive"),
+        (b"Upgrade", b"h2c"),
+        (b"Trailer", b"X-T"),
+        (b"TE", b"trailers"),
+        (b"Connection", b"x-private"),
+        (b"Server", b"fake-backend"),
+        (b"X-Kept", b"yes"),
+    ];
+    let mut head = vec![4];
+    head.extend_from_slice(&200u16.to_be_bytes());
+    ajp_str(&mut head, b"OK");
+    head.extend_from_slice(&(headers.len() as u16).to_be_bytes());
+    for (n, v) in headers {
+        ajp_str(&mut head, n);
+        ajp_str(&mut head, v);
+    }
+    let body = [3, 0, 2, b'o', b'k', 0];
+    let _ = s.write_all(&packet(&head));
+    let _ = s.write_all(&packet(&body));
+    let _ = s.write_all(&packet(&[5, 0]));
+}
+
 fn silent(s: &mut TcpStream) {
     let mut buf = [0u8; 1];
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
@@ -171,6 +200,30 @@ fn misbehaving_backends_get_error_statuses_and_nothing_breaks() {
     // Path tricks are refused before any backend sees them.
     let r = http::get(a, "/%2e%2e/%2e%2e/etc/passwd", &[]).unwrap();
     assert!(r.status == 400 || r.status == 404, "{}", r.status);
+    no_crash(&nginx);
+    nginx.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The backend's connection headers stay on the backend's hop; Content-Type, Content-Length
+/// and Server become nginx's own fields, the rest go through.
+#[test]
+fn hop_by_hop_headers_of_the_backend_do_not_reach_the_client() {
+    let dir = std::env::temp_dir().join(format!("rjk-ngx-hop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let h = Fake::start(hop_headers);
+    let nodes = vec![Node::start("n1", None, &[]).unwrap()];
+    let nginx = start(&dir, &[("hop", h.port)], &nodes);
+    let r = http::get(nginx.addr(), "/hop/x", &[]).unwrap();
+    assert_eq!((r.status, r.text()), (200, "ok".to_string()));
+    assert_eq!(r.header("Content-Type"), Some("text/x-test"));
+    assert_eq!(r.header("Content-Length"), Some("2"));
+    assert_eq!(r.header("Server"), Some("fake-backend"));
+    assert_eq!(r.header("X-Kept"), Some("yes"));
+    for gone in ["Keep-Alive", "Proxy-Connection", "Upgrade", "Trailer", "TE"] {
+        assert_eq!(r.header(gone), None, "{gone}: {:?}", r.headers);
+    }
+    assert_ne!(r.header("Connection"), Some("x-private"));
     no_crash(&nginx);
     nginx.stop();
     let _ = std::fs::remove_dir_all(&dir);
