@@ -10,7 +10,6 @@ use crate::driver::Ctx;
 use crate::facts::NgxRequest;
 use crate::ffi;
 use crate::log::{self, Level};
-use crate::runtime::Engine;
 
 const INTERNAL: ffi::ngx_int_t = ffi::NGX_HTTP_INTERNAL_SERVER_ERROR as ffi::ngx_int_t;
 
@@ -30,32 +29,8 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
             return ffi::DECLINED;
         };
         let mapped = state.mapped.as_ref();
-        let Some(worker) = rt.workers.get(name).filter(|w| w.listed) else {
-            let names = rt.workers.list.value.iter().map(String::as_str);
-            let hint = lb_core::config::closest(name, names)
-                .map(|c| format!("; did you mean `{c}`?"))
-                .unwrap_or_default();
-            let from = crate::request::pass_variable(r)
-                .map(|p| format!(", from {p}"))
-                .unwrap_or_default();
-            log::to(
-                (*(*r).connection).log,
-                Level::Error,
-                &format!("rjk: no worker `{name}` in worker.list{from}{hint}"),
-            );
-            return INTERNAL;
-        };
-        let lb = match &worker.kind {
-            Kind::Status(_) => return crate::status::serve(r),
-            Kind::Lb(l) => Some(l),
-            Kind::Ajp(_) => None,
-        };
-        let Some(Engine {
-            worker: engine,
-            pool: Some(pool),
-        }) = rt.engines.engine(name)
-        else {
-            return INTERNAL;
+        let Some((name, engine, listed)) = rt.engines.listed(name) else {
+            return not_forwarded(r, rt, name);
         };
         let settings = (*ffi::srv_conf_of(r))
             .settings
@@ -64,7 +39,7 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let ext = mapped.map_or(&NO_EXTENSIONS, |m| &m.table.rules()[m.rule].extensions);
         let facts = NgxRequest::new(r, &rt.known, Some(settings));
         let facts = &facts;
-        let ex = prepare_with(&facts, settings, lb, ext, |prepared| {
+        let ex = prepare_with(&facts, settings, listed.lb.as_ref(), ext, |prepared| {
             prepared.with_head(|head| {
                 Exchange::new(
                     std::sync::Arc::clone(engine),
@@ -75,12 +50,47 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         });
         // The configuration's name: it lives as long as the runtime (a variable's value does
         // not).
-        Ctx::start(&mut state.fwd, r, rt, &worker.name, *pool, ex);
+        Ctx::start(&mut state.fwd, r, rt, name, listed.pool, ex);
         let rc = crate::client::start_body(r, body_ready);
         if rc >= ffi::NGX_HTTP_SPECIAL_RESPONSE as ffi::ngx_int_t {
             return rc;
         }
         ffi::DONE
+    }
+}
+
+/// A worker name that is not a listed forwarding worker: the status worker, or an error.
+///
+/// # Safety
+/// `r` must be live.
+unsafe fn not_forwarded(
+    r: *mut ffi::ngx_http_request_t,
+    rt: &crate::runtime::Runtime,
+    name: &str,
+) -> ffi::ngx_int_t {
+    match rt.workers.get(name).filter(|w| w.listed).map(|w| &w.kind) {
+        // SAFETY: the caller's promise.
+        Some(Kind::Status(_)) => unsafe { crate::status::serve(r) },
+        Some(_) => INTERNAL,
+        None => {
+            let names = rt.workers.list.value.iter().map(String::as_str);
+            let hint = lb_core::config::closest(name, names)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            // SAFETY: the caller's promise.
+            let from = unsafe { crate::request::pass_variable(r) }
+                .map(|p| format!(", from {p}"))
+                .unwrap_or_default();
+            // SAFETY: as above.
+            unsafe {
+                log::to(
+                    (*(*r).connection).log,
+                    Level::Error,
+                    &format!("rjk: no worker `{name}` in worker.list{from}{hint}"),
+                )
+            };
+            INTERNAL
+        }
     }
 }
 

@@ -55,8 +55,16 @@ pub struct Engines(FxHashMap<String, Engine>);
 /// A forwarding worker and where its connections are pooled.
 pub struct Engine {
     pub worker: Arc<Worker>,
-    /// This process's pools of its members' connections (a listed worker has them).
-    pub pool: Option<PoolId>,
+    /// What a request mapped to it needs: a listed worker has it.
+    pub listed: Option<Listed>,
+}
+
+/// A forwarding worker in `worker.list`: everything the handler needs from one lookup.
+pub struct Listed {
+    /// This process's pools of its members' connections.
+    pub pool: PoolId,
+    /// Its lb settings as configured (sticky sessions); `None` for an ajp13 worker.
+    pub lb: Option<lb_core::config::LbWorker>,
 }
 
 /// One listed worker's pools in [`Runtime`]: found by position, not by hashing its name on
@@ -75,8 +83,10 @@ impl Engines {
         self.0.get(name).map(|e| &e.worker)
     }
 
-    pub fn engine(&self, name: &str) -> Option<&Engine> {
-        self.0.get(name)
+    /// A listed forwarding worker, with its name as the runtime keeps it.
+    pub fn listed(&self, name: &str) -> Option<(&str, &Arc<Worker>, &Listed)> {
+        let (name, e) = self.0.get_key_value(name)?;
+        Some((name, &e.worker, e.listed.as_ref()?))
     }
 
     /// The running balancers, by lb worker name.
@@ -125,7 +135,8 @@ impl Runtime {
             .into_iter()
             .map(|(n, w)| {
                 let worker = Arc::new(w);
-                (n, Engine { worker, pool: None })
+                let listed = None;
+                (n, Engine { worker, listed })
             })
             .collect(),
         );
@@ -138,14 +149,19 @@ impl Runtime {
         }
         let mut pools = Vec::new();
         for name in &l.workers.list.value {
-            if let Some(e) = engines.0.get_mut(name).filter(|e| e.pool.is_none()) {
+            if let Some(e) = engines.0.get_mut(name).filter(|e| e.listed.is_none()) {
                 let slots = e
                     .worker
                     .members()
                     .iter()
                     .map(|m| Slots::new(m.spec().connection_pool_size))
                     .collect();
-                e.pool = Some(PoolId(pools.len()));
+                let lb = match l.workers.get(name).map(|w| &w.kind) {
+                    Some(lb_core::config::Kind::Lb(lb)) => Some(lb.clone()),
+                    _ => None,
+                };
+                let pool = PoolId(pools.len());
+                e.listed = Some(Listed { pool, lb });
                 pools.push(Pools {
                     worker: Arc::clone(&e.worker),
                     slots,
