@@ -58,7 +58,9 @@ pub unsafe extern "C" fn postconfiguration(cf: *mut ffi::ngx_conf_t) -> ffi::ngx
         let Some(loaded) = check(cf, main, http, &servers) else {
             return ffi::ERROR;
         };
-        if add_zone(cf, main, &loaded).is_err() || add_mapper(cf).is_err() {
+        // Without mounts in any server, no request is mapped: nginx runs no phase of ours.
+        let mapping = servers.iter().any(|s| (**s).mounts.is_some());
+        if add_zone(cf, main, &loaded).is_err() || (mapping && add_mapper(cf).is_err()) {
             return ffi::ERROR;
         }
         main.loaded = Some(loaded);
@@ -180,15 +182,17 @@ unsafe fn check(
         for d in &diags {
             ok &= report(d, &mut seen);
         }
-        srv.mounts = Some(match &file {
-            Some(f) => SharedTable::watching(
+        // A server without mounts has nothing to map: its requests skip the mapping phases.
+        srv.mounts = match &file {
+            Some(f) => Some(SharedTable::watching(
                 table,
                 f,
                 Duration::from_secs(s.mount_file_reload),
                 SystemTime::now(),
-            ),
-            None => SharedTable::fixed(table),
-        });
+            )),
+            None if table.rules().is_empty() => None,
+            None => Some(SharedTable::fixed(table)),
+        };
         srv.settings = Some(s);
     }
     // A name with variables is checked per request (a 500 and a log line when it names none).
