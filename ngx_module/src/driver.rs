@@ -39,20 +39,23 @@ thread_local! {
     };
 }
 
-fn boxed(ex: Exchange) -> Box<Exchange> {
-    let b = SPARE
-        .with(|s| s.borrow_mut().boxes.pop())
-        .unwrap_or_else(Box::new_uninit);
-    Box::write(b, ex)
+/// A new machine, made straight into a spare box (not made and then moved: it is large).
+pub fn boxed(make: impl FnOnce(lb_core::forward::Buffers) -> Exchange) -> Box<Exchange> {
+    let (b, bufs) = SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        (s.boxes.pop(), s.buffers.pop())
+    });
+    let b = b.unwrap_or_else(Box::new_uninit);
+    Box::write(b, make(bufs.unwrap_or_default()))
 }
 
-/// The machine out of its box; the box is kept for the next request.
-fn unboxed(ex: Box<Exchange>) -> Exchange {
+/// A spent machine dropped where it is; its box is kept for the next request.
+fn recycle(ex: Box<Exchange>) {
     let raw = Box::into_raw(ex);
-    // SAFETY: `raw` holds an initialised Exchange, read out once; the allocation is then an
+    // SAFETY: `raw` holds an initialised Exchange, dropped once; the allocation is then an
     // uninitialised box of the same layout.
     unsafe {
-        let value = raw.read();
+        std::ptr::drop_in_place(raw);
         let spare = Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>);
         SPARE.with(|s| {
             let mut s = s.borrow_mut();
@@ -60,15 +63,7 @@ fn unboxed(ex: Box<Exchange>) -> Exchange {
                 s.boxes.push(spare);
             }
         });
-        value
     }
-}
-
-/// Buffers for a new request (a finished one's, if there is one).
-pub fn spare_buffers() -> lb_core::forward::Buffers {
-    SPARE
-        .with(|s| s.borrow_mut().buffers.pop())
-        .unwrap_or_default()
 }
 
 fn keep_buffers(b: lb_core::forward::Buffers) {
@@ -145,7 +140,7 @@ impl Ctx {
         rt: &Runtime,
         worker: &str,
         pool: PoolId,
-        ex: Exchange,
+        ex: Box<Exchange>,
     ) {
         let worker_ref = std::sync::Arc::clone(ex.worker());
         let ctx = slot.insert(Ctx {
@@ -153,7 +148,7 @@ impl Ctx {
             rt,
             worker,
             pool,
-            ex: Some(boxed(ex)),
+            ex: Some(ex),
             slot: None,
             wait: Wait::Nothing,
             // SAFETY: a zeroed event is nginx's initial state.
@@ -398,8 +393,9 @@ impl Ctx {
         if keep {
             self.ex = Some(ex);
         } else {
-            let (done, bufs) = unboxed(ex).finish();
+            let (done, bufs) = ex.finish_in_place();
             keep_buffers(bufs);
+            recycle(ex);
             self.result = Some(done);
         }
     }

@@ -584,6 +584,12 @@ impl Exchange {
 
     /// The result, and the buffers for the next request.
     pub fn finish(mut self) -> (Forwarded, Buffers) {
+        self.finish_in_place()
+    }
+
+    /// As [`finish`](Self::finish) for a machine the driver keeps where it is (a large value,
+    /// not moved out to be consumed); it is spent afterwards, only to be dropped.
+    pub fn finish_in_place(&mut self) -> (Forwarded, Buffers) {
         self.abandon();
         let done = std::mem::replace(&mut self.done, Forwarded::new());
         (done, std::mem::take(&mut self.bufs))
