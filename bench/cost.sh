@@ -11,7 +11,8 @@
 # `master_process off`). All to the same rjk-node backend, for 0 B, 1 KiB and 100 KiB.
 # Writes bench/cost.md (or $OUT). Environment: W (20), N (200), SIZES ("0 1024 102400"),
 # FRONTS ("static mod_rjk mod_jk proxy_ajp nginx_static ngx_rjk nginx_proxy"), TARGET (the
-# cargo target dir), PROFILE (release).
+# cargo target dir), PROFILE (release), COOKIE (sent with every request, e.g.
+# `JSESSIONID=ABC.n1` for a sticky session on the node, whose route is n1).
 set -euo pipefail
 W=${W:-20}; N=${N:-200}
 SIZES=${SIZES:-"0 1024 102400"}
@@ -157,7 +158,8 @@ run() { # tool flavour size count
   local tracer=$!
   wait_port "$p" 600
   sep='&'; case $flav in static|nginx_static) sep='?' ;; esac
-  curl -s -o /dev/null --fail "http://127.0.0.1:$p$(path "$flav" "$size")${sep}n=[1-$count]" || {
+  local cookie=(); [ -n "${COOKIE:-}" ] && cookie=(-b "$COOKIE")
+  curl -s "${cookie[@]}" -o /dev/null --fail "http://127.0.0.1:$p$(path "$flav" "$size")${sep}n=[1-$count]" || {
     echo "$flav $size: a request failed" >&2; stop "$d"; wait $tracer; exit 1; }
   stop "$d"
   wait $tracer || true

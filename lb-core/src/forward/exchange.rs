@@ -28,6 +28,7 @@ use super::body::Body;
 use super::failure::{Failure, ReadError};
 use super::notes::{self, Attempted};
 use super::plan::{self, Pick, Plan, Step as PlanStep};
+use super::prepare::SessionId;
 use super::request::{self, MemberFields};
 use super::safety;
 use super::server::{ForwardOptions, RequestBody, RequestHead};
@@ -469,7 +470,8 @@ pub struct Exchange {
     /// A mount's `fail_on_status=` (replaces the worker's) and `use_server_errors=`.
     fail_on_status: Option<Vec<i64>>,
     use_server_errors: i64,
-    session: Option<Box<str>>,
+    /// Kept inline, as the prepared request keeps it: a sticky request allocates nothing.
+    session: Option<SessionId>,
     plan: Plan,
     body: Body,
     step: Step,
@@ -557,7 +559,7 @@ impl Exchange {
             options: head.options,
             fail_on_status,
             use_server_errors,
-            session: head.session_id.map(Into::into),
+            session: head.session_id.map(SessionId::new),
             body,
             step: Step::Plan,
             current: None,
@@ -732,7 +734,10 @@ impl Exchange {
             return;
         }
         let worker = Arc::clone(&self.worker);
-        match self.plan.next(&worker, self.session.as_deref()) {
+        match self
+            .plan
+            .next(&worker, self.session.as_ref().map(SessionId::as_str))
+        {
             PlanStep::Try(pick) if pick.member < worker.members().len() => {
                 self.current = Some(Current {
                     pick,
@@ -742,10 +747,11 @@ impl Exchange {
                     last: None,
                 });
                 self.progress = Progress::default();
-                if self
-                    .plan
-                    .enter(&worker, self.session.as_deref(), pick.member)
-                {
+                if self.plan.enter(
+                    &worker,
+                    self.session.as_ref().map(SessionId::as_str),
+                    pick.member,
+                ) {
                     self.step = Step::Start;
                 } else {
                     self.settle_with(Failure::Busy);

@@ -354,7 +354,7 @@ pub enum SessionId {
 const SESSION_INLINE: usize = 94;
 
 impl SessionId {
-    fn new(id: &str) -> SessionId {
+    pub fn new(id: &str) -> SessionId {
         if id.len() > SESSION_INLINE {
             return SessionId::Long(id.to_owned());
         }
