@@ -689,17 +689,23 @@ mod tests {
         assert_eq!(few.as_slice(), &[(&b"B"[..], &b"2"[..])]);
     }
 
-    #[test]
-    fn the_sticky_session_is_read_without_copies_and_survives_odd_bytes() {
+    /// An lb worker with mod_jk's defaults (sticky sessions on).
+    fn sticky_lb() -> LbWorker {
         let mut l = crate::config::Loader::new();
         l.workers_text(
             "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8009\n",
             std::path::Path::new("w.properties"),
         );
         let w = l.finish().workers.expect("workers");
-        let crate::config::Kind::Lb(lb) = &w.get("lb").unwrap().kind else {
-            panic!("lb")
-        };
+        match &w.get("lb").unwrap().kind {
+            crate::config::Kind::Lb(lb) => lb.clone(),
+            _ => panic!("lb"),
+        }
+    }
+
+    #[test]
+    fn the_sticky_session_is_read_without_copies_and_survives_odd_bytes() {
+        let lb = &sticky_lb();
         let none = |_: &str| -> Option<&'static [u8]> { None };
         let id = |uri: &[u8], headers: &[(&'static [u8], &'static [u8])]| {
             session(lb, &NO_EXTENSIONS, uri, headers, &none).map(|s| s.as_str().to_owned())
@@ -732,15 +738,7 @@ mod tests {
 
     #[test]
     fn env_names_lists_every_name_prepare_asks_for() {
-        let mut l = crate::config::Loader::new();
-        l.workers_text(
-            "worker.list=lb\nworker.lb.type=lb\nworker.lb.balance_workers=n1\nworker.n1.port=8009\n",
-            std::path::Path::new("w.properties"),
-        );
-        let w = l.finish().workers.expect("workers");
-        let crate::config::Kind::Lb(lb) = &w.get("lb").unwrap().kind else {
-            panic!("lb")
-        };
+        let lb = &sticky_lb();
         let mut s = ServerSettings {
             env_vars: vec![("APP_TIER".into(), None)],
             ..ServerSettings::default()
