@@ -68,17 +68,19 @@ pub fn for_member(
     member: &MemberFields<'_>,
     size: PacketSize,
 ) -> Result<(), ajp::Error> {
-    let attrs = [
-        member.secret.map(Attribute::Secret),
-        member.route.map(|r| Attribute::Route(r.as_bytes())),
-        member
-            .activation
-            .map(|a| req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes())),
-    ];
+    // Filled in place: once per attempt, no intermediate array of options.
     let mut list = [Attribute::Secret(b""); 3];
     let mut n = 0;
-    for a in attrs.into_iter().flatten() {
-        list[n] = a;
+    if let Some(s) = member.secret {
+        list[n] = Attribute::Secret(s);
+        n += 1;
+    }
+    if let Some(r) = member.route {
+        list[n] = Attribute::Route(r.as_bytes());
+        n += 1;
+    }
+    if let Some(a) = member.activation {
+        list[n] = req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes());
         n += 1;
     }
     ajp::extend_forward_request(out, start, size, &list[..n])
