@@ -308,6 +308,7 @@ pub enum ContainerMessage<'a> {
 }
 
 impl<'a> ContainerMessage<'a> {
+    #[inline]
     pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader::new(payload);
         let t = match r.u8(Field::new("message.type")) {
