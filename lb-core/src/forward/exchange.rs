@@ -608,7 +608,9 @@ impl Exchange {
 
     /// Move on until an action is due; returns which.
     fn advance(&mut self, now: Now) -> Option<Emit> {
-        match std::mem::replace(&mut self.step, Step::Done) {
+        // Matched in place (only the fields an arm uses are read); every arm sets the next
+        // step.
+        match self.step {
             Step::Plan => {
                 self.plan_next(now);
                 None
@@ -703,10 +705,9 @@ impl Exchange {
                 self.step = Step::Done;
                 Some(Emit::Done)
             }
-            awaiting => {
-                // poll without the answer the last action needs: a driver error. Fail the
-                // attempt rather than guess.
-                self.step = awaiting;
+            _ => {
+                // poll without the answer the last action needs (the step is an Await*): a
+                // driver error. Fail the attempt rather than guess.
                 self.fail(Failure::Protocol(ajp::Error::Unexpected {
                     what: "a poll",
                     state: "the driver has not answered the last action",
@@ -1063,6 +1064,7 @@ impl Exchange {
     /// Send `body[..n]` as the next body packet (empty: end of body).
     fn send_part(&mut self, n: usize) {
         let Some(wire) = self.wire.as_mut() else {
+            self.step = Step::Done;
             return;
         };
         self.bufs.send.clear();
