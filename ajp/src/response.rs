@@ -24,8 +24,9 @@ pub struct SendHeaders<'a> {
 impl<'a> SendHeaders<'a> {
     /// Decode a Send Headers payload (type byte included).
     pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
-        let (mut head, mut r) = Self::head(payload)?;
-        let start = r.pos();
+        let (mut head, start) = Self::head(payload)?;
+        let mut r = Reader::new(payload);
+        r.skip(start);
         for i in 0..head.num_headers {
             let (name, value) = read_response_header(&mut r, i)?;
             // The one header a proxy needs before it writes the head (to frame the body):
@@ -38,8 +39,44 @@ impl<'a> SendHeaders<'a> {
         Ok(head)
     }
 
-    /// Type, status, reason and header count; the headers left to the caller.
-    fn head(payload: &'a [u8]) -> Result<(Self, Reader<'a>), Error> {
+    /// Type, status, reason and header count, and where the headers start (left to the
+    /// caller). A well-formed head is read with plain slice checks; anything else goes the
+    /// checked way, which names the fault.
+    #[inline]
+    fn head(payload: &'a [u8]) -> Result<(Self, usize), Error> {
+        match Self::head_fast(payload) {
+            Some(head) => Ok(head),
+            None => Self::head_checked(payload),
+        }
+    }
+
+    #[inline(always)]
+    fn head_fast(payload: &'a [u8]) -> Option<(Self, usize)> {
+        let (&[t, s0, s1, r0, r1], rest) = payload.split_first_chunk::<5>()?;
+        if t != kind::SEND_HEADERS {
+            return None;
+        }
+        let (reason, rest) = match u16::from_be_bytes([r0, r1]) {
+            0xFFFF => (None, rest),
+            len => {
+                let (s, rest) = string_fast(rest, len)?;
+                (Some(s), rest)
+            }
+        };
+        let (n, rest) = rest.split_first_chunk::<2>()?;
+        let head = SendHeaders {
+            status: u16::from_be_bytes([s0, s1]),
+            reason,
+            num_headers: u16::from_be_bytes(*n),
+            headers_raw: &[],
+            content_length: None,
+        };
+        Some((head, payload.len() - rest.len()))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn head_checked(payload: &'a [u8]) -> Result<(Self, usize), Error> {
         let mut r = Reader::new(payload);
         let t = r.u8(Field::new("send_headers.type"))?;
         if t != kind::SEND_HEADERS {
@@ -55,15 +92,15 @@ impl<'a> SendHeaders<'a> {
             headers_raw: &[],
             content_length: None,
         };
-        Ok((head, r))
+        Ok((head, r.pos()))
     }
 
     /// A payload [`decode`](Self::decode) accepted before, read again without validating its
     /// headers a second time (the lazy header iterator stops at anything malformed anyway).
     /// Nothing is noted on the way: [`content_length`](Self::content_length) is `None`.
     pub fn decode_again(payload: &'a [u8]) -> Result<Self, Error> {
-        let (mut head, r) = Self::head(payload)?;
-        head.headers_raw = &payload[r.pos()..];
+        let (mut head, start) = Self::head(payload)?;
+        head.headers_raw = payload.get(start..).unwrap_or_default();
         Ok(head)
     }
 
@@ -271,6 +308,7 @@ pub enum ContainerMessage<'a> {
 }
 
 impl<'a> ContainerMessage<'a> {
+    #[inline]
     pub fn decode(payload: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader::new(payload);
         let t = match r.u8(Field::new("message.type")) {
@@ -377,6 +415,54 @@ mod tests {
             )
         ) {
             fast_agrees(&b);
+        }
+    }
+
+    /// The fast head reader reads what the checked one reads, or leaves the head to it.
+    fn head_agrees(p: &[u8]) {
+        let want =
+            SendHeaders::head_checked(p).map(|(h, at)| (h.status, h.reason, h.num_headers, at));
+        match SendHeaders::head_fast(p) {
+            Some((h, used)) => {
+                assert_eq!(want, Ok((h.status, h.reason, h.num_headers, used)), "{p:?}")
+            }
+            None => assert!(want.is_err(), "{p:?}"),
+        }
+    }
+
+    #[test]
+    fn fast_head_reader_agrees_with_the_checked_one() {
+        let full = send_headers(&[(Ok(0xA003), b"12")]);
+        for end in 0..=full.len() {
+            head_agrees(&full[..end]);
+        }
+        for p in [
+            &[kind::SEND_HEADERS, 1, 2, 0xFF, 0xFF, 0, 0][..],
+            &[kind::SEND_HEADERS, 1, 2, 0, 1, b'x', 1, 0, 0],
+            &[kind::SEND_BODY_CHUNK, 1, 2, 0, 0, 0, 0, 0],
+            &[kind::SEND_HEADERS, 1, 2, 0, 0, 0, 0, 0],
+        ] {
+            head_agrees(p);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_head_reader_agrees_on_any_bytes(
+            tail in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::strategy::Just(0u8),
+                    proptest::strategy::Just(0xFFu8),
+                    0u8..4,
+                ],
+                0..10,
+            )
+        ) {
+            let mut p = vec![kind::SEND_HEADERS];
+            p.extend_from_slice(&tail);
+            head_agrees(&p);
+            head_agrees(&tail);
         }
     }
 

@@ -200,6 +200,7 @@ impl ProxyExchange {
         r
     }
 
+    #[inline]
     fn receive_inner<'a>(
         &mut self,
         buf: &'a [u8],

@@ -616,7 +616,9 @@ impl Exchange {
 
     /// Move on until an action is due; returns which.
     fn advance(&mut self, now: Now) -> Option<Emit> {
-        match std::mem::replace(&mut self.step, Step::Done) {
+        // Matched in place (only the fields an arm uses are read); every arm sets the next
+        // step.
+        match self.step {
             Step::Plan => {
                 self.plan_next(now);
                 None
@@ -711,10 +713,9 @@ impl Exchange {
                 self.step = Step::Done;
                 Some(Emit::Done)
             }
-            awaiting => {
-                // poll without the answer the last action needs: a driver error. Fail the
-                // attempt rather than guess.
-                self.step = awaiting;
+            _ => {
+                // poll without the answer the last action needs (the step is an Await*): a
+                // driver error. Fail the attempt rather than guess.
                 self.fail(Failure::Protocol(ajp::Error::Unexpected {
                     what: "a poll",
                     state: "the driver has not answered the last action",
@@ -1075,6 +1076,7 @@ impl Exchange {
     /// Send `body[..n]` as the next body packet (empty: end of body).
     fn send_part(&mut self, n: usize) {
         let Some(wire) = self.wire.as_mut() else {
+            self.step = Step::Done;
             return;
         };
         self.bufs.send.clear();
@@ -1175,7 +1177,17 @@ impl Exchange {
     }
 
     /// Count out a member's part that never settled (the request was dropped mid-way).
+    /// Inlined: at the end of every request there is none, and that check is all it costs.
+    #[inline]
     fn abandon(&mut self) {
+        if self.current.is_some() {
+            self.abandon_current();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn abandon_current(&mut self) {
         if self.current.take().is_some() {
             let worker = Arc::clone(&self.worker);
             self.plan.abandon(&worker);

@@ -68,17 +68,19 @@ pub fn for_member(
     member: &MemberFields<'_>,
     size: PacketSize,
 ) -> Result<(), ajp::Error> {
-    let attrs = [
-        member.secret.map(Attribute::Secret),
-        member.route.map(|r| Attribute::Route(r.as_bytes())),
-        member
-            .activation
-            .map(|a| req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes())),
-    ];
+    // Filled in place: once per attempt, no intermediate array of options.
     let mut list = [Attribute::Secret(b""); 3];
     let mut n = 0;
-    for a in attrs.into_iter().flatten() {
-        list[n] = a;
+    if let Some(s) = member.secret {
+        list[n] = Attribute::Secret(s);
+        n += 1;
+    }
+    if let Some(r) = member.route {
+        list[n] = Attribute::Route(r.as_bytes());
+        n += 1;
+    }
+    if let Some(a) = member.activation {
+        list[n] = req_attribute(b"JK_LB_ACTIVATION", a.name().as_bytes());
         n += 1;
     }
     ajp::extend_forward_request(out, start, size, &list[..n])
@@ -136,16 +138,26 @@ fn req_attribute<'a>(name: &'a [u8], value: &'a [u8]) -> Attribute<'a> {
     Attribute::ReqAttribute { name, value }
 }
 
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &[u8] {
+/// A port in decimal, two digits per division (the client's port goes out with every
+/// request).
+fn decimal(n: u16, buf: &mut [u8; 5]) -> &[u8] {
+    use super::notes::PAIRS;
+    let mut n = usize::from(n);
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
+    while n >= 100 {
+        let r = n % 100 * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[r..r + 2]);
     }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[n * 2..n * 2 + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    &buf[i..]
 }
 
 #[cfg(test)]
@@ -263,5 +275,8 @@ mod tests {
         let mut b = [0u8; 5];
         assert_eq!(decimal(0, &mut b), b"0");
         assert_eq!(decimal(65535, &mut b), b"65535");
+        for n in 0..=u16::MAX {
+            assert_eq!(decimal(n, &mut b), n.to_string().as_bytes(), "{n}");
+        }
     }
 }

@@ -184,6 +184,10 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
+        // Released: nothing to do (and no clock to read).
+        if self.returned {
+            return;
+        }
         // Not released (a panic on the way): the slot comes back, its connection closed.
         self.reuse = false;
         self.give_back(SocketAddr::from(([0, 0, 0, 0], 0)), Instant::now());
