@@ -18,9 +18,10 @@ use crate::ffi;
 use crate::runtime::{PoolId, Runtime};
 
 /// Finished requests' buffers and machine boxes kept for the next ones in this worker process
-/// (nginx runs one thread per process): as many as were in use at once, up to [`SPARES`], so
-/// concurrent requests allocate and zero nothing either once warm.
-struct Spares {
+/// (the runtime's: nginx runs one thread per process): as many as were in use at once, up to
+/// [`SPARES`], so concurrent requests allocate and zero nothing either once warm.
+#[derive(Default)]
+pub struct Spares {
     buffers: Vec<lb_core::forward::Buffers>,
     // The boxes' allocations are what is reused (a request's machine lives in one).
     #[allow(clippy::vec_box)]
@@ -30,49 +31,32 @@ struct Spares {
 /// Spares kept at most (each set of buffers is tens of KiB).
 const SPARES: usize = 256;
 
-thread_local! {
-    static SPARE: std::cell::RefCell<Spares> = const {
-        std::cell::RefCell::new(Spares {
-            buffers: Vec::new(),
-            boxes: Vec::new(),
-        })
-    };
-}
-
-/// A new machine, made straight into a spare box (not made and then moved: it is large).
-pub fn boxed(make: impl FnOnce(lb_core::forward::Buffers) -> Exchange) -> Box<Exchange> {
-    let (b, bufs) = SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        (s.boxes.pop(), s.buffers.pop())
-    });
-    let b = b.unwrap_or_else(Box::new_uninit);
-    Box::write(b, make(bufs.unwrap_or_default()))
-}
-
-/// A spent machine dropped where it is; its box is kept for the next request.
-fn recycle(ex: Box<Exchange>) {
-    let raw = Box::into_raw(ex);
-    // SAFETY: `raw` holds an initialised Exchange, dropped once; the allocation is then an
-    // uninitialised box of the same layout.
-    unsafe {
-        std::ptr::drop_in_place(raw);
-        let spare = Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>);
-        SPARE.with(|s| {
-            let mut s = s.borrow_mut();
-            if s.boxes.len() < SPARES {
-                s.boxes.push(spare);
-            }
-        });
+impl Spares {
+    /// A new machine, made straight into a spare box (not made and then moved: it is large).
+    pub fn boxed(
+        &mut self,
+        make: impl FnOnce(lb_core::forward::Buffers) -> Exchange,
+    ) -> Box<Exchange> {
+        let b = self.boxes.pop().unwrap_or_else(Box::new_uninit);
+        Box::write(b, make(self.buffers.pop().unwrap_or_default()))
     }
-}
 
-fn keep_buffers(b: lb_core::forward::Buffers) {
-    SPARE.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.buffers.len() < SPARES {
-            s.buffers.push(b);
+    /// A spent machine dropped where it is; its box and buffers are kept for the next request.
+    fn recycle(&mut self, ex: Box<Exchange>, bufs: lb_core::forward::Buffers) {
+        if self.buffers.len() < SPARES {
+            self.buffers.push(bufs);
         }
-    });
+        let raw = Box::into_raw(ex);
+        // SAFETY: `raw` holds an initialised Exchange, dropped once; the allocation is then an
+        // uninitialised box of the same layout.
+        let spare = unsafe {
+            std::ptr::drop_in_place(raw);
+            Box::from_raw(raw as *mut std::mem::MaybeUninit<Exchange>)
+        };
+        if self.boxes.len() < SPARES {
+            self.boxes.push(spare);
+        }
+    }
 }
 
 /// What the request waits for, between nginx events.
@@ -394,8 +378,7 @@ impl Ctx {
             self.ex = Some(ex);
         } else {
             let (done, bufs) = ex.finish_in_place();
-            keep_buffers(bufs);
-            recycle(ex);
+            self.rt().spares.borrow_mut().recycle(ex, bufs);
             self.result = Some(done);
         }
     }

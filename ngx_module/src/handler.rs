@@ -41,9 +41,9 @@ unsafe fn handle(r: *mut ffi::ngx_http_request_t) -> ffi::ngx_int_t {
         let facts = &facts;
         let ex = prepare_with(&facts, settings, listed.lb.as_ref(), ext, |prepared| {
             prepared.with_head(|head| {
-                crate::driver::boxed(|bufs| {
-                    Exchange::new(std::sync::Arc::clone(engine), head, bufs)
-                })
+                rt.spares
+                    .borrow_mut()
+                    .boxed(|bufs| Exchange::new(std::sync::Arc::clone(engine), head, bufs))
             })
         });
         // The configuration's name: it lives as long as the runtime (a variable's value does

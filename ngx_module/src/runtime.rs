@@ -38,8 +38,10 @@ pub struct Runtime {
     pub nonce: String,
     /// Which names asked for are nginx variables (per configuration).
     pub known: crate::facts::Known,
-    /// Per worker process: a pool per member of each listed worker ([`Engine::pool`]).
+    /// Per worker process: a pool per member of each listed worker ([`Listed::pool`]).
     pools: RefCell<Vec<Pools>>,
+    /// Per worker process: finished requests' machine boxes and buffers.
+    pub spares: RefCell<crate::driver::Spares>,
     maintenance: Box<ffi::ngx_event_t>,
 }
 
@@ -177,6 +179,7 @@ impl Runtime {
             nonce: lb_core::status::form::nonce()?,
             known: Default::default(),
             pools: RefCell::new(pools),
+            spares: Default::default(),
             // SAFETY: an all-zero ngx_event_t is nginx's own initial state (ngx_pcalloc).
             maintenance: Box::new(unsafe { std::mem::zeroed() }),
         })
