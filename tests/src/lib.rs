@@ -17,6 +17,7 @@ pub mod redis;
 pub mod replicated;
 pub mod rig;
 pub mod served;
+pub mod sessions;
 pub mod status;
 pub mod strict_http;
 pub mod tomcat;

@@ -12,6 +12,7 @@ use rjk_tests::cluster::{front, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
 use rjk_tests::replicated::{self, json_field, set_cookie_id, Member};
+use rjk_tests::sessions::{route_of, step, Expect, Tally, Tracked};
 use rjk_tests::wait_until;
 
 /// How long re-placement may take to give every session its second copy again after a
@@ -24,66 +25,6 @@ fn scratch(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rjk-backup-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn route_of(id: &str) -> &str {
-    id.split_once('.').map_or("", |(_, r)| r)
-}
-
-#[derive(Clone, Debug)]
-struct Tracked {
-    cookie: String,
-    counter: u64,
-}
-
-#[derive(Default, Debug)]
-struct Tally {
-    requests: usize,
-    failed: Vec<String>,
-    lost: Vec<String>,
-    /// A request in flight on a killed node that the balancer replayed elsewhere: the dead
-    /// node had applied and replicated it, the client never saw that answer.
-    replayed: usize,
-    not_sticky: Vec<String>,
-}
-
-/// One request on a tracked session through the front; `sticky`: the answer must come from
-/// the node the session's id names.
-fn step(front: SocketAddr, s: &mut Tracked, t: &Mutex<Tally>, sticky: bool) {
-    let r = http::get(
-        front,
-        "/session",
-        &[("Cookie", &format!("JSESSIONID={}", s.cookie))],
-    );
-    let mut t = t.lock().unwrap();
-    t.requests += 1;
-    let r = match r {
-        Ok(r) if r.status == 200 => r,
-        Ok(r) => return t.failed.push(format!("{}: status {}", s.cookie, r.status)),
-        Err(e) => return t.failed.push(format!("{}: {e}", s.cookie)),
-    };
-    let body = r.text();
-    let n: u64 = json_field(&body, "counter")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if json_field(&body, "new").as_deref() == Some("true") || n <= s.counter {
-        t.lost
-            .push(format!("{} had {} now {body}", s.cookie, s.counter));
-    } else if n == s.counter + 2 {
-        t.replayed += 1;
-    } else if n != s.counter + 1 {
-        t.lost
-            .push(format!("{} jumped from {} to {n}", s.cookie, s.counter));
-    }
-    s.counter = n;
-    if let Some(new) = set_cookie_id(&r) {
-        s.cookie = new;
-    }
-    let served_by = r.header("x-rjk-node").unwrap_or("");
-    if sticky && served_by != route_of(&s.cookie) {
-        t.not_sticky
-            .push(format!("{} served by {served_by}", s.cookie));
-    }
 }
 
 fn start(dir: &std::path::Path, n: usize, sticky: bool) -> (Vec<Member>, Httpd) {
@@ -196,7 +137,15 @@ impl Load {
                             break;
                         }
                         for s in mine.iter_mut() {
-                            step(front, s, &tally, true);
+                            step(
+                                front,
+                                s,
+                                &tally,
+                                Expect {
+                                    sticky: true,
+                                    allow_503: false,
+                                },
+                            );
                         }
                         done.fetch_add(1, Ordering::SeqCst);
                     }
@@ -242,7 +191,15 @@ fn assert_clean(t: &Tally, replays: usize) {
 fn one_round(front: SocketAddr, sessions: &mut [Tracked], sticky: bool) -> Tally {
     let t = Mutex::new(Tally::default());
     for s in sessions.iter_mut() {
-        step(front, s, &t, sticky);
+        step(
+            front,
+            s,
+            &t,
+            Expect {
+                sticky,
+                allow_503: false,
+            },
+        );
     }
     t.into_inner().unwrap()
 }

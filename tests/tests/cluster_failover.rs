@@ -4,7 +4,6 @@
 //! it has every session before its AJP port opens.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +12,7 @@ use rjk_tests::cluster::{front, Connector};
 use rjk_tests::http;
 use rjk_tests::httpd::Mpm;
 use rjk_tests::replicated::{self, json_field, set_cookie_id, Member};
+use rjk_tests::sessions::{route_of, step, Expect, Tally, Tracked};
 use rjk_tests::wait_until;
 
 const SESSIONS: usize = 50;
@@ -28,68 +28,11 @@ fn scratch(name: &str) -> std::path::PathBuf {
     d
 }
 
-fn route_of(id: &str) -> &str {
-    id.split_once('.').map_or("", |(_, r)| r)
-}
-
-#[derive(Clone, Debug)]
-struct Tracked {
-    cookie: String,
-    counter: u64,
-}
-
-#[derive(Default, Debug)]
-struct Tally {
-    requests: usize,
-    failed: Vec<String>,
-    lost: Vec<String>,
-    /// A request in flight on the killed node that the balancer replayed elsewhere: the dead
-    /// node had applied and replicated it, the client never saw that answer.
-    replayed: usize,
-    rebound: usize,
-    not_sticky: Vec<String>,
-}
-
-/// One request on a tracked session through the front; updates the session and the tally.
-fn step(front: SocketAddr, s: &mut Tracked, t: &Mutex<Tally>) {
-    let r = http::get(
-        front,
-        "/session",
-        &[("Cookie", &format!("JSESSIONID={}", s.cookie))],
-    );
-    let mut t = t.lock().unwrap();
-    t.requests += 1;
-    let r = match r {
-        Ok(r) if r.status == 200 => r,
-        Ok(r) => return t.failed.push(format!("{}: status {}", s.cookie, r.status)),
-        Err(e) => return t.failed.push(format!("{}: {e}", s.cookie)),
-    };
-    let body = r.text();
-    let n: u64 = json_field(&body, "counter")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if json_field(&body, "new").as_deref() == Some("true") || n <= s.counter {
-        t.lost
-            .push(format!("{} had {} now {body}", s.cookie, s.counter));
-    } else if n == s.counter + 2 {
-        t.replayed += 1;
-    } else if n != s.counter + 1 {
-        t.lost
-            .push(format!("{} jumped from {} to {n}", s.cookie, s.counter));
-    }
-    s.counter = n;
-    if let Some(new) = set_cookie_id(&r) {
-        if new != s.cookie {
-            t.rebound += 1;
-            s.cookie = new;
-        }
-    }
-    let served_by = r.header("x-rjk-node").unwrap_or("");
-    if served_by != route_of(&s.cookie) {
-        t.not_sticky
-            .push(format!("{} served by {served_by}", s.cookie));
-    }
-}
+/// Every answer from the node the session's route names.
+const STICKY: Expect = Expect {
+    sticky: true,
+    allow_503: false,
+};
 
 fn failover(connector: Connector) {
     let dir = scratch(connector.name());
@@ -155,7 +98,7 @@ fn failover(connector: Connector) {
                 for _ in 0..MAX_ROUNDS {
                     let was_killed = killed.load(Ordering::SeqCst);
                     for s in mine.iter_mut() {
-                        step(addr, s, &tally);
+                        step(addr, s, &tally, STICKY);
                     }
                     done_rounds.fetch_add(1, Ordering::SeqCst);
                     if was_killed {
@@ -205,7 +148,7 @@ fn failover(connector: Connector) {
     // The next requests stick to the new node without another re-binding.
     for s in sessions.iter_mut() {
         let local = Mutex::new(Tally::default());
-        step(addr, s, &local);
+        step(addr, s, &local, STICKY);
         let t = local.into_inner().unwrap();
         assert!(
             t.failed.is_empty() && t.lost.is_empty() && t.not_sticky.is_empty(),

@@ -15,6 +15,7 @@ use rjk_tests::http;
 use rjk_tests::httpd::{Httpd, Mpm};
 use rjk_tests::redis::{self, Redis, RedisCluster, StoreNode};
 use rjk_tests::replicated::{json_field, set_cookie_id};
+use rjk_tests::sessions::{step, Expect, Tally, Tracked};
 use rjk_tests::wait_until;
 
 const SESSIONS: usize = 50;
@@ -35,61 +36,6 @@ fn route_of(id: &str) -> &str {
 
 fn cookie(id: &str) -> String {
     format!("JSESSIONID={id}")
-}
-
-#[derive(Clone, Debug)]
-struct Tracked {
-    cookie: String,
-    counter: u64,
-}
-
-#[derive(Default, Debug)]
-struct Tally {
-    requests: usize,
-    failed: Vec<String>,
-    lost: Vec<String>,
-    /// A request in flight on the killed node that the balancer replayed elsewhere: the dead
-    /// node had saved it, the client never saw that answer.
-    replayed: usize,
-    rebound: usize,
-    /// 503s while the Redis Cluster failed over (allowed only there).
-    unavailable: usize,
-}
-
-/// One `/session` request through `front`; `allow_503` while Redis fails over.
-fn step(front: SocketAddr, s: &mut Tracked, t: &Mutex<Tally>, allow_503: bool) {
-    let r = http::get(front, "/session", &[("Cookie", &cookie(&s.cookie))]);
-    let mut t = t.lock().unwrap();
-    t.requests += 1;
-    let r = match r {
-        Ok(r) if r.status == 200 => r,
-        Ok(r) if r.status == 503 && allow_503 => {
-            t.unavailable += 1;
-            return;
-        }
-        Ok(r) => return t.failed.push(format!("{}: status {}", s.cookie, r.status)),
-        Err(e) => return t.failed.push(format!("{}: {e}", s.cookie)),
-    };
-    let body = r.text();
-    let n: u64 = json_field(&body, "counter")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if json_field(&body, "new").as_deref() == Some("true") || n <= s.counter {
-        t.lost
-            .push(format!("{} had {} now {body}", s.cookie, s.counter));
-    } else if n == s.counter + 2 {
-        t.replayed += 1;
-    } else if n != s.counter + 1 && !allow_503 {
-        t.lost
-            .push(format!("{} jumped from {} to {n}", s.cookie, s.counter));
-    }
-    s.counter = n;
-    if let Some(new) = set_cookie_id(&r) {
-        if new != s.cookie {
-            t.rebound += 1;
-            s.cookie = new;
-        }
-    }
 }
 
 /// 50 sessions through a sticky mod_rjk over three nodes; `kill` runs after two rounds of
@@ -122,7 +68,15 @@ fn sticky_load_with_a_kill(
                 for _ in 0..MAX_ROUNDS {
                     let was_killed = killed.load(Ordering::SeqCst);
                     for s in mine.iter_mut() {
-                        step(front_addr, s, &tally, allow_503);
+                        step(
+                            front_addr,
+                            s,
+                            &tally,
+                            Expect {
+                                sticky: false,
+                                allow_503,
+                            },
+                        );
                     }
                     done_rounds.fetch_add(1, Ordering::SeqCst);
                     if was_killed {
@@ -188,7 +142,7 @@ fn check_continues_after_failover(front_addr: SocketAddr, sessions: &mut [Tracke
 fn check_continues(front_addr: SocketAddr, sessions: &mut [Tracked]) {
     let t = Mutex::new(Tally::default());
     for s in sessions.iter_mut() {
-        step(front_addr, s, &t, false);
+        step(front_addr, s, &t, Expect::default());
     }
     let t = t.into_inner().unwrap();
     assert!(
