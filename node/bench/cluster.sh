@@ -40,12 +40,10 @@ cleanup() {
   [ -n "${KEEP:-}" ] && echo "state kept in $S" >&2 || rm -rf "$S"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on $1" >&2; return 1; }
+. "$here/node/bench/lib.sh"
 ticks() { local t=0 s p; for p in "$@"; do s=$(cut -d' ' -f14,15 /proc/$p/stat); t=$(( t + ${s% *} + ${s#* } )); done; echo $t; }
 hz=$(getconf CLK_TCK)
 declare -A BACKEND_HTTP
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # --- backends -----------------------------------------------------------------------------
 # start_nodes NAME N MODE: N rjk-nodes (routes n1..nN); MODE none|sync|async (delta) or
@@ -53,6 +51,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR
 # (workers.properties lines for an lb `lb`).
 start_nodes() {
   local name=$1 n=$2 mode=$3 i repl=() ajp=() met=() members
+  BACKEND_HTTP=()
   for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); met[$i]=$(port); BACKEND_HTTP[n$i]=$(port); done
   METRICS_PORTS=()
   members=$(for i in $(seq 1 $n); do printf '127.0.0.1:%s,' ${repl[$i]}; done); members=${members%,}
@@ -77,6 +76,7 @@ start_nodes() {
 start_tomcats() {
   local manager=${MANAGER:-DeltaManager}
   local n=$1 i j repl=() ajp=() sd=() members=""
+  BACKEND_HTTP=()
   for i in $(seq 1 $n); do repl[$i]=$(port); ajp[$i]=$(port); sd[$i]=$(port); BACKEND_HTTP[tc$i]=$(port); done
   for j in $(seq 1 $n); do
     members+="<Member className=\"org.apache.catalina.tribes.membership.StaticMember\" host=\"127.0.0.1\" port=\"${repl[$j]}\" uniqueId=\"{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,$j}\"/>"
@@ -127,62 +127,8 @@ J
   for i in $(seq 1 $n); do wait_port ${ajp[$i]}; done
 }
 
-stop_backends() {
-  local p
-  BACKEND_HTTP=()
-  for p in "${BACKEND_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BACKEND_PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
-}
 
-# start_httpd NAME SO: apache2 with module SO in front of $WORKERS; sets HTTPD_PORT.
-start_httpd() {
-  local h=$S/h-$1 so=$2; mkdir -p $h/logs $h/run; HTTPD_PORT=$(port)
-  printf "$WORKERS" > $h/workers.properties
-  cat > $h/httpd.conf <<C
-ServerRoot $h
-PidFile $h/httpd.pid
-ErrorLog $h/logs/error.log
-LogLevel warn
-Mutex file:$h/run default
-DefaultRuntimeDir $h/run
-User www-data
-Group www-data
-ServerName localhost
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule jk_module $so
-KeepAlive On
-MaxKeepAliveRequests 0
-StartServers 2
-ThreadsPerChild 64
-MaxRequestWorkers 256
-Listen 127.0.0.1:$HTTPD_PORT
-JkWorkersFile $h/workers.properties
-JkShmFile $h/run/jk.shm
-JkLogFile $h/logs/jk.log
-JkLogLevel error
-JkMount /* lb
-C
-  /usr/sbin/apache2 -d $h -f $h/httpd.conf -k start
-  wait_port $HTTPD_PORT
-}
-stop_httpd() { local h=$S/h-$1; [ -f $h/httpd.pid ] && kill "$(cat $h/httpd.pid)" 2>/dev/null || true; sleep 0.5; }
 
-# sessions PATH: a wrk script cycling over $SESSIONS sessions created through the front.
-sessions() {
-  local path=$1 f=$S/wrk-$RANDOM.lua i c
-  { echo "local cookies = {"
-    for i in $(seq 1 $SESSIONS); do
-      c=$(curl -s -D - -o /dev/null "http://127.0.0.1:$HTTPD_PORT$path" | sed -n 's/^[Ss]et-[Cc]ookie: \(JSESSIONID=[^;]*\).*/\1/p' | tr -d '\r')
-      [ -n "$c" ] || { echo "no session cookie from $path" >&2; exit 1; }
-      echo "  \"$c\","
-    done
-    echo "}"
-    echo "local i = 0"
-    echo "request = function() i = i + 1; return wrk.format(\"GET\", \"$path\", { [\"Cookie\"] = cookies[(i % #cookies) + 1] }) end"
-  } > $f
-  echo $f
-}
 
 # Bytes the rjk-nodes sent each other so far (rjk_cluster_bytes_sent_total, all nodes).
 repl_bytes() {
@@ -194,7 +140,6 @@ repl_bytes() {
   echo $t
 }
 
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}'; }
 
 # bench SCRIPT CONNS -> "rps cpu_us_per_req p50_us p99_us"
 bench() {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Sessions in Redis vs in the nodes (part of `make bench`): 3 rjk-nodes behind httpd +
 # mod_rjk, a session-writing request (/session: reads and increments the counter, cookies from
-# a pool of sessions spread over the nodes). Rows: no replication, --cluster delta (sync),
+# a pool of sessions spread over the nodes). Rows: no replication, --cluster delta and backup (sync),
 # --session-store redis:// (one local redis-server, no persistence), the same with
 # --session-cache. Requests/s and p50/p99 at CONNS connections, and the Redis commands per
 # request from INFO commandstats (EVALSHA = round trips of the scripts; HGETALL outside a
@@ -30,10 +30,7 @@ cleanup() {
   [ -n "${KEEP:-}" ] && echo "state kept in $S" >&2 || rm -rf "$S"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on $1" >&2; return 1; }
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}'; }
+. "$here/node/bench/lib.sh"
 
 REDIS_PORT=$(port)
 redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
@@ -52,7 +49,7 @@ start_nodes() {
   for i in 1 2 3; do
     local c=()
     case $mode in
-      delta) c=(--cluster delta --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
+      delta|backup) c=(--cluster $mode --cluster-listen 127.0.0.1:${repl[$i]} --cluster-members "$members"
                 --cluster-secret bench-secret) ;;
       redis) c=(--session-store redis://127.0.0.1:$REDIS_PORT) ;;
       cache) c=(--session-store redis://127.0.0.1:$REDIS_PORT --session-cache 10000) ;;
@@ -64,59 +61,8 @@ start_nodes() {
     WORKERS+="worker.n$i.type=ajp13\nworker.n$i.host=127.0.0.1\nworker.n$i.port=${ajp[$i]}\n"
   done
 }
-stop_backends() {
-  local p
-  for p in "${BACKEND_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${BACKEND_PIDS[@]}"; do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
-}
 
-start_httpd() {
-  local h=$S/h-$1; mkdir -p $h/logs $h/run; HTTPD_PORT=$(port)
-  printf "$WORKERS" > $h/workers.properties
-  cat > $h/httpd.conf <<C
-ServerRoot $h
-PidFile $h/httpd.pid
-ErrorLog $h/logs/error.log
-LogLevel warn
-Mutex file:$h/run default
-DefaultRuntimeDir $h/run
-User www-data
-Group www-data
-ServerName localhost
-LoadModule mpm_event_module $M/mod_mpm_event.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule jk_module $RJK_SO
-KeepAlive On
-MaxKeepAliveRequests 0
-StartServers 2
-ThreadsPerChild 64
-MaxRequestWorkers 256
-Listen 127.0.0.1:$HTTPD_PORT
-JkWorkersFile $h/workers.properties
-JkShmFile $h/run/jk.shm
-JkLogFile $h/logs/jk.log
-JkLogLevel error
-JkMount /* lb
-C
-  /usr/sbin/apache2 -d $h -f $h/httpd.conf -k start
-  wait_port $HTTPD_PORT
-}
-stop_httpd() { local h=$S/h-$1; [ -f $h/httpd.pid ] && kill "$(cat $h/httpd.pid)" 2>/dev/null || true; sleep 0.5; }
 
-sessions() {
-  local f=$S/wrk-$RANDOM.lua i c
-  { echo "local cookies = {"
-    for i in $(seq 1 $SESSIONS); do
-      c=$(curl -s -D - -o /dev/null "http://127.0.0.1:$HTTPD_PORT/session" | sed -n 's/^[Ss]et-[Cc]ookie: \(JSESSIONID=[^;]*\).*/\1/p' | tr -d '\r')
-      [ -n "$c" ] || { echo "no session cookie" >&2; exit 1; }
-      echo "  \"$c\","
-    done
-    echo "}"
-    echo "local i = 0"
-    echo "request = function() i = i + 1; return wrk.format(\"GET\", \"/session\", { [\"Cookie\"] = cookies[(i % #cookies) + 1] }) end"
-  } > $f
-  echo $f
-}
 
 # bench SCRIPT -> "rps p50_us p99_us evalsha_per_req hgetall_per_req all_per_req"
 bench() {
@@ -132,12 +78,12 @@ $(awk "BEGIN{printf \"%.2f\", ($e1-$e0)/$reqs}") $(awk "BEGIN{printf \"%.2f\", (
 $(awk "BEGIN{printf \"%.2f\", ($a1-$a0)/$reqs}")"
 }
 
-MODES="none delta redis cache"
+MODES="none delta backup redis cache"
 declare -A RPS P50 P99 EV HG ALL
 for i in $(seq 1 $RUNS); do
   for mode in $MODES; do
-    start_nodes $mode; start_httpd $mode
-    script=$(sessions)
+    start_nodes $mode; start_httpd $mode "$RJK_SO"
+    script=$(sessions /session)
     bench "$script" > /dev/null  # warm-up
     read -r r p50 p99 ev hg all < <(bench "$script")
     RPS[$mode]+="$r "; P50[$mode]+="$p50 "; P99[$mode]+="$p99 "
@@ -149,6 +95,7 @@ for i in $(seq 1 $RUNS); do
 done
 
 name() { case $1 in none) echo "no replication";; delta) echo "--cluster delta (sync)";;
+  backup) echo "--cluster backup (sync)";;
   redis) echo "--session-store redis://";; cache) echo "redis:// + --session-cache";; esac; }
 section=$S/section.md
 {
@@ -159,7 +106,7 @@ section=$S/section.md
   echo "connections, medians of $RUNS alternating runs of ${SECS}s; one local redis-server 7.0 without"
   echo "persistence. Per request: EVALSHA = script round trips, HGETALL = all HGETALLs Redis ran"
   echo "(inside the LOAD script without the near cache, misses with it), all = every command Redis"
-  echo "ran, inside scripts too. --cluster backup (issue 14) had not landed: no row."
+  echo "ran, inside scripts too."
   echo
   echo "| sessions | req/s | p50 µs | p99 µs | EVALSHA/req | HGETALL/req | all commands/req |"
   echo "|---|---|---|---|---|---|---|"
