@@ -308,6 +308,7 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
         Ok(())
     }
 
+    #[inline]
     pub fn attribute(&mut self, a: &Attribute<'_>) -> Result<(), Error> {
         match a.write(&mut self.w) {
             Ok(()) => Ok(()),
