@@ -590,6 +590,7 @@ impl<'a, K: HeaderKind> Headers<'a, K> {
 
 impl<'a, K: HeaderKind> Iterator for Headers<'a, K> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
