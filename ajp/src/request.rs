@@ -253,8 +253,33 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
 
     #[inline(always)]
     fn write_header(&mut self, name: &[u8], value: &[u8]) -> Result<(), Full> {
+        // All in a few appends when it fits; field by field (which names the fault)
+        // otherwise.
+        let code = codes::request_header_code(name);
+        let written = match code {
+            Some(code) => self.w.u16_and_string(code, value),
+            None if name.len() < codes::HEADER_CODE_BASE as usize => {
+                self.w.two_strings(name, value)
+            }
+            None => false,
+        };
+        if written {
+            let f = Field::nth("forward_request.header", self.count);
+            return self.counted(f);
+        }
+        self.write_header_fields(code, name, value)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_header_fields(
+        &mut self,
+        code: Option<u16>,
+        name: &[u8],
+        value: &[u8],
+    ) -> Result<(), Full> {
         let f = Field::nth("forward_request.header", self.count);
-        match codes::request_header_code(name) {
+        match code {
             Some(code) => self.w.u16(code, f)?,
             None if name.len() >= codes::HEADER_CODE_BASE as usize => {
                 return Err(self.w.fail(Error::StringTooLong {
@@ -283,6 +308,7 @@ impl<'v, 'm> RequestEncoder<'v, 'm> {
         Ok(())
     }
 
+    #[inline]
     pub fn attribute(&mut self, a: &Attribute<'_>) -> Result<(), Error> {
         match a.write(&mut self.w) {
             Ok(()) => Ok(()),
@@ -564,6 +590,7 @@ impl<'a, K: HeaderKind> Headers<'a, K> {
 
 impl<'a, K: HeaderKind> Iterator for Headers<'a, K> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;

@@ -278,6 +278,38 @@ impl<'v> Writer<'v> {
         true
     }
 
+    /// The u16 `code`, then the string `v` (a coded header and its value), as
+    /// [`code_and_strings`](Self::code_and_strings) does.
+    #[inline(always)]
+    pub fn u16_and_string(&mut self, code: u16, v: &[u8]) -> bool {
+        if v.len() >= 0xFFFF || self.pos + 2 + v.len() + 3 > self.limit {
+            return false;
+        }
+        let [c0, c1] = code.to_be_bytes();
+        let [hi, lo] = (v.len() as u16).to_be_bytes();
+        self.put(&[c0, c1, hi, lo]);
+        self.put(v);
+        self.put(&[0]);
+        true
+    }
+
+    /// The strings `a` and `b` (a header's name and value), as
+    /// [`code_and_strings`](Self::code_and_strings) does.
+    #[inline(always)]
+    pub fn two_strings(&mut self, a: &[u8], b: &[u8]) -> bool {
+        if a.len() >= 0xFFFF || b.len() >= 0xFFFF || self.pos + a.len() + b.len() + 6 > self.limit {
+            return false;
+        }
+        let [hi, lo] = (a.len() as u16).to_be_bytes();
+        self.put(&[hi, lo]);
+        self.put(a);
+        let [hi, lo] = (b.len() as u16).to_be_bytes();
+        self.put(&[0, hi, lo]);
+        self.put(b);
+        self.put(&[0]);
+        true
+    }
+
     /// Overwrite a u16 written earlier at absolute position `at` (counts known only later).
     pub fn patch_u16(&mut self, at: usize, v: u16) {
         if let Some(slot) = self.out.get_mut(at..at + 2) {

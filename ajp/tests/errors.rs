@@ -231,3 +231,71 @@ fn encoding_errors_name_the_field() {
     );
     assert!(encode_body_chunk(&[0; 8185], PacketSize::default(), &mut out).is_err());
 }
+
+/// Headers and attributes near the end of the packet: each either fits whole or fails on
+/// the field that does not fit, and a failed encode leaves nothing behind.
+#[test]
+fn headers_and_attributes_at_the_packet_limit() {
+    let size = PacketSize::default();
+    let fits = |req: &ForwardRequest<'_>| {
+        let mut out = Vec::new();
+        match req.encode(size, &mut out) {
+            Ok(()) => {
+                assert!(out.len() <= size.get(), "{}", out.len());
+                Ok(out.len())
+            }
+            Err(e) => {
+                assert!(out.is_empty());
+                Err(e)
+            }
+        }
+    };
+    let filler = vec![b'v'; 8300];
+    let mut seen_ok = false;
+    let mut seen_err = false;
+    for len in 7900..8200 {
+        for (name, attr) in [
+            (&b"Accept"[..], false),
+            (&b"X-Plain"[..], false),
+            (&b"X-Plain"[..], true),
+        ] {
+            let hs = [(name, &filler[..len])];
+            let attrs = [Attribute::ReqAttribute {
+                name: b"A",
+                value: &filler[..len],
+            }];
+            let req = if attr {
+                ForwardRequest {
+                    headers: &[],
+                    attributes: &attrs,
+                    ..fixtures::browser_request()
+                }
+            } else {
+                ForwardRequest {
+                    headers: &hs,
+                    attributes: &[],
+                    ..fixtures::browser_request()
+                }
+            };
+            match fits(&req) {
+                Ok(_) => seen_ok = true,
+                Err(Error::DoesNotFit { field, .. }) => {
+                    seen_err = true;
+                    let want: &[&str] = if attr {
+                        &[
+                            "forward_request.attribute",
+                            "forward_request.req_attribute.name",
+                            "forward_request.req_attribute.value",
+                            "forward_request.are_done",
+                        ]
+                    } else {
+                        &["forward_request.header", "forward_request.are_done"]
+                    };
+                    assert!(want.contains(&field.name), "{len} {field}");
+                }
+                Err(e) => panic!("{len}: {e:?}"),
+            }
+        }
+    }
+    assert!(seen_ok && seen_err);
+}

@@ -229,62 +229,67 @@ impl ProxyExchange {
                 })
             }
         }
-        let Some((payload, used)) = split_packet(buf, Direction::FromContainer, self.size)? else {
-            return Ok(None);
-        };
-        let msg = ContainerMessage::decode(payload)?;
-        let event = match msg {
-            ContainerMessage::SendHeaders(h) => {
-                if self.headers_seen {
-                    return Err(Error::Unexpected {
-                        what: "a second Send Headers",
-                        state: "the response head was already received",
-                    });
-                }
-                self.headers_seen = true;
-                ProxyEvent::Headers(h)
-            }
-            ContainerMessage::BodyChunk(data) => {
-                if !self.headers_seen {
-                    // mod_jk ignores a flush before the head; data before it is an error.
-                    if data.is_empty() {
-                        return self
-                            .receive_inner(&buf[used..])
-                            .map(|o| o.map(|(e, n)| (e, n + used)));
+        // Bytes of flushes before the head, skipped (a loop, not a recursion, so this inlines).
+        let mut skipped = 0;
+        loop {
+            let rest = buf.get(skipped..).unwrap_or_default();
+            let Some((payload, used)) = split_packet(rest, Direction::FromContainer, self.size)?
+            else {
+                return Ok(None);
+            };
+            let msg = ContainerMessage::decode(payload)?;
+            let event = match msg {
+                ContainerMessage::SendHeaders(h) => {
+                    if self.headers_seen {
+                        return Err(Error::Unexpected {
+                            what: "a second Send Headers",
+                            state: "the response head was already received",
+                        });
                     }
+                    self.headers_seen = true;
+                    ProxyEvent::Headers(h)
+                }
+                ContainerMessage::BodyChunk(data) => {
+                    if !self.headers_seen {
+                        // mod_jk ignores a flush before the head; data before it is an error.
+                        if data.is_empty() {
+                            skipped += used;
+                            continue;
+                        }
+                        return Err(Error::Unexpected {
+                            what: "response body",
+                            state: "no Send Headers has been received",
+                        });
+                    }
+                    if data.is_empty() {
+                        ProxyEvent::Flush
+                    } else {
+                        ProxyEvent::Body(data)
+                    }
+                }
+                ContainerMessage::EndResponse { reuse } => {
+                    self.phase = Phase::Ended { reuse };
+                    ProxyEvent::End { reuse }
+                }
+                ContainerMessage::GetBodyChunk { len } => {
+                    if self.first_pending {
+                        return Err(Error::Unexpected {
+                            what: "Get Body Chunk",
+                            state: "the first body packet has not been sent",
+                        });
+                    }
+                    self.requested = Some(len as usize);
+                    ProxyEvent::BodyRequested(len as usize)
+                }
+                ContainerMessage::CPong => {
                     return Err(Error::Unexpected {
-                        what: "response body",
-                        state: "no Send Headers has been received",
-                    });
+                        what: "CPong",
+                        state: "a request is under way",
+                    })
                 }
-                if data.is_empty() {
-                    ProxyEvent::Flush
-                } else {
-                    ProxyEvent::Body(data)
-                }
-            }
-            ContainerMessage::EndResponse { reuse } => {
-                self.phase = Phase::Ended { reuse };
-                ProxyEvent::End { reuse }
-            }
-            ContainerMessage::GetBodyChunk { len } => {
-                if self.first_pending {
-                    return Err(Error::Unexpected {
-                        what: "Get Body Chunk",
-                        state: "the first body packet has not been sent",
-                    });
-                }
-                self.requested = Some(len as usize);
-                ProxyEvent::BodyRequested(len as usize)
-            }
-            ContainerMessage::CPong => {
-                return Err(Error::Unexpected {
-                    what: "CPong",
-                    state: "a request is under way",
-                })
-            }
-        };
-        Ok(Some((event, used)))
+            };
+            return Ok(Some((event, skipped + used)));
+        }
     }
 
     /// What went on the wire can be sent again to another connection: no body beyond the
