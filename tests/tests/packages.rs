@@ -437,6 +437,21 @@ fn installed_files_are_where_operators_look(debs: &[PathBuf]) {
             "{secret}: {s:?}"
         );
     }
+    // The Redis password file: there for the unit's credential, empty until the operator
+    // fills it, and as private as the secrets.
+    let password = "/etc/rjk-node/session-store-password";
+    let meta = std::fs::metadata(password).unwrap_or_else(|e| panic!("{password}: {e}"));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600,
+        "{password} must be readable by root only"
+    );
+    assert_eq!(meta.len(), 0, "{password} is the operator's to fill");
+    let unit = std::fs::read_to_string("/lib/systemd/system/rjk-node.service").unwrap();
+    assert!(
+        unit.contains("LoadCredential=session-store-password:/etc/rjk-node/session-store-password"),
+        "{unit}"
+    );
     let defaults = std::fs::read_to_string("/etc/default/rjk-node").unwrap();
     let help = run(Command::new("/usr/bin/rjk-node").arg("--help")).unwrap();
     for flag in help.split_whitespace().filter(|w| w.starts_with("--")) {

@@ -18,7 +18,10 @@ const HEADER: &str = "\
 # workers.properties:  worker.node1.secret=<contents of /etc/rjk-node/ajp-secret>
 # Other secret files (e.g. a cluster secret) belong in /etc/rjk-node/ as well; the unit loads
 # /etc/rjk-node/cluster-secret as the credential `cluster-secret`, readable by the service
-# at /run/credentials/rjk-node.service/cluster-secret. The unit always passes the AJP secret
+# at /run/credentials/rjk-node.service/cluster-secret. With sessions in Redis, put the Redis
+# password in /etc/rjk-node/session-store-password (installed empty, readable by root only) and
+# add --session-store-password-file /run/credentials/rjk-node.service/session-store-password.
+# The unit always passes the AJP secret
 # file, so --no-secret needs an override of ExecStart (systemctl edit rjk-node).
 #
 # After a change: systemctl restart rjk-node
