@@ -54,8 +54,34 @@ impl fmt::Display for Diagnostic {
         if let Some(w) = &self.worker {
             write!(f, "worker `{w}`: ")?;
         }
-        f.write_str(&self.message)
+        write_shortened(f, &self.message)
     }
+}
+
+/// A message longer than this is shown with its middle left out.
+const LONGEST: usize = 1024;
+
+/// `message`, or, past [`LONGEST`] bytes, its start and its end: a value quoted whole could be
+/// what `$(...)` substitution made of it (up to 64 KiB), and the end says what is wrong.
+fn write_shortened(f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
+    if message.len() <= LONGEST {
+        return f.write_str(message);
+    }
+    let mut head = LONGEST * 5 / 8;
+    while !message.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = message.len() - LONGEST / 4;
+    while !message.is_char_boundary(tail) {
+        tail += 1;
+    }
+    write!(
+        f,
+        "{} … ({} bytes left out) … {}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
 }
 
 /// Collects every diagnostic of one load, so all problems are reported together.

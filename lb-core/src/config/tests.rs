@@ -103,6 +103,34 @@ fn substitution_that_grows_exponentially_is_refused_at_its_line() {
     );
 }
 
+/// A bad value substitution made large (up to 64 KiB) is not quoted whole: the message keeps
+/// its start and the end that says what is wrong.
+#[test]
+fn a_huge_substituted_value_is_quoted_shortened() {
+    let a = "7".repeat(8000);
+    let text =
+        format!("a={a}\nb=$(a)$(a)\nc=$(b)$(b)\nd=$(c)$(c)\nworker.list=n1\nworker.n1.port=$(d)\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    let m = &e[0];
+    assert!(m.len() < 1200, "{} bytes: {}", m.len(), &m[..200]);
+    assert!(
+        m.starts_with("w.properties:6: error: worker `n1`: port: `7777"),
+        "{m}"
+    );
+    assert!(m.contains(" bytes left out) … "), "{m}");
+    assert!(
+        m.ends_with("` is not a whole number (suffixes k and m are allowed)"),
+        "{m}"
+    );
+    // A short one is untouched.
+    let e = errors("worker.list=n1\nworker.n1.port=x\n");
+    assert!(
+        e[0].ends_with("port: `x` is not a whole number (suffixes k and m are allowed)"),
+        "{e:?}"
+    );
+}
+
 #[test]
 fn duplicates_lists_concatenate_unique_overwrite_with_warning() {
     let (w, msgs) = load_ok(
