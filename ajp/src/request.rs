@@ -47,15 +47,11 @@ impl<'a> Attribute<'a> {
         }
     }
 
-    /// Inlined: each caller writes attributes in a loop where the writer stays in registers.
-    /// All in a few appends when it fits; field by field (which names the fault) otherwise.
+    /// The one string of an attribute that is a string after its code (empty for the two that
+    /// are not: `ReqAttribute`, `SslKeySize`).
     #[inline(always)]
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), Full> {
-        let written = match *self {
-            Attribute::ReqAttribute { name, value } => {
-                w.code_and_strings(attr::REQ_ATTRIBUTE, name, Some(value))
-            }
-            Attribute::SslKeySize(_) => false,
+    fn text(&self) -> &'a [u8] {
+        match *self {
             Attribute::Context(v)
             | Attribute::ServletPath(v)
             | Attribute::RemoteUser(v)
@@ -66,7 +62,21 @@ impl<'a> Attribute<'a> {
             | Attribute::SslCipher(v)
             | Attribute::SslSession(v)
             | Attribute::Secret(v)
-            | Attribute::StoredMethod(v) => w.code_and_strings(self.code(), v, None),
+            | Attribute::StoredMethod(v) => v,
+            Attribute::ReqAttribute { .. } | Attribute::SslKeySize(_) => &[],
+        }
+    }
+
+    /// Inlined: each caller writes attributes in a loop where the writer stays in registers.
+    /// All in a few appends when it fits; field by field (which names the fault) otherwise.
+    #[inline(always)]
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), Full> {
+        let written = match *self {
+            Attribute::ReqAttribute { name, value } => {
+                w.code_and_strings(attr::REQ_ATTRIBUTE, name, Some(value))
+            }
+            Attribute::SslKeySize(_) => false,
+            _ => w.code_and_strings(self.code(), self.text(), None),
         };
         if written {
             return Ok(());
@@ -88,17 +98,7 @@ impl<'a> Attribute<'a> {
                 )
             }
             Attribute::SslKeySize(n) => w.u16(n, Field::new("forward_request.ssl_key_size")),
-            Attribute::Context(v)
-            | Attribute::ServletPath(v)
-            | Attribute::RemoteUser(v)
-            | Attribute::AuthType(v)
-            | Attribute::QueryString(v)
-            | Attribute::Route(v)
-            | Attribute::SslCert(v)
-            | Attribute::SslCipher(v)
-            | Attribute::SslSession(v)
-            | Attribute::Secret(v)
-            | Attribute::StoredMethod(v) => w.string(Some(v), attr_field(self.code())),
+            _ => w.string(Some(self.text()), attr_field(self.code())),
         }
     }
 
